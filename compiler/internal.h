@@ -1,0 +1,298 @@
+/* internal.h: every type and cross-file prototype of cnnc, one section per
+ * file, in pipeline order (chibicc's layout).
+ *
+ *   source text -> lexer.l/parser.y -> Model (AST) -> sema.c (checked Model)
+ *   -> lower.c -> Graph (IR) -> pass.c (fuse, plan) -> emit_c.c -> C text
+ *
+ * Ownership: one Arena per compilation owns every string, AST node, tensor,
+ * op and weight buffer. Only Buf (growable output text) uses malloc directly.
+ */
+#ifndef CNNC_INTERNAL_H
+#define CNNC_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cnnc.h"
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+/* ---- limits (docs/limits.md) ---- */
+enum {
+    LIMIT_DIM = 1 << 20,            /* any one dimension */
+    LIMIT_TENSOR_ELEMS = 1 << 28,   /* elements of any tensor (1 GiB of float) */
+    LIMIT_STATEMENTS = 10000,       /* statements in one model */
+    LIMIT_SOURCES = 64,             /* SOURCEs of one add/concat */
+    LIMIT_ERRORS = 20,              /* diagnostics shown before giving up */
+};
+#define LIMIT_WEIGHT_ELEMS (1LL << 28)   /* all parameters of a model together */
+#define LIMIT_SOURCE_BYTES (16L << 20)   /* a .cnn file */
+
+/* ---- arena.c ---- */
+typedef struct Arena Arena;
+Arena *arena_new(void);
+void arena_free(Arena *a);
+void *arena_alloc(Arena *a, size_t size);          /* zeroed; aborts on OOM */
+char *arena_strdup(Arena *a, const char *s);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* ---- buf.c: growable byte buffer for emitted text ---- */
+typedef struct Buf {
+    char *data;
+    size_t len, cap;
+} Buf;
+void buf_init(Buf *b);
+void buf_free(Buf *b);
+void buf_put(Buf *b, const char *s, size_t n);
+void buf_puts(Buf *b, const char *s);
+void buf_putc(Buf *b, char c);
+void buf_printf(Buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* ---- source.c ---- */
+typedef struct Loc {
+    int off, len;     /* byte span in Source.text */
+    int line, col;    /* 1-based; 0 = no location */
+} Loc;
+
+typedef struct Source {
+    const char *path; /* as given by the user */
+    const char *text; /* NUL-terminated */
+    size_t len;
+} Source;
+
+/* ---- diag.c ---- */
+typedef struct Ctx {
+    Arena *arena;
+    const Source *src;          /* the model being compiled */
+    cnnc_diag_fn diag_fn;       /* NULL: diagnostics are counted, dropped */
+    void *diag_user;
+    int nerrors, nwarnings;
+    int suppressed;             /* errors past LIMIT_ERRORS */
+} Ctx;
+
+void ctx_init(Ctx *ctx, Arena *arena);
+/* Report at a location in ctx->src (loc.line == 0: no location). */
+void diag_error(Ctx *ctx, Loc loc, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void diag_warning(Ctx *ctx, Loc loc, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void diag_note(Ctx *ctx, Loc loc, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* An error about a file as a whole: "path: error: message". */
+void diag_file_error(Ctx *ctx, const char *path, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void diag_vreport(Ctx *ctx, cnnc_severity sev, const char *path, Loc loc,
+                  const char *fmt, va_list ap);
+/* Internal compiler error: a bug in cnnc, never a user error. Aborts. */
+#define ICE(...) ice_at(__FILE__, __LINE__, __VA_ARGS__)
+_Noreturn void ice_at(const char *file, int line, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* ---- ast.c: the parsed model ---- */
+typedef enum { VAL_INT, VAL_REAL, VAL_BOOL, VAL_IDENT, VAL_STRING, VAL_LIST } ValKind;
+
+typedef struct Value Value;
+struct Value {
+    ValKind kind;
+    Loc loc;
+    long long i;       /* VAL_INT, VAL_BOOL (0/1) */
+    double r;          /* VAL_REAL; also set for VAL_INT */
+    const char *s;     /* VAL_IDENT, VAL_STRING */
+    Value *items;      /* VAL_LIST: first item, linked by next */
+    int nitems;
+    Value *next;       /* next item of the enclosing list */
+};
+
+typedef struct Attr Attr;
+struct Attr {
+    Attr *next;
+    const char *key;
+    Loc loc;           /* the key */
+    Value *val;
+    int used;          /* set by sema; unused = unknown argument */
+};
+
+typedef struct SrcRef SrcRef;
+struct SrcRef {
+    SrcRef *next;
+    const char *name;
+    Loc loc;
+};
+
+typedef enum { STMT_INPUT, STMT_WEIGHTS, STMT_OUTPUT, STMT_LAYER } StmtKind;
+
+typedef struct Stmt Stmt;
+struct Stmt {
+    Stmt *next;
+    StmtKind kind;
+    Loc loc;           /* first token of the statement */
+    const char *name;  /* layer (NULL until sema if unnamed), input, output */
+    Loc name_loc;
+    const char *op;    /* STMT_LAYER: op as written; STMT_WEIGHTS: "random" or NULL */
+    Loc op_loc;
+    SrcRef *srcs;      /* STMT_LAYER: explicit SOURCEs */
+    int nsrcs;
+    Attr *attrs;       /* STMT_LAYER: KEY=VALUE; STMT_WEIGHTS random(...) */
+    Value *dims;       /* STMT_INPUT: list of dimensions */
+    const char *path;  /* STMT_WEIGHTS "FILE" */
+    /* set by sema.c */
+    int op_kind;       /* OpKind of a layer */
+    int tensor;        /* lower.c: id of the Tensor it produces */
+};
+
+typedef struct Model {
+    const char *name;
+    Loc name_loc;
+    Loc loc;           /* the 'model' keyword */
+    Stmt *stmts;       /* in file order */
+    Stmt **tail;
+} Model;
+
+Model *ast_new_model(Ctx *ctx, const char *name, Loc loc, Loc name_loc);
+Stmt *ast_new_stmt(Ctx *ctx, StmtKind kind, Loc loc);
+void ast_add_stmt(Model *m, Stmt *s);
+Value *ast_new_value(Ctx *ctx, ValKind kind, Loc loc);
+Value *ast_list_append(Value *list, Value *item);   /* returns list */
+Attr *ast_new_attr(Ctx *ctx, const char *key, Loc loc, Value *val);
+SrcRef *ast_new_srcref(Ctx *ctx, const char *name, Loc loc);
+void ast_dump(const Model *m, FILE *out);
+
+/* ---- parse.c (lexer.l + parser.y): text -> Model ---- */
+/* Returns the model, or NULL when nothing could be built; errors are reported. */
+Model *parse_model(Ctx *ctx);
+
+/* ---- ir.c: the graph every pass and backend sees ---- */
+enum { MAX_RANK = 4 };
+typedef struct Shape {
+    int rank;              /* 3: [C, H, W]; 1: [N] */
+    int dim[MAX_RANK];
+} Shape;
+
+typedef enum { TR_INPUT, TR_OUTPUT, TR_WEIGHT, TR_ACT } TensorRole;
+
+typedef struct Tensor {
+    const char *name;      /* statement name, or "conv1.weight" for weights */
+    TensorRole role;
+    Shape shape;
+    long long numel;
+    const float *data;     /* TR_WEIGHT: numel values (arena) */
+    int producer;          /* op index, -1 for input and weights */
+    int first_op, last_op; /* liveness, set by plan.c */
+    long long offset;      /* TR_ACT: offset in the arena, in floats; -1 unplanned */
+} Tensor;
+
+typedef enum {
+    ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH, ACT_ELU,
+    ACT_SELU, ACT_SOFTPLUS, ACT_SWISH, ACT_RBF
+} ActKind;
+
+/* An elementwise function. leaky_relu, elu: alpha; rbf: alpha = center,
+ * beta = epsilon. Exact formulas: docs/language.md and act_apply(). */
+typedef struct Act {
+    ActKind kind;
+    float alpha, beta;
+} Act;
+
+typedef enum {
+    OP_CONV,            /* in[0]; w [F, C/groups, KH, KW], b [F] or -1 */
+    OP_MAXPOOL,         /* in[0]; win */
+    OP_AVGPOOL,         /* in[0]; win, count_pad */
+    OP_GLOBAL_AVGPOOL,  /* in[0] [C,H,W] -> [C,1,1] */
+    OP_FLATTEN,         /* in[0] -> [numel]; a copy in C,H,W order */
+    OP_DENSE,           /* in[0] [N]; w [U, N], b [U] or -1 */
+    OP_BATCHNORM,       /* in[0]; w=gamma, b=beta, mean, var, each [C]; epsilon */
+    OP_ADD,             /* in[0..nin-1], nin >= 2, equal shapes */
+    OP_CONCAT,          /* in[0..nin-1] along dim 0 (channels, or N of a vector) */
+    OP_ACT,             /* in[0]; act: elementwise */
+    OP_SOFTMAX,         /* in[0]; along axis */
+    OP__COUNT
+} OpKind;
+
+/* Convolution / pooling window. Pads may be asymmetric. */
+typedef struct Window {
+    int kh, kw;          /* kernel */
+    int sh, sw;          /* stride */
+    int dh, dw;          /* dilation */
+    int pt, pl, pb, pr;  /* padding: top, left, bottom, right */
+} Window;
+
+enum { MAX_FUSED = 4 };
+
+typedef struct Op {
+    OpKind kind;
+    const char *name;    /* the statement's name: "conv1", "relu_0" */
+    Loc loc;             /* the statement; line/col for emitted comments */
+    int *in;             /* activation inputs (tensor ids), arena array */
+    int nin;
+    int out;             /* tensor id */
+    int w, b;            /* weight tensors, -1 when absent */
+    int mean, var;       /* OP_BATCHNORM running stats */
+    Window win;          /* OP_CONV, OP_MAXPOOL, OP_AVGPOOL */
+    int groups;          /* OP_CONV */
+    int count_pad;       /* OP_AVGPOOL: divide by the whole window */
+    float epsilon;       /* OP_BATCHNORM */
+    int axis;            /* OP_SOFTMAX: 0 .. rank-1 */
+    Act act;             /* OP_ACT: the function; others: applied to the result */
+    struct { const char *name; Loc loc; } fused[MAX_FUSED];  /* statements merged in */
+    int nfused;
+} Op;
+
+typedef struct Graph {
+    const char *name;      /* the model's name */
+    const char *path;      /* source path as given, for comments */
+    Tensor *t;
+    int nt, tcap;
+    Op *ops;               /* topological order */
+    int nops, opcap;
+    int input, output;     /* tensor ids */
+    long long arena_floats;/* set by plan.c */
+} Graph;
+
+const char *op_kind_name(OpKind k);        /* "conv2d", "maxpool", ... */
+const char *act_kind_name(ActKind k);      /* "relu", ... */
+long long shape_numel(const Shape *s);
+int shape_equal(const Shape *a, const Shape *b);
+char *shape_str(Arena *a, const Shape *s); /* "[64, 12, 12]" */
+Graph *graph_new(Ctx *ctx, const char *name, const char *path);
+int graph_add_tensor(Ctx *ctx, Graph *g, const char *name, TensorRole role, Shape shape);
+Op *graph_add_op(Ctx *ctx, Graph *g, OpKind kind);   /* zeroed, w=b=mean=var=-1 */
+
+/* ---- sema.c: names, arguments, shapes, weights ---- */
+/* Checks the model and builds its graph with weights bound; NULL on error. */
+Graph *sema_check(Ctx *ctx, Model *m);
+
+/* ---- weights.c: bind parameters from a file or random(seed) ---- */
+/* Fills data of every TR_WEIGHT tensor; reports errors at the weights stmt. */
+int weights_bind(Ctx *ctx, Graph *g, const Stmt *wstmt);
+/* The deterministic parameter generator of `weights random(seed=S)`. */
+void weights_random_fill(float *dst, long long n, unsigned long long seed,
+                         const char *tensor_name, float bound);
+
+/* ---- pass.c: the pass pipeline ---- */
+typedef struct PassOptions {
+    int no_opt;        /* only the passes the backend needs (plan) */
+} PassOptions;
+int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt);
+void fuse_run(Ctx *ctx, Graph *g);    /* fuse.c */
+void plan_run(Ctx *ctx, Graph *g);    /* plan.c */
+/* Returns 0 when no two tensors live at once share arena bytes; else -1
+ * and a description of the first clash in msg. */
+int plan_check(const Graph *g, char *msg, size_t msglen);
+
+/* ---- emit_c.c: the C backend ---- */
+typedef struct EmitOptions {
+    const char *prefix;        /* function prefix, e.g. "fashion" */
+    const char *header_name;   /* #include "<header_name>" */
+    int weights_extern;        /* declare weights extern instead of defining them */
+} EmitOptions;
+void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out);
+
+/* ---- interp (runtime/interp.c): the reference interpreter ---- */
+/* Runs g on input (numel of g->t[g->input]) into output. 0 ok, -1 no memory. */
+int interp_run(const Graph *g, const float *input, float *output);
+/* The reference scalar function of an Act; the emitter writes the same
+ * formula in C. */
+float act_apply(const Act *act, float x);
+
+#endif

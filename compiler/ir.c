@@ -1,0 +1,107 @@
+/* ir.c: the graph IR's helpers: tensors, ops, shapes and op names.
+ * Tensors and ops live in arena arrays that double when full; ids are
+ * indices, so growing them never invalidates a reference.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const op_names[OP__COUNT] = {
+    [OP_CONV] = "conv2d", [OP_MAXPOOL] = "maxpool", [OP_AVGPOOL] = "avgpool",
+    [OP_GLOBAL_AVGPOOL] = "global_avgpool", [OP_FLATTEN] = "flatten",
+    [OP_DENSE] = "dense", [OP_BATCHNORM] = "batchnorm", [OP_ADD] = "add",
+    [OP_CONCAT] = "concat", [OP_ACT] = "activation", [OP_SOFTMAX] = "softmax",
+};
+
+static const char *const act_names[] = {
+    [ACT_NONE] = "none", [ACT_RELU] = "relu", [ACT_LEAKY_RELU] = "leaky_relu",
+    [ACT_SIGMOID] = "sigmoid", [ACT_TANH] = "tanh", [ACT_ELU] = "elu",
+    [ACT_SELU] = "selu", [ACT_SOFTPLUS] = "softplus", [ACT_SWISH] = "swish",
+    [ACT_RBF] = "rbf",
+};
+
+const char *op_kind_name(OpKind k)
+{
+    return (unsigned)k < OP__COUNT ? op_names[k] : "?";
+}
+
+const char *act_kind_name(ActKind k)
+{
+    return (unsigned)k <= ACT_RBF ? act_names[k] : "?";
+}
+
+long long shape_numel(const Shape *s)
+{
+    long long n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= s->dim[i];
+    return n;
+}
+
+int shape_equal(const Shape *a, const Shape *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dim[i] != b->dim[i])
+            return 0;
+    return 1;
+}
+
+char *shape_str(Arena *a, const Shape *s)
+{
+    char buf[128];
+    size_t n = 0;
+    buf[n++] = '[';
+    for (int i = 0; i < s->rank; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%d", i ? ", " : "", s->dim[i]);
+    snprintf(buf + n, sizeof buf - n, "]");
+    return arena_strdup(a, buf);
+}
+
+Graph *graph_new(Ctx *ctx, const char *name, const char *path)
+{
+    Graph *g = arena_alloc(ctx->arena, sizeof *g);
+    g->name = name;
+    g->path = path;
+    g->input = g->output = -1;
+    return g;
+}
+
+static void *grow(Ctx *ctx, void *old, int n, int *cap, size_t elem)
+{
+    if (n < *cap)
+        return old;
+    int ncap = *cap ? *cap * 2 : 16;
+    void *p = arena_alloc(ctx->arena, (size_t)ncap * elem);
+    if (old)
+        memcpy(p, old, (size_t)n * elem);
+    *cap = ncap;
+    return p;
+}
+
+int graph_add_tensor(Ctx *ctx, Graph *g, const char *name, TensorRole role, Shape shape)
+{
+    g->t = grow(ctx, g->t, g->nt, &g->tcap, sizeof *g->t);
+    Tensor *t = &g->t[g->nt];
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->role = role;
+    t->shape = shape;
+    t->numel = shape_numel(&shape);
+    t->producer = -1;
+    t->first_op = t->last_op = -1;
+    t->offset = -1;
+    return g->nt++;
+}
+
+Op *graph_add_op(Ctx *ctx, Graph *g, OpKind kind)
+{
+    g->ops = grow(ctx, g->ops, g->nops, &g->opcap, sizeof *g->ops);
+    Op *op = &g->ops[g->nops++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->w = op->b = op->mean = op->var = -1;
+    op->out = -1;
+    return op;
+}

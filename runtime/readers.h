@@ -1,0 +1,58 @@
+/* readers.h: host-side file readers and writers (safetensors, .npy).
+ *
+ * Used by the compiler (weights), the CLI (`run`) and the tests; never by
+ * generated code. Every length and offset in a file is bounds-checked; on
+ * failure a function returns -1 and writes a one-line message into err
+ * (without the file name, which the caller adds).
+ */
+#ifndef CNNC_READERS_H
+#define CNNC_READERS_H
+
+#include <stddef.h>
+
+enum { ST_MAX_RANK = 8 };
+
+typedef struct StTensor {
+    char *name;
+    char dtype[16];             /* "F32", "F16", ... as in the file */
+    int rank;
+    long long shape[ST_MAX_RANK];
+    long long numel;
+    const unsigned char *data;  /* points into StFile.buf, little-endian */
+    size_t nbytes;
+} StTensor;
+
+typedef struct StFile {
+    unsigned char *buf;         /* the whole file */
+    size_t size;
+    StTensor *tensors;
+    int ntensors;
+} StFile;
+
+/* Loads and validates a safetensors file. 0 ok, -1 error (message in err). */
+int st_load(const char *path, StFile *out, char *err, size_t errlen);
+/* Same, from bytes in memory (copied). */
+int st_parse(const unsigned char *bytes, size_t size, StFile *out, char *err, size_t errlen);
+void st_free(StFile *f);
+const StTensor *st_find(const StFile *f, const char *name);
+/* Reads an F32 tensor's values into dst (numel floats), host byte order. */
+void st_read_f32(const StTensor *t, float *dst);
+/* Writes F32 tensors: names[i], ranks[i], shapes[i][..], data[i]. */
+int st_save(const char *path, int n, const char *const *names, const int *ranks,
+            const long long *const *shapes, const float *const *data,
+            char *err, size_t errlen);
+
+/* A float32 array from a .npy file (C order, little-endian '<f4'). */
+typedef struct NpyArray {
+    int rank;
+    long long shape[ST_MAX_RANK];
+    long long numel;
+    float *data;                /* malloc'd, numel values */
+} NpyArray;
+
+int npy_load(const char *path, NpyArray *out, char *err, size_t errlen);
+void npy_free(NpyArray *a);
+int npy_save(const char *path, const float *data, int rank, const long long *shape,
+             char *err, size_t errlen);
+
+#endif
