@@ -89,6 +89,13 @@ void diag_vreport(Ctx *ctx, cnnc_severity sev, const char *path, Loc loc,
 #define ICE(...) ice_at(__FILE__, __LINE__, __VA_ARGS__)
 _Noreturn void ice_at(const char *file, int line, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
+/* ---- ir.c (shapes are shared by sema and the IR) ---- */
+enum { MAX_RANK = 4 };
+typedef struct Shape {
+    int rank;              /* 3: [C, H, W]; 1: [N] */
+    int dim[MAX_RANK];
+} Shape;
+
 /* ---- ast.c: the parsed model ---- */
 typedef enum { VAL_INT, VAL_REAL, VAL_BOOL, VAL_IDENT, VAL_STRING, VAL_LIST } ValKind;
 
@@ -110,7 +117,6 @@ struct Attr {
     const char *key;
     Loc loc;           /* the key */
     Value *val;
-    int used;          /* set by sema; unused = unknown argument */
 };
 
 typedef struct SrcRef SrcRef;
@@ -122,6 +128,7 @@ struct SrcRef {
 
 typedef enum { STMT_INPUT, STMT_WEIGHTS, STMT_OUTPUT, STMT_LAYER } StmtKind;
 
+struct Op;
 typedef struct Stmt Stmt;
 struct Stmt {
     Stmt *next;
@@ -138,7 +145,15 @@ struct Stmt {
     const char *path;  /* STMT_WEIGHTS "FILE" */
     /* set by sema.c */
     int op_kind;       /* OpKind of a layer */
-    int tensor;        /* lower.c: id of the Tensor it produces */
+    struct Op *info;   /* the checked op: kind, window, parameters, act */
+    int then_softmax;  /* activation=softmax: a softmax op follows */
+    int bias;          /* conv2d/dense: has a bias tensor */
+    Stmt **in;         /* resolved sources (the input's Stmt for the input) */
+    int nin;
+    Shape shape;       /* output shape */
+    int live;          /* reaches the output */
+    /* set by lower.c */
+    int tensor;        /* id of the Tensor it produces */
 };
 
 typedef struct Model {
@@ -163,11 +178,6 @@ void ast_dump(const Model *m, FILE *out);
 Model *parse_model(Ctx *ctx);
 
 /* ---- ir.c: the graph every pass and backend sees ---- */
-enum { MAX_RANK = 4 };
-typedef struct Shape {
-    int rank;              /* 3: [C, H, W]; 1: [N] */
-    int dim[MAX_RANK];
-} Shape;
 
 typedef enum { TR_INPUT, TR_OUTPUT, TR_WEIGHT, TR_ACT } TensorRole;
 
@@ -258,13 +268,20 @@ Graph *graph_new(Ctx *ctx, const char *name, const char *path);
 int graph_add_tensor(Ctx *ctx, Graph *g, const char *name, TensorRole role, Shape shape);
 Op *graph_add_op(Ctx *ctx, Graph *g, OpKind kind);   /* zeroed, w=b=mean=var=-1 */
 
-/* ---- sema.c: names, arguments, shapes, weights ---- */
-/* Checks the model and builds its graph with weights bound; NULL on error. */
-Graph *sema_check(Ctx *ctx, Model *m);
+/* ---- sema.c: names, arguments, shapes ---- */
+/* Checks the model: resolves names and sources, checks every argument and
+ * infers every shape, filling the sema fields of each Stmt. 0 ok, -1 error. */
+int sema_check(Ctx *ctx, Model *m);
+/* The statements sema found, for lower.c and weights.c. */
+const Stmt *sema_find(const Model *m, StmtKind kind);
+
+/* ---- lower.c: checked Model -> Graph ---- */
+Graph *lower_model(Ctx *ctx, const Model *m, const char *path);
 
 /* ---- weights.c: bind parameters from a file or random(seed) ---- */
-/* Fills data of every TR_WEIGHT tensor; reports errors at the weights stmt. */
-int weights_bind(Ctx *ctx, Graph *g, const Stmt *wstmt);
+/* Fills data of every TR_WEIGHT tensor from the model's weights statement
+ * (a safetensors file relative to base_dir, or random). 0 ok, -1 error. */
+int weights_bind(Ctx *ctx, Graph *g, const Model *m, const char *base_dir);
 /* The deterministic parameter generator of `weights random(seed=S)`. */
 void weights_random_fill(float *dst, long long n, unsigned long long seed,
                          const char *tensor_name, float bound);
@@ -274,11 +291,28 @@ typedef struct PassOptions {
     int no_opt;        /* only the passes the backend needs (plan) */
 } PassOptions;
 int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt);
+/* Drops ops whose kind is OP__COUNT and unreferenced tensors; renumbers. */
+void graph_compact(Ctx *ctx, Graph *g);
 void fuse_run(Ctx *ctx, Graph *g);    /* fuse.c */
 void plan_run(Ctx *ctx, Graph *g);    /* plan.c */
 /* Returns 0 when no two tensors live at once share arena bytes; else -1
  * and a description of the first clash in msg. */
 int plan_check(const Graph *g, char *msg, size_t msglen);
+
+/* ---- driver.c: one compilation, file or string -> planned Graph ---- */
+typedef struct Compilation {
+    Arena *arena;
+    Ctx ctx;
+    Source src;
+    Model *model;
+    Graph *graph;
+} Compilation;
+void compilation_init(Compilation *c, cnnc_diag_fn fn, void *user);
+void compilation_free(Compilation *c);
+/* 0 ok (c->graph planned), -1 after reporting errors. */
+int compilation_run_file(Compilation *c, const char *path, const PassOptions *opt);
+int compilation_run_string(Compilation *c, const char *name, const char *text,
+                           const char *base_dir, const PassOptions *opt);
 
 /* ---- emit_c.c: the C backend ---- */
 typedef struct EmitOptions {
@@ -287,6 +321,28 @@ typedef struct EmitOptions {
     int weights_extern;        /* declare weights extern instead of defining them */
 } EmitOptions;
 void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out);
+
+/* State of one emit_c() call, shared by emit_c.c (driver) and emit_ops.c
+ * (one body emitter per op kind). */
+typedef struct Emitter {
+    Ctx *ctx;
+    const Graph *g;
+    const EmitOptions *opt;
+    Buf *c;                    /* the .c text */
+    int depth;                 /* indentation, 4 spaces a level */
+    const char **wname;        /* per tensor: a weight's C name */
+    const char **wexpr;        /* per tensor: expression for its floats */
+    char *wdone;               /* per tensor: weight already written */
+    const char **fname;        /* per op: its function's name */
+} Emitter;
+void emit_line(Emitter *E, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void emit_comment_text(Buf *b, const char *s);      /* escapes end-of-comment */
+void emit_float_lit(char *dst, size_t n, float f);  /* exact, e.g. "0.100000001f" */
+void emit_loc(Buf *b, const Graph *g, Loc loc);     /* "path:line:col" */
+
+/* ---- emit_ops.c: the body of each op's function ---- */
+void emit_op_body(Emitter *E, const Op *op);
+void emit_op_params_comment(Emitter *E, const Op *op);   /* " *   k=v ...\n" */
 
 /* ---- interp (runtime/interp.c): the reference interpreter ---- */
 /* Runs g on input (numel of g->t[g->input]) into output. 0 ok, -1 no memory. */

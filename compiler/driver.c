@@ -1,0 +1,102 @@
+/* driver.c: one compilation from a file or a string to a planned Graph:
+ * load, parse, check, lower, bind weights, run the passes. Stops after any
+ * stage that reported an error. Used by the CLI and the public API.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Reads a whole file into the arena, NUL-terminated. */
+static int read_file(Ctx *ctx, const char *path, Source *src)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag_file_error(ctx, path, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    Buf b;
+    buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + n > (size_t)LIMIT_SOURCE_BYTES) {
+            diag_file_error(ctx, path, "file is larger than the limit of %ld bytes", LIMIT_SOURCE_BYTES);
+            fclose(f);
+            buf_free(&b);
+            return -1;
+        }
+        buf_put(&b, chunk, n);
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        diag_file_error(ctx, path, "read error");
+        buf_free(&b);
+        return -1;
+    }
+    src->path = arena_strdup(ctx->arena, path);
+    src->text = arena_strndup(ctx->arena, b.data ? b.data : "", b.len);
+    src->len = b.len;
+    buf_free(&b);
+    return 0;
+}
+
+/* The directory part of path ("" for a bare file name). */
+static const char *dir_of(Arena *a, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? arena_strndup(a, path, (size_t)(slash - path == 0 ? 1 : slash - path)) : "";
+}
+
+void compilation_init(Compilation *c, cnnc_diag_fn fn, void *user)
+{
+    memset(c, 0, sizeof *c);
+    c->arena = arena_new();
+    ctx_init(&c->ctx, c->arena);
+    c->ctx.diag_fn = fn;
+    c->ctx.diag_user = user;
+    c->ctx.src = &c->src;
+}
+
+void compilation_free(Compilation *c)
+{
+    arena_free(c->arena);
+    memset(c, 0, sizeof *c);
+}
+
+static int run_front_end(Compilation *c, const char *base_dir, const PassOptions *opt)
+{
+    Ctx *ctx = &c->ctx;
+    c->model = parse_model(ctx);
+    if (ctx->nerrors || !c->model)
+        return -1;
+    if (sema_check(ctx, c->model) != 0)
+        return -1;
+    c->graph = lower_model(ctx, c->model, c->src.path);
+    if (weights_bind(ctx, c->graph, c->model, base_dir) != 0)
+        return -1;
+    return pass_run_all(ctx, c->graph, opt);
+}
+
+int compilation_run_file(Compilation *c, const char *path, const PassOptions *opt)
+{
+    if (read_file(&c->ctx, path, &c->src) != 0)
+        return -1;
+    return run_front_end(c, dir_of(c->arena, path), opt);
+}
+
+int compilation_run_string(Compilation *c, const char *name, const char *text,
+                           const char *base_dir, const PassOptions *opt)
+{
+    size_t len = strlen(text);
+    if (len > (size_t)LIMIT_SOURCE_BYTES) {
+        diag_file_error(&c->ctx, name, "model text is larger than the limit of %ld bytes", LIMIT_SOURCE_BYTES);
+        return -1;
+    }
+    c->src.path = arena_strdup(c->arena, name);
+    c->src.text = arena_strndup(c->arena, text, len);
+    c->src.len = len;
+    return run_front_end(c, base_dir ? base_dir : "", opt);
+}

@@ -1,0 +1,538 @@
+/* emit_c.c: the C backend driver. Consumes a planned Graph (plan.c ran);
+ * produces a C99 .c/.h pair as docs/emitted-c.md and style.md section D
+ * describe: a file header with the arena plan, weights as static const
+ * unions of IEEE-754 bit patterns (or extern declarations for the JIT), one
+ * static function per op (emit_ops.c writes their bodies), and the public
+ * <prefix>_run_ws / <prefix>_run functions.
+ *
+ * Output depends only on the graph and the options: no dates, no pointers,
+ * no absolute paths, so the same input gives byte-identical files.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { HEX_PER_LINE = 8 };
+
+/* ---- text helpers shared with emit_ops.c ---- */
+
+void emit_line(Emitter *E, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    for (int i = 0; i < E->depth; i++)
+        buf_put(E->c, "    ", 4);
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        ICE("bad format in emit_line");
+    if ((size_t)n < sizeof small) {
+        buf_put(E->c, small, (size_t)n);
+    } else {
+        char *big = arena_alloc(E->ctx->arena, (size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        buf_put(E->c, big, (size_t)n);
+    }
+    buf_putc(E->c, '\n');
+}
+
+/* Comment text from user data: "*" "/" would end the comment early, "??"
+ * could start a trigraph, and a newline would break the comment's layout. */
+void emit_comment_text(Buf *b, const char *s)
+{
+    if (!s)
+        s = "?";
+    for (; *s; s++) {
+        if (*s == '\n' || *s == '\r')
+            buf_putc(b, ' ');
+        else if ((*s == '*' && s[1] == '/') || (*s == '?' && s[1] == '?'))
+            buf_put(b, s, 1), buf_putc(b, ' ');
+        else
+            buf_putc(b, *s);
+    }
+}
+
+/* A float as a C literal that reads back as exactly the same float:
+ * 9 significant digits always round-trip single precision. */
+void emit_float_lit(char *dst, size_t n, float f)
+{
+    if (isnan(f)) {
+        snprintf(dst, n, "NAN");
+        return;
+    }
+    if (isinf(f)) {
+        snprintf(dst, n, f > 0 ? "INFINITY" : "(-INFINITY)");
+        return;
+    }
+    char digits[32];
+    snprintf(digits, sizeof digits, "%.9g", (double)f);
+    const char *dot = strpbrk(digits, ".e") ? "" : ".0";
+    snprintf(dst, n, f < 0 || signbit(f) ? "(%s%sf)" : "%s%sf", digits, dot);
+}
+
+/* "path:line:col" of a location in the model, for comments. */
+void emit_loc(Buf *b, const Graph *g, Loc loc)
+{
+    emit_comment_text(b, g->path);
+    if (loc.line > 0)
+        buf_printf(b, ":%d:%d", loc.line, loc.col);
+}
+
+/* A user name as a C identifier fragment: anything else becomes '_'. */
+static char *c_ident(Ctx *ctx, const char *s)
+{
+    char *r = arena_strdup(ctx->arena, s ? s : "anon");
+    for (char *p = r; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            *p = '_';
+    return r;
+}
+
+static int is_ident(const char *s)
+{
+    if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
+/* ---- math.h: needed by every activation beyond relu/leaky_relu ---- */
+
+static int act_needs_math(const Act *a)
+{
+    if (a->kind == ACT_NONE)
+        return 0;
+    if (!isfinite(a->alpha) || !isfinite(a->beta))
+        return 1;
+    return a->kind != ACT_RELU && a->kind != ACT_LEAKY_RELU;
+}
+
+static int graph_needs_math(const Graph *g)
+{
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        if (act_needs_math(&op->act) || op->kind == OP_SOFTMAX ||
+            op->kind == OP_BATCHNORM || op->kind == OP_MAXPOOL)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- weights ---- */
+
+static int op_params(const Op *op, int ids[4])
+{
+    int n = 0;
+    const int all[4] = { op->w, op->b, op->mean, op->var };
+    for (int k = 0; k < 4; k++)
+        if (all[k] >= 0)
+            ids[n++] = all[k];
+    return n;
+}
+
+/* Names each weight: w_<tensor name with non-identifier characters as '_'>,
+ * or w<id>_<...> should two tensors map to one name; "<prefix>_w<id>" when
+ * the weights are extern. Every use goes through E->wexpr. */
+static void name_weights(Emitter *E)
+{
+    const Graph *g = E->g;
+    for (int t = 0; t < g->nt; t++) {
+        if (g->t[t].role != TR_WEIGHT)
+            continue;
+        if (E->opt->weights_extern) {
+            E->wname[t] = arena_printf(E->ctx->arena, "%s_w%d", E->opt->prefix, t);
+            E->wexpr[t] = E->wname[t];
+            continue;
+        }
+        const char *id = c_ident(E->ctx, g->t[t].name);
+        const char *name = arena_printf(E->ctx->arena, "w_%s", id);
+        for (int u = 0; u < t; u++)
+            if (E->wname[u] && strcmp(E->wname[u], name) == 0)
+                name = arena_printf(E->ctx->arena, "w%d_%s", t, id);
+        E->wname[t] = name;
+        E->wexpr[t] = arena_printf(E->ctx->arena, "%s.f", name);
+    }
+}
+
+/* Appends "0x3e1a2b3c," for each value, HEX_PER_LINE to a line, formatted
+ * by hand: printf per value would dominate a 1M-parameter compile. */
+static void emit_hex_values(Buf *b, const float *v, long long n)
+{
+    static const char hex[16] = "0123456789abcdef";
+    char line[4 + HEX_PER_LINE * 12 + 2];
+    for (long long i = 0; i < n; i += HEX_PER_LINE) {
+        size_t len = 0;
+        memcpy(line, "   ", 3);
+        len = 3;
+        for (long long k = i; k < n && k < i + HEX_PER_LINE; k++) {
+            uint32_t u;
+            memcpy(&u, &v[k], sizeof u);
+            line[len++] = ' ';
+            line[len++] = '0';
+            line[len++] = 'x';
+            for (int sh = 28; sh >= 0; sh -= 4)
+                line[len++] = hex[(u >> sh) & 15u];
+            line[len++] = ',';
+        }
+        line[len++] = '\n';
+        buf_put(b, line, len);
+    }
+}
+
+static void emit_weight(Emitter *E, int id)
+{
+    const Tensor *t = &E->g->t[id];
+    Buf *b = E->c;
+    if (!t->data && !E->opt->weights_extern)
+        ICE("weight tensor '%s' has no data", t->name ? t->name : "?");
+    buf_puts(b, "/* ");
+    emit_comment_text(b, t->name);
+    buf_printf(b, " %s */\n", shape_str(E->ctx->arena, &t->shape));
+    if (E->opt->weights_extern) {
+        buf_printf(b, "extern const float %s[%lld];\n", E->wname[id], t->numel);
+        return;
+    }
+    buf_printf(b, "static const union { unsigned int u[%lld]; float f[%lld]; } %s = {{\n",
+               t->numel, t->numel, E->wname[id]);
+    emit_hex_values(b, t->data, t->numel);
+    buf_puts(b, "}};\n");
+}
+
+/* Writes, before an op's function, the weights it is the first to use. */
+static void emit_op_weights(Emitter *E, const Op *op)
+{
+    int ids[4], n = op_params(op, ids);
+    for (int k = 0; k < n; k++) {
+        if (E->wdone[ids[k]])
+            continue;
+        E->wdone[ids[k]] = 1;
+        emit_weight(E, ids[k]);
+        buf_putc(E->c, '\n');
+    }
+}
+
+/* ---- the op functions ---- */
+
+/* "conv3x3s2", "maxpool2x2", "add3", ... plus "_relu" for a fused act. */
+static const char *op_what(Ctx *ctx, const Op *op)
+{
+    const Window *w = &op->win;
+    const char *what;
+    switch (op->kind) {
+    case OP_CONV: {
+        char s[64] = "", d[64] = "", gr[32] = "";
+        if (w->sh != 1 || w->sw != 1)
+            snprintf(s, sizeof s, w->sh == w->sw ? "s%d" : "s%dx%d", w->sh, w->sw);
+        if (w->dh != 1 || w->dw != 1)
+            snprintf(d, sizeof d, w->dh == w->dw ? "d%d" : "d%dx%d", w->dh, w->dw);
+        if (op->groups > 1)
+            snprintf(gr, sizeof gr, "g%d", op->groups);
+        what = arena_printf(ctx->arena, "conv%dx%d%s%s%s", w->kh, w->kw, s, d, gr);
+        break;
+    }
+    case OP_MAXPOOL:
+    case OP_AVGPOOL:
+        what = arena_printf(ctx->arena, "%s%dx%d", op_kind_name(op->kind), w->kh, w->kw);
+        break;
+    case OP_ADD:
+    case OP_CONCAT:
+        what = arena_printf(ctx->arena, "%s%d", op_kind_name(op->kind), op->nin);
+        break;
+    case OP_ACT:
+        return act_kind_name(op->act.kind);
+    default:
+        what = op_kind_name(op->kind);
+        break;
+    }
+    if (op->act.kind != ACT_NONE)
+        what = arena_printf(ctx->arena, "%s_%s", what, act_kind_name(op->act.kind));
+    return what;
+}
+
+static void emit_op_comment(Emitter *E, int i)
+{
+    const Op *op = &E->g->ops[i];
+    Buf *b = E->c;
+    Arena *a = E->ctx->arena;
+    buf_printf(b, "/* op %d: ", i);
+    emit_loc(b, E->g, op->loc);
+    buf_puts(b, "  ");
+    emit_comment_text(b, op->name);
+    buf_printf(b, " = %s, ", op_kind_name(op->kind));
+    for (int k = 0; k < op->nin; k++)
+        buf_printf(b, "%s%s", k ? " + " : "", shape_str(a, &E->g->t[op->in[k]].shape));
+    buf_printf(b, " -> %s\n", shape_str(a, &E->g->t[op->out].shape));
+    emit_op_params_comment(E, op);
+    int ids[4], n = op_params(op, ids);
+    for (int k = 0; k < n; k++) {
+        buf_puts(b, k ? ", " : " *   weights: ");
+        emit_comment_text(b, E->g->t[ids[k]].name);
+        buf_printf(b, " %s%s", shape_str(a, &E->g->t[ids[k]].shape), k == n - 1 ? "\n" : "");
+    }
+    if (op->kind != OP_ACT && op->act.kind != ACT_NONE)
+        buf_printf(b, " *   then %s, fused\n", act_kind_name(op->act.kind));
+    for (int k = 0; k < op->nfused && k < MAX_FUSED; k++) {
+        buf_puts(b, " *   fused: ");
+        emit_loc(b, E->g, op->fused[k].loc);
+        buf_puts(b, "  ");
+        emit_comment_text(b, op->fused[k].name);
+        buf_putc(b, '\n');
+    }
+    buf_puts(b, " */\n");
+}
+
+/* static void opN_layer_what(const float *restrict in, float *restrict out) */
+static void emit_op_signature(Emitter *E, int i)
+{
+    const Op *op = &E->g->ops[i];
+    Buf *b = E->c;
+    Arena *a = E->ctx->arena;
+    int col = (int)(strlen("static void (") + strlen(E->fname[i]));
+    buf_printf(b, "static void %s(", E->fname[i]);
+    for (int k = 0; k < op->nin; k++) {
+        if (k)
+            buf_printf(b, "%*s", col, "");
+        if (op->nin > 1)
+            buf_printf(b, "const float *restrict in%d, ", k);
+        else
+            buf_puts(b, "const float *restrict in, ");
+        buf_printf(b, "/* %s */\n", shape_str(a, &E->g->t[op->in[k]].shape));
+    }
+    buf_printf(b, "%*sfloat *restrict out) /* %s */\n", op->nin ? col : 0, "",
+               shape_str(a, &E->g->t[op->out].shape));
+}
+
+static void emit_op_function(Emitter *E, int i)
+{
+    emit_op_weights(E, &E->g->ops[i]);
+    emit_op_comment(E, i);
+    emit_op_signature(E, i);
+    buf_puts(E->c, "{\n");
+    E->depth = 1;
+    emit_op_body(E, &E->g->ops[i]);
+    E->depth = 0;
+    buf_puts(E->c, "}\n\n");
+}
+
+static void name_ops(Emitter *E)
+{
+    for (int i = 0; i < E->g->nops; i++) {
+        const Op *op = &E->g->ops[i];
+        E->fname[i] = arena_printf(E->ctx->arena, "op%d_%s_%s", i,
+                                   c_ident(E->ctx, op->name), op_what(E->ctx, op));
+    }
+}
+
+/* ---- file header, run functions ---- */
+
+static const char *tensor_label(const Tensor *t)
+{
+    return t->name ? t->name : "?";
+}
+
+static void emit_plan_comment(Emitter *E)
+{
+    const Graph *g = E->g;
+    Buf *b = E->c;
+    int n = 0;
+    for (int t = 0; t < g->nt; t++)
+        n += g->t[t].role == TR_ACT && g->t[t].offset >= 0;
+    buf_printf(b, " * Arena plan: %lld bytes (%lld floats), %d tensor%s:\n",
+               g->arena_floats * 4, g->arena_floats, n, n == 1 ? "" : "s");
+    for (int t = 0; t < g->nt; t++) {
+        const Tensor *x = &g->t[t];
+        if (x->role != TR_ACT || x->offset < 0)
+            continue;
+        buf_printf(b, " *   @%-9lld t%-4d ", x->offset, t);
+        emit_comment_text(b, tensor_label(x));
+        buf_printf(b, " %s, %lld B, live ops %d..%d\n",
+                   shape_str(E->ctx->arena, &x->shape), x->numel * 4,
+                   x->first_op, x->last_op);
+    }
+}
+
+static void emit_file_header(Emitter *E, Buf *b)
+{
+    const Graph *g = E->g;
+    const Tensor *in = &g->t[g->input], *out = &g->t[g->output];
+    buf_puts(b, "/* Generated by cnnc from ");
+    emit_comment_text(b, g->path);
+    buf_puts(b, ". Do not edit.\n * Model \"");
+    emit_comment_text(b, g->name);
+    buf_puts(b, "\": ");
+    emit_comment_text(b, tensor_label(in));
+    buf_printf(b, " %s -> ", shape_str(E->ctx->arena, &in->shape));
+    emit_comment_text(b, tensor_label(out));
+    buf_printf(b, " %s, float32, C,H,W order.\n", shape_str(E->ctx->arena, &out->shape));
+}
+
+/* The pointer an op passes for tensor id: the caller's buffers, or t<id>. */
+static const char *tensor_ptr(Emitter *E, int id)
+{
+    if (id == E->g->input)
+        return "input";
+    if (id == E->g->output)
+        return "output";
+    if (E->g->t[id].role != TR_ACT || E->g->t[id].offset < 0)
+        ICE("op operand '%s' is neither an io tensor nor a planned activation",
+            tensor_label(&E->g->t[id]));
+    return arena_printf(E->ctx->arena, "t%d", id);
+}
+
+static int graph_reads(const Graph *g, int id)
+{
+    for (int i = 0; i < g->nops; i++)
+        for (int k = 0; k < g->ops[i].nin; k++)
+            if (g->ops[i].in[k] == id)
+                return 1;
+    return 0;
+}
+
+static void emit_arena_pointers(Emitter *E)
+{
+    const Graph *g = E->g;
+    int any = 0;
+    for (int t = 0; t < g->nt; t++) {
+        const Tensor *x = &g->t[t];
+        if (x->role != TR_ACT || x->offset < 0)
+            continue;
+        if (!any)
+            buf_puts(E->c, "    float *act = arena;\n");
+        any = 1;
+        buf_printf(E->c, "    float *t%d = act + %lld; /* ", t, x->offset);
+        emit_comment_text(E->c, tensor_label(x));
+        buf_printf(E->c, " %s @%lld */\n", shape_str(E->ctx->arena, &x->shape), x->offset);
+    }
+    if (!any)
+        buf_puts(E->c, "    (void)arena;\n");
+    if (!graph_reads(g, g->input) && g->nops > 0)
+        buf_puts(E->c, "    (void)input;\n");
+}
+
+static void emit_op_call(Emitter *E, int i)
+{
+    const Op *op = &E->g->ops[i];
+    buf_printf(E->c, "    %s(", E->fname[i]);
+    for (int k = 0; k < op->nin; k++)
+        buf_printf(E->c, "%s, ", tensor_ptr(E, op->in[k]));
+    buf_printf(E->c, "%s);\n", tensor_ptr(E, op->out));
+}
+
+/* A graph with no ops still has to copy its input to its output. */
+static void emit_identity(Emitter *E)
+{
+    long long n = E->g->t[E->g->output].numel;
+    buf_printf(E->c, "    for (int i = 0; i < %lld; ++i)\n        output[i] = input[i];\n", n);
+}
+
+static void emit_run_functions(Emitter *E)
+{
+    const char *p = E->opt->prefix;
+    Buf *b = E->c;
+    buf_printf(b, "void %s_run_ws(const float *input, float *output, void *arena)\n{\n", p);
+    emit_arena_pointers(E);
+    if (E->g->nops)
+        buf_putc(b, '\n');
+    for (int i = 0; i < E->g->nops; i++)
+        emit_op_call(E, i);
+    if (E->g->nops == 0)
+        emit_identity(E);
+    buf_puts(b, "}\n\n");
+    long long n = E->g->arena_floats > 0 ? E->g->arena_floats : 1;
+    buf_printf(b, "/* The arena behind %s_run(): the file's only mutable state. */\n", p);
+    buf_printf(b, "static float %s_arena[%lld];\n\n", p, n);
+    buf_printf(b, "void %s_run(const float *input, float *output)\n{\n", p);
+    buf_printf(b, "    %s_run_ws(input, output, %s_arena);\n}\n", p, p);
+}
+
+static int graph_has_weights(const Graph *g)
+{
+    for (int t = 0; t < g->nt; t++)
+        if (g->t[t].role == TR_WEIGHT)
+            return 1;
+    return 0;
+}
+
+static void emit_c_file(Emitter *E)
+{
+    Buf *b = E->c;
+    emit_file_header(E, b);
+    emit_plan_comment(E);
+    buf_puts(b, " */\n");
+    buf_printf(b, "#include \"%s\"\n", E->opt->header_name);
+    if (graph_needs_math(E->g))
+        buf_puts(b, "#include <math.h>\n");
+    buf_putc(b, '\n');
+    if (graph_has_weights(E->g) && !E->opt->weights_extern)
+        buf_puts(b, "/* Weights are stored as the bit patterns of 32-bit floats. */\n"
+                    "typedef char cnnc_uint_is_32_bits[sizeof(unsigned int) == 4 ? 1 : -1];\n\n");
+    for (int i = 0; i < E->g->nops; i++)
+        emit_op_function(E, i);
+    emit_run_functions(E);
+}
+
+/* ---- the header ---- */
+
+static void emit_shape_macros(Buf *b, const char *up, const char *what, const Tensor *t,
+                              Arena *a)
+{
+    buf_printf(b, "#define %s_%s_SIZE %lld /* %s, float, C,H,W order */\n", up, what,
+               t->numel, shape_str(a, &t->shape));
+    buf_printf(b, "#define %s_%s_RANK %d\n", up, what, t->shape.rank);
+    buf_printf(b, "#define %s_%s_SHAPE {", up, what);
+    for (int k = 0; k < t->shape.rank; k++)
+        buf_printf(b, "%s%d", k ? ", " : "", t->shape.dim[k]);
+    buf_puts(b, "}\n");
+}
+
+static void emit_h_file(Emitter *E, Buf *b)
+{
+    const char *p = E->opt->prefix;
+    char *up = arena_strdup(E->ctx->arena, p);
+    for (char *s = up; *s; s++)
+        *s = (char)toupper((unsigned char)*s);
+    emit_file_header(E, b);
+    buf_puts(b, " */\n");
+    buf_printf(b, "#ifndef %s_H_INCLUDED\n#define %s_H_INCLUDED\n\n", up, up);
+    buf_puts(b, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    emit_shape_macros(b, up, "INPUT", &E->g->t[E->g->input], E->ctx->arena);
+    emit_shape_macros(b, up, "OUTPUT", &E->g->t[E->g->output], E->ctx->arena);
+    buf_printf(b, "#define %s_ARENA_BYTES %lld /* scratch for %s_run_ws(); may be 0 */\n\n",
+               up, E->g->arena_floats * 4, p);
+    buf_printf(b, "/* Runs the model on input (%s_INPUT_SIZE floats) into output\n"
+                  " * (%s_OUTPUT_SIZE floats), which may not overlap. Uses one static\n"
+                  " * arena: not reentrant, not thread-safe. */\n", up, up);
+    buf_printf(b, "void %s_run(const float *input, float *output);\n\n", p);
+    buf_printf(b, "/* The same on the caller's arena: %s_ARENA_BYTES bytes, aligned for\n"
+                  " * float, overlapping neither input nor output. Calls running at the\n"
+                  " * same time need one arena each. */\n", up);
+    buf_printf(b, "void %s_run_ws(const float *input, float *output, void *arena);\n\n", p);
+    buf_puts(b, "#ifdef __cplusplus\n}\n#endif\n\n");
+    buf_printf(b, "#endif /* %s_H_INCLUDED */\n", up);
+}
+
+void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out)
+{
+    if (!is_ident(opt->prefix))
+        ICE("emit_c: prefix '%s' is not a C identifier", opt->prefix ? opt->prefix : "");
+    if (g->input < 0 || g->output < 0)
+        ICE("emit_c: graph has no input or output");
+    Emitter E = { .ctx = ctx, .g = g, .opt = opt, .c = c_out };
+    size_t nt = (size_t)(g->nt ? g->nt : 1), nops = (size_t)(g->nops ? g->nops : 1);
+    E.wname = arena_alloc(ctx->arena, nt * sizeof *E.wname);
+    E.wexpr = arena_alloc(ctx->arena, nt * sizeof *E.wexpr);
+    E.wdone = arena_alloc(ctx->arena, nt);
+    E.fname = arena_alloc(ctx->arena, nops * sizeof *E.fname);
+    name_weights(&E);
+    name_ops(&E);
+    emit_c_file(&E);
+    emit_h_file(&E, h_out);
+}

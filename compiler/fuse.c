@@ -1,0 +1,44 @@
+/* fuse.c: pass: an elementwise activation op whose input is read by it
+ * alone is merged into the op that produces that input (conv2d + bias +
+ * relu becomes one loop nest that writes each value once). Requires
+ * topological order and no dead ops; breaks the arena plan.
+ */
+#include "internal.h"
+
+static int readers_of(const Graph *g, int tensor)
+{
+    int n = 0;
+    for (int i = 0; i < g->nops; i++)
+        for (int j = 0; j < g->ops[i].nin; j++)
+            n += g->ops[i].in[j] == tensor;
+    return n;
+}
+
+static int fusable(const Graph *g, const Op *producer, const Op *act)
+{
+    return act->kind == OP_ACT && producer->act.kind == ACT_NONE &&
+           producer->kind != OP_ACT && producer->kind != OP_FLATTEN &&
+           producer->kind != OP_SOFTMAX && producer->nfused < MAX_FUSED &&
+           g->t[producer->out].role == TR_ACT && readers_of(g, producer->out) == 1;
+}
+
+void fuse_run(Ctx *ctx, Graph *g)
+{
+    for (int i = 0; i < g->nops; i++) {
+        Op *act = &g->ops[i];
+        if (act->kind != OP_ACT)
+            continue;
+        int src = g->t[act->in[0]].producer;
+        if (src < 0 || !fusable(g, &g->ops[src], act))
+            continue;
+        Op *p = &g->ops[src];
+        p->act = act->act;
+        p->fused[p->nfused].name = act->name;
+        p->fused[p->nfused].loc = act->loc;
+        p->nfused++;
+        p->out = act->out;
+        g->t[p->out].producer = src;
+        act->kind = OP__COUNT;          /* removed by graph_compact */
+    }
+    graph_compact(ctx, g);
+}

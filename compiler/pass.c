@@ -1,0 +1,129 @@
+/* pass.c: the pass pipeline. Each pass states what it requires and
+ * provides (docs/passes.md); the runner checks the contract, runs the pass
+ * and verifies the graph's invariants after it. Also the shared graph
+ * surgery: removing ops and compacting tensor ids.
+ *
+ *   dce   drop ops whose results never reach the output     (always)
+ *   fuse  merge an activation into the op that feeds it     (unless -O0)
+ *   plan  liveness and arena offsets for activations        (always)
+ */
+#include "internal.h"
+
+enum { IRP_TOPO = 1, IRP_DEAD_FREE = 2, IRP_FUSED = 4, IRP_PLANNED = 8 };
+
+typedef struct Pass {
+    const char *name;
+    unsigned requires, provides, breaks;
+    int optional;                     /* skipped with -O0 */
+    void (*run)(Ctx *, Graph *);
+} Pass;
+
+static void dce_run(Ctx *ctx, Graph *g);
+
+static const Pass passes[] = {
+    { "dce", IRP_TOPO, IRP_DEAD_FREE, 0, 0, dce_run },
+    { "fuse", IRP_TOPO | IRP_DEAD_FREE, IRP_FUSED, IRP_PLANNED, 1, fuse_run },
+    { "plan", IRP_TOPO | IRP_DEAD_FREE, IRP_PLANNED, 0, 0, plan_run },
+};
+
+/* Drops ops marked removed (kind OP__COUNT) and tensors no op or graph
+ * endpoint refers to, renumbering tensor ids in order. */
+void graph_compact(Ctx *ctx, Graph *g)
+{
+    int *keep = arena_alloc(ctx->arena, sizeof *keep * (size_t)(g->nt + 1));
+    int nops = 0;
+    for (int i = 0; i < g->nops; i++) {
+        Op *op = &g->ops[i];
+        if (op->kind == OP__COUNT)
+            continue;
+        g->ops[nops++] = *op;
+        for (int j = 0; j < op->nin; j++)
+            keep[op->in[j]] = 1;
+        int ids[] = { op->out, op->w, op->b, op->mean, op->var };
+        for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
+            if (ids[j] >= 0)
+                keep[ids[j]] = 1;
+    }
+    g->nops = nops;
+    keep[g->input] = keep[g->output] = 1;
+    int nt = 0;
+    for (int i = 0; i < g->nt; i++)
+        if (keep[i]) {
+            g->t[nt] = g->t[i];
+            keep[i] = nt++;
+        } else {
+            keep[i] = -1;
+        }
+    g->nt = nt;
+    g->input = keep[g->input];
+    g->output = keep[g->output];
+    for (int i = 0; i < g->nops; i++) {
+        Op *op = &g->ops[i];
+        for (int j = 0; j < op->nin; j++)
+            op->in[j] = keep[op->in[j]];
+        int *ids[] = { &op->out, &op->w, &op->b, &op->mean, &op->var };
+        for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
+            if (*ids[j] >= 0)
+                *ids[j] = keep[*ids[j]];
+        g->t[op->out].producer = i;
+    }
+}
+
+/* Backward from the output: an op is live when its result is read by a
+ * live op or is the output. Ops are in topological order. */
+static void dce_run(Ctx *ctx, Graph *g)
+{
+    int *needed = arena_alloc(ctx->arena, sizeof *needed * (size_t)g->nt);
+    needed[g->output] = 1;
+    for (int i = g->nops - 1; i >= 0; i--) {
+        Op *op = &g->ops[i];
+        if (!needed[op->out]) {
+            op->kind = OP__COUNT;
+            continue;
+        }
+        for (int j = 0; j < op->nin; j++)
+            needed[op->in[j]] = 1;
+    }
+    graph_compact(ctx, g);
+}
+
+/* The invariants every pass keeps: ids in range, topological order, one
+ * producer per activation, the output produced. A violation is a cnnc bug. */
+static void verify(Ctx *ctx, const Graph *g, const char *after)
+{
+    char *made = arena_alloc(ctx->arena, (size_t)g->nt + 1);
+    made[g->input] = 1;
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].role == TR_WEIGHT)
+            made[i] = 1;
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        for (int j = 0; j < op->nin; j++)
+            if (op->in[j] < 0 || op->in[j] >= g->nt || !made[op->in[j]])
+                ICE("after %s: op %d '%s' reads tensor %d before it is made", after, i, op->name, op->in[j]);
+        if (op->out < 0 || op->out >= g->nt || made[op->out])
+            ICE("after %s: op %d '%s' writes tensor %d twice or out of range", after, i, op->name, op->out);
+        made[op->out] = 1;
+    }
+    if (!made[g->output] || g->t[g->output].role != TR_OUTPUT)
+        ICE("after %s: the output tensor is not produced", after);
+}
+
+int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt)
+{
+    unsigned have = IRP_TOPO;
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+        const Pass *p = &passes[i];
+        if (p->optional && opt->no_opt)
+            continue;
+        if ((p->requires & have) != p->requires)
+            ICE("pass %s requires 0x%x, have 0x%x", p->name, p->requires, have);
+        p->run(ctx, g);
+        have = (have & ~p->breaks) | p->provides;
+        verify(ctx, g, p->name);
+    }
+    char msg[256];
+    if (plan_check(g, msg, sizeof msg) != 0)
+        ICE("arena plan: %s", msg);
+    return ctx->nerrors ? -1 : 0;
+}

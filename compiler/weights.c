@@ -1,0 +1,224 @@
+/* weights.c: binds parameter values to the graph's TR_WEIGHT tensors, from
+ * the model's `weights "FILE.safetensors"` (path relative to the .cnn file)
+ * or from `weights random(seed=S)`. Reports a missing, unused, misshapen or
+ * non-F32 tensor by name, located at the layer or the weights statement.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "readers.h"
+
+/* ---- random(seed=S): splitmix64, one stream per tensor name ---- */
+
+static unsigned long long splitmix64(unsigned long long *state)
+{
+    unsigned long long z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static unsigned long long fnv1a64(const char *s)
+{
+    unsigned long long h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Uniform in [-bound, bound): 24 random bits make an exact float in
+ * [-1, 1), scaled once, so every platform computes the same values. */
+void weights_random_fill(float *dst, long long n, unsigned long long seed,
+                         const char *tensor_name, float bound)
+{
+    unsigned long long state = seed ^ fnv1a64(tensor_name);
+    for (long long i = 0; i < n; i++) {
+        unsigned long long bits = splitmix64(&state) >> 40;
+        float u = (float)bits * (1.0f / 16777216.0f);
+        dst[i] = (2.0f * u - 1.0f) * bound;
+    }
+}
+
+static float *tensor_storage(Ctx *ctx, Tensor *t)
+{
+    float *p = arena_alloc(ctx->arena, sizeof(float) * (size_t)t->numel);
+    t->data = p;
+    return p;
+}
+
+static void fill_const(Ctx *ctx, Tensor *t, float v)
+{
+    float *p = tensor_storage(ctx, t);
+    for (long long i = 0; i < t->numel; i++)
+        p[i] = v;
+}
+
+static void bind_random_op(Ctx *ctx, Graph *g, const Op *op, unsigned long long seed)
+{
+    if (op->kind == OP_BATCHNORM) {
+        fill_const(ctx, &g->t[op->w], 1.0f);
+        fill_const(ctx, &g->t[op->b], 0.0f);
+        fill_const(ctx, &g->t[op->mean], 0.0f);
+        fill_const(ctx, &g->t[op->var], 1.0f);
+        return;
+    }
+    if (op->w < 0)
+        return;
+    Tensor *w = &g->t[op->w];
+    long long fan_in = w->numel / w->shape.dim[0];
+    float bound = (float)(1.0 / sqrt((double)fan_in));
+    weights_random_fill(tensor_storage(ctx, w), w->numel, seed, w->name, bound);
+    if (op->b >= 0) {
+        Tensor *b = &g->t[op->b];
+        weights_random_fill(tensor_storage(ctx, b), b->numel, seed, b->name, bound);
+    }
+}
+
+static int bind_random(Ctx *ctx, Graph *g, const Stmt *ws)
+{
+    unsigned long long seed = 0;
+    int ok = 1;
+    if (ws->srcs) {
+        diag_error(ctx, ws->srcs->loc, "random weights take seed=INT, got '%s'", ws->srcs->name);
+        ok = 0;
+    }
+    for (const Attr *a = ws->attrs; a; a = a->next) {
+        if (strcmp(a->key, "seed") != 0) {
+            diag_error(ctx, a->loc, "unknown argument '%s' of random weights; the only one is seed=INT", a->key);
+            ok = 0;
+        } else if (a->val->kind != VAL_INT || a->val->i < 0) {
+            diag_error(ctx, a->val->loc, "seed must be a non-negative integer");
+            ok = 0;
+        } else {
+            seed = (unsigned long long)a->val->i;
+        }
+    }
+    if (!ok)
+        return -1;
+    for (int i = 0; i < g->nops; i++)
+        bind_random_op(ctx, g, &g->ops[i], seed);
+    return 0;
+}
+
+/* ---- weights "FILE.safetensors" ---- */
+
+static const char *st_shape_str(Ctx *ctx, const StTensor *t)
+{
+    Buf b;
+    buf_init(&b);
+    buf_putc(&b, '[');
+    for (int i = 0; i < t->rank; i++)
+        buf_printf(&b, "%s%lld", i ? ", " : "", t->shape[i]);
+    buf_putc(&b, ']');
+    char *s = arena_strdup(ctx->arena, b.data);
+    buf_free(&b);
+    return s;
+}
+
+static int st_shape_matches(const StTensor *st, const Shape *s)
+{
+    if (st->rank != s->rank)
+        return 0;
+    for (int i = 0; i < s->rank; i++)
+        if (st->shape[i] != s->dim[i])
+            return 0;
+    return 1;
+}
+
+/* The op that owns weight tensor id, for locating errors at its layer. */
+static const Op *weight_owner(const Graph *g, int id)
+{
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        if (op->w == id || op->b == id || op->mean == id || op->var == id)
+            return op;
+    }
+    return NULL;
+}
+
+static int bind_tensor(Ctx *ctx, Graph *g, int id, const StFile *f, const char *file)
+{
+    Tensor *t = &g->t[id];
+    const Op *op = weight_owner(g, id);
+    Loc at = op ? op->loc : (Loc){ 0, 0, 0, 0 };
+    const char *shape = shape_str(ctx->arena, &t->shape);
+    const StTensor *st = st_find(f, t->name);
+    if (!st) {
+        diag_error(ctx, at, "tensor '%s' (F32 %s) is missing from '%s'", t->name, shape, file);
+        return -1;
+    }
+    if (strcmp(st->dtype, "F32") != 0) {
+        diag_error(ctx, at, "tensor '%s' in '%s' has dtype %s; only F32 is supported", t->name, file, st->dtype);
+        return -1;
+    }
+    if (!st_shape_matches(st, &t->shape)) {
+        diag_error(ctx, at, "tensor '%s' in '%s' has shape %s, expected %s", t->name, file,
+                   st_shape_str(ctx, st), shape);
+        return -1;
+    }
+    st_read_f32(st, tensor_storage(ctx, t));
+    return 0;
+}
+
+static int tensor_expected(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].role == TR_WEIGHT && strcmp(g->t[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int bind_file(Ctx *ctx, Graph *g, const Stmt *ws, const char *base_dir)
+{
+    const char *path = ws->path;
+    if (path[0] != '/' && base_dir && base_dir[0])
+        path = arena_printf(ctx->arena, "%s/%s", base_dir, ws->path);
+    StFile f;
+    char err[512];
+    if (st_load(path, &f, err, sizeof err) != 0) {
+        diag_error(ctx, ws->name_loc, "weights file '%s': %s", ws->path, err);
+        return -1;
+    }
+    int ok = 1;
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].role == TR_WEIGHT)
+            ok &= bind_tensor(ctx, g, i, &f, ws->path) == 0;
+    for (int i = 0; i < f.ntensors; i++)
+        if (!tensor_expected(g, f.tensors[i].name)) {
+            diag_error(ctx, ws->name_loc, "tensor '%s' in '%s' is not used by the model",
+                       f.tensors[i].name, ws->path);
+            ok = 0;
+        }
+    st_free(&f);
+    return ok ? 0 : -1;
+}
+
+static long long total_weights(const Graph *g)
+{
+    long long n = 0;
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].role == TR_WEIGHT)
+            n += g->t[i].numel;
+    return n;
+}
+
+int weights_bind(Ctx *ctx, Graph *g, const Model *m, const char *base_dir)
+{
+    const Stmt *ws = sema_find(m, STMT_WEIGHTS);
+    long long total = total_weights(g);
+    if (total > LIMIT_WEIGHT_ELEMS) {
+        diag_error(ctx, m->name_loc, "model '%s' has %lld parameters, over the limit of %lld",
+                   m->name, total, LIMIT_WEIGHT_ELEMS);
+        return -1;
+    }
+    if (!ws) {
+        if (total == 0)
+            return 0;
+        diag_error(ctx, m->name_loc, "model '%s' has parameters but no weights statement; "
+                   "add 'weights \"FILE.safetensors\";' or 'weights random(seed=1);'", m->name);
+        return -1;
+    }
+    return ws->path ? bind_file(ctx, g, ws, base_dir) : bind_random(ctx, g, ws);
+}
