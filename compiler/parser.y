@@ -199,6 +199,12 @@ static int yyreport_syntax_error(const yypcontext_t *pc, yyscan_t scanner, struc
         return 0;
     }
     if (tok == YYSYMBOL_YYEOF && st->model) {
+        if (st->prev.line > 0) {                 /* point just past the last token */
+            loc = st->prev;
+            loc.off += loc.len;
+            loc.col += loc.len;
+            loc.len = 0;
+        }
         buf_printf(&b, "unexpected end of file, expected '}' (to close 'model' at line %d)",
                    st->model->loc.line);
     } else {

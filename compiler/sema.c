@@ -916,7 +916,8 @@ int sema_check(Ctx *ctx, Model *m)
 
     Stmt *input = (Stmt *)sema_find(m, STMT_INPUT);
     if (input) {
-        check_input(ctx, input);
+        if (!check_input(ctx, input))
+            input->shape.rank = 0;   /* its readers are not checked */
         scope_add(ctx, &sc, input);
     }
     Stmt *prev = input;
