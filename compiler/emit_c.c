@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -42,16 +43,18 @@ void emit_line(Emitter *E, const char *fmt, ...)
     buf_putc(E->c, '\n');
 }
 
-/* Comment text from user data: "*" "/" would end the comment early, "??"
- * could start a trigraph, and a newline would break the comment's layout. */
+/* Comment text from user data: "*" "/" would end the comment early, "/" "*"
+ * draws -Wcomment, "??" could start a trigraph, and control characters
+ * would break the comment's layout. */
 void emit_comment_text(Buf *b, const char *s)
 {
     if (!s)
         s = "?";
     for (; *s; s++) {
-        if (*s == '\n' || *s == '\r')
+        if ((unsigned char)*s < ' ' || *s == 127)
             buf_putc(b, ' ');
-        else if ((*s == '*' && s[1] == '/') || (*s == '?' && s[1] == '?'))
+        else if ((*s == '*' && s[1] == '/') || (*s == '/' && s[1] == '*') ||
+                 (*s == '?' && s[1] == '?'))
             buf_put(b, s, 1), buf_putc(b, ' ');
         else
             buf_putc(b, *s);
@@ -138,51 +141,82 @@ static int op_params(const Op *op, int ids[4])
     return n;
 }
 
-/* Names each weight: w_<tensor name with non-identifier characters as '_'>,
- * or w<id>_<...> should two tensors map to one name; "<prefix>_w<id>" when
- * the weights are extern. Every use goes through E->wexpr. */
+typedef struct NameId {
+    const char *name;
+    int id;
+} NameId;
+
+static int name_id_cmp(const void *pa, const void *pb)
+{
+    const NameId *a = pa, *b = pb;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->id > b->id) - (a->id < b->id);
+}
+
+static int is_reserved(const Emitter *E, const char *name)
+{
+    static const char *const suffixes[] = { "_run", "_run_ws", "_arena" };
+    size_t n = strlen(E->opt->prefix);
+    if (strncmp(name, E->opt->prefix, n) != 0)
+        return 0;
+    for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++)
+        if (strcmp(name + n, suffixes[k]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Names each weight w_<tensor name, non-identifier characters as '_'>, or
+ * "<prefix>_w<id>" when the weights are extern. A name taken by a lower id
+ * or by a public function becomes w<id>_<...> instead: unique, since the id
+ * ends at the first '_' and a "w_" name has no digit there. Sorting keeps
+ * this O(n log n) for models with thousands of weights. */
 static void name_weights(Emitter *E)
 {
     const Graph *g = E->g;
+    NameId *v = arena_alloc(E->ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof *v);
+    int n = 0;
     for (int t = 0; t < g->nt; t++) {
         if (g->t[t].role != TR_WEIGHT)
             continue;
-        if (E->opt->weights_extern) {
+        if (E->opt->weights_extern)
             E->wname[t] = arena_printf(E->ctx->arena, "%s_w%d", E->opt->prefix, t);
-            E->wexpr[t] = E->wname[t];
-            continue;
-        }
-        const char *id = c_ident(E->ctx, g->t[t].name);
-        const char *name = arena_printf(E->ctx->arena, "w_%s", id);
-        for (int u = 0; u < t; u++)
-            if (E->wname[u] && strcmp(E->wname[u], name) == 0)
-                name = arena_printf(E->ctx->arena, "w%d_%s", t, id);
-        E->wname[t] = name;
-        E->wexpr[t] = arena_printf(E->ctx->arena, "%s.f", name);
+        else
+            E->wname[t] = arena_printf(E->ctx->arena, "w_%s", c_ident(E->ctx, g->t[t].name));
+        v[n++] = (NameId){ E->wname[t], t };
     }
+    qsort(v, (size_t)n, sizeof *v, name_id_cmp);
+    for (int k = 0; k < n && !E->opt->weights_extern; k++) {
+        const char *name = v[k].name;
+        if ((k > 0 && strcmp(v[k - 1].name, name) == 0) || is_reserved(E, name))
+            E->wname[v[k].id] = arena_printf(E->ctx->arena, "w%d%s", v[k].id, name + 1);
+    }
+    for (int t = 0; t < g->nt; t++)
+        if (E->wname[t])
+            E->wexpr[t] = E->opt->weights_extern
+                              ? E->wname[t]
+                              : arena_printf(E->ctx->arena, "%s.f", E->wname[t]);
 }
 
-/* Appends "0x3e1a2b3c," for each value, HEX_PER_LINE to a line, formatted
- * by hand: printf per value would dominate a 1M-parameter compile. */
+/* Appends "0x3e1a2b3c, " for each value, HEX_PER_LINE to a line, formatted
+ * by hand: printf per value would dominate a 1M-parameter compile. Lines are
+ * not indented, to keep such a file near 12 bytes per parameter. */
 static void emit_hex_values(Buf *b, const float *v, long long n)
 {
     static const char hex[16] = "0123456789abcdef";
-    char line[4 + HEX_PER_LINE * 12 + 2];
+    char line[HEX_PER_LINE * 12 + 1];
     for (long long i = 0; i < n; i += HEX_PER_LINE) {
         size_t len = 0;
-        memcpy(line, "   ", 3);
-        len = 3;
         for (long long k = i; k < n && k < i + HEX_PER_LINE; k++) {
             uint32_t u;
             memcpy(&u, &v[k], sizeof u);
-            line[len++] = ' ';
             line[len++] = '0';
             line[len++] = 'x';
             for (int sh = 28; sh >= 0; sh -= 4)
                 line[len++] = hex[(u >> sh) & 15u];
             line[len++] = ',';
+            line[len++] = ' ';
         }
-        line[len++] = '\n';
+        line[len - 1] = '\n';
         buf_put(b, line, len);
     }
 }
@@ -266,19 +300,18 @@ static void emit_op_comment(Emitter *E, int i)
     emit_loc(b, E->g, op->loc);
     buf_puts(b, "  ");
     emit_comment_text(b, op->name);
-    buf_printf(b, " = %s, ", op_kind_name(op->kind));
+    buf_printf(b, " = %s, ", op->kind == OP_ACT ? act_kind_name(op->act.kind)
+                                                : op_kind_name(op->kind));
     for (int k = 0; k < op->nin; k++)
         buf_printf(b, "%s%s", k ? " + " : "", shape_str(a, &E->g->t[op->in[k]].shape));
     buf_printf(b, " -> %s\n", shape_str(a, &E->g->t[op->out].shape));
-    emit_op_params_comment(E, op);
     int ids[4], n = op_params(op, ids);
     for (int k = 0; k < n; k++) {
         buf_puts(b, k ? ", " : " *   weights: ");
         emit_comment_text(b, E->g->t[ids[k]].name);
         buf_printf(b, " %s%s", shape_str(a, &E->g->t[ids[k]].shape), k == n - 1 ? "\n" : "");
     }
-    if (op->kind != OP_ACT && op->act.kind != ACT_NONE)
-        buf_printf(b, " *   then %s, fused\n", act_kind_name(op->act.kind));
+    emit_op_params_comment(E, op);
     for (int k = 0; k < op->nfused && k < MAX_FUSED; k++) {
         buf_puts(b, " *   fused: ");
         emit_loc(b, E->g, op->fused[k].loc);
@@ -338,24 +371,22 @@ static const char *tensor_label(const Tensor *t)
     return t->name ? t->name : "?";
 }
 
+/* The arena plan as a table; the variable-width columns come last. */
 static void emit_plan_comment(Emitter *E)
 {
     const Graph *g = E->g;
     Buf *b = E->c;
-    int n = 0;
-    for (int t = 0; t < g->nt; t++)
-        n += g->t[t].role == TR_ACT && g->t[t].offset >= 0;
-    buf_printf(b, " * Arena plan: %lld bytes (%lld floats), %d tensor%s:\n",
-               g->arena_floats * 4, g->arena_floats, n, n == 1 ? "" : "s");
+    buf_printf(b, " * Arena plan: %lld bytes (%lld floats, offsets in floats):\n",
+               g->arena_floats * 4, g->arena_floats);
+    buf_puts(b, " *       offset      bytes  live ops  tensor\n");
     for (int t = 0; t < g->nt; t++) {
         const Tensor *x = &g->t[t];
         if (x->role != TR_ACT || x->offset < 0)
             continue;
-        buf_printf(b, " *   @%-9lld t%-4d ", x->offset, t);
+        buf_printf(b, " *   %10lld %10lld  %4d..%-4d t%d ", x->offset, x->numel * 4,
+                   x->first_op, x->last_op, t);
         emit_comment_text(b, tensor_label(x));
-        buf_printf(b, " %s, %lld B, live ops %d..%d\n",
-                   shape_str(E->ctx->arena, &x->shape), x->numel * 4,
-                   x->first_op, x->last_op);
+        buf_printf(b, " %s\n", shape_str(E->ctx->arena, &x->shape));
     }
 }
 
@@ -402,8 +433,8 @@ static void emit_arena_pointers(Emitter *E)
     int any = 0;
     for (int t = 0; t < g->nt; t++) {
         const Tensor *x = &g->t[t];
-        if (x->role != TR_ACT || x->offset < 0)
-            continue;
+        if (x->role != TR_ACT || x->offset < 0 || t == g->input || t == g->output)
+            continue;   /* an unmarked output still goes to the caller's buffer */
         if (!any)
             buf_puts(E->c, "    float *act = arena;\n");
         any = 1;
@@ -484,8 +515,8 @@ static void emit_c_file(Emitter *E)
 static void emit_shape_macros(Buf *b, const char *up, const char *what, const Tensor *t,
                               Arena *a)
 {
-    buf_printf(b, "#define %s_%s_SIZE %lld /* %s, float, C,H,W order */\n", up, what,
-               t->numel, shape_str(a, &t->shape));
+    buf_printf(b, "#define %s_%s_SIZE %lld /* %s, float%s */\n", up, what, t->numel,
+               shape_str(a, &t->shape), t->shape.rank == 3 ? ", C,H,W order" : "");
     buf_printf(b, "#define %s_%s_RANK %d\n", up, what, t->shape.rank);
     buf_printf(b, "#define %s_%s_SHAPE {", up, what);
     for (int k = 0; k < t->shape.rank; k++)

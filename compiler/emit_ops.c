@@ -1,0 +1,550 @@
+/* emit_ops.c: the body of each op's static function, one emitter per op kind.
+ *
+ * Each writes the loop nest of docs/numerics.md in the interpreter's
+ * accumulation order, with every dimension, stride, pad and offset folded to
+ * a literal, so that emitted code and interp.c agree bit for bit under
+ * -ffp-contract=off. Loops of one iteration are left out (their index is 0),
+ * and a bound test is written only where some tap can fall into padding.
+ * Activations are written as C expressions equal to act_apply().
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- linear index expressions: c0*v0 + c1*v1 + ... + k ---- */
+
+enum { LIN_MAX = 6 };
+
+typedef struct Lin {
+    int n;
+    const char *var[LIN_MAX];
+    long long coef[LIN_MAX];
+    long long k;
+} Lin;
+
+static Lin lin(long long k)
+{
+    Lin l;
+    memset(&l, 0, sizeof l);
+    l.k = k;
+    return l;
+}
+
+/* Adds coef*var; a NULL var is a loop that was left out, i.e. 0. */
+static Lin lin_add(Lin l, const char *var, long long coef)
+{
+    if (!var || coef == 0)
+        return l;
+    if (l.n == LIN_MAX)
+        ICE("index expression too long");
+    l.var[l.n] = var;
+    l.coef[l.n++] = coef;
+    return l;
+}
+
+/* Renders "oy * 2 + ky - 1"; "0" when empty. Returns dst. */
+static const char *lin_str(char *dst, size_t size, Lin l)
+{
+    size_t n = 0;
+    dst[0] = '\0';
+    for (int i = 0; i < l.n && n < size; i++) {
+        const char *sep = i ? " + " : "";
+        if (l.coef[i] == 1)
+            n += (size_t)snprintf(dst + n, size - n, "%s%s", sep, l.var[i]);
+        else
+            n += (size_t)snprintf(dst + n, size - n, "%s%s * %lld", sep, l.var[i], l.coef[i]);
+    }
+    if (n >= size)
+        ICE("index expression too long");
+    if (l.n == 0)
+        snprintf(dst, size, "%lld", l.k);
+    else if (l.k != 0)
+        snprintf(dst + n, size - n, " %c %lld", l.k > 0 ? '+' : '-', l.k > 0 ? l.k : -l.k);
+    return dst;
+}
+
+typedef struct IdxStr {
+    char s[160];
+} IdxStr;
+
+static IdxStr idx(Lin l)
+{
+    IdxStr r;
+    lin_str(r.s, sizeof r.s, l);
+    return r;
+}
+
+/* "base + expr", or just "base" for a zero offset. */
+static const char *ptr_plus(Emitter *E, const char *base, Lin l)
+{
+    if (l.n == 0 && l.k == 0)
+        return base;
+    return arena_printf(E->ctx->arena, "%s + %s", base, idx(l).s);
+}
+
+/* ---- loops ---- */
+
+/* Opens `for (int v = 0; v < n; ++v) {` and returns v; with n == 1 and no
+ * reason to force it, opens nothing and returns NULL (the index is 0). */
+static const char *loop_open(Emitter *E, const char *v, long long n, int force)
+{
+    if (n == 1 && !force)
+        return NULL;
+    emit_line(E, "for (int %s = 0; %s < %lld; ++%s) {", v, v, n, v);
+    E->depth++;
+    return v;
+}
+
+static void loop_close(Emitter *E, const char *v)
+{
+    if (!v)
+        return;
+    E->depth--;
+    emit_line(E, "}");
+}
+
+/* ---- activations ---- */
+
+/* The activation applied to the float variable v, as the same operations in
+ * the same order as act_apply(), constants spelled exactly. */
+static void emit_act_expr(Buf *b, const Act *a, const char *v)
+{
+    char al[48], be[48], c1[48], c2[48];
+    emit_float_lit(al, sizeof al, a->alpha);
+    emit_float_lit(be, sizeof be, a->beta);
+    emit_float_lit(c1, sizeof c1, 1.0507009873554805f);   /* selu lambda */
+    emit_float_lit(c2, sizeof c2, 1.6732632423543772f);   /* selu alpha */
+    switch (a->kind) {
+    case ACT_NONE: buf_puts(b, v); return;
+    case ACT_RELU: buf_printf(b, "%s > 0.0f ? %s : 0.0f", v, v); return;
+    case ACT_LEAKY_RELU: buf_printf(b, "%s >= 0.0f ? %s : %s * %s", v, v, al, v); return;
+    case ACT_SIGMOID: buf_printf(b, "1.0f / (1.0f + expf(-%s))", v); return;
+    case ACT_TANH: buf_printf(b, "tanhf(%s)", v); return;
+    case ACT_ELU: buf_printf(b, "%s > 0.0f ? %s : %s * expm1f(%s)", v, v, al, v); return;
+    case ACT_SELU:
+        buf_printf(b, "%s * (%s > 0.0f ? %s : %s * expm1f(%s))", c1, v, v, c2, v);
+        return;
+    case ACT_SOFTPLUS: buf_printf(b, "%s > 20.0f ? %s : log1pf(expf(%s))", v, v, v); return;
+    case ACT_SWISH: buf_printf(b, "%s * (1.0f / (1.0f + expf(-%s)))", v, v); return;
+    case ACT_RBF:   /* d = epsilon * (x - center); expf(-(d * d)) */
+        buf_printf(b, "expf(-((%s * (%s - %s)) * (%s * (%s - %s))))", be, v, al, be, v, al);
+        return;
+    }
+    ICE("emit: bad activation kind %d", (int)a->kind);
+}
+
+/* "dst = act(v);" */
+static void emit_store(Emitter *E, const char *dst, const Act *a, const char *v)
+{
+    for (int i = 0; i < E->depth; i++)
+        buf_put(E->c, "    ", 4);
+    buf_printf(E->c, "%s = ", dst);
+    emit_act_expr(E->c, a, v);
+    buf_puts(E->c, ";\n");
+}
+
+/* ---- windows: conv2d, maxpool, avgpool ---- */
+
+/* One spatial axis of a window over an input of n cells. */
+typedef struct Axis {
+    int n, k, s, d, pad, out;
+    int test_lo, test_hi;   /* some tap falls before / after the input */
+    int empty;              /* some output has no real tap on this axis */
+} Axis;
+
+static long long floor_div(long long a, long long b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* Whether output o sees a real tap: some k in [0, K) with
+ * 0 <= o*s - pad + k*d < n. */
+static int axis_has_tap(const Axis *a, int o)
+{
+    long long base = (long long)o * a->s - a->pad;
+    long long lo = floor_div(-base + a->d - 1, a->d);   /* ceil(-base / d) */
+    long long hi = floor_div(a->n - 1 - base, a->d);
+    if (lo < 0)
+        lo = 0;
+    if (hi > a->k - 1)
+        hi = a->k - 1;
+    return lo <= hi;
+}
+
+static Axis axis_make(int n, int k, int s, int d, int pad, int out)
+{
+    Axis a = { n, k, s > 0 ? s : 1, d > 0 ? d : 1, pad, out, 0, 0, 0 };
+    a.test_lo = pad > 0;
+    a.test_hi = (long long)(out - 1) * a.s - pad + (long long)(k - 1) * a.d > n - 1;
+    for (int o = 0; o < out && !a.empty; o++)
+        a.empty = !axis_has_tap(&a, o);
+    return a;
+}
+
+static void window_axes(const Graph *g, const Op *op, Axis *ay, Axis *ax)
+{
+    const Shape *is = &g->t[op->in[0]].shape, *os = &g->t[op->out].shape;
+    const Window *w = &op->win;
+    *ay = axis_make(is->dim[1], w->kh, w->sh, w->dh, w->pt, os->dim[1]);
+    *ax = axis_make(is->dim[2], w->kw, w->sw, w->dw, w->pl, os->dim[2]);
+}
+
+/* "const int iy = oy * 2 + ky - 1;" and the test that skips padding. */
+static void emit_coord(Emitter *E, const char *name, const char *o, const char *k,
+                       const Axis *a)
+{
+    Lin l = lin_add(lin_add(lin(-a->pad), o, a->s), k, a->d);
+    emit_line(E, "const int %s = %s;", name, idx(l).s);
+    if (a->test_lo && a->test_hi)
+        emit_line(E, "if (%s < 0 || %s >= %d)", name, name, a->n);
+    else if (a->test_lo)
+        emit_line(E, "if (%s < 0)", name);
+    else if (a->test_hi)
+        emit_line(E, "if (%s >= %d)", name, a->n);
+    if (a->test_lo || a->test_hi)
+        emit_line(E, "    continue;");
+}
+
+/* The tap loops. A loop with a bound test is always written, so that its
+ * `continue` skips exactly one tap row or tap. */
+static void window_open(Emitter *E, const Axis *ay, const Axis *ax, const char *oy,
+                        const char *ox, const char **ky, const char **kx)
+{
+    *ky = loop_open(E, "ky", ay->k, ay->test_lo || ay->test_hi);
+    emit_coord(E, "iy", oy, *ky, ay);
+    *kx = loop_open(E, "kx", ax->k, ax->test_lo || ax->test_hi);
+    emit_coord(E, "ix", ox, *kx, ax);
+}
+
+static void window_close(Emitter *E, const char *ky, const char *kx)
+{
+    loop_close(E, kx);
+    loop_close(E, ky);
+}
+
+static const char *bias_init(Emitter *E, const Op *op, const char *at)
+{
+    if (op->b < 0)
+        return "0.0f";
+    return arena_printf(E->ctx->arena, "%s[%s]", E->wexpr[op->b], at ? at : "0");
+}
+
+/* numerics.md conv2d: acc = bias; for ic, ky, kx: acc += w * x. */
+static void emit_conv(Emitter *E, const Op *op)
+{
+    const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
+    const int H = is->dim[1], W = is->dim[2], F = os->dim[0], OH = os->dim[1], OW = os->dim[2];
+    const int G = op->groups > 0 ? op->groups : 1, Cg = is->dim[0] / G;
+    const int KH = op->win.kh, KW = op->win.kw;
+    Axis ay, ax;
+    window_axes(E->g, op, &ay, &ax);
+
+    const char *oc = loop_open(E, "oc", F, 0);
+    if (G > 1)
+        emit_line(E, "const int grp = oc / %d;", F / G);
+    const char *grp = G > 1 ? "grp" : NULL;
+    const char *oy = loop_open(E, "oy", OH, 0);
+    const char *ox = loop_open(E, "ox", OW, 0);
+    emit_line(E, "float acc = %s;", bias_init(E, op, oc));
+    const char *ic = loop_open(E, "ic", Cg, 0);
+    Lin xoff = lin_add(lin_add(lin(0), grp, (long long)Cg * H * W), ic, (long long)H * W);
+    Lin koff = lin_add(lin_add(lin(0), oc, (long long)Cg * KH * KW), ic, (long long)KH * KW);
+    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", xoff));
+    emit_line(E, "const float *k = %s;", ptr_plus(E, E->wexpr[op->w], koff));
+    const char *ky, *kx;
+    window_open(E, &ay, &ax, oy, ox, &ky, &kx);
+    emit_line(E, "acc += k[%s] * x[%s];", idx(lin_add(lin_add(lin(0), ky, KW), kx, 1)).s,
+              idx(lin_add(lin_add(lin(0), "iy", W), "ix", 1)).s);
+    window_close(E, ky, kx);
+    loop_close(E, ic);
+    IdxStr o = idx(lin_add(lin_add(lin_add(lin(0), oc, (long long)OH * OW), oy, OW), ox, 1));
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o.s), &op->act, "acc");
+    loop_close(E, ox);
+    loop_close(E, oy);
+    loop_close(E, oc);
+}
+
+/* The reduction of one pooling window into m (max) or s (sum), counting
+ * real taps in n where the divisor or an empty window needs it. */
+static void emit_pool_window(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                             const char *oy, const char *ox, int count)
+{
+    const int is_max = op->kind == OP_MAXPOOL;
+    emit_line(E, is_max ? "float m = -INFINITY;" : "float s = 0.0f;");
+    if (count)
+        emit_line(E, "int n = 0;");
+    const char *ky, *kx;
+    window_open(E, ay, ax, oy, ox, &ky, &kx);
+    IdxStr at = idx(lin_add(lin_add(lin(0), "iy", ax->n), "ix", 1));
+    if (is_max) {
+        emit_line(E, "if (x[%s] > m)", at.s);
+        emit_line(E, "    m = x[%s];", at.s);
+    } else {
+        emit_line(E, "s += x[%s];", at.s);
+    }
+    if (count)
+        emit_line(E, "++n;");
+    window_close(E, ky, kx);
+}
+
+/* The window's value in m or s: numerics.md's maxpool and avgpool rows. */
+static const char *emit_pool_value(Emitter *E, const Op *op, const Axis *ay,
+                                   const Axis *ax, int count)
+{
+    const int empty = ay->empty || ax->empty;
+    if (op->kind == OP_MAXPOOL) {
+        if (empty) {
+            emit_line(E, "if (n == 0)");
+            emit_line(E, "    m = 0.0f;");
+        }
+        return "m";
+    }
+    if (count) {
+        if (empty)
+            emit_line(E, "s = n > 0 ? s / (float)n : 0.0f;");
+        else
+            emit_line(E, "s = s / (float)n;");
+    } else {
+        char d[48];
+        emit_float_lit(d, sizeof d, (float)(op->win.kh * op->win.kw));
+        emit_line(E, "s = s / %s;", d);
+    }
+    return "s";
+}
+
+static void emit_pool(Emitter *E, const Op *op)
+{
+    const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
+    const int H = is->dim[1], W = is->dim[2], C = os->dim[0], OH = os->dim[1], OW = os->dim[2];
+    Axis ay, ax;
+    window_axes(E->g, op, &ay, &ax);
+    const int tests = ay.test_lo || ay.test_hi || ax.test_lo || ax.test_hi;
+    /* Count taps for maxpool's empty windows, or avgpool's divisor when
+     * padding taps are not counted. */
+    const int count = op->kind == OP_MAXPOOL ? (ay.empty || ax.empty)
+                                             : (tests && !op->count_pad);
+
+    const char *c = loop_open(E, "c", C, 0);
+    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
+    const char *oy = loop_open(E, "oy", OH, 0);
+    const char *ox = loop_open(E, "ox", OW, 0);
+    emit_pool_window(E, op, &ay, &ax, oy, ox, count);
+    const char *v = emit_pool_value(E, op, &ay, &ax, count);
+    IdxStr o = idx(lin_add(lin_add(lin_add(lin(0), c, (long long)OH * OW), oy, OW), ox, 1));
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o.s), &op->act, v);
+    loop_close(E, ox);
+    loop_close(E, oy);
+    loop_close(E, c);
+}
+
+/* ---- the other ops ---- */
+
+static void emit_global_avgpool(Emitter *E, const Op *op)
+{
+    const Shape *is = &E->g->t[op->in[0]].shape;
+    const long long HW = E->g->t[op->in[0]].numel / is->dim[0];
+    char d[48];
+    emit_float_lit(d, sizeof d, (float)HW);
+    const char *c = loop_open(E, "c", is->dim[0], 0);
+    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", lin_add(lin(0), c, HW)));
+    emit_line(E, "float s = 0.0f;");
+    const char *i = loop_open(E, "i", HW, 0);
+    emit_line(E, "s += x[%s];", i ? i : "0");
+    loop_close(E, i);
+    emit_line(E, "s = s / %s;", d);
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", c ? c : "0"), &op->act, "s");
+    loop_close(E, c);
+}
+
+/* dst[at + i] = act(src[i]) for i < n: flatten, activations, concat. */
+static void emit_map(Emitter *E, const Act *act, const char *src, long long at, long long n)
+{
+    const char *i = loop_open(E, "i", n, 0);
+    IdxStr o = idx(lin_add(lin(at), i, 1));
+    const char *dst = arena_printf(E->ctx->arena, "out[%s]", o.s);
+    if (act->kind == ACT_NONE) {
+        emit_line(E, "%s = %s[%s];", dst, src, i ? i : "0");
+    } else {
+        emit_line(E, "const float v = %s[%s];", src, i ? i : "0");
+        emit_store(E, dst, act, "v");
+    }
+    loop_close(E, i);
+}
+
+static void emit_dense(Emitter *E, const Op *op)
+{
+    const long long N = E->g->t[op->in[0]].numel, U = E->g->t[op->out].numel;
+    const char *u = loop_open(E, "u", U, 0);
+    emit_line(E, "const float *k = %s;", ptr_plus(E, E->wexpr[op->w], lin_add(lin(0), u, N)));
+    emit_line(E, "float acc = %s;", bias_init(E, op, u));
+    const char *i = loop_open(E, "i", N, 0);
+    emit_line(E, "acc += k[%s] * in[%s];", i ? i : "0", i ? i : "0");
+    loop_close(E, i);
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", u ? u : "0"), &op->act, "acc");
+    loop_close(E, u);
+}
+
+/* numerics.md: scale = gamma / sqrtf(var + eps); y = (x - mean) * scale + beta. */
+static void emit_batchnorm(Emitter *E, const Op *op)
+{
+    const Tensor *t = &E->g->t[op->in[0]];
+    const int C = t->shape.dim[0];
+    const long long HW = t->numel / C;
+    char eps[48];
+    emit_float_lit(eps, sizeof eps, op->epsilon);
+    const char *c = loop_open(E, "c", C, 0), *ci = c ? c : "0";
+    emit_line(E, "const float scale = %s[%s] / sqrtf(%s[%s] + %s);", E->wexpr[op->w], ci,
+              E->wexpr[op->var], ci, eps);
+    const char *i = loop_open(E, "i", HW, 0);
+    IdxStr at = idx(lin_add(lin_add(lin(0), c, HW), i, 1));
+    emit_line(E, "const float v = (in[%s] - %s[%s]) * scale + %s[%s];", at.s,
+              E->wexpr[op->mean], ci, E->wexpr[op->b], ci);
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", at.s), &op->act, "v");
+    loop_close(E, i);
+    loop_close(E, c);
+}
+
+/* y = x0 + x1 + x2 ...: C's + is left-associative, numerics.md's order. */
+static void emit_add(Emitter *E, const Op *op)
+{
+    const char *i = loop_open(E, "i", E->g->t[op->out].numel, 0), *ii = i ? i : "0";
+    for (int k = 0; k < E->depth; k++)
+        buf_put(E->c, "    ", 4);
+    buf_puts(E->c, "const float v = ");
+    for (int k = 0; k < op->nin; k++)
+        buf_printf(E->c, "%sin%d[%s]", k ? " + " : "", k, ii);
+    buf_puts(E->c, ";\n");
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", ii), &op->act, "v");
+    loop_close(E, i);
+}
+
+static void emit_concat(Emitter *E, const Op *op)
+{
+    long long at = 0;
+    for (int k = 0; k < op->nin; k++) {
+        const long long n = E->g->t[op->in[k]].numel;
+        emit_map(E, &op->act, arena_printf(E->ctx->arena, "in%d", k), at, n);
+        at += n;
+    }
+}
+
+/* One softmax line of n values at x[0], x[inner], ...: max, exp and sum
+ * in index order, divide. */
+static void emit_softmax_line(Emitter *E, long long n, long long inner)
+{
+    IdxStr a;
+    emit_line(E, "float m = -INFINITY;");
+    emit_line(E, "float s = 0.0f;");
+    const char *i = loop_open(E, "i", n, 0);
+    a = idx(lin_add(lin(0), i, inner));
+    emit_line(E, "if (x[%s] > m)", a.s);
+    emit_line(E, "    m = x[%s];", a.s);
+    loop_close(E, i);
+    i = loop_open(E, "i", n, 0);
+    emit_line(E, "y[%s] = expf(x[%s] - m);", a.s, a.s);
+    emit_line(E, "s += y[%s];", a.s);
+    loop_close(E, i);
+    i = loop_open(E, "i", n, 0);
+    emit_line(E, "y[%s] = y[%s] / s;", a.s, a.s);
+    loop_close(E, i);
+}
+
+static void emit_softmax(Emitter *E, const Op *op)
+{
+    const Tensor *t = &E->g->t[op->in[0]];
+    long long outer = 1, inner = 1, n = t->shape.dim[op->axis];
+    for (int k = 0; k < op->axis; k++)
+        outer *= t->shape.dim[k];
+    for (int k = op->axis + 1; k < t->shape.rank; k++)
+        inner *= t->shape.dim[k];
+    const char *o = loop_open(E, "o", outer, 0);
+    const char *j = loop_open(E, "j", inner, 0);
+    Lin base = lin_add(lin_add(lin(0), o, n * inner), j, 1);
+    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", base));
+    emit_line(E, "float *y = %s;", ptr_plus(E, "out", base));
+    emit_softmax_line(E, n, inner);
+    loop_close(E, j);
+    loop_close(E, o);
+    if (op->act.kind != ACT_NONE)
+        emit_map(E, &op->act, "out", 0, t->numel);
+}
+
+void emit_op_body(Emitter *E, const Op *op)
+{
+    switch (op->kind) {
+    case OP_CONV: emit_conv(E, op); return;
+    case OP_MAXPOOL:
+    case OP_AVGPOOL: emit_pool(E, op); return;
+    case OP_GLOBAL_AVGPOOL: emit_global_avgpool(E, op); return;
+    case OP_FLATTEN:
+    case OP_ACT: emit_map(E, &op->act, "in", 0, E->g->t[op->out].numel); return;
+    case OP_DENSE: emit_dense(E, op); return;
+    case OP_BATCHNORM: emit_batchnorm(E, op); return;
+    case OP_ADD: emit_add(E, op); return;
+    case OP_CONCAT: emit_concat(E, op); return;
+    case OP_SOFTMAX: emit_softmax(E, op); return;
+    case OP__COUNT: break;
+    }
+    ICE("emit: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+}
+
+/* ---- the parameter line of an op's comment ---- */
+
+static void emit_window_params(Buf *b, const Window *w)
+{
+    buf_printf(b, "kernel=%dx%d stride=%dx%d dilation=%dx%d pad=[%d, %d, %d, %d]",
+               w->kh, w->kw, w->sh, w->sw, w->dh, w->dw, w->pt, w->pl, w->pb, w->pr);
+}
+
+static void emit_act_params(Buf *b, const Act *a)
+{
+    buf_printf(b, "%s", act_kind_name(a->kind));
+    if (a->kind == ACT_LEAKY_RELU || a->kind == ACT_ELU)
+        buf_printf(b, " alpha=%.9g", (double)a->alpha);
+    else if (a->kind == ACT_RBF)
+        buf_printf(b, " center=%.9g epsilon=%.9g", (double)a->alpha, (double)a->beta);
+}
+
+static void emit_kind_params(Emitter *E, const Op *op)
+{
+    Buf *b = E->c;
+    const Tensor *out = &E->g->t[op->out];
+    switch (op->kind) {
+    case OP_CONV:
+        buf_printf(b, " *   filters=%d ", out->shape.dim[0]);
+        emit_window_params(b, &op->win);
+        buf_printf(b, " groups=%d bias=%s\n", op->groups > 0 ? op->groups : 1,
+                   op->b >= 0 ? "true" : "false");
+        return;
+    case OP_MAXPOOL:
+    case OP_AVGPOOL:
+        buf_puts(b, " *   ");
+        emit_window_params(b, &op->win);
+        buf_puts(b, op->kind == OP_AVGPOOL && op->count_pad ? " count_pad=true\n" : "\n");
+        return;
+    case OP_DENSE:
+        buf_printf(b, " *   units=%d bias=%s\n", out->shape.dim[0], op->b >= 0 ? "true" : "false");
+        return;
+    case OP_BATCHNORM: buf_printf(b, " *   epsilon=%.9g\n", (double)op->epsilon); return;
+    case OP_SOFTMAX: buf_printf(b, " *   axis=%d\n", op->axis); return;
+    case OP_ACT:   /* the kind is on the line above; its parameters, if any */
+        if (op->act.kind == ACT_LEAKY_RELU || op->act.kind == ACT_ELU ||
+            op->act.kind == ACT_RBF) {
+            buf_puts(b, " *   ");
+            emit_act_params(b, &op->act);
+            buf_putc(b, '\n');
+        }
+        return;
+    default: return;
+    }
+}
+
+void emit_op_params_comment(Emitter *E, const Op *op)
+{
+    emit_kind_params(E, op);
+    if (op->kind != OP_ACT && op->act.kind != ACT_NONE) {
+        buf_puts(E->c, " *   then ");
+        emit_act_params(E->c, &op->act);
+        buf_puts(E->c, " (fused)\n");
+    }
+}

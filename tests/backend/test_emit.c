@@ -1,0 +1,209 @@
+/* test_emit.c: properties of the emitted text itself, without compiling it:
+ * speed and size for the lecture network (1.2M parameters), byte-identical
+ * output for the same graph, the include lines, names, exact literals and
+ * the header's macros.
+ *
+ *   test_emit [CXX]    CXX (optional): a C++ compiler to check the header with
+ */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend_cases.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Occurrences of needle. Not a strstr loop: sanitizers' strstr measures the
+ * whole 14 MB haystack on every call. */
+static int count(const char *hay, const char *needle)
+{
+    const size_t n = strlen(needle);
+    int hits = 0;
+    for (const char *p = hay; *p; p++)
+        hits += *p == needle[0] && strncmp(p, needle, n) == 0;
+    return hits;
+}
+
+/* Emits tb's graph (planned) into c and h. */
+static void emit_graph(TB *b, const char *prefix, int ext, Buf *c, Buf *h)
+{
+    EmitOptions opt = { prefix, arena_printf(b->arena, "%s.h", prefix), ext };
+    buf_init(c);
+    buf_init(h);
+    emit_c(&b->ctx, b->g, &opt, c, h);
+}
+
+/* The lecture network: size, determinism, layout of the weights. The
+ * printed time is information only; speed is measured by `make bench`,
+ * never asserted by a test on a shared machine. */
+static int test_fashion(void)
+{
+    TB b;
+    tb_init(&b, "fashion", 7u);
+    case_fashion(&b);
+    long long params = 0;
+    for (int t = 0; t < b.g->nt; t++)
+        if (b.g->t[t].role == TR_WEIGHT)
+            params += b.g->t[t].numel;
+    CHECK(params == 1199882);   /* 320 + 18496 + 1179776 + 1290 */
+    double best = 1e9, t0 = now_ms();
+    plan_run(&b.ctx, b.g);
+    double plan_ms = now_ms() - t0;
+    Buf c0, h0;
+    emit_graph(&b, "fashion", 0, &c0, &h0);
+    for (int i = 0; i < 5; i++) {
+        Buf c, h;
+        t0 = now_ms();
+        emit_graph(&b, "fashion", 0, &c, &h);
+        double ms = now_ms() - t0;
+        best = ms < best ? ms : best;
+        CHECK(c.len == c0.len && memcmp(c.data, c0.data, c.len) == 0);   /* deterministic */
+        CHECK(h.len == h0.len && memcmp(h.data, h0.data, h.len) == 0);
+        buf_free(&c);
+        buf_free(&h);
+    }
+    printf("fashion: %lld parameters, plan %.2f ms, emit %.1f ms (best of 5), "
+           ".c %zu bytes (%.2f bytes/parameter), .h %zu bytes\n",
+           params, plan_ms, best, c0.len, (double)c0.len / (double)params, h0.len);
+    CHECK(c0.len <= 15u * 1000u * 1000u);
+    /* one "0x" per parameter, the first weight of fc1 as its bit pattern */
+    CHECK(count(c0.data, "0x") == params);
+    char first[64];
+    unsigned bits;
+    memcpy(&bits, &b.g->t[b.g->ops[5].w].data[0], sizeof bits);
+    snprintf(first, sizeof first, "w_fc1_weight = {{\n0x%08x, ", bits);
+    CHECK(strstr(c0.data, first) != NULL);
+    CHECK(strstr(c0.data, "static const union { unsigned int u[1179648]; float f[1179648]; } "
+                          "w_fc1_weight = {{\n") != NULL);
+    CHECK(strstr(h0.data, "#define FASHION_INPUT_SIZE 784 /* [1, 28, 28], float, C,H,W order */"));
+    CHECK(strstr(h0.data, "#define FASHION_OUTPUT_SIZE 10 /* [10], float */"));
+    CHECK(strstr(h0.data, "#define FASHION_INPUT_SHAPE {1, 28, 28}"));
+    CHECK(strstr(h0.data, "#define FASHION_OUTPUT_RANK 1"));
+    buf_free(&c0);
+    buf_free(&h0);
+    tb_free(&b);
+    return 0;
+}
+
+/* Exact literals: the float nearest 0.1, and 1e-5 written back exactly. */
+static int test_literals(void)
+{
+    char s[64];
+    emit_float_lit(s, sizeof s, 0.1f);
+    CHECK(strcmp(s, "0.100000001f") == 0);
+    emit_float_lit(s, sizeof s, 1.0f);
+    CHECK(strcmp(s, "1.0f") == 0);
+    emit_float_lit(s, sizeof s, -2.5f);
+    CHECK(strcmp(s, "(-2.5f)") == 0);
+    emit_float_lit(s, sizeof s, 1e-5f);
+    CHECK(strcmp(s, "9.99999975e-06f") == 0);
+    emit_float_lit(s, sizeof s, 16777216.0f);
+    CHECK(strcmp(s, "16777216.0f") == 0);
+    /* every literal reads back as the same float */
+    for (unsigned u = 1; u < 4000000000u; u += 1234567u) {
+        float f, g;
+        memcpy(&f, &u, sizeof f);
+        if (f != f || f - f != 0.0f)
+            continue;
+        emit_float_lit(s, sizeof s, f);
+        g = strtof(s + (s[0] == '('), NULL);
+        CHECK(memcmp(&f, &g, sizeof f) == 0);
+    }
+    return 0;
+}
+
+/* Includes, names and the header's shape for small graphs. */
+static int test_text(void)
+{
+    TB b;
+    tb_init(&b, "names", 3u);
+    backend_case_find("names")->build(&b);
+    plan_run(&b.ctx, b.g);
+    Buf c, h;
+    emit_graph(&b, "names", 0, &c, &h);
+    CHECK(count(c.data, "#include") == 1);            /* relu and add need no <math.h> */
+    CHECK(strstr(c.data, "#include \"names.h\"\n"));
+    CHECK(count(h.data, "#include") == 0);
+    CHECK(strstr(c.data, "Generated by cnnc from tests/backend/names.cnn. Do not edit."));
+    CHECK(strstr(c.data, "static void op0_while_dense_relu(const float *restrict in,"));
+    CHECK(strstr(c.data, "static void op2_return_add2(const float *restrict in0,"));
+    CHECK(strstr(c.data, "} w_while_weight = {{"));
+    CHECK(strstr(c.data, "} w_while_bias = {{"));
+    CHECK(strstr(c.data, "} w4_while_bias = {{"));    /* "while-bias" collides */
+    CHECK(count(c.data, "static float names_arena[") == 1);
+    CHECK(strstr(h.data, "#ifndef NAMES_H_INCLUDED"));
+    CHECK(strstr(h.data, "extern \"C\" {"));
+    CHECK(strstr(h.data, "void names_run(const float *input, float *output);"));
+    CHECK(strstr(h.data, "void names_run_ws(const float *input, float *output, void *arena);"));
+    buf_free(&c);
+    buf_free(&h);
+    emit_graph(&b, "names", 1, &c, &h);
+    CHECK(strstr(c.data, "extern const float names_w1[192];"));
+    CHECK(!strstr(c.data, "union"));
+    buf_free(&c);
+    buf_free(&h);
+    tb_free(&b);
+    return 0;
+}
+
+/* Activation formulas and math.h. */
+static int test_activations(void)
+{
+    TB b;
+    tb_init(&b, "activations", 3u);
+    backend_case_find("activations")->build(&b);
+    plan_run(&b.ctx, b.g);
+    Buf c, h;
+    emit_graph(&b, "acts", 0, &c, &h);
+    CHECK(strstr(c.data, "#include <math.h>\n"));
+    CHECK(strstr(c.data, "out[i] = v >= 0.0f ? v : 0.200000003f * v;"));
+    CHECK(strstr(c.data, "out[i] = 1.05070102f * (v > 0.0f ? v : 1.67326319f * expm1f(v));"));
+    CHECK(strstr(c.data, "out[i] = v > 20.0f ? v : log1pf(expf(v));"));
+    CHECK(strstr(c.data, "expf(-((1.5f * (v - (-0.25f))) * (1.5f * (v - (-0.25f)))))"));
+    CHECK(!strstr(c.data, "typedef char"));   /* no weights, no size guard */
+    buf_free(&c);
+    buf_free(&h);
+    tb_free(&b);
+    return 0;
+}
+
+/* The header compiles as C++ too (extern "C" guards). */
+static int test_header_cxx(const char *cxx)
+{
+    if (!cxx) {
+        printf("note: no C++ compiler given, header not checked as C++\n");
+        return 0;
+    }
+    TB b;
+    tb_init(&b, "lenet_like", 3u);
+    backend_case_find("lenet_like")->build(&b);
+    int rc = plan_and_emit(b.g, &b.ctx, ".", "emit_cxx", 0);
+    tb_free(&b);
+    CHECK(rc == 0);
+    const char *src = "#include \"emit_cxx.h\"\nint main() { float i[EMIT_CXX_INPUT_SIZE] = {0}, "
+                      "o[EMIT_CXX_OUTPUT_SIZE]; emit_cxx_run(i, o); return 0; }\n";
+    CHECK(write_file("emit_cxx_main.cc", src, strlen(src)) == 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s -Wall -Wextra -Werror -fsyntax-only -I. emit_cxx_main.cc", cxx);
+    CHECK(run_cmd(cmd) == 0);
+    printf("header compiles as C++ with %s\n", cxx);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int fails = 0;
+    fails += test_literals();
+    fails += test_text();
+    fails += test_activations();
+    fails += test_fashion();
+    fails += test_header_cxx(argc > 1 ? argv[1] : NULL);
+    printf("%s\n", fails ? "FAIL" : "ok");
+    return fails != 0;
+}

@@ -1,0 +1,283 @@
+/* test_plan.c: the arena planner and its checker.
+ *
+ * Hand-computed plans for small graphs; random DAGs whose plans are checked
+ * both by plan_check and by a brute-force oracle written here (every pair of
+ * tensors live at one op is disjoint); and broken plans that plan_check must
+ * reject with a message naming the tensors.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_cases.h"
+
+/* A graph of OP_CONCAT ops over [n] vectors: the planner looks at nothing
+ * but ids, sizes and op order. */
+static int vec_op(TB *b, const char *name, int n, int nin, const int *in)
+{
+    Op *op = tb_op(b, OP_CONCAT, name, shp1(n), nin, in);
+    return op->out;
+}
+
+/* x -> a -> b -> c -> out, 100 floats each: a and c share offset 0, b sits
+ * at the next 16-float boundary. */
+static int test_chain(void)
+{
+    TB b;
+    tb_init(&b, "chain", 1u);
+    int x = tb_input(&b, shp1(100));
+    int a = vec_op(&b, "a", 100, 1, &x);
+    int c1 = vec_op(&b, "b", 100, 1, &a);
+    int c2 = vec_op(&b, "c", 100, 1, &c1);
+    int o = vec_op(&b, "out", 100, 1, &c2);
+    tb_output(&b, o);
+    plan_run(&b.ctx, b.g);
+    const Tensor *t = b.g->t;
+    CHECK(t[a].offset == 0 && t[c1].offset == 112 && t[c2].offset == 0);
+    CHECK(b.g->arena_floats == 212);
+    CHECK(t[a].first_op == 0 && t[a].last_op == 1);
+    CHECK(t[c2].first_op == 2 && t[c2].last_op == 3);
+    CHECK(t[x].first_op == 0 && t[x].last_op == 0);   /* input: its readers */
+    CHECK(t[o].first_op == 3 && t[o].last_op == 3);
+    CHECK(t[o].offset == -1 && t[x].offset == -1);    /* caller's buffers */
+    char msg[256];
+    CHECK(plan_check(b.g, msg, sizeof msg) == 0);
+    tb_free(&b);
+    return 0;
+}
+
+/* Largest first: the 1000-float tensor takes offset 0 although it is made
+ * last; the two small ones are live with it (op 2 reads them), so they
+ * stack above it, the larger first. */
+static int test_largest_first(void)
+{
+    TB b;
+    tb_init(&b, "largest", 1u);
+    int x = tb_input(&b, shp1(8));
+    int s1 = vec_op(&b, "s1", 10, 1, &x);     /* op 0, live 0..2 */
+    int s2 = vec_op(&b, "s2", 20, 1, &x);     /* op 1, live 1..2 */
+    int in[2] = { s1, s2 };
+    int big = vec_op(&b, "big", 1000, 2, in); /* op 2, live 2..3 */
+    int o = vec_op(&b, "out", 5, 1, &big);
+    tb_output(&b, o);
+    plan_run(&b.ctx, b.g);
+    const Tensor *t = b.g->t;
+    CHECK(t[big].offset == 0);
+    CHECK(t[s2].offset == 1008);   /* after big, aligned */
+    CHECK(t[s1].offset == 1040);   /* after s2: 1008 + 20 = 1028, aligned */
+    CHECK(b.g->arena_floats == 1050);
+    tb_free(&b);
+    return 0;
+}
+
+/* The lecture network, planned by hand: conv2's output (36864 floats) at 0;
+ * conv1's (0..1) also at 0, since it dies before conv2 writes; relu's output
+ * (1..2) above conv2's; maxpool (3..4) above conv2's; flatten (4..5) at 0,
+ * fc1 (5..6) after it at 9216, fc2 (6..7) at 0. Peak 36864 + 21632. */
+static int test_fashion(void)
+{
+    TB b;
+    tb_init(&b, "fashion", 1u);
+    case_fashion(&b);
+    plan_run(&b.ctx, b.g);
+    static const long long want[7] = { 0, 36864, 0, 36864, 0, 9216, 0 };
+    for (int i = 0; i < 7; i++)
+        CHECK(b.g->t[b.g->ops[i].out].offset == want[i]);
+    CHECK(b.g->arena_floats == 58496);
+    tb_free(&b);
+    return 0;
+}
+
+/* Oracle: the test's own lifetimes (producer .. last reader) and a check of
+ * every pair live at every op. */
+static int oracle_check(const Graph *g)
+{
+    for (int i = 0; i < g->nops; i++) {
+        for (int a = 0; a < g->nt; a++) {
+            const Tensor *ta = &g->t[a];
+            if (ta->role != TR_ACT)
+                continue;
+            int first = ta->producer, last = ta->producer;
+            for (int k = 0; k < g->nops; k++)
+                for (int j = 0; j < g->ops[k].nin; j++)
+                    if (g->ops[k].in[j] == a && k > last)
+                        last = k;
+            if (i < first || i > last)
+                continue;
+            CHECK(ta->offset >= 0 && ta->offset % 16 == 0);
+            CHECK(ta->offset + ta->numel <= g->arena_floats);
+            for (int b2 = 0; b2 < g->nt; b2++) {
+                const Tensor *tb = &g->t[b2];
+                if (b2 == a || tb->role != TR_ACT)
+                    continue;
+                int f2 = tb->producer, l2 = tb->producer;
+                for (int k = 0; k < g->nops; k++)
+                    for (int j = 0; j < g->ops[k].nin; j++)
+                        if (g->ops[k].in[j] == b2 && k > l2)
+                            l2 = k;
+                if (i < f2 || i > l2)
+                    continue;
+                CHECK(ta->offset + ta->numel <= tb->offset || tb->offset + tb->numel <= ta->offset);
+            }
+        }
+    }
+    return 0;
+}
+
+static unsigned rng(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (*s >> 8) & 0xffffffu;
+}
+
+/* A random DAG: each op reads 1-3 earlier tensors, mostly recent ones. */
+static void random_dag(TB *b, unsigned seed, int nops)
+{
+    int *ids = malloc((size_t)(nops + 1) * sizeof *ids);
+    ids[0] = tb_input(b, shp1(1 + (int)(rng(&seed) % 500)));
+    for (int i = 0; i < nops; i++) {
+        int in[3], nin = 1 + (int)(rng(&seed) % 3);
+        for (int k = 0; k < nin; k++) {
+            unsigned far = rng(&seed) % 4 == 0;   /* sequenced: one rng call a line */
+            int back = (int)(rng(&seed) % (far ? (unsigned)(i + 1) : 3u));
+            in[k] = ids[i - (back > i ? i : back)];
+        }
+        char *name = arena_printf(b->arena, "v%d", i);
+        ids[i + 1] = vec_op(b, name, 1 + (int)(rng(&seed) % 1000), nin, in);
+    }
+    tb_output(b, ids[nops]);
+    free(ids);
+}
+
+static long long live_sum_max(const Graph *g)
+{
+    long long best = 0;
+    for (int i = 0; i < g->nops; i++) {
+        long long s = 0;
+        for (int t = 0; t < g->nt; t++)
+            if (g->t[t].role == TR_ACT && g->t[t].first_op <= i && i <= g->t[t].last_op)
+                s += g->t[t].numel;
+        best = s > best ? s : best;
+    }
+    return best;
+}
+
+static int test_random(void)
+{
+    long long total_arena = 0, total_sum = 0;
+    for (unsigned seed = 1; seed <= 300; seed++) {
+        TB b;
+        tb_init(&b, "random", seed);
+        random_dag(&b, seed, 2 + (int)(seed % 40));
+        plan_run(&b.ctx, b.g);
+        char msg[512];
+        if (plan_check(b.g, msg, sizeof msg) != 0) {
+            fprintf(stderr, "seed %u: %s\n", seed, msg);
+            return 1;
+        }
+        CHECK(oracle_check(b.g) == 0);
+        CHECK(b.g->arena_floats >= live_sum_max(b.g));   /* disjoint => at least this */
+        long long all = 0;
+        for (int t = 0; t < b.g->nt; t++)
+            if (b.g->t[t].role == TR_ACT)
+                all += (b.g->t[t].numel + 15) / 16 * 16;
+        CHECK(b.g->arena_floats <= all);
+        total_arena += b.g->arena_floats;
+        total_sum += all;
+        /* planning again gives the same offsets */
+        long long *off = malloc((size_t)b.g->nt * sizeof *off);
+        for (int t = 0; t < b.g->nt; t++)
+            off[t] = b.g->t[t].offset;
+        plan_run(&b.ctx, b.g);
+        for (int t = 0; t < b.g->nt; t++)
+            CHECK(off[t] == b.g->t[t].offset);
+        free(off);
+        tb_free(&b);
+    }
+    printf("random DAGs: arena is %.1f%% of the sum of all activations\n",
+           100.0 * (double)total_arena / (double)total_sum);
+    return 0;
+}
+
+static int count_char(const char *s, char c)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+/* plan_check rejects overlaps, tensors outside the arena and lifetimes that
+ * do not cover a use, and names what is wrong. */
+static int test_broken(void)
+{
+    TB b;
+    tb_init(&b, "broken", 5u);
+    random_dag(&b, 5u, 12);
+    plan_run(&b.ctx, b.g);
+    char msg[512];
+    CHECK(plan_check(b.g, msg, sizeof msg) == 0);
+    Graph *g = b.g;
+    /* overlap: op 3 reads some tensor while writing another */
+    const Op *op = &g->ops[3];
+    Tensor *in = &g->t[op->in[0]], *out = &g->t[op->out];
+    CHECK(in->role == TR_ACT && out->role == TR_ACT);
+    long long saved = out->offset, saved_arena = g->arena_floats;
+    out->offset = in->offset + 1;
+    if (out->offset + out->numel > g->arena_floats)   /* an overlap, not an overflow */
+        g->arena_floats = out->offset + out->numel;
+    CHECK(plan_check(g, msg, sizeof msg) != 0);
+    printf("overlap: %s\n", msg);
+    /* the plan was valid, so the clash found involves the moved tensor */
+    CHECK(strstr(msg, out->name) && strstr(msg, "overlap"));
+    CHECK(count_char(msg, '\'') == 4);   /* two tensors, both named */
+    out->offset = saved;
+    g->arena_floats = saved_arena;
+    CHECK(plan_check(g, msg, sizeof msg) == 0);
+    /* outside the arena */
+    g->arena_floats -= 1;
+    CHECK(plan_check(g, msg, sizeof msg) != 0);
+    printf("outside: %s\n", msg);
+    CHECK(strstr(msg, "arena"));
+    g->arena_floats += 1;
+    /* a lifetime that ends before a read */
+    int saved_last = in->last_op;
+    in->last_op = in->first_op;
+    CHECK(plan_check(g, msg, sizeof msg) != 0);
+    printf("lifetime: %s\n", msg);
+    CHECK(strstr(msg, in->name) && strstr(msg, "lifetime"));
+    in->last_op = saved_last;
+    CHECK(plan_check(g, msg, sizeof msg) == 0);
+    tb_free(&b);
+    return 0;
+}
+
+/* Weights get lifetimes for reporting, and no arena space. */
+static int test_weights_liveness(void)
+{
+    TB b;
+    tb_init(&b, "w", 5u);
+    int x = tb_input(&b, shp1(6));
+    int d1 = tb_dense(&b, "d1", x, 4, 1, act_of(ACT_NONE, 0, 0));
+    int d2 = tb_dense(&b, "d2", d1, 3, 1, act_of(ACT_NONE, 0, 0));
+    tb_output(&b, d2);
+    plan_run(&b.ctx, b.g);
+    const Op *op2 = &b.g->ops[1];
+    CHECK(b.g->t[op2->w].first_op == 1 && b.g->t[op2->w].last_op == 1);
+    CHECK(b.g->t[op2->w].offset == -1);
+    CHECK(b.g->t[d1].offset == 0 && b.g->arena_floats == 4);
+    tb_free(&b);
+    return 0;
+}
+
+int main(void)
+{
+    int fails = 0;
+    fails += test_chain();
+    fails += test_largest_first();
+    fails += test_fashion();
+    fails += test_weights_liveness();
+    fails += test_random();
+    fails += test_broken();
+    printf("%s\n", fails ? "FAIL" : "ok");
+    return fails != 0;
+}
