@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= 2
 PACKAGES = build-essential cmake flex bison tcc libtcc-dev clang valgrind \
-           python3 python3-numpy python3-torch
+           python3 python3-numpy python3-torch zlib1g-dev dataset-fashion-mnist
 
 .PHONY: all deps build test demo clean
 
@@ -23,3 +23,17 @@ demo: build
 
 clean:
 	rm -rf $(BUILD)
+
+# Sanitizer CI (docs/robustness.md): the whole ctest suite built with clang,
+# ASan + UBSan and -fno-sanitize-recover=all (CNNC_SANITIZE), in its own tree.
+# Warnings are gcc's job in `make test`: clang's may differ, so not -Werror here.
+SANITIZE_BUILD ?= build-sanitize
+PACKAGES += libclang-rt-14-dev
+.PHONY: test-sanitize
+
+test-sanitize: deps
+	CC=clang cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCNNC_SANITIZE=ON \
+	    -DCNNC_WERROR=OFF
+	cmake --build $(SANITIZE_BUILD) -j$(JOBS)
+	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
