@@ -74,6 +74,9 @@ typedef struct Ctx {
     void *diag_user;
     int nerrors, nwarnings;
     int suppressed;             /* errors past LIMIT_ERRORS */
+    /* Weights already in memory (a model imported from ONNX): used instead
+     * of reading the file a `weights "FILE"` statement names. */
+    const struct StFile *weights_mem;
 } Ctx;
 
 void ctx_init(Ctx *ctx, Arena *arena);
@@ -350,5 +353,16 @@ int interp_run(const Graph *g, const float *input, float *output);
 /* The reference scalar function of an Act; the emitter writes the same
  * formula in C. */
 float act_apply(const Act *act, float x);
+
+/* ---- jit.c: emitted C -> machine code in memory, with libtcc ---- */
+typedef struct Jit Jit;
+int jit_available(void);          /* 0 in a build without libtcc */
+/* Emits g's C with extern weights, compiles it with libtcc and binds each
+ * weight's data by address. NULL after an internal-error diagnostic
+ * through ctx (tcc's message). tcc_dir: libtcc1.a and tcc's include/, NULL
+ * for the directory found at build time. g's weights must outlive the Jit. */
+Jit *jit_compile(Ctx *ctx, const Graph *g, const char *tcc_dir);
+void jit_run(const Jit *j, const float *input, float *output);
+void jit_free(Jit *j);
 
 #endif

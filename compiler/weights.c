@@ -175,23 +175,28 @@ static int bind_file(Ctx *ctx, Graph *g, const Stmt *ws, const char *base_dir)
     const char *path = ws->path;
     if (path[0] != '/' && base_dir && base_dir[0])
         path = arena_printf(ctx->arena, "%s/%s", base_dir, ws->path);
-    StFile f;
+    StFile loaded;
+    const StFile *f = ctx->weights_mem;
     char err[512];
-    if (st_load(path, &f, err, sizeof err) != 0) {
-        diag_error(ctx, ws->name_loc, "weights file '%s': %s", ws->path, err);
-        return -1;
+    if (!f) {
+        if (st_load(path, &loaded, err, sizeof err) != 0) {
+            diag_error(ctx, ws->name_loc, "weights file '%s': %s", ws->path, err);
+            return -1;
+        }
+        f = &loaded;
     }
     int ok = 1;
     for (int i = 0; i < g->nt; i++)
         if (g->t[i].role == TR_WEIGHT)
-            ok &= bind_tensor(ctx, g, i, &f, ws->path) == 0;
-    for (int i = 0; i < f.ntensors; i++)
-        if (!tensor_expected(g, f.tensors[i].name)) {
+            ok &= bind_tensor(ctx, g, i, f, ws->path) == 0;
+    for (int i = 0; i < f->ntensors; i++)
+        if (!tensor_expected(g, f->tensors[i].name)) {
             diag_error(ctx, ws->name_loc, "tensor '%s' in '%s' is not used by the model",
-                       f.tensors[i].name, ws->path);
+                       f->tensors[i].name, ws->path);
             ok = 0;
         }
-    st_free(&f);
+    if (f == &loaded)
+        st_free(&loaded);
     return ok ? 0 : -1;
 }
 
