@@ -828,7 +828,7 @@ static void assign_auto_names(Ctx *ctx, Model *m)
             continue;
         int k = 0;
         for (Stmt *t = m->stmts; t != s; t = t->next)
-            k += t->kind == STMT_LAYER && !t->name_loc.line && strcmp(t->op, s->op) == 0;
+            k += t->kind == STMT_LAYER && strcmp(t->op, s->op) == 0;
         s->name = arena_printf(ctx->arena, "%s_%d", s->op, k);
     }
 }
