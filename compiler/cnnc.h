@@ -1,18 +1,25 @@
-/* cnnc.h: the public embedding API of libcnnc.
+/* cnnc.h: the public embedding API of libcnnc (docs/api.md).
  *
- * Every name here starts with cnnc_. The library never prints and never
- * exits: diagnostics reach the embedder through a callback.
+ * Load a .cnn model from a file or a string (which checks it), query its
+ * input and output, emit C, run the reference interpreter, or compile it in
+ * memory with libtcc into a handle that runs it many times. Every name here
+ * starts with cnnc_; handles are opaque. The library never prints and never
+ * exits: diagnostics reach the embedder through a callback and are also
+ * kept on the model, to be read back.
  */
 #ifndef CNNC_H
 #define CNNC_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define CNNC_VERSION "0.1.0"
+
+/* ---- diagnostics ---- */
 
 typedef enum { CNNC_ERROR, CNNC_WARNING, CNNC_NOTE } cnnc_severity;
 
@@ -26,7 +33,108 @@ typedef struct cnnc_diag {
     const char *text;     /* the full rendering, ends in '\n' */
 } cnnc_diag;
 
+/* Called once per diagnostic, in order. The strings live only during the
+ * call; copy what you keep (or read them back with cnnc_model_diag). */
 typedef void (*cnnc_diag_fn)(void *user, const cnnc_diag *diag);
+
+/* ---- loading a model ---- */
+
+typedef struct cnnc_model cnnc_model;   /* a checked model and its weights */
+typedef struct cnnc_jit cnnc_jit;       /* machine code for one model */
+
+/* Zero-initialize, then set what you need. */
+typedef struct cnnc_options {
+    cnnc_diag_fn diag_fn;   /* NULL: diagnostics are only kept on the model */
+    void *diag_user;        /* passed to diag_fn */
+    int no_opt;             /* 1: skip optimizing passes (fusion), as -O0 */
+    const char *tcc_dir;    /* libtcc1.a and tcc's include/; NULL: as built */
+} cnnc_options;
+
+/* Parse, check and lower a model, and bind its weights (a weights file is
+ * read relative to the model file's directory). Returns a handle even when
+ * the model has errors (NULL only for NULL arguments or out of memory):
+ * test cnnc_model_errors() before using it, and free it in either case.
+ * opt may be NULL. */
+cnnc_model *cnnc_model_from_file(const char *path, const cnnc_options *opt);
+/* The same from text. name stands for the file in diagnostics; base_dir is
+ * where a `weights "FILE"` path is resolved (NULL: the current directory). */
+cnnc_model *cnnc_model_from_string(const char *name, const char *text, const char *base_dir,
+                                   const cnnc_options *opt);
+/* Frees the model. Free its JIT handles first: they use its weights. */
+void cnnc_model_free(cnnc_model *m);
+
+/* Number of errors found (0: the model is usable). Includes errors past the
+ * display limit, which are counted but not delivered. */
+int cnnc_model_errors(const cnnc_model *m);
+/* The diagnostics delivered so far, in order; each is valid until the model
+ * is freed. After more errors than the limit, the last one is a CNNC_NOTE
+ * whose text is "cnnc: N more errors not shown\n". */
+size_t cnnc_model_diag_count(const cnnc_model *m);
+const cnnc_diag *cnnc_model_diag(const cnnc_model *m, size_t i);
+
+/* ---- what a usable model computes ---- */
+
+enum { CNNC_MAX_RANK = 4 };
+
+typedef struct cnnc_tensor_info {
+    const char *name;         /* the statement's name, valid while m lives */
+    int rank;                 /* 3: [C, H, W]; 1: [N] */
+    int dims[CNNC_MAX_RANK];
+    size_t size;              /* elements (floats) */
+} cnnc_tensor_info;
+
+/* The model's name (as in `model NAME`), or NULL when it has errors. */
+const char *cnnc_model_name(const cnnc_model *m);
+/* Fill *info; -1 when the model has errors. */
+int cnnc_model_input(const cnnc_model *m, cnnc_tensor_info *info);
+int cnnc_model_output(const cnnc_model *m, cnnc_tensor_info *info);
+/* Element counts; 0 when the model has errors. */
+size_t cnnc_model_input_size(const cnnc_model *m);
+size_t cnnc_model_output_size(const cnnc_model *m);
+
+/* ---- C backend ---- */
+
+typedef struct cnnc_emit_options {
+    const char *prefix;        /* C prefix of the public names; NULL: model's name */
+    const char *header_name;   /* the .c file's #include; NULL: "<prefix>.h" */
+} cnnc_emit_options;
+
+/* Emits the .c and .h text (docs/emitted-c.md) into buffers the library
+ * allocates: NUL-terminated, *_len without the NUL, freed with cnnc_free.
+ * Returns 0, or -1 (and a diagnostic) for a model with errors or a prefix
+ * that is not a C identifier; the outputs are then NULL. opt may be NULL. */
+int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size_t *c_len,
+                char **h_text, size_t *h_len);
+void cnnc_free(void *p);
+
+/* ---- running ---- */
+
+/* The reference interpreter: input holds cnnc_model_input_size(m) floats in
+ * C,H,W order, output gets cnnc_model_output_size(m). 0 ok, -1 when the
+ * model has errors or memory ran out. Reentrant. */
+int cnnc_model_interp(const cnnc_model *m, const float *input, float *output);
+
+/* 1 if this build has the libtcc JIT, 0 if not (cnnc_jit_new then fails). */
+int cnnc_has_jit(void);
+/* Compiles the model's C in memory with libtcc. The weights are bound by
+ * address, not passed as C text, so m must outlive the handle. Returns NULL
+ * after a diagnostic (through the model's callback and list) when the model
+ * has errors or libtcc fails: the latter is an internal error carrying
+ * tcc's message. libtcc calls are not thread-safe: serialize cnnc_jit_new. */
+cnnc_jit *cnnc_jit_new(cnnc_model *m);
+/* Runs the compiled model; sizes as for cnnc_model_interp. A handle runs
+ * any number of times, but not from two threads at once (one static arena
+ * per handle). 0 ok, -1 for NULL arguments. */
+int cnnc_jit_run(cnnc_jit *j, const float *input, float *output);
+/* Frees the machine code, its TCCState and the handle. NULL is a no-op. */
+void cnnc_jit_free(cnnc_jit *j);
+
+/* ---- debugging dumps (the CLI's --dump-ast and --dump-ir) ---- */
+
+typedef enum { CNNC_DUMP_AST, CNNC_DUMP_IR } cnnc_dump_kind;
+/* Writes the parsed model (available even when later checks failed) or the
+ * optimized IR (usable models only) to out. 0 ok, -1 nothing to dump. */
+int cnnc_model_dump(const cnnc_model *m, cnnc_dump_kind kind, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,17 @@ static void render_source_line(Buf *b, const Source *src, Loc loc)
     buf_puts(b, "^\n");
 }
 
+/* Control bytes from a hostile file (NUL above all) would cut or garble
+ * the message: show them as '?', one for one, so the caret stays aligned. */
+static void make_printable(Buf *b)
+{
+    for (size_t i = 0; i < b->len; i++) {
+        unsigned char c = (unsigned char)b->data[i];
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+            b->data[i] = '?';
+    }
+}
+
 void diag_vreport(Ctx *ctx, cnnc_severity sev, const char *path, Loc loc,
                   const char *fmt, va_list ap)
 {
@@ -89,6 +100,8 @@ void diag_vreport(Ctx *ctx, cnnc_severity sev, const char *path, Loc loc,
     if (located)
         render_source_line(&text, src, loc);
 
+    make_printable(&msg);
+    make_printable(&text);
     cnnc_diag d = { sev, path, located ? loc.line : 0, located ? loc.col : 0,
                     msg.data ? msg.data : "", text.data };
     ctx->diag_fn(ctx->diag_user, &d);

@@ -1,25 +1,38 @@
-/* main.c: the cnnc command line. The only file that prints to the
- * terminal or exits. Exit status: 0 ok, 1 error in the user's input,
- * 2 usage error.
+/* main.c: the cnnc command line (docs/cli.md), a thin client of cnnc.h.
+ * The only file that prints to the terminal or exits. Exit status: 0 ok,
+ * 1 error in the user's input (or a failed --check), 2 usage error.
  *
  *   cnnc MODEL.cnn -o OUT.c [--name PREFIX] [-O0]    compile to OUT.c + OUT.h
- *   cnnc run MODEL.cnn --interp --input X.npy [--output Y.npy]
+ *   cnnc run MODEL.cnn --input X.npy|X.f32|random [--seed N] [--output Y.npy]
+ *            [--top K] [--interp | --check] [--bench N]
  *   cnnc --help | --version
+ *
+ * `run` JIT-compiles the model with libtcc (or interprets it), reads the
+ * input (.npy through readers.h, raw .f32, or seeded random values), prints
+ * the output and the time per inference.
  */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime, getpid */
+
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "cnnc.h"
 #include "readers.h"
 
-enum { EXIT_USER = 1, EXIT_USAGE = 2 };
+enum { EXIT_USER = 1, EXIT_USAGE = 2, MAX_PRINTED = 20 };
+
+#define CHECK_TOLERANCE 1e-5   /* max |jit - interp| / max |interp| */
 
 static const char usage_text[] =
     "usage: cnnc MODEL.cnn -o OUT.c [--name PREFIX] [-O0]\n"
-    "       cnnc run MODEL.cnn --interp --input X.npy [--output Y.npy]\n"
+    "       cnnc run MODEL.cnn --input X.npy|X.f32|random [--seed N] [--output Y.npy]\n"
+    "                [--top K] [--interp | --check] [--bench N]\n"
     "       cnnc --help | --version\n"
     "\n"
     "Compile a .cnn model to standalone C99: OUT.c and OUT.h, with\n"
@@ -32,21 +45,30 @@ static const char usage_text[] =
     "  --dump-ast      print the parsed model and stop\n"
     "  --dump-ir       print the optimized IR and stop\n"
     "\n"
-    "run: evaluate a model now on an input array\n"
-    "  --interp        use the reference interpreter\n"
+    "run: compile the model in memory with libtcc and run it now\n"
     "  --input X.npy   float32 array shaped as the input (or flat)\n"
+    "  --input X.f32   raw little-endian float32 values, exactly the input's count\n"
+    "  --input random  uniform values in [-1, 1) from --seed N (default 0)\n"
     "  --output Y.npy  write the result as a float32 array\n"
+    "  --top K         print the K largest outputs with their indices\n"
+    "  --interp        use the reference interpreter instead of the JIT\n"
+    "  --check         run both, print the max abs and rel error, exit 1 over 1e-5\n"
+    "  --bench N       time N runs after a warm-up: median and min\n"
     "\n"
     "examples:\n"
     "  cnnc examples/fashion.cnn -o fashion.c\n"
-    "  cnnc run examples/fashion.cnn --interp --input image.npy\n";
+    "  cnnc run examples/fashion.cnn --input random --top 3\n"
+    "  cnnc run examples/fashion.cnn --input image.npy --check\n";
 
 typedef struct Options {
     int run;
-    int interp;
+    int interp, check;
     int no_opt;
     int dump_ast, dump_ir;
+    long top, bench;
+    unsigned long long seed;
     const char *model, *out, *name, *input, *output;
+    const char *run_only;        /* first run-only option seen, for the usage error */
 } Options;
 
 static void print_diag(void *user, const cnnc_diag *d)
@@ -62,6 +84,15 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, "\n(run 'cnnc --help' for usage)\n");
     return EXIT_USAGE;
 }
+
+/* A user-input error about a file as a whole: "path: error: message". */
+static int file_error(const char *path, const char *msg)
+{
+    fprintf(stderr, "%s: error: %s\n", path, msg);
+    return EXIT_USER;
+}
+
+/* ---- the command line ---- */
 
 static int is_identifier(const char *s)
 {
@@ -81,6 +112,91 @@ static const char *flag_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* A decimal integer in [lo, hi]; 0 ok, -1 otherwise. */
+static int parse_count(const char *s, long lo, long hi, long *v)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (!*s || *end || errno || x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* The options with a numeric value: --top, --bench, --seed. */
+static int parse_number(const char *flag, const char *val, Options *o)
+{
+    long v;
+    if (strcmp(flag, "--seed") == 0) {
+        if (parse_count(val, 0, LONG_MAX, &v) != 0)
+            return usage_error("--seed needs a non-negative integer, not '%s'", val);
+        o->seed = (unsigned long long)v;
+    } else if (parse_count(val, 1, 1000000000L, &v) != 0) {
+        return usage_error(strcmp(flag, "--top") == 0 ? "--top needs a positive integer, not '%s'"
+                                                       : "--bench needs a positive integer, not '%s'",
+                           val);
+    } else if (strcmp(flag, "--top") == 0) {
+        o->top = v;
+    } else {
+        o->bench = v;
+    }
+    return 0;
+}
+
+static int is_run_only(const char *a)
+{
+    static const char *const flags[] = { "--input", "--output", "--interp", "--check",
+                                         "--top", "--bench", "--seed" };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (strcmp(a, flags[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* One argument at argv[*i]; 0 ok, else the exit status. */
+static int parse_arg(int argc, char **argv, int *i, Options *o)
+{
+    const char *a = argv[*i];
+    const char **slot = NULL;
+    if (is_run_only(a) && !o->run_only)
+        o->run_only = a;
+    if (strcmp(a, "-o") == 0) slot = &o->out;
+    else if (strcmp(a, "--name") == 0) slot = &o->name;
+    else if (strcmp(a, "--input") == 0) slot = &o->input;
+    else if (strcmp(a, "--output") == 0) slot = &o->output;
+    else if (strcmp(a, "-O0") == 0 || strcmp(a, "--no-opt") == 0) o->no_opt = 1;
+    else if (strcmp(a, "--interp") == 0) o->interp = 1;
+    else if (strcmp(a, "--check") == 0) o->check = 1;
+    else if (strcmp(a, "--dump-ast") == 0) o->dump_ast = 1;
+    else if (strcmp(a, "--dump-ir") == 0) o->dump_ir = 1;
+    else if (strcmp(a, "--top") == 0 || strcmp(a, "--bench") == 0 || strcmp(a, "--seed") == 0) {
+        const char *v = flag_value(argc, argv, i);
+        return v ? parse_number(a, v, o) : usage_error("option '%s' needs a value", a);
+    }
+    else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
+    else if (o->model) return usage_error("more than one model given ('%s')", a);
+    else o->model = a;
+    if (slot && !(*slot = flag_value(argc, argv, i)))
+        return usage_error("option '%s' needs a value", a);
+    return 0;
+}
+
+static int check_run_options(const Options *o)
+{
+    if (!o->run && o->run_only)
+        return usage_error("option '%s' is only for 'cnnc run'", o->run_only);
+    if (!o->run)
+        return 0;
+    if (o->out)
+        return usage_error("%s", "'cnnc run' writes no C; use --output Y.npy for the result");
+    if (o->interp && o->check)
+        return usage_error("%s", "--interp and --check exclude each other");
+    if (!o->input && !o->dump_ast && !o->dump_ir)
+        return usage_error("%s", "run needs --input X.npy, X.f32 or random");
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, Options *o)
 {
     int first = 1;
@@ -89,38 +205,26 @@ static int parse_args(int argc, char **argv, Options *o)
         first = 2;
     }
     for (int i = first; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "-o") == 0) slot = &o->out;
-        else if (strcmp(a, "--name") == 0) slot = &o->name;
-        else if (strcmp(a, "--input") == 0) slot = &o->input;
-        else if (strcmp(a, "--output") == 0) slot = &o->output;
-        else if (strcmp(a, "-O0") == 0 || strcmp(a, "--no-opt") == 0) o->no_opt = 1;
-        else if (strcmp(a, "--interp") == 0) o->interp = 1;
-        else if (strcmp(a, "--dump-ast") == 0) o->dump_ast = 1;
-        else if (strcmp(a, "--dump-ir") == 0) o->dump_ir = 1;
-        else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
-        else if (o->model) return usage_error("more than one model given ('%s')", a);
-        else o->model = a;
-        if (slot && !(*slot = flag_value(argc, argv, &i)))
-            return usage_error("option '%s' needs a value", a);
+        int rc = parse_arg(argc, argv, &i, o);
+        if (rc)
+            return rc;
     }
     if (!o->model)
         return usage_error("%s", "no model given");
     if (o->name && !is_identifier(o->name))
         return usage_error("--name '%s' is not a C identifier", o->name);
-    return 0;
+    return check_run_options(o);
 }
 
 /* ---- writing output files: all or nothing ---- */
 
-static int write_file(const char *path, const Buf *b)
+static int write_file(const char *path, const char *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
     if (!f)
         return -1;
-    size_t n = b->len ? fwrite(b->data, 1, b->len, f) : 0;
-    int bad = n != b->len;
+    size_t n = len ? fwrite(data, 1, len, f) : 0;
+    int bad = n != len;
     bad |= fclose(f) != 0;
     if (bad)
         remove(path);
@@ -148,9 +252,14 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+typedef struct Text {
+    char *data;
+    size_t len;
+} Text;
+
 /* Writes both files under temporary names, then renames them into place,
  * so a failure never leaves a partial or mismatched pair behind. */
-static int write_outputs(const char *out, const Buf *c, const Buf *h)
+static int write_outputs(const char *out, const Text *c, const Text *h)
 {
     char *hpath = header_path(out);
     size_t n = strlen(out) + 16;
@@ -159,7 +268,7 @@ static int write_outputs(const char *out, const Buf *c, const Buf *h)
     if (hpath && ctmp && htmp) {
         snprintf(ctmp, n, "%s.tmp%ld", out, (long)getpid());
         snprintf(htmp, n + 2, "%s.tmp%ld", hpath, (long)getpid());
-        if (write_file(ctmp, c) == 0 && write_file(htmp, h) == 0 &&
+        if (write_file(ctmp, c->data, c->len) == 0 && write_file(htmp, h->data, h->len) == 0 &&
             rename(htmp, hpath) == 0 && rename(ctmp, out) == 0)
             rc = 0;
         else
@@ -173,122 +282,397 @@ static int write_outputs(const char *out, const Buf *c, const Buf *h)
     return rc;
 }
 
-static int compile_to_c(const Options *o, Compilation *c)
+static int compile_to_c(const Options *o, cnnc_model *m)
 {
     char *hpath = header_path(o->out);
     if (!hpath)
         return EXIT_USER;
-    EmitOptions eo = { o->name ? o->name : c->graph->name, base_name(hpath), 0 };
-    Buf cb, hb;
-    buf_init(&cb);
-    buf_init(&hb);
-    emit_c(&c->ctx, c->graph, &eo, &cb, &hb);
-    int rc = write_outputs(o->out, &cb, &hb) == 0 ? 0 : EXIT_USER;
-    buf_free(&cb);
-    buf_free(&hb);
+    cnnc_emit_options eo = { o->name, base_name(hpath) };
+    Text c = { NULL, 0 }, h = { NULL, 0 };
+    int rc = EXIT_USER;
+    if (cnnc_emit_c(m, &eo, &c.data, &c.len, &h.data, &h.len) == 0)
+        rc = write_outputs(o->out, &c, &h) == 0 ? 0 : EXIT_USER;
+    cnnc_free(c.data);
+    cnnc_free(h.data);
     free(hpath);
     return rc;
 }
 
-/* ---- run ---- */
+/* ---- run: the input ---- */
 
-static int input_matches(const NpyArray *a, const Tensor *t)
+/* "[1, 28, 28]" into buf. */
+static const char *dims_str(char *buf, size_t n, int rank, const long long *dims)
 {
-    if (a->numel != t->numel)
+    size_t len = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < rank && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", dims[i]);
+    if (len < n)
+        snprintf(buf + len, n - len, "]");
+    return buf;
+}
+
+static const char *info_str(char *buf, size_t n, const cnnc_tensor_info *t)
+{
+    long long dims[CNNC_MAX_RANK];
+    for (int i = 0; i < t->rank; i++)
+        dims[i] = t->dims[i];
+    return dims_str(buf, n, t->rank, dims);
+}
+
+/* The input shape, or rank 1 with the same element count. */
+static int npy_matches(const NpyArray *a, const cnnc_tensor_info *t)
+{
+    if (a->numel != (long long)t->size)
         return 0;
     if (a->rank == 1)
         return 1;
-    if (a->rank != t->shape.rank)
+    if (a->rank != t->rank)
         return 0;
     for (int i = 0; i < a->rank; i++)
-        if (a->shape[i] != t->shape.dim[i])
+        if (a->shape[i] != t->dims[i])
             return 0;
     return 1;
 }
 
-static void print_values(const float *y, long long n)
+static int load_npy(const char *path, const cnnc_tensor_info *t, float **x)
 {
-    if (n > 20) {
-        printf("output: %lld values (use --output to save them)\n", n);
-        return;
+    NpyArray a;
+    char err[512], have[160], want[160];
+    if (npy_load(path, &a, err, sizeof err) != 0)
+        return file_error(path, err);
+    if (!npy_matches(&a, t)) {
+        fprintf(stderr, "%s: error: array shape %s does not match the input '%s' %s (or flat [%zu])\n",
+                path, dims_str(have, sizeof have, a.rank, a.shape), t->name,
+                info_str(want, sizeof want, t), t->size);
+        npy_free(&a);
+        return EXIT_USER;
     }
-    for (long long i = 0; i < n; i++)
-        printf("%s%.9g", i ? " " : "", (double)y[i]);
+    *x = a.data;          /* npy_free would only free data */
+    return 0;
+}
+
+/* Reads up to n bytes into dst and counts the bytes of the whole file. */
+static int read_counting(FILE *f, unsigned char *dst, size_t n, unsigned long long *total)
+{
+    char scratch[4096];
+    size_t got = n ? fread(dst, 1, n, f) : 0, more;
+    *total = got;
+    while ((more = fread(scratch, 1, sizeof scratch, f)) > 0)
+        *total += more;
+    return ferror(f) ? -1 : 0;
+}
+
+/* Raw little-endian float32 values, exactly the input's element count. */
+static int load_f32(const char *path, const cnnc_tensor_info *t, float **x)
+{
+    FILE *f = fopen(path, "rb");
+    char msg[512], want[160];
+    if (!f) {
+        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+        return file_error(path, msg);
+    }
+    unsigned char *b = malloc(t->size * 4 + 1);
+    unsigned long long total = 0;
+    int rc = b ? read_counting(f, b, t->size * 4, &total) : -1;
+    fclose(f);
+    if (rc != 0 || total != (unsigned long long)t->size * 4) {
+        if (rc != 0)
+            snprintf(msg, sizeof msg, "read error");
+        else
+            snprintf(msg, sizeof msg, "file has %llu bytes; the input '%s' %s needs %zu float32 values (%zu bytes)",
+                     total, t->name, info_str(want, sizeof want, t), t->size, t->size * 4);
+        free(b);
+        return file_error(path, msg);
+    }
+    for (size_t i = 0; i < t->size; i++) {
+        const unsigned char *p = b + 4 * i;
+        unsigned long u = (unsigned long)p[0] | (unsigned long)p[1] << 8 |
+                          (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24;
+        unsigned int u32 = (unsigned int)u;
+        memcpy(b + 4 * i, &u32, 4);
+    }
+    *x = (float *)(void *)b;
+    return 0;
+}
+
+/* SplitMix64: a fixed, documented generator (docs/cli.md), so tests can
+ * reproduce `--input random --seed N` bit for bit. */
+static unsigned long long splitmix64(unsigned long long *state)
+{
+    unsigned long long z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1): the top 24 bits as k, then k * 2^-23 - 1, exact. */
+static float *random_input(size_t n, unsigned long long seed)
+{
+    float *x = malloc(n ? n * sizeof *x : 1);
+    unsigned long long s = seed;
+    for (size_t i = 0; x && i < n; i++)
+        x[i] = (float)(splitmix64(&s) >> 40) * (1.0f / 8388608.0f) - 1.0f;
+    return x;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int load_input(const Options *o, const cnnc_tensor_info *t, float **x)
+{
+    if (strcmp(o->input, "random") == 0) {
+        *x = random_input(t->size, o->seed);
+        return *x ? 0 : file_error("random", "out of memory");
+    }
+    if (has_suffix(o->input, ".f32"))
+        return load_f32(o->input, t, x);
+    return load_npy(o->input, t, x);
+}
+
+/* ---- run: engines and timing ---- */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The JIT (jit != NULL) or the interpreter on one model. */
+typedef struct Engine {
+    const char *name;
+    cnnc_model *m;
+    cnnc_jit *jit;
+    double compile_ms;
+    double first_ms, median_ms, min_ms;
+    float *y;
+} Engine;
+
+static int engine_run(Engine *e, const float *x)
+{
+    return e->jit ? cnnc_jit_run(e->jit, x, e->y) : cnnc_model_interp(e->m, x, e->y);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One run (also the warm-up), then --bench N timed runs. */
+static int engine_time(Engine *e, const float *x, long bench)
+{
+    double t0 = now_ms();
+    if (engine_run(e, x) != 0)
+        return -1;
+    e->first_ms = now_ms() - t0;
+    if (bench <= 0)
+        return 0;
+    double *t = malloc((size_t)bench * sizeof *t);
+    if (!t)
+        return -1;
+    for (long i = 0; i < bench; i++) {
+        t0 = now_ms();
+        engine_run(e, x);
+        t[i] = now_ms() - t0;
+    }
+    qsort(t, (size_t)bench, sizeof *t, cmp_double);
+    e->median_ms = bench % 2 ? t[bench / 2] : (t[bench / 2 - 1] + t[bench / 2]) / 2;
+    e->min_ms = t[0];
+    free(t);
+    return 0;
+}
+
+static void print_time(const Engine *e, long bench)
+{
+    if (bench > 0)
+        printf("%s: median %.4g ms, min %.4g ms per inference over %ld runs", e->name,
+               e->median_ms, e->min_ms, bench);
+    else
+        printf("%s: %.4g ms per inference", e->name, e->first_ms);
+    if (e->jit)
+        printf(" (compile %.4g ms)", e->compile_ms);
     printf("\n");
 }
 
-static int run_model(const Options *o, Compilation *c)
+static cnnc_model *load_model(const Options *o, int no_opt, cnnc_diag_fn fn)
 {
-    const Graph *g = c->graph;
-    const Tensor *ti = &g->t[g->input], *to = &g->t[g->output];
-    if (!o->interp) {
-        fprintf(stderr, "cnnc: error: the JIT is not built yet; use 'cnnc run --interp'\n");
-        return EXIT_USER;
-    }
-    if (!o->input)
-        return usage_error("%s", "run needs --input X.npy");
-    NpyArray in;
-    char err[512];
-    if (npy_load(o->input, &in, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: error: %s\n", o->input, err);
-        return EXIT_USER;
-    }
-    if (!input_matches(&in, ti)) {
-        Arena *a = c->arena;
-        fprintf(stderr, "%s: error: array has %lld elements; the model's input '%s' is %s (%lld elements)\n",
-                o->input, in.numel, ti->name, shape_str(a, &ti->shape), ti->numel);
-        npy_free(&in);
-        return EXIT_USER;
-    }
-    float *out = calloc((size_t)to->numel, sizeof *out);
-    int rc = out && interp_run(g, in.data, out) == 0 ? 0 : EXIT_USER;
-    if (rc == 0) {
-        long long shape[MAX_RANK];
-        for (int i = 0; i < to->shape.rank; i++)
-            shape[i] = to->shape.dim[i];
-        if (o->output && npy_save(o->output, out, to->shape.rank, shape, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: error: %s\n", o->output, err);
-            rc = EXIT_USER;
-        } else if (!o->output) {
-            print_values(out, to->numel);
-        }
-    }
-    free(out);
-    npy_free(&in);
-    return rc;
+    cnnc_options opt = { fn, NULL, no_opt, NULL };
+    return cnnc_model_from_file(o->model, &opt);
 }
 
-static void dump_graph(const Graph *g)
+/* Prepares e on m: output buffer, and the JIT unless interp. */
+static int engine_init(Engine *e, cnnc_model *m, int interp)
 {
-    for (int i = 0; i < g->nops; i++) {
-        const Op *op = &g->ops[i];
-        printf("op%d %s %s", i, op_kind_name(op->kind), op->name);
-        if (op->act.kind != ACT_NONE)
-            printf(" +%s", act_kind_name(op->act.kind));
-        printf(" ->t%d %s\n", op->out, g->t[op->out].name);
+    memset(e, 0, sizeof *e);
+    e->name = interp ? "interp" : "jit";
+    e->m = m;
+    e->y = malloc(cnnc_model_output_size(m) * sizeof *e->y + 1);
+    if (!e->y)
+        return -1;
+    if (interp)
+        return 0;
+    double t0 = now_ms();
+    e->jit = cnnc_jit_new(m);
+    e->compile_ms = now_ms() - t0;
+    return e->jit ? 0 : -1;
+}
+
+static void engine_free(Engine *e)
+{
+    cnnc_jit_free(e->jit);
+    free(e->y);
+}
+
+/* ---- run: the report ---- */
+
+typedef struct Ranked {
+    float v;
+    size_t i;
+} Ranked;
+
+/* Largest first, NaN last, ties by index. */
+static int cmp_ranked(const void *a, const void *b)
+{
+    const Ranked *x = a, *y = b;
+    int xn = isnan(x->v), yn = isnan(y->v);
+    if (xn != yn)
+        return xn - yn;
+    if (!xn && x->v != y->v)
+        return x->v < y->v ? 1 : -1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+static void print_top(const float *y, size_t n, size_t k)
+{
+    Ranked *r = malloc(n * sizeof *r + 1);
+    if (!r)
+        return;
+    for (size_t i = 0; i < n; i++)
+        r[i] = (Ranked){ y[i], i };
+    qsort(r, n, sizeof *r, cmp_ranked);
+    for (size_t i = 0; i < k && i < n; i++)
+        printf("  %zu %.9g\n", r[i].i, (double)r[i].v);
+    free(r);
+}
+
+static void print_output(const Options *o, const cnnc_tensor_info *t, const float *y)
+{
+    char dims[160];
+    info_str(dims, sizeof dims, t);
+    if (o->top > 0) {
+        size_t k = (size_t)o->top < t->size ? (size_t)o->top : t->size;
+        printf("%s %s, top %zu:\n", t->name, dims, k);
+        print_top(y, t->size, k);
+    } else if (t->size > MAX_PRINTED) {
+        printf("%s %s: %zu values (--top K prints the largest, --output Y.npy saves them)\n",
+               t->name, dims, t->size);
+    } else {
+        printf("%s %s =", t->name, dims);
+        for (size_t i = 0; i < t->size; i++)
+            printf(" %.9g", (double)y[i]);
+        printf("\n");
     }
+}
+
+/* max |y - ref| and that over max(1e-6, max |ref|); NaN against a number
+ * (or unequal infinities) is an infinite error. */
+static int print_check(const float *y, const float *ref, size_t n)
+{
+    double abs_err = 0, scale = 1e-6;
+    for (size_t i = 0; i < n; i++) {
+        double a = y[i], r = ref[i], d = fabs(a - r);
+        if ((isnan(a) && isnan(r)) || a == r)
+            d = 0;
+        else if (isnan(d))
+            d = INFINITY;
+        abs_err = d > abs_err ? d : abs_err;
+        scale = isfinite(r) && fabs(r) > scale ? fabs(r) : scale;
+    }
+    double rel = abs_err / scale;
+    int ok = rel <= CHECK_TOLERANCE;
+    printf("check: max abs error %.3g, max rel error %.3g (tolerance %g): %s\n", abs_err, rel,
+           CHECK_TOLERANCE, ok ? "ok" : "FAILED");
+    return ok ? 0 : EXIT_USER;
+}
+
+static int save_output(const char *path, const cnnc_tensor_info *t, const float *y)
+{
+    long long shape[CNNC_MAX_RANK];
+    char err[512];
+    for (int i = 0; i < t->rank; i++)
+        shape[i] = t->dims[i];
+    if (npy_save(path, y, t->rank, shape, err, sizeof err) != 0)
+        return file_error(path, err);
+    return 0;
+}
+
+/* ---- run: the command ---- */
+
+/* Runs e (and the interpreter on ref for --check), prints everything. */
+static int run_engines(const Options *o, Engine *e, Engine *ref, const float *x)
+{
+    cnnc_tensor_info out;
+    cnnc_model_output(e->m, &out);
+    if (engine_time(e, x, o->bench) != 0 || (ref && engine_time(ref, x, o->bench) != 0)) {
+        fprintf(stderr, "cnnc: error: out of memory\n");
+        return EXIT_USER;
+    }
+    if (o->output && save_output(o->output, &out, e->y) != 0)
+        return EXIT_USER;
+    print_output(o, &out, e->y);
+    print_time(e, o->bench);
+    if (!ref)
+        return 0;
+    print_time(ref, o->bench);
+    return print_check(e->y, ref->y, out.size);
+}
+
+/* The interpreter's model for --check: unoptimized, like --interp, so the
+ * oracle does not share the fusion pass with the code under test. */
+static int run_model(const Options *o, cnnc_model *m)
+{
+    cnnc_tensor_info in;
+    cnnc_model_input(m, &in);
+    float *x = NULL;
+    int rc = load_input(o, &in, &x);
+    if (rc)
+        return rc;
+    Engine e = { 0 }, ref = { 0 };
+    cnnc_model *mref = o->check ? load_model(o, 1, NULL) : NULL;
+    rc = EXIT_USER;
+    if (engine_init(&e, m, o->interp) == 0 && (!mref || engine_init(&ref, mref, 1) == 0))
+        rc = run_engines(o, &e, mref ? &ref : NULL, x);
+    engine_free(&e);
+    engine_free(&ref);
+    cnnc_model_free(mref);
+    free(x);
+    return rc;
 }
 
 static int run_compiler(const Options *o)
 {
-    Compilation c;
-    compilation_init(&c, print_diag, NULL);
-    PassOptions po = { o->no_opt || (o->run && o->interp) };
-    int failed = compilation_run_file(&c, o->model, &po) != 0;
-    if (c.ctx.suppressed)
-        fprintf(stderr, "cnnc: %d more errors not shown\n", c.ctx.suppressed);
+    cnnc_model *m = load_model(o, o->no_opt || (o->run && o->interp), print_diag);
+    if (!m) {
+        fprintf(stderr, "cnnc: error: out of memory\n");
+        return EXIT_USER;
+    }
+    int failed = cnnc_model_errors(m) != 0;
     int rc = EXIT_USER;
-    if (o->dump_ast && c.model)
-        ast_dump(c.model, stdout), rc = failed ? EXIT_USER : 0;
+    if (o->dump_ast && cnnc_model_dump(m, CNNC_DUMP_AST, stdout) == 0)
+        rc = failed ? EXIT_USER : 0;
     else if (failed)
         rc = EXIT_USER;
     else if (o->dump_ir)
-        dump_graph(c.graph), rc = 0;
+        rc = cnnc_model_dump(m, CNNC_DUMP_IR, stdout) == 0 ? 0 : EXIT_USER;
     else if (o->run)
-        rc = run_model(o, &c);
+        rc = run_model(o, m);
     else
-        rc = compile_to_c(o, &c);
-    compilation_free(&c);
+        rc = compile_to_c(o, m);
+    cnnc_model_free(m);
     return rc;
 }
 

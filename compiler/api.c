@@ -1,0 +1,351 @@
+/* api.c: the public API of cnnc.h over the internal pipeline. Consumes a
+ * model file or string and the embedder's options; produces a cnnc_model
+ * (one Compilation: arena, diagnostics, planned Graph), emitted C in
+ * malloc'd buffers, interpreter runs and JIT handles (jit.c).
+ *
+ * Every diagnostic passes through model_on_diag, which keeps a copy on the
+ * model (in its arena) and forwards it to the embedder's callback. Entry
+ * points check their arguments and the model's state and return -1 or NULL
+ * instead of failing: internal invariants still end in ICE().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct cnnc_model {
+    Compilation c;
+    int usable;                  /* the front end and passes succeeded */
+    int load_errors;             /* errors while loading, suppressed ones too */
+    cnnc_diag_fn user_fn;
+    void *user;
+    const char *tcc_dir;
+    cnnc_diag *diags;            /* arena array */
+    size_t ndiags, cap;
+};
+
+struct cnnc_jit {
+    Jit *jit;
+};
+
+/* ---- diagnostics ---- */
+
+static const char *arena_strdup_or_null(Arena *a, const char *s)
+{
+    return s ? arena_strdup(a, s) : NULL;
+}
+
+static void model_keep_diag(cnnc_model *m, const cnnc_diag *d)
+{
+    Arena *a = m->c.arena;
+    if (m->ndiags == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 8;
+        cnnc_diag *grown = arena_alloc(a, cap * sizeof *grown);
+        if (m->ndiags)
+            memcpy(grown, m->diags, m->ndiags * sizeof *grown);
+        m->diags = grown;
+        m->cap = cap;
+    }
+    cnnc_diag *k = &m->diags[m->ndiags++];
+    *k = *d;
+    k->file = arena_strdup_or_null(a, d->file);
+    k->message = arena_strdup_or_null(a, d->message);
+    k->text = arena_strdup_or_null(a, d->text);
+}
+
+static void model_on_diag(void *user, const cnnc_diag *d)
+{
+    cnnc_model *m = user;
+    model_keep_diag(m, d);
+    if (m->user_fn)
+        m->user_fn(m->user, d);
+}
+
+/* Errors past LIMIT_ERRORS are counted, not shown: say how many, once. */
+static void model_report_suppressed(cnnc_model *m)
+{
+    int n = m->c.ctx.suppressed;
+    const char *msg = arena_printf(m->c.arena, "%d more errors not shown", n);
+    const char *text = arena_printf(m->c.arena, "cnnc: %s\n", msg);
+    cnnc_diag d = { CNNC_NOTE, NULL, 0, 0, msg, text };
+    model_on_diag(m, &d);
+}
+
+/* ---- loading ---- */
+
+static cnnc_model *model_new(const cnnc_options *opt, PassOptions *po)
+{
+    cnnc_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    compilation_init(&m->c, model_on_diag, m);
+    if (opt) {
+        m->user_fn = opt->diag_fn;
+        m->user = opt->diag_user;
+        m->tcc_dir = arena_strdup_or_null(m->c.arena, opt->tcc_dir);
+        po->no_opt = opt->no_opt;
+    }
+    return m;
+}
+
+static cnnc_model *model_loaded(cnnc_model *m, int rc)
+{
+    if (m->c.ctx.suppressed)
+        model_report_suppressed(m);
+    m->load_errors = m->c.ctx.nerrors;
+    m->usable = rc == 0 && m->load_errors == 0 && m->c.graph;
+    return m;
+}
+
+cnnc_model *cnnc_model_from_file(const char *path, const cnnc_options *opt)
+{
+    PassOptions po = { 0 };
+    if (!path)
+        return NULL;
+    cnnc_model *m = model_new(opt, &po);
+    if (!m)
+        return NULL;
+    return model_loaded(m, compilation_run_file(&m->c, path, &po));
+}
+
+cnnc_model *cnnc_model_from_string(const char *name, const char *text, const char *base_dir,
+                                   const cnnc_options *opt)
+{
+    PassOptions po = { 0 };
+    if (!name || !text)
+        return NULL;
+    cnnc_model *m = model_new(opt, &po);
+    if (!m)
+        return NULL;
+    return model_loaded(m, compilation_run_string(&m->c, name, text, base_dir, &po));
+}
+
+void cnnc_model_free(cnnc_model *m)
+{
+    if (!m)
+        return;
+    compilation_free(&m->c);
+    free(m);
+}
+
+int cnnc_model_errors(const cnnc_model *m)
+{
+    if (!m)
+        return 1;
+    return m->usable ? 0 : (m->load_errors > 0 ? m->load_errors : 1);
+}
+
+size_t cnnc_model_diag_count(const cnnc_model *m)
+{
+    return m ? m->ndiags : 0;
+}
+
+const cnnc_diag *cnnc_model_diag(const cnnc_model *m, size_t i)
+{
+    return m && i < m->ndiags ? &m->diags[i] : NULL;
+}
+
+/* ---- queries ---- */
+
+static const Tensor *model_tensor(const cnnc_model *m, int output)
+{
+    if (!m || !m->usable)
+        return NULL;
+    const Graph *g = m->c.graph;
+    return &g->t[output ? g->output : g->input];
+}
+
+static int tensor_info(const Tensor *t, cnnc_tensor_info *info)
+{
+    if (!t || !info)
+        return -1;
+    memset(info, 0, sizeof *info);
+    info->name = t->name;
+    info->rank = t->shape.rank;
+    for (int i = 0; i < t->shape.rank && i < CNNC_MAX_RANK; i++)
+        info->dims[i] = t->shape.dim[i];
+    info->size = (size_t)t->numel;
+    return 0;
+}
+
+const char *cnnc_model_name(const cnnc_model *m)
+{
+    return m && m->usable ? m->c.graph->name : NULL;
+}
+
+int cnnc_model_input(const cnnc_model *m, cnnc_tensor_info *info)
+{
+    return tensor_info(model_tensor(m, 0), info);
+}
+
+int cnnc_model_output(const cnnc_model *m, cnnc_tensor_info *info)
+{
+    return tensor_info(model_tensor(m, 1), info);
+}
+
+size_t cnnc_model_input_size(const cnnc_model *m)
+{
+    const Tensor *t = model_tensor(m, 0);
+    return t ? (size_t)t->numel : 0;
+}
+
+size_t cnnc_model_output_size(const cnnc_model *m)
+{
+    const Tensor *t = model_tensor(m, 1);
+    return t ? (size_t)t->numel : 0;
+}
+
+/* ---- C backend ---- */
+
+static int is_c_identifier(const char *s)
+{
+    if (!s || !(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+        return 0;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+/* A name that fits between the quotes of an #include line. */
+static int is_header_name(const char *s)
+{
+    return *s && !strpbrk(s, "\"\n\r");
+}
+
+static int model_unusable(cnnc_model *m, const char *what)
+{
+    diag_file_error(&m->c.ctx, NULL, "cannot %s: the model has errors", what);
+    return -1;
+}
+
+/* Hands a Buf's malloc'd text to the caller, NUL-terminated even if empty. */
+static void buf_give(Buf *b, char **text, size_t *len)
+{
+    buf_put(b, "", 0);
+    *text = b->data;
+    if (len)
+        *len = b->len;
+    buf_init(b);
+}
+
+static int emit_names(cnnc_model *m, const cnnc_emit_options *opt, EmitOptions *eo)
+{
+    Ctx *ctx = &m->c.ctx;
+    eo->prefix = opt && opt->prefix ? opt->prefix : m->c.graph->name;
+    if (!is_c_identifier(eo->prefix)) {
+        diag_file_error(ctx, NULL, "prefix '%s' is not a C identifier", eo->prefix);
+        return -1;
+    }
+    eo->header_name = opt && opt->header_name ? opt->header_name
+                                              : arena_printf(ctx->arena, "%s.h", eo->prefix);
+    if (!is_header_name(eo->header_name)) {
+        diag_file_error(ctx, NULL, "header name '%s' cannot be #included", eo->header_name);
+        return -1;
+    }
+    return 0;
+}
+
+int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size_t *c_len,
+                char **h_text, size_t *h_len)
+{
+    if (!m || !c_text || !h_text)
+        return -1;
+    *c_text = *h_text = NULL;
+    if (!m->usable)
+        return model_unusable(m, "emit C");
+    EmitOptions eo = { NULL, NULL, 0 };
+    if (emit_names(m, opt, &eo) != 0)
+        return -1;
+    Buf cb, hb;
+    buf_init(&cb);
+    buf_init(&hb);
+    emit_c(&m->c.ctx, m->c.graph, &eo, &cb, &hb);
+    buf_give(&cb, c_text, c_len);
+    buf_give(&hb, h_text, h_len);
+    return 0;
+}
+
+void cnnc_free(void *p)
+{
+    free(p);
+}
+
+/* ---- running ---- */
+
+int cnnc_model_interp(const cnnc_model *m, const float *input, float *output)
+{
+    if (!m || !m->usable || !input || !output)
+        return -1;
+    return interp_run(m->c.graph, input, output);
+}
+
+int cnnc_has_jit(void)
+{
+    return jit_available();
+}
+
+cnnc_jit *cnnc_jit_new(cnnc_model *m)
+{
+    if (!m)
+        return NULL;
+    if (!m->usable) {
+        model_unusable(m, "JIT-compile");
+        return NULL;
+    }
+    cnnc_jit *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->jit = jit_compile(&m->c.ctx, m->c.graph, m->tcc_dir);
+    if (!j->jit) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+int cnnc_jit_run(cnnc_jit *j, const float *input, float *output)
+{
+    if (!j || !input || !output)
+        return -1;
+    jit_run(j->jit, input, output);
+    return 0;
+}
+
+void cnnc_jit_free(cnnc_jit *j)
+{
+    if (!j)
+        return;
+    jit_free(j->jit);
+    free(j);
+}
+
+/* ---- dumps ---- */
+
+/* One line per op: "op3 conv2d conv2 +relu ->t6 conv2". */
+static void dump_graph(const Graph *g, FILE *out)
+{
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        fprintf(out, "op%d %s %s", i, op_kind_name(op->kind), op->name);
+        if (op->act.kind != ACT_NONE)
+            fprintf(out, " +%s", act_kind_name(op->act.kind));
+        fprintf(out, " ->t%d %s\n", op->out, g->t[op->out].name);
+    }
+}
+
+int cnnc_model_dump(const cnnc_model *m, cnnc_dump_kind kind, FILE *out)
+{
+    if (!m || !out)
+        return -1;
+    if (kind == CNNC_DUMP_AST && m->c.model) {
+        ast_dump(m->c.model, out);
+        return 0;
+    }
+    if (kind == CNNC_DUMP_IR && m->usable) {
+        dump_graph(m->c.graph, out);
+        return 0;
+    }
+    return -1;
+}
