@@ -364,9 +364,11 @@ static void emit_map(Emitter *E, const Act *act, const char *src, long long at, 
     const char *dst = arena_printf(E->ctx->arena, "out[%s]", o.s);
     if (act->kind == ACT_NONE) {
         emit_line(E, "%s = %s[%s];", dst, src, i ? i : "0");
-    } else {
-        emit_line(E, "const float v = %s[%s];", src, i ? i : "0");
+    } else if (i) {
+        emit_line(E, "const float v = %s[%s];", src, i);
         emit_store(E, dst, act, "v");
+    } else {                     /* one element: no loop, so no scope for v */
+        emit_store(E, dst, act, arena_printf(E->ctx->arena, "%s[0]", src));
     }
     loop_close(E, i);
 }

@@ -100,12 +100,9 @@ class Gen:
     def emit(self, op, srcs, args, explicit_src=False, force_name=None):
         """Appends a statement; srcs=[] reads the previous statement."""
         named = force_name is not None or self.chance(0.5)
-        if named:
-            name = force_name or self.fresh_name()
-        else:   # OP_K, K counting this op's unnamed statements (as cnnc does)
-            k = self.counters.get(op, 0)
-            self.counters[op] = k + 1
-            name = "%s_%d" % (op, k)
+        k = self.counters.get(op, 0)     # OP_K counts all of this op's statements
+        self.counters[op] = k + 1
+        name = (force_name or self.fresh_name()) if named else "%s_%d" % (op, k)
         if not srcs and explicit_src:
             srcs = [self.prev()]
         items = list(srcs) + ["%s=%s" % kv for kv in self.shuffled(args)]

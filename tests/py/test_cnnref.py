@@ -281,8 +281,8 @@ def test_parser_forms():
     text = """model t{input x[2,6,7];weights random(seed=5);
       conv2d(filters=4,kernel=[3,2],padding=[1,0,2,1],stride=[2,1]);  # unnamed: conv2d_0
       a = conv2d(filters=2, kernel=1);
-      conv2d(filters=4, kernel=1, groups=2, bias=false);  // conv2d_1
-      b = add(conv2d_0, conv2d_1);
+      conv2d(filters=4, kernel=1, groups=2, bias=false);  // conv2d_2: a is conv2d 1
+      b = add(conv2d_0, conv2d_2);
       concat(a, b, a);
       leaky_relu(alpha=-0.5);
       rbf(center=1e-1, epsilon=2.5E0);
@@ -291,15 +291,15 @@ def test_parser_forms():
     }"""
     m = cnnref.parse(text)
     check(m.weights == ("random", 5), "weights random")
-    check([s.name for s in m.stmts] == ["conv2d_0", "a", "conv2d_1", "b", "concat_0",
+    check([s.name for s in m.stmts] == ["conv2d_0", "a", "conv2d_2", "b", "concat_0",
                                         "leaky_relu_0", "rbf_0", "softmax_0"],
-          "auto names count the op's unnamed statements: %r" % [s.name for s in m.stmts])
+          "auto names count all of the op's statements: %r" % [s.name for s in m.stmts])
     check(m.shapes()["conv2d_0"] == (4, 4, 7), "asym pad shape %r" % (m.shapes()["conv2d_0"],))
     check(m.shapes()["concat_0"] == (8, 4, 7), "concat shape")
     check(m.output_name() == "b" and m.output_shape() == (4, 4, 7), "output")
     check(m.stmts[5].args["alpha"] == -0.5 and m.stmts[6].args["epsilon"] == 2.5, "reals")
     p = cnnref.random_weights(m, 1)
-    check("conv2d_1.bias" not in p and p["conv2d_1.weight"].shape == (4, 1, 1, 1), "groups/bias")
+    check("conv2d_2.bias" not in p and p["conv2d_2.weight"].shape == (4, 1, 1, 1), "groups/bias")
     y = cnnref.forward(m, p, np.ones(2 * 6 * 7, dtype=np.float32), all_outputs=True)
     check(np.allclose(y["softmax_0"].sum(axis=2), 1, atol=1e-6), "softmax axis 2 sums")
     with tempfile.TemporaryDirectory() as d:
