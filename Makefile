@@ -27,6 +27,8 @@ clean:
 # Sanitizer CI (docs/robustness.md): the whole ctest suite built with clang,
 # ASan + UBSan and -fno-sanitize-recover=all (CNNC_SANITIZE), in its own tree.
 # Warnings are gcc's job in `make test`: clang's may differ, so not -Werror here.
+# intercept_strstr=0: ASan's strstr measures the whole haystack on every call,
+# which makes strstr loops over megabytes of emitted C quadratic.
 SANITIZE_BUILD ?= build-sanitize
 PACKAGES += libclang-rt-14-dev
 .PHONY: test-sanitize
@@ -35,5 +37,18 @@ test-sanitize: deps
 	CC=clang cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCNNC_SANITIZE=ON \
 	    -DCNNC_WERROR=OFF
 	cmake --build $(SANITIZE_BUILD) -j$(JOBS)
-	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:intercept_strstr=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+
+# Benchmark (docs/performance.md): every example's generated C (gcc -O3
+# -march=native and -O2) against the interpreter, PyTorch and ONNX Runtime
+# (npm onnxruntime-node, installed into $(BUILD)/bench/ort when missing and
+# reachable); prints one table and rewrites the one in docs/performance.md.
+# `make bench BENCH_DOC=` leaves the document alone.
+BENCH_DOC ?= docs/performance.md
+BENCH_ARGS ?=
+.PHONY: bench
+
+bench: build
+	/usr/bin/python3 -B bench/bench.py --build $(BUILD) --install-ort \
+	    $(if $(BENCH_DOC),--update-doc $(BENCH_DOC)) $(BENCH_ARGS)

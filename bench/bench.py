@@ -1,0 +1,761 @@
+#!/usr/bin/python3
+"""bench.py: builds and runs the cnnc benchmark and prints ONE table.
+
+Consumes the example models (examples/*.cnn: the lecture network fashion
+and the VGG-style vgg first), the built cnnc and cnnc_bench_interp, gcc,
+Debian's python3-torch and, when installed, npm's onnxruntime-node. For
+each model it produces, in --out: the model bound to one weights file
+(trained, or generated here so that every engine reads the same numbers),
+a fixed input, the generated C with its harness builds, the ONNX export,
+every engine's output, results.md and results.json; on stdout the table:
+median microseconds per inference of the generated C (gcc -O3 -march=native
+and gcc -O2), the interpreter, PyTorch and ONNX Runtime; GFLOP/s and % of
+the single-core FMA peak measured by peak.c; latency ratios to ONNX Runtime
+and PyTorch; per-layer GFLOP/s of the generated C; .text, arena and weights
+bytes; gcc compile time; and whether the generated C matches the
+interpreter within 1e-4. Method: docs/performance.md.
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "py"))
+sys.path.insert(0, HERE)
+
+TOL = 1e-4          # max |got - ref| / max |ref|, against the interpreter
+FIRST = ("fashion", "vgg")
+CWARN = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
+         "-Wstrict-prototypes", "-Wmissing-prototypes", "-Werror"]
+BUILDS = {"O3": ["-O3", "-march=native"], "O2": ["-O2"]}
+DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+class StepError(Exception):
+    """One step of one model failed; the table shows it, the run goes on."""
+
+
+# ---------------------------------------------------------------- processes
+
+def run(cmd, cwd=None, env=None, timeout=900):
+    """Runs cmd; returns stdout. Raises StepError with its stderr."""
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                           timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise StepError("%s: %s" % (os.path.basename(cmd[0]), e))
+    if p.returncode != 0:
+        msg = (p.stderr or p.stdout).strip().splitlines()
+        raise StepError("%s failed: %s" % (os.path.basename(cmd[0]),
+                                           " | ".join(msg[-3:]) or "exit %d" % p.returncode))
+    return p.stdout
+
+
+def timed_run(cmd, **kw):
+    t0 = time.perf_counter()
+    out = run(cmd, **kw)
+    return out, time.perf_counter() - t0
+
+
+def parse_kv(line):
+    """'run median_us=1.5 samples=3' -> {'median_us': 1.5, 'samples': 3.0}."""
+    out = {}
+    for k, v in re.findall(r"(\w+)=(\S+)", line):
+        try:
+            out[k] = float(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def run_line(stdout, tag="run"):
+    for line in stdout.splitlines():
+        if line.startswith(tag + " "):
+            return parse_kv(line)
+    raise StepError("no '%s' line in: %s" % (tag, stdout.strip()[:200]))
+
+
+def timing_args(a):
+    return ["--cpu", str(a.cpu), "--seconds", str(a.seconds),
+            "--warmup", str(a.warmup), "--min-samples", str(a.min_samples)]
+
+
+# ---------------------------------------------------------------- machine
+
+def lscpu():
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    except OSError:
+        text = ""
+    info = dict(re.findall(r"^([^:\n]+):\s*(.*)$", text, re.M))
+    flags = set(info.get("Flags", "").split())
+    return {"model": info.get("Model name", platform.processor() or "?"),
+            "cpus": info.get("CPU(s)", str(os.cpu_count())),
+            "threads_per_core": info.get("Thread(s) per core", "?"),
+            "avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
+            "gcc": run(["gcc", "-dumpfullversion"]).strip()}
+
+
+def measure_peak(a, work):
+    """peak.c built for this machine, and once more without AVX-512."""
+    res = {}
+    variants = {"native": ["-march=native"], "avx2": ["-march=native", "-mno-avx512f"]}
+    for name, flags in variants.items():
+        exe = os.path.join(work, "peak_" + name)
+        run(["gcc", "-O3"] + flags + CWARN + ["-I" + HERE, os.path.join(HERE, "peak.c"),
+             os.path.join(HERE, "timing.c"), "-o", exe])
+        secs = "0.05" if a.smoke else "0.5"
+        res[name] = run_line(run([exe, "--cpu", str(a.cpu), "--seconds", secs]), "peak")
+    return res
+
+
+# ---------------------------------------------------------------- models
+
+def model_list(a):
+    """The models to run: paths, or bare names of examples ("vgg")."""
+    if a.models:
+        ex = lambda p: os.path.join(ROOT, "examples", p + ".cnn")
+        return [os.path.abspath(p if os.sep in p or p.endswith(".cnn") else ex(p))
+                for p in a.models]
+    if a.smoke:
+        return [os.path.join(ROOT, "examples", "tiny.cnn")]
+    paths = sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn")))
+    key = lambda p: (FIRST.index(stem(p)) if stem(p) in FIRST else len(FIRST), p)
+    return sorted(paths, key=key)
+
+
+def stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def bind_weights(cnnref, path, m, text, work):
+    """(model text bound to one weights file, params as numpy arrays).
+    A model's own file is kept; random(seed) weights are generated here
+    (cnnref.random_weights) and written, so torch, ONNX and cnnc agree."""
+    specs = cnnref.param_specs(m)
+    own = os.path.join(os.path.dirname(path), m.weights[1]) \
+        if m.weights and m.weights[0] == "file" else None
+    if own and os.path.exists(own):
+        wpath = own
+        params = {k: np.array(v) for k, v in cnnref.read_safetensors(wpath).items()}
+    elif specs:
+        seed = m.weights[1] if m.weights and m.weights[0] == "random" else 1
+        params = cnnref.random_weights(m, seed)
+        wpath = os.path.join(work, "weights.safetensors")
+        cnnref.write_safetensors(wpath, params)
+    else:
+        return text, {}
+    return cnnref.set_weights(text, os.path.abspath(wpath)), params
+
+
+def layer_flops(cnnref, m):
+    """{statement name: FLOPs}: 2 * MACs of each conv2d and dense."""
+    shapes, out = m.shapes(), {}
+    for st in m.stmts:
+        x = shapes[st.inputs[0]]
+        if st.op == "conv2d":
+            win = cnnref.window(st.args, x, pool=False)
+            cin = x[0] // int(st.args.get("groups", 1))
+            macs = st.shape[0] * win["oh"] * win["ow"] * cin * win["kh"] * win["kw"]
+        elif st.op == "dense":
+            macs = st.shape[0] * x[0]
+        else:
+            macs = 0
+        out[st.name] = 2 * macs
+    return out
+
+
+def prepare(cnnref, path, work):
+    """Model copy, weights, input; returns a dict describing the model."""
+    with open(path) as f:
+        text = f.read()
+    m = cnnref.parse(text, path)
+    text, params = bind_weights(cnnref, path, m, text, work)
+    note = None
+    if m.weights and m.weights[0] == "file" and str(m.weights[1]) not in text:
+        note = "%s is missing: random weights (seed 1) instead" % m.weights[1]
+    model = os.path.join(work, "model.cnn")
+    with open(model, "w") as f:
+        f.write(text)
+    n = int(np.prod(m.input_shape))
+    x = np.random.default_rng(2024).uniform(-1, 1, n).astype(np.float32)
+    x.tofile(os.path.join(work, "input.f32"))
+    flops = layer_flops(cnnref, m)
+    return {"m": m, "params": params, "model": model, "x": x, "work": work,
+            "flops": flops, "total_flops": sum(flops.values()), "note": note}
+
+
+def read_out(path, n=None):
+    y = np.fromfile(path, dtype="<f4")
+    if n is not None and y.size != n:
+        raise StepError("%s: %d values, expected %d" % (path, y.size, n))
+    return y
+
+
+def rel_err(got, ref):
+    d = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+    if d.size and not np.all(np.isfinite(d)):
+        return float("inf")
+    return float(d.max() / max(1e-6, float(np.abs(ref).max()))) if d.size else 0.0
+
+
+# ---------------------------------------------------------------- generated C
+
+def section_sizes(obj):
+    """(.text*, .rodata*, .bss + .data) bytes of an object, from size -A."""
+    text = rodata = ram = 0
+    for name, size in re.findall(r"^(\.\S+)\s+(\d+)", run(["size", "-A", obj]), re.M):
+        size = int(size)
+        if name.startswith(".text"):
+            text += size
+        elif name.startswith(".rodata"):
+            rodata += size
+        elif name.startswith((".bss", ".data")):
+            ram += size
+    return text, rodata, ram
+
+
+def header_define(hpath, name):
+    with open(hpath) as f:
+        mm = re.search(r"#define\s+%s\s+(\d+)" % name, f.read())
+    return int(mm.group(1)) if mm else None
+
+
+def build_harness(d, src, tag, flags, defines=()):
+    """Compiles src (timed) and links it with harness.c; returns (exe, obj, s)."""
+    w = d["work"]
+    obj = os.path.join(w, "bm_%s.o" % tag)
+    _, secs = timed_run(["gcc"] + flags + ["-c", src, "-o", obj])
+    exe = os.path.join(w, "harness_" + tag)
+    run(["gcc"] + flags + CWARN + list(defines) + ["-I" + w, "-I" + HERE,
+         os.path.join(HERE, "harness.c"), os.path.join(HERE, "timing.c"), obj,
+         "-lm", "-o", exe])
+    return exe, obj, secs
+
+
+def time_generated(a, d, tag, exe):
+    out = os.path.join(d["work"], "out_%s.f32" % tag)
+    res = run_line(run([exe, "--input", os.path.join(d["work"], "input.f32"),
+                        "--output", out] + timing_args(a)))
+    res["err"] = rel_err(read_out(out, d["ref"].size), d["ref"])
+    return res
+
+
+def bench_generated(a, d, r):
+    w = d["work"]
+    src = os.path.join(w, "bm.c")
+    run([a.cnnc, d["model"], "-o", src, "--name", "bm"])
+    hdr = os.path.join(w, "bm.h")
+    r["arena"] = header_define(hdr, "BM_ARENA_BYTES")
+    for tag, flags in BUILDS.items():
+        exe, obj, secs = build_harness(d, src, tag, flags)
+        r["compile_" + tag] = secs
+        r["text_" + tag], r["weights"], ram = section_sizes(obj)
+        if r["arena"] is None:
+            r["arena"] = ram
+        r[tag] = time_generated(a, d, tag, exe)
+    return src
+
+
+# ---------------------------------------------------------------- per layer
+
+OPFN_RE = re.compile(r"^static\s+void\s+(op(\d+)_\w*)\s*\(", re.M)
+OPCOMMENT_RE = re.compile(r"/\*\s*op (\d+):\s*\S+\s+([\w.]+)\s*=\s*(\w+)")
+
+
+def find_body_end(text, start):
+    """Index just past the '}' closing the first '{' after start (comments
+    skipped; the emitted C has no braces in strings)."""
+    depth, i = 0, text.index("{", start)
+    while i < len(text):
+        if text.startswith("/*", i):
+            i = text.index("*/", i) + 2
+            continue
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+        if depth == 0:
+            return i
+    raise StepError("unbalanced braces in the generated C")
+
+
+def instrument(text):
+    """The emitted C with each op function's call in bm_run_ws (or bm_run)
+    wrapped by bench_layer_begin()/bench_layer_end(K): function-like macros
+    defined after the op functions and undefined after the run function, so
+    no definition is touched. An op function is a static void opK_...()
+    that the run function calls (opK_..._tile8 helpers are not).
+    Returns (text, {K: function name})."""
+    mm = re.search(r"^void\s+bm_run_ws\s*\(", text, re.M) or \
+        re.search(r"^void\s+bm_run\s*\(", text, re.M)
+    if not mm:
+        raise StepError("no run function found to instrument")
+    end = find_body_end(text, mm.start())
+    body = text[mm.start():end]
+    fns = {int(k): name for name, k in OPFN_RE.findall(text)
+           if re.search(r"\b%s\s*\(" % name, body)}
+    if not fns:
+        raise StepError("the run function calls no opK_ function")
+    defs = ["void bench_layer_begin(void);", "void bench_layer_end(int k);"]
+    defs += ["#define %s(...) (bench_layer_begin(), %s(__VA_ARGS__), bench_layer_end(%d))"
+             % (fn, fn, k) for k, fn in sorted(fns.items())]
+    undefs = ["#undef %s" % fn for _, fn in sorted(fns.items())]
+    out = text[:mm.start()] + "\n".join(defs) + "\n" + body + "\n" + \
+        "\n".join(undefs) + "\n" + text[end:]
+    return out, fns
+
+
+def layer_names(text, fns, flops):
+    """{K: (statement name, FLOPs)}. The op comments name each op's source
+    statement and kind; only a conv2d or dense op is credited its
+    statement's FLOPs (a dense with activation=softmax is two ops, one
+    statement). Without the comments: the longest statement name that
+    starts the function's name, credited to its first conv/dense function."""
+    named = {int(k): (name, kind) for k, name, kind in OPCOMMENT_RE.findall(text)}
+    out, credited = {}, set()
+    for k, fn in sorted(fns.items()):
+        if k in named:
+            name, kind = named[k]
+            out[k] = (name, flops.get(name, 0) if kind in ("conv2d", "dense") else 0)
+            continue
+        rest = fn.split("_", 1)[1] if "_" in fn else fn
+        cands = [st for st in flops if rest == st or rest.startswith(st + "_")]
+        name = max(cands, key=len) if cands else fn
+        computes = re.search(r"conv|dense", rest[len(name):]) is not None
+        out[k] = (name, flops.get(name, 0) if computes and name not in credited else 0)
+        if computes:
+            credited.add(name)
+    return out
+
+
+def bench_layers(a, d, src, r):
+    with open(src) as f:
+        text = f.read()
+    itext, fns = instrument(text)
+    lsrc = os.path.join(d["work"], "bm_layers.c")
+    with open(lsrc, "w") as f:
+        f.write(itext)
+    exe, _, _ = build_harness(d, lsrc, "layers", BUILDS["O3"], ["-DBENCH_LAYERS"])
+    names = layer_names(text, fns, d["flops"])
+    out = run([exe, "--input", os.path.join(d["work"], "input.f32")] + timing_args(a))
+    layers = []
+    for k, kv in re.findall(r"^layer (\d+) (.*)$", out, re.M):
+        k = int(k)
+        if k not in fns:
+            continue
+        name, flops = names.get(k, ("op%d" % k, 0))
+        layers.append({"op": k, "name": name, "fn": fns.get(k, ""),
+                       "us": parse_kv(kv)["median_us"], "flops": flops})
+    r["layers"] = layers
+
+
+# ---------------------------------------------------------------- other engines
+
+def bench_interp(a, d, r):
+    """The interpreter, in-process (cnnc_model_interp); its output is the
+    reference every other engine is checked against."""
+    out = os.path.join(d["work"], "out_interp.f32")
+    res = run_line(run([a.interp_bench, d["model"], "--input",
+                        os.path.join(d["work"], "input.f32"), "--output", out] + timing_args(a)))
+    d["ref"] = read_out(out)
+    r["interp"] = res
+
+
+def time_python(fn, a):
+    """timing.c's method in Python: warm-up, batch to >= 100 us, median."""
+    t0 = time.perf_counter_ns()
+    n = 0
+    while n < 2 or time.perf_counter_ns() - t0 < a.warmup * 1e9:
+        fn()
+        n += 1
+    per = (time.perf_counter_ns() - t0) / n
+    batch = 1 if per >= 100e3 else int(100e3 / per) + 1
+    v, start = [], time.perf_counter_ns()
+    while len(v) < a.min_samples or time.perf_counter_ns() - start < a.seconds * 1e9:
+        s = time.perf_counter_ns()
+        for _ in range(batch):
+            fn()
+        v.append((time.perf_counter_ns() - s) / batch)
+    v.sort()
+    return {"median_us": float(np.median(v)) * 1e-3, "min_us": v[0] * 1e-3,
+            "samples": len(v), "batch": batch}
+
+
+def bench_torch(a, d, r):
+    """PyTorch: trace + freeze, and the same + optimize_for_inference; the
+    table shows the faster (see docs/performance.md: with Debian's netlib
+    BLAS, freeze alone sends small batch-1 convs to a slow path)."""
+    import torch
+    import torchnet
+    net = torchnet.Net(d["m"], d["params"])
+    x = torchnet.example_input(d["m"], d["x"])
+    variants = {}
+    for name, opt in (("freeze", False), ("optimized", True)):
+        fz = torchnet.frozen(net, x, optimize=opt)
+        with torch.no_grad():
+            y = fz(x).numpy().reshape(-1)
+            variants[name] = time_python(lambda: fz(x), a)
+        variants[name]["err"] = rel_err(y, d["ref"])
+    best = min(variants, key=lambda k: variants[k]["median_us"])
+    r["torch"] = dict(variants[best], variant=best)
+    r["torch_variants"] = variants
+    onnx = os.path.join(d["work"], "model.onnx")
+    torchnet.export_onnx(net, x, onnx)
+    d["onnx"] = onnx
+
+
+def bench_ort(a, d, r):
+    if not d.get("onnx"):
+        raise StepError("no ONNX file (the PyTorch step failed)")
+    out = os.path.join(d["work"], "out_ort.f32")
+    dims = json.dumps([1] + list(d["m"].input_shape))
+    env = dict(os.environ, NODE_PATH=os.path.join(a.ort_dir, "node_modules"))
+    res = run_line(run(["node", os.path.join(HERE, "ort_bench.js"), d["onnx"],
+                        os.path.join(d["work"], "input.f32"), dims, out,
+                        str(a.seconds), str(a.warmup), str(a.min_samples)], env=env))
+    res["err"] = rel_err(read_out(out, d["ref"].size), d["ref"])
+    r["ort"] = res
+
+
+def ort_installed(a):
+    return bool(shutil.which("node")) and os.path.isdir(
+        os.path.join(a.ort_dir, "node_modules", "onnxruntime-node"))
+
+
+def ort_missing(a):
+    """Why ONNX Runtime cannot be measured, or None."""
+    if not a.ort:
+        return "--no-ort"
+    if not a.torch:
+        return "it runs the ONNX file exported in the PyTorch step: --no-torch"
+    if not ort_installed(a):
+        return ("not installed: npm install --ignore-scripts onnxruntime-node --prefix %s, "
+                "or make bench" % a.ort_dir)
+    return None
+
+
+def install_ort(a):
+    """npm install --ignore-scripts onnxruntime-node into a.ort_dir (its
+    install script would fetch GPU files; the CPU library is in the package)."""
+    if ort_installed(a) or not shutil.which("npm"):
+        return
+    os.makedirs(a.ort_dir, exist_ok=True)
+    print("installing onnxruntime-node into %s ..." % a.ort_dir, file=sys.stderr)
+    try:
+        run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund",
+             "--prefix", a.ort_dir, "onnxruntime-node"], timeout=120)
+    except StepError as e:
+        print("bench: npm install failed, ONNX Runtime not measured: %s" % e, file=sys.stderr)
+
+
+# ---------------------------------------------------------------- one model
+
+def bench_model(a, cnnref, path):
+    name = stem(path)
+    work = os.path.join(a.out, name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    r = {"name": name, "errors": {}}
+    try:
+        d = prepare(cnnref, path, work)
+    except (StepError, cnnref.CnnError, OSError) as e:
+        r["errors"]["prepare"] = str(e)
+        return r
+    r["flops"] = d["total_flops"]
+    if d["note"]:
+        r["note"] = d["note"]
+    guarded(r, "interp", bench_interp, a, d, r)
+    if "ref" not in d:
+        return r
+    src = guarded(r, "gen", bench_generated, a, d, r)
+    if src:
+        guarded(r, "layers", bench_layers, a, d, src, r)
+    if a.torch:
+        guarded(r, "torch", bench_torch, a, d, r)
+    if a.ort:
+        guarded(r, "ort", bench_ort, a, d, r)
+    return r
+
+
+def guarded(r, step, fn, *args):
+    """Runs one step; a failure is recorded for the table, not raised."""
+    print("  %s: %s" % (r["name"], step), file=sys.stderr)
+    try:
+        return fn(*args)
+    except Exception as e:   # torch, ONNX export or a tool: show, go on
+        lines = str(e).strip().splitlines() or [""]
+        r["errors"][step] = "%s: %s" % (type(e).__name__, lines[-1])
+        return None
+
+
+# ---------------------------------------------------------------- the table
+
+COLUMNS = ["model", "MFLOP", "gcc -O3 native µs", "gcc -O2 µs", "interp µs",
+           "PyTorch µs", "ORT µs", "GFLOP/s", "% peak", "×ORT", "×PyTorch",
+           ".text O3/O2 B", "arena B", "weights B", "gcc O3/O2 s", "check 1e-4"]
+
+
+def fmt_us(x):
+    if x is None:
+        return "—"
+    return "%.0f" % x if x >= 100 else ("%.1f" % x if x >= 10 else "%.2f" % x)
+
+
+def fmt_mflop(flops):
+    x = flops / 1e6
+    return "%.1f" % x if x >= 10 else ("%.2f" % x if x >= 1 else "%.3f" % x)
+
+
+def fmt_int(x):
+    return "—" if x is None else "{:,}".format(int(x))
+
+
+def us_of(r, key):
+    v = r.get(key)
+    return v["median_us"] if v else None
+
+
+def engine_cell(r, key):
+    """Median µs; ✗ when that engine's output is off (it then computes a
+    different function and its time means little)."""
+    v = r.get(key)
+    if not v:
+        return "err" if key in r["errors"] else "—"
+    bad = v.get("err", 0) > TOL
+    return fmt_us(v["median_us"]) + (" ✗" if bad else "")
+
+
+def ratio(x, y):
+    return "—" if not x or not y else "%.2f" % (x / y)
+
+
+def check_cell(r):
+    errs = [r[k]["err"] for k in BUILDS if r.get(k)]
+    if not errs or len(errs) < len(BUILDS):
+        return "✗ (failed)"
+    e = max(errs)
+    return ("✓" if e <= TOL else "✗") + " %.0e" % e if e else "✓ 0"
+
+
+def model_row(r, peak):
+    o3 = us_of(r, "O3")
+    gf = r["flops"] / (o3 * 1e3) if o3 and r.get("flops") else None
+    both = lambda k, f: "/".join(f(r.get(k + "_" + b)) for b in BUILDS) \
+        if r.get(k + "_O3") is not None else "—"
+    return ["**%s**" % r["name"], fmt_mflop(r["flops"]) if "flops" in r else "—",
+            engine_cell(r, "O3"), engine_cell(r, "O2"), engine_cell(r, "interp"),
+            engine_cell(r, "torch"), engine_cell(r, "ort"),
+            "%.1f" % gf if gf else "—", "%.0f%%" % (100 * gf / peak) if gf else "—",
+            ratio(o3, us_of(r, "ort")), ratio(o3, us_of(r, "torch")),
+            both("text", fmt_int), fmt_int(r.get("arena")), fmt_int(r.get("weights")),
+            both("compile", lambda s: "%.2f" % s if s < 1 else "%.1f" % s), check_cell(r)]
+
+
+def layer_rows(r, peak):
+    rows = []
+    for L in r.get("layers", []):
+        gf = L["flops"] / (L["us"] * 1e3) if L["flops"] and L["us"] > 0 else None
+        label = re.sub(r"^op\d+_", "", L["fn"]) or L["name"]
+        row = ["  ↳ op%d %s" % (L["op"], label),
+               fmt_mflop(L["flops"]) if L["flops"] else "", fmt_us(L["us"])]
+        row += [""] * 4 + ["%.1f" % gf if gf else "", "%.0f%%" % (100 * gf / peak) if gf else ""]
+        rows.append(row + [""] * (len(COLUMNS) - len(row)))
+    return rows
+
+
+def markdown(rows):
+    lines = ["| " + " | ".join(COLUMNS) + " |",
+             "|" + "|".join("---" if i == 0 else "--:" for i in range(len(COLUMNS))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table(results, peak):
+    rows = []
+    for r in results:
+        rows.append(model_row(r, peak))
+        rows += layer_rows(r, peak)
+    return markdown(rows)
+
+
+def notes(a, results, machine, peaks, load):
+    pk = peaks["native"]
+    out = ["Machine: %s, %s CPUs (%s thread(s) per core), avx2 %s, avx512f %s; gcc %s."
+           % (machine["model"], machine["cpus"], machine["threads_per_core"],
+              "yes" if machine["avx2"] else "no", "yes" if machine["avx512f"] else "no",
+              machine["gcc"]),
+           "Single-core peak (peak.c, %d-lane FMAs, %s): %.1f GFLOP/s; without AVX-512: %.1f GFLOP/s."
+           % (int(pk["lanes"]), pk["isa"], pk["gflops"], peaks["avx2"]["gflops"]),
+           "Pinned to CPU %d; %.2g s per measurement after a %.2g s warm-up; median of samples. "
+           "Load average (1 min) before/after: %.2f / %.2f%s." % (
+               a.cpu, a.seconds, a.warmup, load[0], load[1],
+               " — the machine was busy: re-run on a quiet one" if max(load) > 0.5 else ""),
+           "×ORT, ×PyTorch: latency of the gcc -O3 -march=native build divided by theirs "
+           "(below 1: the generated C is faster). ✗ after a time: that engine's output is "
+           "more than 1e-4 off the interpreter's."]
+    tv = [(r["name"], r["torch_variants"]) for r in results if r.get("torch_variants")]
+    if tv:
+        out.append("PyTorch %s: trace + freeze + optimize_for_inference (the faster); trace + "
+                   "freeze alone: %s µs." % (torch_version(), ", ".join(
+                       "%s %s" % (n, fmt_us(v["freeze"]["median_us"])) for n, v in tv)))
+    ov = [r["ort"].get("ort") for r in results if r.get("ort")]
+    if ov:
+        out.append("ONNX Runtime %s (npm onnxruntime-node; 1 intra-op thread, graph "
+                   "optimization level all; timed from node, binding overhead included); "
+                   "ONNX file exported from the PyTorch module, opset 17." % ov[0])
+    if not a.ort:
+        out.append("ONNX Runtime: not measured (%s)." % a.no_ort_why)
+    for r in results:
+        if r.get("note"):
+            out.append("%s: %s." % (r["name"], r["note"]))
+        for step, msg in sorted(r["errors"].items()):
+            out.append("%s, %s: %s" % (r["name"], step, msg))
+    return out
+
+
+def source_revision():
+    """' on commit abc1234 (+ uncommitted changes)', or '' outside git.
+    Read-only git plumbing: the index is not refreshed."""
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "diff-index", "--quiet", "HEAD", "--"],
+                               capture_output=True).returncode != 0
+    except OSError:
+        return ""
+    return " on commit %s%s" % (rev, " + uncommitted changes" if dirty else "") if rev else ""
+
+
+def torch_version():
+    import torch
+    return torch.__version__
+
+
+def read_doc(path):
+    """The document --update-doc rewrites; checked before any work."""
+    try:
+        with open(path) as f:
+            doc = f.read()
+    except OSError as e:
+        raise SystemExit("bench: --update-doc: %s" % e)
+    if DOC_BEGIN not in doc or DOC_END not in doc:
+        raise SystemExit("bench: %s has no %s ... %s section" % (path, DOC_BEGIN, DOC_END))
+    return doc
+
+
+def update_doc(path, text):
+    head, rest = read_doc(path).split(DOC_BEGIN, 1)
+    tail = rest.split(DOC_END, 1)[1]
+    with open(path, "w") as f:
+        f.write(head + DOC_BEGIN + "\n" + text + "\n" + DOC_END + tail)
+
+
+def report(a, results, machine, peaks, load):
+    peak = peaks["native"]["gflops"]
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    md = "Run of %s%s%s.\n\n%s\n\n%s\n" % (
+        when, source_revision(), " (--smoke)" if a.smoke else "",
+        table(results, peak), "\n".join("- " + n for n in notes(a, results, machine, peaks, load)))
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump({"machine": machine, "peak": peaks, "load": load, "models": results},
+                  f, indent=1, default=str)
+    print(md)
+    if a.update_doc:
+        update_doc(a.update_doc, md)
+        print("(table written to %s)" % a.update_doc)
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"),
+                    help="CMake build directory (cnnc, cnnc_bench_interp)")
+    ap.add_argument("--cnnc", help="cnnc executable (default: BUILD/compiler/cnnc)")
+    ap.add_argument("--interp-bench", help="default: BUILD/bench/cnnc_bench_interp")
+    ap.add_argument("--out", help="work and results directory (default: BUILD/bench/results)")
+    ap.add_argument("--ort-dir", help="npm prefix holding onnxruntime-node "
+                                      "(default: BUILD/bench/ort)")
+    ap.add_argument("--install-ort", action="store_true",
+                    help="npm install onnxruntime-node into --ort-dir when missing")
+    ap.add_argument("--no-torch", dest="torch", action="store_false")
+    ap.add_argument("--no-ort", dest="ort", action="store_false")
+    ap.add_argument("--cpu", type=int, default=-1, help="core to pin to (default: the last)")
+    ap.add_argument("--seconds", type=float, default=1.0, help="per measurement")
+    ap.add_argument("--warmup", type=float, default=0.2)
+    ap.add_argument("--min-samples", type=int, default=15)
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny.cnn, short timings: checks that the benchmark runs")
+    ap.add_argument("--update-doc", help="rewrite the bench section of this markdown file")
+    ap.add_argument("models", nargs="*",
+                    help=".cnn files or example names (default: every examples/*.cnn)")
+    a = ap.parse_args(argv)
+    a.cnnc = a.cnnc or os.path.join(a.build, "compiler", "cnnc")
+    a.interp_bench = a.interp_bench or os.path.join(a.build, "bench", "cnnc_bench_interp")
+    a.out = os.path.abspath(a.out or os.path.join(a.build, "bench", "results"))
+    a.ort_dir = os.path.abspath(a.ort_dir or os.path.join(a.build, "bench", "ort"))
+    if a.smoke:
+        a.seconds, a.warmup, a.min_samples = 0.05, 0.01, 3
+    return a
+
+
+def pin(a):
+    """Pins this process (and so torch, node and every child) to one core."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if a.cpu < 0:
+        a.cpu = allowed[-1]
+    os.sched_setaffinity(0, {a.cpu})
+
+
+def model_ok(r):
+    """Every step ran and every output is within TOL of the interpreter's."""
+    engines = [r[k] for k in ("torch", "ort") if r.get(k)]
+    return not r["errors"] and check_cell(r).startswith("✓") and \
+        all(v["err"] <= TOL for v in engines)
+
+
+def main(argv):
+    a = parse_args(argv)
+    for tool in (a.cnnc, a.interp_bench):
+        if not os.access(tool, os.X_OK):
+            raise SystemExit("bench: %s not found: build first (make build)" % tool)
+    # One thread everywhere, before torch (and its OpenMP and BLAS) loads.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    if a.update_doc:
+        read_doc(a.update_doc)
+    import cnnref   # needs torch; imported late so --help works without it
+    if a.install_ort and a.ort:
+        install_ort(a)
+    a.no_ort_why = ort_missing(a)
+    a.ort = not a.no_ort_why
+    os.makedirs(a.out, exist_ok=True)
+    pin(a)
+    load = [os.getloadavg()[0]]
+    machine = lscpu()
+    peaks = measure_peak(a, a.out)
+    results = [bench_model(a, cnnref, p) for p in model_list(a)]
+    load.append(os.getloadavg()[0])
+    report(a, results, machine, peaks, load)
+    failed = [r["name"] for r in results if not model_ok(r)]
+    if failed:
+        print("bench: problems with %s (see the notes)" % ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
