@@ -155,7 +155,7 @@ static int name_id_cmp(const void *pa, const void *pb)
 
 static int is_reserved(const Emitter *E, const char *name)
 {
-    static const char *const suffixes[] = { "_run", "_run_ws", "_arena" };
+    static const char *const suffixes[] = { "_run", "_run_ws", "_run_sample", "_arena", "_trace" };
     size_t n = strlen(E->opt->prefix);
     if (strncmp(name, E->opt->prefix, n) != 0)
         return 0;
@@ -240,10 +240,23 @@ static void emit_weight(Emitter *E, int id)
     buf_puts(b, "}};\n");
 }
 
+/* The weights op's emitted code reads: its packed tensor when its fast
+ * kernel reads that, else its parameters. */
+static int op_code_params(const Emitter *E, const Op *op, int ids[4])
+{
+    if (op_packed_weight(op) >= 0 && emit_kernel_usable(E->g, op)) {
+        ids[0] = op->packed;
+        return 1;
+    }
+    if (op->variant == KV_VIEW && emit_kernel_usable(E->g, op))
+        return 0;
+    return op_params(op, ids);
+}
+
 /* Writes, before an op's function, the weights it is the first to use. */
 static void emit_op_weights(Emitter *E, const Op *op)
 {
-    int ids[4], n = op_params(op, ids);
+    int ids[4], n = op_code_params(E, op, ids);
     for (int k = 0; k < n; k++) {
         if (E->wdone[ids[k]])
             continue;
@@ -291,6 +304,30 @@ static const char *op_what(Ctx *ctx, const Op *op)
     return what;
 }
 
+/* " *   kernel: ..." for the fast kernels and in-place ops. */
+static void emit_kernel_comment(Emitter *E, const Op *op)
+{
+    Buf *b = E->c;
+    if (emit_kernel_usable(E->g, op)) {
+        static const char *const what[] = {
+            [KV_CONV_BLOCKED] = "16 output channels (vector lanes) x 8 pixels of a row",
+            [KV_CONV_PIXELS] = "a row of pixels (vector lanes) x 16 output channels",
+            [KV_CONV_ROWS] = "vectorized along output rows",
+            [KV_DENSE_BLOCKED] = "blocks of units, weights packed transposed",
+            [KV_VIEW] = "a view of its input: no code",
+        };
+        buf_printf(b, " *   kernel: %s", what[op->variant]);
+        if (op_packed_weight(op) >= 0) {
+            buf_puts(b, " (");
+            emit_comment_text(b, E->g->t[op->packed].name);
+            buf_printf(b, " %s)", shape_str(E->ctx->arena, &E->g->t[op->packed].shape));
+        }
+        buf_putc(b, '\n');
+    }
+    if (op->inplace > 0 && op->variant != KV_VIEW)
+        buf_printf(b, " *   in place: the output overwrites input %d\n", op->inplace - 1);
+}
+
 static void emit_op_comment(Emitter *E, int i)
 {
     const Op *op = &E->g->ops[i];
@@ -312,6 +349,7 @@ static void emit_op_comment(Emitter *E, int i)
         buf_printf(b, " %s%s", shape_str(a, &E->g->t[ids[k]].shape), k == n - 1 ? "\n" : "");
     }
     emit_op_params_comment(E, op);
+    emit_kernel_comment(E, op);
     for (int k = 0; k < op->nfused && k < MAX_FUSED; k++) {
         buf_puts(b, " *   fused: ");
         emit_loc(b, E->g, op->fused[k].loc);
@@ -328,24 +366,37 @@ static void emit_op_signature(Emitter *E, int i)
     const Op *op = &E->g->ops[i];
     Buf *b = E->c;
     Arena *a = E->ctx->arena;
+    /* In place, out is one of the inputs: no restrict. */
+    const char *rs = op->inplace > 0 ? "" : "restrict ";
     int col = (int)(strlen("static void (") + strlen(E->fname[i]));
     buf_printf(b, "static void %s(", E->fname[i]);
     for (int k = 0; k < op->nin; k++) {
         if (k)
             buf_printf(b, "%*s", col, "");
         if (op->nin > 1)
-            buf_printf(b, "const float *restrict in%d, ", k);
+            buf_printf(b, "const float *%sin%d, ", rs, k);
         else
-            buf_puts(b, "const float *restrict in, ");
+            buf_printf(b, "const float *%sin, ", rs);
         buf_printf(b, "/* %s */\n", shape_str(a, &E->g->t[op->in[k]].shape));
     }
-    buf_printf(b, "%*sfloat *restrict out) /* %s */\n", op->nin ? col : 0, "",
+    buf_printf(b, "%*sfloat *%sout) /* %s */\n", op->nin ? col : 0, "", rs,
                shape_str(a, &E->g->t[op->out].shape));
+}
+
+static int is_view(const Emitter *E, const Op *op)
+{
+    return op->variant == KV_VIEW && emit_kernel_usable(E->g, op);
 }
 
 static void emit_op_function(Emitter *E, int i)
 {
     emit_op_weights(E, &E->g->ops[i]);
+    if (is_view(E, &E->g->ops[i])) {
+        emit_op_comment(E, i);
+        buf_putc(E->c, '\n');
+        return;
+    }
+    emit_kernel_helpers(E, &E->g->ops[i]);
     emit_op_comment(E, i);
     emit_op_signature(E, i);
     buf_puts(E->c, "{\n");
@@ -376,8 +427,9 @@ static void emit_plan_comment(Emitter *E)
 {
     const Graph *g = E->g;
     Buf *b = E->c;
-    buf_printf(b, " * Arena plan: %lld bytes (%lld floats, offsets in floats):\n",
-               g->arena_floats * 4, g->arena_floats);
+    buf_printf(b, " * Arena plan: %lld bytes (%lld floats, offsets in floats); liveness\n"
+                  " * optimum %lld bytes:\n",
+               g->arena_floats * 4, g->arena_floats, plan_lower_bound(E->ctx, g) * 4);
     buf_puts(b, " *       offset      bytes  live ops  tensor\n");
     for (int t = 0; t < g->nt; t++) {
         const Tensor *x = &g->t[t];
@@ -403,6 +455,9 @@ static void emit_file_header(Emitter *E, Buf *b)
     buf_printf(b, " %s -> ", shape_str(E->ctx->arena, &in->shape));
     emit_comment_text(b, tensor_label(out));
     buf_printf(b, " %s, float32, C,H,W order.\n", shape_str(E->ctx->arena, &out->shape));
+    if (g->batch)
+        buf_printf(b, " * A run takes a batch of %d sample%s, one after another.\n", g->batch,
+                   g->batch == 1 ? "" : "s");
 }
 
 /* The pointer an op passes for tensor id: the caller's buffers, or t<id>. */
@@ -451,6 +506,11 @@ static void emit_arena_pointers(Emitter *E)
 static void emit_op_call(Emitter *E, int i)
 {
     const Op *op = &E->g->ops[i];
+    if (is_view(E, op)) {
+        buf_printf(E->c, "    /* op %d: t%d is t%d, seen as %s */\n", i, op->out, op->in[0],
+                   shape_str(E->ctx->arena, &E->g->t[op->out].shape));
+        return;
+    }
     buf_printf(E->c, "    %s(", E->fname[i]);
     for (int k = 0; k < op->nin; k++)
         buf_printf(E->c, "%s, ", tensor_ptr(E, op->in[k]));
@@ -464,19 +524,62 @@ static void emit_identity(Emitter *E)
     buf_printf(E->c, "    for (int i = 0; i < %lld; ++i)\n        output[i] = input[i];\n", n);
 }
 
+/* With a batch, _run_ws runs _run_sample on each sample in turn. */
+static void emit_batch_loop(Emitter *E)
+{
+    const Graph *g = E->g;
+    const char *p = E->opt->prefix;
+    buf_printf(E->c, "void %s_run_ws(const float *input, float *output, void *arena)\n{\n", p);
+    buf_printf(E->c, "    for (int n = 0; n < %d; ++n) /* samples, one after another */\n", g->batch);
+    buf_printf(E->c, "        %s_run_sample(input + n * %lld, output + n * %lld, arena);\n}\n\n", p,
+               g->t[g->input].numel, g->t[g->output].numel);
+}
+
+/* EmitOptions.trace: <prefix>_trace(op, layer, out, n) after each op.
+ * Built with -DCNNC_TRACE the program defines it (cnnc --emit-test writes
+ * one that checks each layer); otherwise it is an empty static function,
+ * which the compiler removes. */
+static void emit_trace_hook(Emitter *E)
+{
+    const char *p = E->opt->prefix;
+    buf_printf(E->c, "/* The trace hook: with -DCNNC_TRACE, the program defines %s_trace(),\n"
+                     " * called after each op with its output (docs/cli.md, --emit-test). */\n", p);
+    buf_printf(E->c, "#ifdef CNNC_TRACE\n"
+                     "void %s_trace(int op, const char *layer, const float *out, long n);\n"
+                     "#else\n"
+                     "static void %s_trace(int op, const char *layer, const float *out, long n)\n"
+                     "{\n    (void)op;\n    (void)layer;\n    (void)out;\n    (void)n;\n}\n"
+                     "#endif\n\n", p, p);
+}
+
+static void emit_trace_call(Emitter *E, int i)
+{
+    const Op *op = &E->g->ops[i];
+    buf_printf(E->c, "    %s_trace(%d, \"%s\", %s, %lldL);\n", E->opt->prefix, i,
+               c_ident(E->ctx, op->name), tensor_ptr(E, op->out), E->g->t[op->out].numel);
+}
+
 static void emit_run_functions(Emitter *E)
 {
     const char *p = E->opt->prefix;
     Buf *b = E->c;
-    buf_printf(b, "void %s_run_ws(const float *input, float *output, void *arena)\n{\n", p);
+    if (E->g->batch > 1)
+        buf_printf(b, "static void %s_run_sample(const float *input, float *output, void *arena)\n{\n", p);
+    else
+        buf_printf(b, "void %s_run_ws(const float *input, float *output, void *arena)\n{\n", p);
     emit_arena_pointers(E);
     if (E->g->nops)
         buf_putc(b, '\n');
-    for (int i = 0; i < E->g->nops; i++)
+    for (int i = 0; i < E->g->nops; i++) {
         emit_op_call(E, i);
+        if (E->opt->trace)
+            emit_trace_call(E, i);
+    }
     if (E->g->nops == 0)
         emit_identity(E);
     buf_puts(b, "}\n\n");
+    if (E->g->batch > 1)
+        emit_batch_loop(E);
     long long n = E->g->arena_floats > 0 ? E->g->arena_floats : 1;
     buf_printf(b, "/* The arena behind %s_run(): the file's only mutable state. */\n", p);
     buf_printf(b, "static float %s_arena[%lld];\n\n", p, n);
@@ -507,20 +610,29 @@ static void emit_c_file(Emitter *E)
                     "typedef char cnnc_uint_is_32_bits[sizeof(unsigned int) == 4 ? 1 : -1];\n\n");
     for (int i = 0; i < E->g->nops; i++)
         emit_op_function(E, i);
+    if (E->opt->trace)
+        emit_trace_hook(E);
     emit_run_functions(E);
 }
 
 /* ---- the header ---- */
 
+/* With a batch B the sizes and shapes are the whole batch's: [B, ...]. */
 static void emit_shape_macros(Buf *b, const char *up, const char *what, const Tensor *t,
-                              Arena *a)
+                              Arena *a, int batch)
 {
-    buf_printf(b, "#define %s_%s_SIZE %lld /* %s, float%s */\n", up, what, t->numel,
-               shape_str(a, &t->shape), t->shape.rank == 3 ? ", C,H,W order" : "");
-    buf_printf(b, "#define %s_%s_RANK %d\n", up, what, t->shape.rank);
+    Shape s = t->shape;
+    if (batch) {
+        memmove(s.dim + 1, s.dim, sizeof s.dim[0] * (size_t)(MAX_RANK - 1));
+        s.dim[0] = batch;
+        s.rank++;
+    }
+    buf_printf(b, "#define %s_%s_SIZE %lld /* %s, float%s */\n", up, what, t->numel * (batch ? batch : 1),
+               shape_str(a, &s), t->shape.rank == 3 ? (batch ? ", B,C,H,W order" : ", C,H,W order") : "");
+    buf_printf(b, "#define %s_%s_RANK %d\n", up, what, s.rank);
     buf_printf(b, "#define %s_%s_SHAPE {", up, what);
-    for (int k = 0; k < t->shape.rank; k++)
-        buf_printf(b, "%s%d", k ? ", " : "", t->shape.dim[k]);
+    for (int k = 0; k < s.rank; k++)
+        buf_printf(b, "%s%d", k ? ", " : "", s.dim[k]);
     buf_puts(b, "}\n");
 }
 
@@ -534,8 +646,10 @@ static void emit_h_file(Emitter *E, Buf *b)
     buf_puts(b, " */\n");
     buf_printf(b, "#ifndef %s_H_INCLUDED\n#define %s_H_INCLUDED\n\n", up, up);
     buf_puts(b, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
-    emit_shape_macros(b, up, "INPUT", &E->g->t[E->g->input], E->ctx->arena);
-    emit_shape_macros(b, up, "OUTPUT", &E->g->t[E->g->output], E->ctx->arena);
+    if (E->g->batch)
+        buf_printf(b, "#define %s_BATCH %d /* samples per call, one after another */\n", up, E->g->batch);
+    emit_shape_macros(b, up, "INPUT", &E->g->t[E->g->input], E->ctx->arena, E->g->batch);
+    emit_shape_macros(b, up, "OUTPUT", &E->g->t[E->g->output], E->ctx->arena, E->g->batch);
     buf_printf(b, "#define %s_ARENA_BYTES %lld /* scratch for %s_run_ws(); may be 0 */\n\n",
                up, E->g->arena_floats * 4, p);
     buf_printf(b, "/* Runs the model on input (%s_INPUT_SIZE floats) into output\n"

@@ -134,7 +134,7 @@ static void emit_act_expr(Buf *b, const Act *a, const char *v)
 }
 
 /* "dst = act(v);" */
-static void emit_store(Emitter *E, const char *dst, const Act *a, const char *v)
+void emit_store(Emitter *E, const char *dst, const Act *a, const char *v)
 {
     for (int i = 0; i < E->depth; i++)
         buf_put(E->c, "    ", 4);
@@ -471,8 +471,46 @@ static void emit_softmax(Emitter *E, const Op *op)
         emit_map(E, &op->act, "out", 0, t->numel);
 }
 
+/* dst[at .. at + n) = 0, as one statement or a loop. */
+static void emit_zeros(Emitter *E, const char *dst, long long at, long long n)
+{
+    if (n <= 0)
+        return;
+    if (n == 1) {
+        emit_line(E, "%s[%lld] = 0.0f;", dst, at);
+        return;
+    }
+    emit_line(E, "for (int i = 0; i < %lld; ++i)", n);
+    emit_line(E, "    %s[%s] = 0.0f;", dst, idx(lin_add(lin(at), "i", 1)).s);
+}
+
+/* pad.c's explicit padding: per channel, zero rows on top, then each input
+ * row between zero columns, then zero rows below. */
+static void emit_pad(Emitter *E, const Op *op)
+{
+    const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
+    const int H = is->dim[1], W = is->dim[2], Hp = os->dim[1], Wp = os->dim[2];
+    const int pt = op->win.pt, pl = op->win.pl;
+    const char *c = loop_open(E, "c", is->dim[0], 0);
+    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
+    emit_line(E, "float *y = %s;", ptr_plus(E, "out", lin_add(lin(0), c, (long long)Hp * Wp)));
+    emit_zeros(E, "y", 0, (long long)pt * Wp);
+    const char *r = loop_open(E, "r", H, 1);
+    emit_line(E, "float *yr = y + %s;", idx(lin_add(lin((long long)pt * Wp), r, Wp)).s);
+    emit_zeros(E, "yr", 0, pl);
+    emit_line(E, "for (int i = 0; i < %d; ++i)", W);
+    emit_line(E, "    yr[%s] = x[%s];", idx(lin_add(lin(pl), "i", 1)).s,
+              idx(lin_add(lin_add(lin(0), r, W), "i", 1)).s);
+    emit_zeros(E, "yr", pl + W, Wp - W - pl);
+    loop_close(E, r);
+    emit_zeros(E, "y", (long long)(pt + H) * Wp, (long long)(Hp - H - pt) * Wp);
+    loop_close(E, c);
+}
+
 void emit_op_body(Emitter *E, const Op *op)
 {
+    if (emit_kernel_body(E, op))
+        return;
     switch (op->kind) {
     case OP_CONV: emit_conv(E, op); return;
     case OP_MAXPOOL:
@@ -485,6 +523,7 @@ void emit_op_body(Emitter *E, const Op *op)
     case OP_ADD: emit_add(E, op); return;
     case OP_CONCAT: emit_concat(E, op); return;
     case OP_SOFTMAX: emit_softmax(E, op); return;
+    case OP_PAD: emit_pad(E, op); return;
     case OP__COUNT: break;
     }
     ICE("emit: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
@@ -529,6 +568,10 @@ static void emit_kind_params(Emitter *E, const Op *op)
         return;
     case OP_BATCHNORM: buf_printf(b, " *   epsilon=%.9g\n", (double)op->epsilon); return;
     case OP_SOFTMAX: buf_printf(b, " *   axis=%d\n", op->axis); return;
+    case OP_PAD:
+        buf_printf(b, " *   zeros: top=%d left=%d bottom=%d right=%d\n", op->win.pt,
+                   op->win.pl, op->win.pb, op->win.pr);
+        return;
     case OP_ACT:   /* the kind is on the line above; its parameters, if any */
         if (op->act.kind == ACT_LEAKY_RELU || op->act.kind == ACT_ELU ||
             op->act.kind == ACT_RBF) {

@@ -11,6 +11,7 @@ static const char *const op_names[OP__COUNT] = {
     [OP_GLOBAL_AVGPOOL] = "global_avgpool", [OP_FLATTEN] = "flatten",
     [OP_DENSE] = "dense", [OP_BATCHNORM] = "batchnorm", [OP_ADD] = "add",
     [OP_CONCAT] = "concat", [OP_ACT] = "activation", [OP_SOFTMAX] = "softmax",
+    [OP_PAD] = "pad",
 };
 
 static const char *const act_names[] = {

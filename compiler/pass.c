@@ -3,13 +3,20 @@
  * and verifies the graph's invariants after it. Also the shared graph
  * surgery: removing ops and compacting tensor ids.
  *
- *   dce   drop ops whose results never reach the output     (always)
- *   fuse  merge an activation into the op that feeds it     (unless -O0)
- *   plan  liveness and arena offsets for activations        (always)
+ *   dce        drop ops whose results never reach the output       (always)
+ *   fold_bn    fold a batchnorm into the conv/dense before it      (unless -O0)
+ *   fuse       merge an activation into the op that feeds it       (unless -O0)
+ *   pack       choose kernels, re-pack conv/dense weights for them (unless -O0)
+ *   pad        explicit zero padding before fast convs             (unless -O0)
+ *   inplace    flatten as a view, elementwise ops in place         (unless -O0)
+ *   plan       liveness and arena offsets for activations          (always)
  */
 #include "internal.h"
 
-enum { IRP_TOPO = 1, IRP_DEAD_FREE = 2, IRP_FUSED = 4, IRP_PLANNED = 8 };
+enum {
+    IRP_TOPO = 1, IRP_DEAD_FREE = 2, IRP_FUSED = 4, IRP_PLANNED = 8,
+    IRP_BN_FOLDED = 16, IRP_KERNELS = 32, IRP_PADDED = 64, IRP_INPLACE = 128,
+};
 
 typedef struct Pass {
     const char *name;
@@ -20,9 +27,17 @@ typedef struct Pass {
 
 static void dce_run(Ctx *ctx, Graph *g);
 
+/* inplace must come after every pass that adds ops: it decides which
+ * storage an op may overwrite, and breaks nothing but the plan. */
 static const Pass passes[] = {
     { "dce", IRP_TOPO, IRP_DEAD_FREE, 0, 0, dce_run },
+    { "fold_bn", IRP_TOPO | IRP_DEAD_FREE, IRP_BN_FOLDED, IRP_PLANNED, 1, fold_bn_run },
     { "fuse", IRP_TOPO | IRP_DEAD_FREE, IRP_FUSED, IRP_PLANNED, 1, fuse_run },
+    { "pack", IRP_TOPO | IRP_DEAD_FREE | IRP_FUSED, IRP_KERNELS, IRP_PLANNED, 1, pack_run },
+    { "pad", IRP_TOPO | IRP_DEAD_FREE | IRP_KERNELS, IRP_PADDED, IRP_PLANNED | IRP_INPLACE, 1,
+      pad_run },
+    { "inplace", IRP_TOPO | IRP_DEAD_FREE | IRP_KERNELS | IRP_PADDED, IRP_INPLACE, IRP_PLANNED,
+      1, inplace_run },
     { "plan", IRP_TOPO | IRP_DEAD_FREE, IRP_PLANNED, 0, 0, plan_run },
 };
 
@@ -39,7 +54,7 @@ void graph_compact(Ctx *ctx, Graph *g)
         g->ops[nops++] = *op;
         for (int j = 0; j < op->nin; j++)
             keep[op->in[j]] = 1;
-        int ids[] = { op->out, op->w, op->b, op->mean, op->var };
+        int ids[] = { op->out, op->w, op->b, op->mean, op->var, op_packed_weight(op) };
         for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
             if (ids[j] >= 0)
                 keep[ids[j]] = 1;
@@ -61,9 +76,9 @@ void graph_compact(Ctx *ctx, Graph *g)
         Op *op = &g->ops[i];
         for (int j = 0; j < op->nin; j++)
             op->in[j] = keep[op->in[j]];
-        int *ids[] = { &op->out, &op->w, &op->b, &op->mean, &op->var };
+        int *ids[] = { &op->out, &op->w, &op->b, &op->mean, &op->var, &op->packed };
         for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
-            if (*ids[j] >= 0)
+            if (*ids[j] >= 0 && (ids[j] != &op->packed || op_packed_weight(op) >= 0))
                 *ids[j] = keep[*ids[j]];
         g->t[op->out].producer = i;
     }
@@ -109,9 +124,23 @@ static void verify(Ctx *ctx, const Graph *g, const char *after)
         ICE("after %s: the output tensor is not produced", after);
 }
 
+const char *pass_name(int i)
+{
+    int n = (int)(sizeof passes / sizeof passes[0]);
+    return i == 0 ? "lower" : i > 0 && i <= n ? passes[i - 1].name : NULL;
+}
+
+/* --print-after: the embedder sees the graph after each pass. */
+static void pass_after(const Ctx *ctx, const char *name, const Graph *g)
+{
+    if (ctx->after_pass)
+        ctx->after_pass(ctx->after_pass_user, name, g);
+}
+
 int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt)
 {
     unsigned have = IRP_TOPO;
+    pass_after(ctx, "lower", g);
     for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         const Pass *p = &passes[i];
         if (p->optional && opt->no_opt)
@@ -121,6 +150,7 @@ int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt)
         p->run(ctx, g);
         have = (have & ~p->breaks) | p->provides;
         verify(ctx, g, p->name);
+        pass_after(ctx, p->name, g);
     }
     char msg[256];
     if (plan_check(g, msg, sizeof msg) != 0)

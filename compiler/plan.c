@@ -6,15 +6,18 @@
  * they get liveness for reporting but no arena space.
  *
  * Liveness: a TR_ACT tensor lives from the op that produces it to the last op
- * that reads it. An op's inputs and output are live at once (no in-place).
+ * that reads it. An op's inputs and output are live at once, except where
+ * the op works in place (Op.inplace, set by inplace.c): then its output
+ * shares the storage of that input, and the two form one storage group that
+ * lives from the first member's producer to the last member's last reader.
  *
- * Placement (TFLite Micro's GreedyMemoryPlanner): take the TR_ACT tensors by
+ * Placement (TFLite Micro's GreedyMemoryPlanner): take the storage groups by
  * size, largest first, ties by tensor id so the plan is deterministic. Put
  * each at the lowest offset, a multiple of PLAN_ALIGN floats (64 bytes), where
- * it overlaps no already-placed tensor whose lifetime intersects its own. The
+ * it overlaps no already-placed group whose lifetime intersects its own. The
  * arena size is the highest end offset. plan_check() verifies a plan without
  * trusting this code: lifetimes must cover every use, and tensors live at once
- * must not share a float.
+ * must not share a float unless an in-place op or a view allows it.
  */
 #include <stdlib.h>
 
@@ -39,8 +42,8 @@ static void plan_liveness(Graph *g)
         const Op *op = &g->ops[i];
         for (int k = 0; k < op->nin; k++)
             live_at(&g->t[op->in[k]], i);
-        const int params[4] = { op->w, op->b, op->mean, op->var };
-        for (int k = 0; k < 4; k++)
+        const int params[5] = { op->w, op->b, op->mean, op->var, op_packed_weight(op) };
+        for (int k = 0; k < 5; k++)
             if (params[k] >= 0)
                 live_at(&g->t[params[k]], i);
         live_at(&g->t[op->out], i);
@@ -71,9 +74,12 @@ static int lifetimes_meet(const Tensor *a, const Tensor *b)
     return a->first_op <= b->last_op && b->first_op <= a->last_op;
 }
 
+/* A storage group: the tensors that share one arena range. */
 typedef struct PlanItem {
     long long numel;
-    int id;
+    int id;                /* the group's first tensor */
+    int first_op, last_op; /* union of the members' lifetimes */
+    long long offset;
 } PlanItem;
 
 /* Order of placement: larger first, then lower id. */
@@ -85,48 +91,79 @@ static int item_cmp(const void *pa, const void *pb)
     return (a->id > b->id) - (a->id < b->id);
 }
 
-/* The lowest aligned offset for t clear of every tensor in placed[0..n)
- * (sorted by offset) whose lifetime meets t's. */
-static long long plan_lowest_fit(const Graph *g, const Tensor *t,
-                                 const int *placed, int n)
+static int items_meet(const PlanItem *a, const PlanItem *b)
+{
+    return a->first_op <= b->last_op && b->first_op <= a->last_op;
+}
+
+/* The lowest aligned offset for it clear of every item in placed[0..n)
+ * (sorted by offset) whose lifetime meets its own. */
+static long long plan_lowest_fit(const PlanItem *it, PlanItem *const *placed, int n)
 {
     long long at = 0;
     for (int k = 0; k < n; k++) {
-        const Tensor *p = &g->t[placed[k]];
-        if (!lifetimes_meet(t, p))
+        const PlanItem *p = placed[k];
+        if (!items_meet(it, p))
             continue;
-        if (p->offset >= at + t->numel)
-            break;   /* sorted by offset: the gap before p fits t */
+        if (p->offset >= at + it->numel)
+            break;   /* sorted by offset: the gap before p fits it */
         if (align_up(p->offset + p->numel) > at)
             at = align_up(p->offset + p->numel);
     }
     return at;
 }
 
-/* Inserts id into placed[0..n), keeping it sorted by offset then id. */
-static void placed_insert(const Graph *g, int *placed, int n, int id)
+/* Inserts it into placed[0..n), keeping it sorted by offset then id. */
+static void placed_insert(PlanItem **placed, int n, PlanItem *it)
 {
     int k = n;
-    long long off = g->t[id].offset;
-    while (k > 0 && (g->t[placed[k - 1]].offset > off ||
-                     (g->t[placed[k - 1]].offset == off && placed[k - 1] > id))) {
+    while (k > 0 && (placed[k - 1]->offset > it->offset ||
+                     (placed[k - 1]->offset == it->offset && placed[k - 1]->id > it->id))) {
         placed[k] = placed[k - 1];
         k--;
     }
-    placed[k] = id;
+    placed[k] = it;
 }
 
-/* Collects the activations that some op touches, in placement order. */
-static int plan_collect(Ctx *ctx, Graph *g, PlanItem **items)
+/* Per tensor, the first tensor of its storage group (itself if none). */
+static int *plan_roots(Ctx *ctx, const Graph *g)
+{
+    int *root = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof *root);
+    for (int t = 0; t < g->nt; t++)
+        root[t] = t;
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        if (op->inplace > 0 && op->inplace <= op->nin && g->t[op->out].role == TR_ACT &&
+            g->t[op->in[op->inplace - 1]].role == TR_ACT)
+            root[op->out] = root[op->in[op->inplace - 1]];
+    }
+    return root;
+}
+
+/* One item per storage group of the activations that some op touches, in
+ * placement order; item_of[root] is its index. */
+static int plan_collect(Ctx *ctx, Graph *g, const int *root, PlanItem **items, int *item_of)
 {
     *items = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof **items);
     int n = 0;
     for (int t = 0; t < g->nt; t++) {
+        const Tensor *x = &g->t[t];
         g->t[t].offset = -1;
-        if (g->t[t].role == TR_ACT && g->t[t].first_op >= 0)
-            (*items)[n++] = (PlanItem){ g->t[t].numel, t };
+        if (x->role != TR_ACT || x->first_op < 0)
+            continue;
+        if (root[t] == t) {
+            item_of[t] = n;
+            (*items)[n++] = (PlanItem){ x->numel, t, x->first_op, x->last_op, 0 };
+            continue;
+        }
+        PlanItem *it = &(*items)[item_of[root[t]]];   /* roots come first */
+        if (x->numel > it->numel)
+            it->numel = x->numel;
+        if (x->first_op < it->first_op)
+            it->first_op = x->first_op;
+        if (x->last_op > it->last_op)
+            it->last_op = x->last_op;
     }
-    qsort(*items, (size_t)n, sizeof **items, item_cmp);
     return n;
 }
 
@@ -134,18 +171,59 @@ void plan_run(Ctx *ctx, Graph *g)
 {
     plan_liveness(g);
     plan_check_producers(g);
+    int *root = plan_roots(ctx, g);
+    int *item_of = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof *item_of);
     PlanItem *items;
-    int n = plan_collect(ctx, g, &items);
-    int *placed = arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof *placed);
+    int n = plan_collect(ctx, g, root, &items, item_of);
+    qsort(items, (size_t)n, sizeof *items, item_cmp);
+    for (int k = 0; k < n; k++)
+        item_of[items[k].id] = k;
+    PlanItem **placed = arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof *placed);
     long long peak = 0;
     for (int k = 0; k < n; k++) {
-        Tensor *t = &g->t[items[k].id];
-        t->offset = plan_lowest_fit(g, t, placed, k);
-        placed_insert(g, placed, k, items[k].id);
-        if (t->offset + t->numel > peak)
-            peak = t->offset + t->numel;
+        items[k].offset = plan_lowest_fit(&items[k], placed, k);
+        placed_insert(placed, k, &items[k]);
+        if (items[k].offset + items[k].numel > peak)
+            peak = items[k].offset + items[k].numel;
     }
+    for (int t = 0; t < g->nt; t++)
+        if (g->t[t].role == TR_ACT && g->t[t].first_op >= 0)
+            g->t[t].offset = items[item_of[root[t]]].offset;
     g->arena_floats = peak;
+}
+
+/* The liveness optimum: the largest total size of the storage groups live
+ * at any one op. No plan can use less; the greedy plan reaches it or comes
+ * close (the difference is fragmentation and alignment). */
+long long plan_lower_bound(Ctx *ctx, const Graph *g)
+{
+    int *root = plan_roots(ctx, g);
+    size_t nt = (size_t)(g->nt ? g->nt : 1);
+    PlanItem *span = arena_alloc(ctx->arena, nt * sizeof *span);
+    for (int t = 0; t < g->nt; t++)
+        span[t] = (PlanItem){ 0, t, -1, -1, 0 };
+    for (int t = 0; t < g->nt; t++) {
+        const Tensor *x = &g->t[t];
+        PlanItem *it = &span[root[t]];
+        if (x->role != TR_ACT || x->first_op < 0)
+            continue;
+        if (x->numel > it->numel)
+            it->numel = x->numel;
+        if (it->first_op < 0 || x->first_op < it->first_op)
+            it->first_op = x->first_op;
+        if (x->last_op > it->last_op)
+            it->last_op = x->last_op;
+    }
+    long long best = 0;
+    for (int i = 0; i < g->nops; i++) {
+        long long sum = 0;
+        for (int t = 0; t < g->nt; t++)
+            if (span[t].first_op >= 0 && span[t].first_op <= i && i <= span[t].last_op)
+                sum += span[t].numel;
+        if (sum > best)
+            best = sum;
+    }
+    return best;
 }
 
 /* ---- plan_check: an independent verifier ---- */
@@ -194,12 +272,55 @@ static int is_planned_act(const Tensor *t)
     return t->role == TR_ACT && t->first_op >= 0;
 }
 
+/* The tensor whose storage t is, following views (KV_VIEW flattens write
+ * nothing: their output is their input's bytes). */
+static int view_root(const Graph *g, int t)
+{
+    for (int n = 0; n <= g->nops && g->t[t].producer >= 0; n++) {
+        const Op *op = &g->ops[g->t[t].producer];
+        if (op->variant != KV_VIEW || op->nin != 1 || op->out != t)
+            break;
+        t = op->in[0];
+    }
+    return t;
+}
+
+/* Tensors a and b, live at once, may share their bytes when they occupy
+ * the same range and either are views of one tensor, or the op that writes
+ * the younger one works in place and is the older one's last reader: an
+ * elementwise op reads index i of its inputs before it writes index i. */
+static int sharing_allowed(const Graph *g, int a, int b)
+{
+    const Tensor *ta = &g->t[a], *tb = &g->t[b];
+    if (ta->offset != tb->offset || ta->numel != tb->numel)
+        return 0;
+    if (view_root(g, a) == view_root(g, b))
+        return 1;
+    if (ta->first_op > tb->first_op) {
+        const Tensor *t = ta;
+        ta = tb, tb = t;
+        a = b;
+    }
+    const int j = tb->first_op;
+    if (tb->producer != j || ta->last_op != j)
+        return 0;
+    const Op *op = &g->ops[j];
+    if (op->inplace == 0 || op->variant == KV_VIEW)
+        return 0;
+    for (int k = 0; k < op->nin; k++)
+        if (op->in[k] == a)
+            return 1;
+    return 0;
+}
+
 static int check_pair(const Graph *g, int a, int b, char *msg, size_t msglen)
 {
     const Tensor *ta = &g->t[a], *tb = &g->t[b];
     if (!lifetimes_meet(ta, tb))
         return 0;
     if (ta->offset + ta->numel <= tb->offset || tb->offset + tb->numel <= ta->offset)
+        return 0;
+    if (sharing_allowed(g, a, b))
         return 0;
     int op = ta->first_op > tb->first_op ? ta->first_op : tb->first_op;
     snprintf(msg, msglen, "tensors %d '%s' [%lld, %lld) and %d '%s' [%lld, %lld) "

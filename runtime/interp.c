@@ -278,6 +278,25 @@ static void run_softmax(const Graph *g, const Op *op, const Bufs *b)
         y[i] = act_apply(&op->act, y[i]);
 }
 
+/* Zeros around the input: pt rows on top, pl columns on the left, and so
+ * on (pad.c makes these ops before convs). */
+static void run_pad(const Graph *g, const Op *op, const Bufs *b)
+{
+    const float *x = b->rd[op->in[0]];
+    float *y = b->wr[op->out];
+    const Dims3 di = dims3_of(&g->t[op->in[0]]), dout = dims3_of(&g->t[op->out]);
+    const int pt = op->win.pt, pl = op->win.pl;
+
+    for (int c = 0; c < dout.c; c++)
+        for (int py = 0; py < dout.h; py++)
+            for (int px = 0; px < dout.w; px++) {
+                const int iy = py - pt, ix = px - pl;
+                const int inside = iy >= 0 && iy < di.h && ix >= 0 && ix < di.w;
+                y[((long long)c * dout.h + py) * dout.w + px] =
+                    inside ? x[((long long)c * di.h + iy) * di.w + ix] : 0.0f;
+            }
+}
+
 static void run_op(const Graph *g, const Op *op, const Bufs *b)
 {
     switch (op->kind) {
@@ -292,6 +311,7 @@ static void run_op(const Graph *g, const Op *op, const Bufs *b)
     case OP_ADD: run_add(g, op, b); return;
     case OP_CONCAT: run_concat(g, op, b); return;
     case OP_SOFTMAX: run_softmax(g, op, b); return;
+    case OP_PAD: run_pad(g, op, b); return;
     case OP__COUNT: break;
     }
     ICE("interp: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
@@ -333,7 +353,7 @@ static int bufs_init(const Graph *g, Bufs *b, const float *input, float *output)
     return 0;
 }
 
-int interp_run(const Graph *g, const float *input, float *output)
+static int run_sample(const Graph *g, const float *input, float *output)
 {
     Bufs b = { NULL, NULL };
     if (bufs_init(g, &b, input, output) != 0) {
@@ -348,5 +368,20 @@ int interp_run(const Graph *g, const float *input, float *output)
     if (to->role != TR_OUTPUT)
         memmove(output, b.rd[g->output], (size_t)to->numel * sizeof(float));
     bufs_free(g, &b);
+    return 0;
+}
+
+long long graph_run_floats(const Graph *g, int id)
+{
+    return g->t[id].numel * (g->batch > 1 ? g->batch : 1);
+}
+
+/* A graph with a batch runs each of its samples, one after another. */
+int interp_run(const Graph *g, const float *input, float *output)
+{
+    long long in = g->t[g->input].numel, out = g->t[g->output].numel;
+    for (int n = 0; n < (g->batch > 1 ? g->batch : 1); n++)
+        if (run_sample(g, input + n * in, output + n * out) != 0)
+            return -1;
     return 0;
 }

@@ -236,6 +236,58 @@ void case_fashion(TB *b)
     tb_output(b, tb_softmax(b, "softmax_0", d2, 0, NONE));
 }
 
+/* The optimizer's kernels (run through the passes by the opt_ modes):
+ * pixels in the vector lanes with a remainder tile and asymmetric pads
+ * (pad.c), a folded batchnorm, a strided and dilated conv with channels in
+ * the lanes, grouped convs of 8 channels a group with partial blocks of 16,
+ * a strided depthwise conv, and a 1x1 conv on a narrow map. */
+static void case_kernels_conv(TB *b)
+{
+    int x = tb_input(b, shp3(5, 13, 37));
+    int a = tb_conv(b, "pix", x, 20, win(3, 3, 1, 1, 1, 1, 1, 0, 2, 1), 1, 1, NONE);
+    int n = tb_batchnorm(b, "pix_bn", a, 1e-3f, A(ACT_TANH));
+    int s = tb_conv(b, "strided", n, 24, win(3, 3, 2, 2, 2, 1, 1, 1, 1, 1), 1, 0, A(ACT_RELU));
+    int g = tb_conv(b, "grouped", s, 30, win(3, 3, 1, 1, 1, 1, 1, 1, 1, 1), 3, 1, A(ACT_ELU));
+    int d = tb_conv(b, "dw", g, 30, win(3, 3, 2, 2, 1, 1, 1, 1, 1, 1), 30, 1, A(ACT_SWISH));
+    tb_output(b, tb_conv(b, "pw", d, 40, win(1, 1, 1, 1, 1, 1, 0, 0, 0, 0), 1, 1, NONE));
+}
+
+/* Rows of 24 pixels: tiles of 24 pixels x 8 channels, called per half
+ * block, the second half of the last block of 20 channels holding 4; then
+ * a single output channel (one channel at a time, no channel loop). */
+static void case_kernels_pixels(TB *b)
+{
+    int x = tb_input(b, shp3(3, 10, 24));
+    int a = tb_conv(b, "pix24", x, 20, win(3, 3, 1, 1, 1, 1, 1, 1, 1, 1), 1, 1, A(ACT_RELU));
+    tb_output(b, tb_conv(b, "one", a, 1, win(3, 3, 1, 1, 1, 1, 0, 0, 0, 0), 1, 1, NONE));
+}
+
+/* Dense blocks: 150 units (64 + 64 + 22 of 32), a folded batchnorm on a
+ * vector, 70 units without bias (64 + 6 of 16), then 10. */
+static void case_kernels_dense(TB *b)
+{
+    int x = tb_input(b, shp1(300));
+    int d1 = tb_dense(b, "d150", x, 150, 1, NONE);
+    int n = tb_batchnorm(b, "d150_bn", d1, 1e-5f, A(ACT_RELU));
+    int d2 = tb_dense(b, "d70", n, 70, 0, A(ACT_SIGMOID));
+    tb_output(b, tb_dense(b, "d10", d2, 10, 1, NONE));
+}
+
+/* In place and views (inplace.c): an add over a dying input, a batchnorm
+ * that cannot fold, a flatten as a view, a softmax over it. */
+static void case_kernels_inplace(TB *b)
+{
+    int x = tb_input(b, shp3(6, 5, 7));
+    int c1 = tb_conv(b, "c1", x, 8, win(3, 3, 1, 1, 1, 1, 1, 1, 1, 1), 1, 1, NONE);
+    int c2 = tb_conv(b, "c2", x, 8, win(1, 1, 1, 1, 1, 1, 0, 0, 0, 0), 1, 1, NONE);
+    int in[2] = { c1, c2 };
+    int s = tb_nary(b, OP_ADD, "sum", 2, in, A(ACT_RELU));
+    int n = tb_batchnorm(b, "bn", s, 1e-5f, NONE);
+    int f = tb_unary(b, OP_FLATTEN, "flat", n, NONE);
+    int sm = tb_softmax(b, "sm", f, 0, NONE);
+    tb_output(b, tb_dense(b, "fc", sm, 12, 1, NONE));
+}
+
 const BackendCase backend_cases[] = {
     { "lenet_like", case_lenet_like, -1.0f, 1.0f, 0, 0 },
     { "conv_stride_pad", case_conv_stride_pad, -2.0f, 2.0f, 0, 0 },
@@ -255,6 +307,11 @@ const BackendCase backend_cases[] = {
     { "names", case_names, -2.0f, 2.0f, 0, 0 },
     { "extern_weights", case_conv_groups, -2.0f, 2.0f, 0, 1 },
     { "fashion", case_fashion, 0.0f, 1.0f, 0, 0 },
+    { "kernels_conv", case_kernels_conv, -2.0f, 2.0f, 0, 0 },
+    { "kernels_pixels", case_kernels_pixels, -2.0f, 2.0f, 0, 0 },
+    { "kernels_dense", case_kernels_dense, -2.0f, 2.0f, 0, 0 },
+    { "kernels_inplace", case_kernels_inplace, -2.0f, 2.0f, 0, 0 },
+    { "kernels_extern", case_kernels_conv, -2.0f, 2.0f, 0, 1 },
 };
 const int backend_ncases = (int)(sizeof backend_cases / sizeof backend_cases[0]);
 

@@ -1,7 +1,15 @@
 /* test_backend.c: the emitted C against the reference interpreter.
  *
- *   test_backend run  MODE CC [CASE]   MODE: gcc, clang, tcc, asan
- *   test_backend warn MODE CC [CASE]   MODE: gcc, clang, tcc
+ *   test_backend run  MODE CC [CASE]   MODE: gcc, clang, tcc, asan, and
+ *                                      opt_gcc, opt_native, opt_clang,
+ *                                      opt_tcc, opt_asan
+ *   test_backend warn MODE CC [CASE]   MODE: gcc, clang, tcc, opt_gcc,
+ *                                      opt_clang, opt_tcc
+ *
+ * An opt_ mode first runs the optimizer's passes (fold_bn, fuse, pack,
+ * pad, inplace) on a copy of the graph and emits that, so the fast kernels
+ * are what gets compiled; the reference stays interp_run on the graph as
+ * built. opt_native is gcc -O3 -march=native, with contraction into FMA.
  *
  * run: for each case of backend_cases.c, plan and emit the graph, compile it
  * with CC and a generated harness main, run it on a seeded input and compare
@@ -30,6 +38,11 @@ static const Mode run_modes[] = {
     { "clang", "-std=c99 -O2 -ffp-contract=off", "-std=c99 -O2" },
     { "tcc", "-Wall -Werror", "" },
     { "asan", "-std=c99 -O1 -g -ffp-contract=off " SAN, "-std=c99 -g " SAN },
+    { "opt_gcc", "-std=c99 -O2 -ffp-contract=off", "-std=c99 -O2" },
+    { "opt_native", "-O3 -march=native", "-O2" },
+    { "opt_clang", "-std=c99 -O2 -ffp-contract=off", "-std=c99 -O2" },
+    { "opt_tcc", "-Wall -Werror", "" },
+    { "opt_asan", "-std=c99 -O1 -g -ffp-contract=off " SAN, "-std=c99 -g " SAN },
 };
 
 /* The warning sets the emitted C must pass. clang's -Weverything needs no
@@ -189,26 +202,52 @@ static int run_compare(const char *dir, const BackendCase *bc, const Graph *g)
     return rc;
 }
 
+/* The optional passes of pass.c's table, in its order (plan_and_emit plans). */
+static void optimize(TB *b)
+{
+    fold_bn_run(&b->ctx, b->g);
+    fuse_run(&b->ctx, b->g);
+    pack_run(&b->ctx, b->g);
+    pad_run(&b->ctx, b->g);
+    inplace_run(&b->ctx, b->g);
+}
+
+static int is_opt(const char *mode)
+{
+    return strncmp(mode, "opt_", 4) == 0;
+}
+
+/* Builds the case's graph into b (the same every time: seeded), optimized
+ * for an opt_ mode. */
+static void case_build(TB *b, const BackendCase *bc, int opt)
+{
+    tb_init(b, bc->name, 1000u + (unsigned)(bc - backend_cases));
+    bc->build(b);
+    if (opt)
+        optimize(b);
+}
+
 static int case_run(const Mode *m, const char *cc, const char *dir, const BackendCase *bc)
 {
-    TB b;
-    tb_init(&b, bc->name, 1000u + (unsigned)(bc - backend_cases));
-    bc->build(&b);
+    TB b, ref;
+    case_build(&b, bc, is_opt(m->name));
+    case_build(&ref, bc, 0);
     int rc = plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern);
     if (!rc)
         rc = build_exe(m, cc, dir, bc, b.g);
     if (!rc)
-        rc = run_compare(dir, bc, b.g);
+        rc = run_compare(dir, bc, ref.g);
     tb_free(&b);
+    tb_free(&ref);
     return rc;
 }
 
 /* Compiles the emitted file with every warning set of this tool. */
-static int case_warn(const char *tool, const char *cc, const char *dir, const BackendCase *bc)
+static int case_warn(const char *mode, const char *cc, const char *dir, const BackendCase *bc)
 {
     TB b;
-    tb_init(&b, bc->name, 1000u + (unsigned)(bc - backend_cases));
-    bc->build(&b);
+    const char *tool = is_opt(mode) ? mode + 4 : mode;
+    case_build(&b, bc, is_opt(mode));
     int rc = plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern);
     for (size_t i = 0; !rc && i < sizeof warn_modes / sizeof warn_modes[0]; i++) {
         if (strcmp(warn_modes[i].name, tool) != 0)

@@ -33,7 +33,7 @@ static int count(const char *hay, const char *needle)
 /* Emits tb's graph (planned) into c and h. */
 static void emit_graph(TB *b, const char *prefix, int ext, Buf *c, Buf *h)
 {
-    EmitOptions opt = { prefix, arena_printf(b->arena, "%s.h", prefix), ext };
+    EmitOptions opt = { prefix, arena_printf(b->arena, "%s.h", prefix), ext, 0 };
     buf_init(c);
     buf_init(h);
     emit_c(&b->ctx, b->g, &opt, c, h);

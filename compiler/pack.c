@@ -1,0 +1,147 @@
+/* pack.c: pass: choose each conv2d's and dense's kernel (Op.variant) and
+ * re-pack its weights for it, into a new TR_WEIGHT tensor (Op.packed) that
+ * holds the bias too. The op keeps w and b, which the interpreter reads, so
+ * the graph still means what it meant; only the C backend reads the copy.
+ *
+ *   requires: topological order, no dead ops, activations fused
+ *   provides: kernels chosen, packed weights (IRP_KERNELS)
+ *   breaks:   the arena plan
+ *
+ * Layouts (B = KV_BLOCK, U = KV_DENSE_UNITS; padding lanes are zero):
+ *   KV_CONV_BLOCKED, KV_CONV_PIXELS
+ *                    [groups * ceil(Fg/B)][1 + Cg*KH*KW][B]: per block of B
+ *                    output channels of one group, the biases, then for
+ *                    each (ic, ky, kx) the B weights, in numerics.md's order
+ *   KV_DENSE_BLOCKED per block of up to U units (width rounded up to 16):
+ *                    [1 + N][width]: the biases, then row i = w[u][i]
+ *   KV_CONV_ROWS     no packing: w is read one scalar per tap
+ */
+#include "internal.h"
+
+int op_packed_weight(const Op *op)
+{
+    if (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||
+        op->variant == KV_DENSE_BLOCKED)
+        return op->packed;
+    return -1;
+}
+
+int graph_add_weight(Ctx *ctx, Graph *g, const char *name, Shape shape, float *data)
+{
+    int id = graph_add_tensor(ctx, g, name, TR_WEIGHT, shape);
+    g->t[id].data = data;
+    return id;
+}
+
+static int round16(int n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+/* Blocks of B output channels pay when a group has enough of them (and,
+ * grouped, enough input channels per group). Along a row of 16 or more
+ * pixels read with stride 1, the pixels go in the vector lanes: contiguous
+ * loads and stores. Else the channels do, with one input value broadcast
+ * per pixel. Measured on AVX-512: docs/passes.md. */
+static KernelVariant conv_variant(const Graph *g, const Op *op)
+{
+    const int G = op->groups > 0 ? op->groups : 1;
+    const int C = g->t[op->in[0]].shape.dim[0], F = g->t[op->out].shape.dim[0];
+    const int Cg = C / G, Fg = F / G, OW = g->t[op->out].shape.dim[2];
+    if (Fg < 8 || (G > 1 && Cg < 8))
+        return KV_CONV_ROWS;
+    return op->win.sw == 1 && OW >= 16 ? KV_CONV_PIXELS : KV_CONV_BLOCKED;
+}
+
+static Shape shape3(int a, int b, int c)
+{
+    Shape s = { 3, { a, b, c, 0 } };
+    return s;
+}
+
+static void pack_conv(Ctx *ctx, Graph *g, Op *op, KernelVariant v)
+{
+    const int G = op->groups > 0 ? op->groups : 1;
+    const int F = g->t[op->out].shape.dim[0], Cg = g->t[op->in[0]].shape.dim[0] / G;
+    const int Fg = F / G, taps = Cg * op->win.kh * op->win.kw;
+    const int nbg = (Fg + KV_BLOCK - 1) / KV_BLOCK, rows = 1 + taps;
+    const float *w = g->t[op->w].data, *b = op->b >= 0 ? g->t[op->b].data : NULL;
+    const long long n = (long long)G * nbg * rows * KV_BLOCK;
+    float *p = arena_alloc(ctx->arena, sizeof *p * (size_t)n);
+    for (int f = 0; f < F; f++) {
+        const int blk = f / Fg * nbg + f % Fg / KV_BLOCK, lane = f % Fg % KV_BLOCK;
+        float *dst = p + (long long)blk * rows * KV_BLOCK + lane;
+        dst[0] = b ? b[f] : 0.0f;
+        for (int k = 0; k < taps; k++)
+            dst[(long long)(1 + k) * KV_BLOCK] = w[(long long)f * taps + k];
+    }
+    const char *name = arena_printf(ctx->arena, "%s.packed", op->name ? op->name : "conv");
+    op->packed = graph_add_weight(ctx, g, name, shape3(G * nbg, rows, KV_BLOCK), p);
+    op->variant = v;
+}
+
+/* Width of dense block k of a layer with U units: KV_DENSE_UNITS, or the
+ * rest rounded up to 16 for the last block. */
+int pack_dense_width(int U, int k)
+{
+    const int left = U - k * KV_DENSE_UNITS;
+    return left >= KV_DENSE_UNITS ? KV_DENSE_UNITS : round16(left);
+}
+
+static void pack_dense(Ctx *ctx, Graph *g, Op *op)
+{
+    const long long N = g->t[op->in[0]].numel;
+    const int U = (int)g->t[op->out].numel, nb = (U + KV_DENSE_UNITS - 1) / KV_DENSE_UNITS;
+    const float *w = g->t[op->w].data, *b = op->b >= 0 ? g->t[op->b].data : NULL;
+    long long n = 0;
+    for (int k = 0; k < nb; k++)
+        n += (1 + N) * pack_dense_width(U, k);
+    float *p = arena_alloc(ctx->arena, sizeof *p * (size_t)n), *blk = p;
+    for (int k = 0; k < nb; k++) {
+        const int width = pack_dense_width(U, k), u0 = k * KV_DENSE_UNITS;
+        for (int j = 0; j < width && u0 + j < U; j++) {
+            blk[j] = b ? b[u0 + j] : 0.0f;
+            for (long long i = 0; i < N; i++)
+                blk[(1 + i) * width + j] = w[(u0 + j) * N + i];
+        }
+        blk += (1 + N) * width;
+    }
+    const char *name = arena_printf(ctx->arena, "%s.packed", op->name ? op->name : "dense");
+    Shape s = { 1, { (int)n, 0, 0, 0 } };
+    op->packed = graph_add_weight(ctx, g, name, s, p);
+    op->variant = KV_DENSE_BLOCKED;
+}
+
+/* Blocks are 16 units wide at least: a layer of a few units on a huge
+ * input would grow its weights up to 16x; it keeps the generic loops. */
+static int dense_worth_packing(const Graph *g, const Op *op)
+{
+    const long long N = g->t[op->in[0]].numel, U = g->t[op->out].numel;
+    const long long width = U >= KV_DENSE_UNITS ? U + 63 : (U + 15) / 16 * 16;
+    return (1 + N) * width <= 2 * (N + 1) * U || (1 + N) * width <= 65536;
+}
+
+/* Packing needs the weights' values: a graph whose weights are unbound
+ * (none yet, as in some API uses) keeps the generic kernels. */
+static int weights_bound(const Graph *g, const Op *op)
+{
+    return g->t[op->w].data && (op->b < 0 || g->t[op->b].data);
+}
+
+void pack_run(Ctx *ctx, Graph *g)
+{
+    for (int i = 0; i < g->nops; i++) {
+        Op *op = &g->ops[i];
+        if (op->variant != KV_GENERIC || op->w < 0 || !weights_bound(g, op))
+            continue;
+        if (op->kind == OP_CONV) {
+            KernelVariant v = conv_variant(g, op);
+            if (v == KV_CONV_ROWS)
+                op->variant = v;
+            else
+                pack_conv(ctx, g, op, v);
+        } else if (op->kind == OP_DENSE && dense_worth_packing(g, op)) {
+            pack_dense(ctx, g, op);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+/* pad.c: pass: give every padded conv2d that has a fast kernel an explicit
+ * zero-padded copy of its input (a new OP_PAD op and activation right
+ * before it), and take the padding off the conv, so that its inner loops
+ * read every tap without a bounds test.
+ *
+ *   requires: topological order, no dead ops, kernels chosen (pack.c)
+ *   provides: fast convs have no padding (IRP_PADDED)
+ *   breaks:   the arena plan
+ *
+ * Numerics: a padding tap now adds w * 0.0f instead of being skipped; that
+ * leaves every sum as it was except that an exact -0.0 sum may become +0.0
+ * (docs/numerics.md). The generic kernels, and -O0, keep skipping taps.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+Op *graph_insert_op(Ctx *ctx, Graph *g, int at, OpKind kind)
+{
+    graph_add_op(ctx, g, kind);          /* grows the array by one */
+    Op *ops = g->ops;
+    memmove(&ops[at + 1], &ops[at], sizeof *ops * (size_t)(g->nops - 1 - at));
+    for (int t = 0; t < g->nt; t++)
+        if (g->t[t].producer >= at)
+            g->t[t].producer++;
+    memset(&ops[at], 0, sizeof ops[at]);
+    ops[at].kind = kind;
+    ops[at].w = ops[at].b = ops[at].mean = ops[at].var = -1;
+    ops[at].out = -1;
+    return &ops[at];
+}
+
+static int has_pad(const Window *w)
+{
+    return w->pt || w->pl || w->pb || w->pr;
+}
+
+static int wants_pad(const Op *op)
+{
+    return op->kind == OP_CONV && has_pad(&op->win) &&
+           (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||
+            op->variant == KV_CONV_ROWS);
+}
+
+/* The padded copy's shape, or rank 0 when it would exceed the limits. */
+static Shape padded_shape(const Tensor *x, const Window *w)
+{
+    Shape s = x->shape, none = { 0, { 0, 0, 0, 0 } };
+    long long h = (long long)s.dim[1] + w->pt + w->pb, wd = (long long)s.dim[2] + w->pl + w->pr;
+    if (h > LIMIT_DIM || wd > LIMIT_DIM || s.dim[0] * h * wd > LIMIT_TENSOR_ELEMS)
+        return none;
+    s.dim[1] = (int)h;
+    s.dim[2] = (int)wd;
+    return s;
+}
+
+/* Inserts the pad op before ops[i] and points the conv at its output. */
+static void pad_insert(Ctx *ctx, Graph *g, int i, Shape s)
+{
+    const Op conv = g->ops[i];
+    const char *name = arena_printf(ctx->arena, "%s.pad", conv.name ? conv.name : "conv");
+    int t = graph_add_tensor(ctx, g, name, TR_ACT, s);
+    Op *pad = graph_insert_op(ctx, g, i, OP_PAD);
+    pad->name = conv.name;
+    pad->loc = conv.loc;
+    pad->in = arena_alloc(ctx->arena, sizeof *pad->in);
+    pad->in[0] = conv.in[0];
+    pad->nin = 1;
+    pad->out = t;
+    pad->win = conv.win;
+    pad->win.kh = pad->win.kw = pad->win.sh = pad->win.sw = pad->win.dh = pad->win.dw = 1;
+    g->t[t].producer = i;
+    Op *c = &g->ops[i + 1];
+    c->in[0] = t;
+    c->win.pt = c->win.pl = c->win.pb = c->win.pr = 0;
+}
+
+void pad_run(Ctx *ctx, Graph *g)
+{
+    for (int i = 0; i < g->nops; i++) {
+        if (!wants_pad(&g->ops[i]))
+            continue;
+        Shape s = padded_shape(&g->t[g->ops[i].in[0]], &g->ops[i].win);
+        if (s.rank == 0) {
+            g->ops[i].variant = KV_GENERIC;   /* too big to copy: bounds tests */
+            continue;
+        }
+        pad_insert(ctx, g, i, s);
+        i++;                                  /* past the conv */
+    }
+}

@@ -1,0 +1,381 @@
+/* test_passes.c: the optimizer's passes on the IR, under the interpreter.
+ *
+ *   test_passes unit              each pass's effect on small models
+ *   test_passes models FILE...    each model, pass by pass, against -O0
+ *
+ * models: a model compiled with -O0 is run by interp_run (the oracle, on
+ * the graph as written); then fold_bn, fuse, pack, pad and inplace are
+ * applied one after another to a second copy, and after each pass the
+ * interpreter's result on that graph must match the oracle's within
+ * max|a - b| / max|ref| <= 1e-5 on three seeded inputs. The final graph
+ * is planned and plan_check must accept it. unit: what each pass must do
+ * (and leave undone) on models written for it, packed weights checked
+ * value by value against the PyTorch layout, and plan_check rejecting
+ * unsafe sharing.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+static void on_diag(void *user, const cnnc_diag *d)
+{
+    (void)user;
+    if (d->severity == CNNC_ERROR)
+        fprintf(stderr, "error: %s\n", d->message);
+}
+
+/* ---- inputs, comparison ---- */
+
+static void fill_input(float *x, long long n, unsigned seed)
+{
+    unsigned long long s = 0x9e3779b97f4a7c15ULL * (seed + 1);
+    for (long long i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (float)((double)(s >> 40) / (double)(1ULL << 24)) * 2.0f - 1.0f;
+    }
+}
+
+/* max |a - b| / max |ref|; a NaN where ref has one counts as equal. */
+static double rel_err(const float *ref, const float *got, long long n)
+{
+    double maxref = 0, maxdiff = 0;
+    for (long long i = 0; i < n; i++) {
+        if (isnan(ref[i]) && isnan(got[i]))
+            continue;
+        if (isnan(ref[i]) || isnan(got[i]))
+            return INFINITY;
+        if (fabs(ref[i]) > maxref)
+            maxref = fabs(ref[i]);
+        double d = fabs((double)ref[i] - got[i]);
+        if (d > maxdiff)
+            maxdiff = d;
+    }
+    return maxdiff == 0 ? 0 : maxdiff / (maxref > 1e-30 ? maxref : 1e-30);
+}
+
+/* ---- compilation ---- */
+
+static Graph *compile_file(Compilation *c, const char *path, int no_opt)
+{
+    PassOptions po = { no_opt };
+    compilation_init(c, on_diag, NULL);
+    if (compilation_run_file(c, path, &po) != 0)
+        return NULL;
+    return c->graph;
+}
+
+static Graph *compile_text(Compilation *c, const char *text, int no_opt)
+{
+    PassOptions po = { no_opt };
+    compilation_init(c, on_diag, NULL);
+    if (compilation_run_string(c, "test.cnn", text, ".", &po) != 0)
+        return NULL;
+    return c->graph;
+}
+
+typedef struct Refs {
+    long long nin, nout;
+    float *in[3], *out[3];
+} Refs;
+
+static int refs_make(Refs *r, const Graph *g)
+{
+    r->nin = g->t[g->input].numel;
+    r->nout = g->t[g->output].numel;
+    for (int k = 0; k < 3; k++) {
+        r->in[k] = malloc(sizeof(float) * (size_t)r->nin);
+        r->out[k] = malloc(sizeof(float) * (size_t)r->nout);
+        fill_input(r->in[k], r->nin, (unsigned)k);
+        if (interp_run(g, r->in[k], r->out[k]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void refs_free(Refs *r)
+{
+    for (int k = 0; k < 3; k++) {
+        free(r->in[k]);
+        free(r->out[k]);
+    }
+}
+
+/* The worst error of g against the references, over the three inputs. */
+static double refs_compare(const Refs *r, const Graph *g)
+{
+    double worst = 0;
+    float *got = malloc(sizeof(float) * (size_t)r->nout);
+    for (int k = 0; k < 3; k++) {
+        if (interp_run(g, r->in[k], got) != 0) {
+            worst = INFINITY;
+            break;
+        }
+        double e = rel_err(r->out[k], got, r->nout);
+        if (!(e <= worst))
+            worst = e;
+    }
+    free(got);
+    return worst;
+}
+
+/* ---- models: pass by pass against -O0 ---- */
+
+typedef struct Step {
+    const char *name;
+    void (*run)(Ctx *, Graph *);
+} Step;
+
+static const Step steps[] = {
+    { "fold_bn", fold_bn_run }, { "fuse", fuse_run }, { "pack", pack_run },
+    { "pad", pad_run },         { "inplace", inplace_run }, { "plan", plan_run },
+};
+
+static int check_model(const char *path)
+{
+    Compilation ref, opt;
+    Refs r;
+    int bad = 0;
+    Graph *g0 = compile_file(&ref, path, 1), *g = compile_file(&opt, path, 1);
+    if (!g0 || !g || refs_make(&r, g0) != 0) {
+        fprintf(stderr, "FAIL %s: does not compile or run\n", path);
+        compilation_free(&ref);
+        compilation_free(&opt);
+        return 1;
+    }
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        steps[s].run(&opt.ctx, g);
+        double e = refs_compare(&r, g);
+        if (!(e <= 1e-5)) {
+            fprintf(stderr, "FAIL %s: after %s, max-rel error %.3g\n", path, steps[s].name, e);
+            bad = 1;
+            break;
+        }
+    }
+    char msg[512];
+    if (!bad && plan_check(g, msg, sizeof msg) != 0) {
+        fprintf(stderr, "FAIL %s: plan_check: %s\n", path, msg);
+        bad = 1;
+    }
+    refs_free(&r);
+    compilation_free(&ref);
+    compilation_free(&opt);
+    return bad;
+}
+
+/* ---- unit: what each pass does ---- */
+
+static int count_ops(const Graph *g, OpKind k)
+{
+    int n = 0;
+    for (int i = 0; i < g->nops; i++)
+        n += g->ops[i].kind == k;
+    return n;
+}
+
+/* The op of the statement name that is not its explicit padding (pad.c
+ * names a pad op after its conv). */
+static const Op *find_op(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].name && strcmp(g->ops[i].name, name) == 0 && g->ops[i].kind != OP_PAD)
+            return &g->ops[i];
+    return NULL;
+}
+
+static const char bn_model[] =
+    "model m { input x[3, 9, 9]; weights random(seed=4);\n"
+    "  c = conv2d(filters=20, kernel=3, padding=1, bias=false);\n"
+    "  bn = batchnorm; r = relu;\n"
+    "  p = maxpool(kernel=2); bn2 = batchnorm;\n"   /* not after a conv: stays */
+    "  flatten; d = dense(units=70); dbn = batchnorm; }\n";
+
+static void unit_fold_bn(void)
+{
+    Compilation c0, c;
+    Graph *g0 = compile_text(&c0, bn_model, 1), *g = compile_text(&c, bn_model, 0);
+    CHECK(g0 && g);
+    if (!g0 || !g)
+        return;
+    CHECK(count_ops(g0, OP_BATCHNORM) == 3);
+    CHECK(count_ops(g, OP_BATCHNORM) == 1);         /* bn2 follows a pool */
+    const Op *conv = find_op(g, "c"), *dense = find_op(g, "d");
+    CHECK(conv && conv->act.kind == ACT_RELU && conv->nfused == 2 && conv->b >= 0);
+    CHECK(dense && dense->nfused == 1 && strcmp(dense->fused[0].name, "dbn") == 0);
+    Refs r;
+    CHECK(refs_make(&r, g0) == 0);
+    CHECK(refs_compare(&r, g) <= 1e-5);
+    refs_free(&r);
+    compilation_free(&c0);
+    compilation_free(&c);
+}
+
+/* The packed tensor against the PyTorch layout w[f][ic][ky][kx], value by
+ * value: block f / 16 (within the group), row 1 + tap, lane f % 16. */
+static void check_conv_packing(const Graph *g, const Op *op)
+{
+    const Tensor *w = &g->t[op->w], *b = &g->t[op->b], *p = &g->t[op->packed];
+    const int F = w->shape.dim[0], taps = w->shape.dim[1] * w->shape.dim[2] * w->shape.dim[3];
+    const int G = op->groups, Fg = F / G, nbg = (Fg + 15) / 16;
+    CHECK(p->shape.rank == 3 && p->shape.dim[0] == G * nbg && p->shape.dim[1] == 1 + taps &&
+          p->shape.dim[2] == 16);
+    int bad = 0;
+    for (int f = 0; f < F; f++) {
+        const float *blk = p->data + (long long)(f / Fg * nbg + f % Fg / 16) * (1 + taps) * 16;
+        bad += blk[f % Fg % 16] != b->data[f];
+        for (int t = 0; t < taps; t++)
+            bad += blk[(1 + t) * 16 + f % Fg % 16] != w->data[(long long)f * taps + t];
+    }
+    for (int lane = Fg % 16; Fg % 16 && lane < 16; lane++)   /* padding lanes */
+        for (int t = 0; t <= taps; t++)
+            bad += p->data[((long long)(nbg - 1) * (1 + taps) + t) * 16 + lane] != 0.0f;
+    CHECK(bad == 0);
+}
+
+static void check_dense_packing(const Graph *g, const Op *op)
+{
+    const Tensor *w = &g->t[op->w], *b = &g->t[op->b], *p = &g->t[op->packed];
+    const int U = w->shape.dim[0], N = w->shape.dim[1];
+    long long at = 0;
+    int bad = 0;
+    for (int u0 = 0; u0 < U; u0 += 64) {
+        const int width = U - u0 >= 64 ? 64 : (U - u0 + 15) / 16 * 16;
+        for (int j = 0; j < width; j++) {
+            const int u = u0 + j;
+            bad += p->data[at + j] != (u < U ? b->data[u] : 0.0f);
+            for (int i = 0; i < N; i++)
+                bad += p->data[at + (long long)(1 + i) * width + j] !=
+                       (u < U ? w->data[(long long)u * N + i] : 0.0f);
+        }
+        at += (long long)(1 + N) * width;
+    }
+    CHECK(at == p->numel && bad == 0);
+}
+
+static const char pack_model[] =
+    "model m { input x[16, 12, 20]; weights random(seed=9);\n"
+    "  a = conv2d(filters=40, kernel=3, padding=[1, 2, 0, 1], activation=relu);\n"
+    "  b = conv2d(filters=18, kernel=3, stride=2, padding=1);\n"
+    "  g = conv2d(filters=24, kernel=[3, 2], stride=2, groups=6, padding=1);\n"
+    "  dw = conv2d(filters=24, kernel=3, groups=24, dilation=2, padding=same);\n"
+    "  s = conv2d(filters=6, kernel=1);\n"
+    "  flatten; d = dense(units=150, activation=tanh); }\n";
+
+static void unit_pack_pad(void)
+{
+    Compilation c0, c;
+    Graph *g0 = compile_text(&c0, pack_model, 1), *g = compile_text(&c, pack_model, 0);
+    CHECK(g0 && g);
+    if (!g0 || !g)
+        return;
+    const Op *a = find_op(g, "a"), *b = find_op(g, "b"), *gr = find_op(g, "g");
+    const Op *dw = find_op(g, "dw"), *s = find_op(g, "s"), *d = find_op(g, "d");
+    CHECK(a && a->variant == KV_CONV_PIXELS);        /* 21 wide, stride 1 */
+    CHECK(b && b->variant == KV_CONV_BLOCKED);       /* stride 2 */
+    CHECK(gr && gr->variant == KV_CONV_ROWS);        /* 4 filters per group */
+    CHECK(dw && dw->variant == KV_CONV_ROWS);        /* depthwise */
+    CHECK(s && s->variant == KV_CONV_ROWS);          /* 6 filters */
+    CHECK(d && d->variant == KV_DENSE_BLOCKED);
+    if (a && b && d) {
+        check_conv_packing(g, a);
+        check_conv_packing(g, b);
+        check_dense_packing(g, d);
+    }
+    /* pad.c: an explicit pad before each fast padded conv; none left on them. */
+    CHECK(count_ops(g, OP_PAD) == 4 && count_ops(g0, OP_PAD) == 0);
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        if (op->kind != OP_CONV)
+            continue;
+        CHECK(op->win.pt == 0 && op->win.pl == 0 && op->win.pb == 0 && op->win.pr == 0);
+        if (op == a) {
+            const Op *pad = &g->ops[i - 1];
+            CHECK(pad->kind == OP_PAD && pad->out == op->in[0]);
+            CHECK(g->t[pad->out].shape.dim[1] == 13 && g->t[pad->out].shape.dim[2] == 23);
+        }
+    }
+    Refs r;
+    CHECK(refs_make(&r, g0) == 0);
+    CHECK(refs_compare(&r, g) <= 1e-5);
+    refs_free(&r);
+    /* -O0 chooses nothing. */
+    for (int i = 0; i < g0->nops; i++)
+        CHECK(g0->ops[i].variant == KV_GENERIC && g0->ops[i].inplace == 0);
+    compilation_free(&c0);
+    compilation_free(&c);
+}
+
+/* p is read after the add: the add may write over q only. */
+static const char inplace_model[] =
+    "model m { input x[4, 6, 6]; weights random(seed=2);\n"
+    "  p = maxpool(kernel=1); q = avgpool(kernel=1);\n"
+    "  s = add(p, q); t = add(s, p); sig = sigmoid;\n"
+    "  flatten; d = dense(units=5); }\n";
+
+static void unit_inplace(void)
+{
+    Compilation c0, c;
+    Graph *g0 = compile_text(&c0, inplace_model, 1), *g = compile_text(&c, inplace_model, 0);
+    CHECK(g0 && g);
+    if (!g0 || !g)
+        return;
+    const Op *s = find_op(g, "s"), *t = find_op(g, "t"), *fl = find_op(g, "flatten_0");
+    CHECK(s && s->inplace == 2);                     /* over q, not p */
+    CHECK(t && t->inplace >= 1);                     /* s and p both die here */
+    CHECK(fl && fl->variant == KV_VIEW);
+    if (s && t && fl) {
+        CHECK(g->t[s->out].offset == g->t[s->in[1]].offset);
+        CHECK(g->t[fl->out].offset == g->t[fl->in[0]].offset);
+    }
+    char msg[512];
+    CHECK(plan_check(g, msg, sizeof msg) == 0);
+    CHECK(g->arena_floats < g0->arena_floats);
+    CHECK(g->arena_floats >= plan_lower_bound(&c.ctx, g));
+    Refs r;
+    CHECK(refs_make(&r, g0) == 0);
+    CHECK(refs_compare(&r, g) <= 1e-5);
+    refs_free(&r);
+    /* Unsafe: s written over p, which t reads afterwards. The planner
+     * shares the storage as told; plan_check must refuse. */
+    Op *sw = (Op *)find_op(g, "s");
+    if (sw) {
+        sw->inplace = 1;
+        plan_run(&c.ctx, g);
+        CHECK(plan_check(g, msg, sizeof msg) != 0);
+        CHECK(strstr(msg, "overlap") != NULL);
+    }
+    compilation_free(&c0);
+    compilation_free(&c);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "unit") == 0) {
+        unit_fold_bn();
+        unit_pack_pad();
+        unit_inplace();
+        printf("passes unit: %d failed checks\n", failures);
+        return failures != 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "models") == 0) {
+        int bad = 0;
+        for (int i = 2; i < argc; i++)
+            bad += check_model(argv[i]);
+        printf("passes models: %d of %d failed\n", bad, argc - 2);
+        return bad != 0;
+    }
+    fprintf(stderr, "usage: test_passes unit | test_passes models FILE...\n");
+    return 2;
+}
