@@ -39,12 +39,12 @@ Value *ast_new_value(Ctx *ctx, ValKind kind, Loc loc)
     return v;
 }
 
+/* O(1): the head remembers the last item, so long lists parse in linear time. */
 Value *ast_list_append(Value *list, Value *item)
 {
-    Value *v = list;
-    while (v->next)
-        v = v->next;
-    v->next = item;
+    Value *last = list->last ? list->last : list;
+    last->next = item;
+    list->last = item;
     return list;
 }
 

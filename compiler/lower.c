@@ -93,12 +93,22 @@ static const Stmt *output_stmt(const Model *m)
     return last;
 }
 
+/* The B of an input [B, C, H, W] or [B, N]; 0 when there is none. */
+static int input_batch(const Stmt *input)
+{
+    int n = 0;
+    for (const Value *v = input->dims; v; v = v->next)
+        n++;
+    return n == 4 || n == 2 ? (int)input->dims->i : 0;
+}
+
 Graph *lower_model(Ctx *ctx, const Model *m, const char *path)
 {
     Graph *g = graph_new(ctx, m->name, path);
     Stmt *input = (Stmt *)sema_find(m, STMT_INPUT);
     g->input = graph_add_tensor(ctx, g, input->name, TR_INPUT, input->shape);
     input->tensor = g->input;
+    g->batch = input_batch(input);
     const Stmt *out = output_stmt(m);
     for (Stmt *s = m->stmts; s; s = s->next)
         if (s->kind == STMT_LAYER)

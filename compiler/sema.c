@@ -353,9 +353,15 @@ static int key_known(const char *const *keys, const char *key)
 static void check_unknown_args(Checker *c)
 {
     const char *const *keys = c->op->keys;
-    int nkeys = 0;
+    int nkeys = 0, nattrs = 0;
     while (keys[nkeys])
         nkeys++;
+    for (Attr *a = c->s->attrs; a; a = a->next)
+        nattrs++;
+    if (nattrs > LIMIT_ARGS) {               /* the checks below are quadratic */
+        check_error(c, c->s->attrs->loc, "%d arguments exceed the limit of %d", nattrs, LIMIT_ARGS);
+        return;
+    }
     for (Attr *a = c->s->attrs; a; a = a->next) {
         for (Attr *b = c->s->attrs; b != a; b = b->next)
             if (strcmp(a->key, b->key) == 0) {
@@ -430,6 +436,8 @@ static void same_pad(int n, int k, int s, int d, int *begin, int *end)
     long long total = (out - 1) * s + (long long)d * (k - 1) + 1 - n;
     if (total < 0)
         total = 0;
+    if (total > 4LL * LIMIT_DIM)             /* reported by the caller */
+        total = 4LL * LIMIT_DIM;
     *begin = (int)(total / 2);
     *end = (int)(total - total / 2);
 }
@@ -463,6 +471,11 @@ static int check_window(Checker *c, const Shape *x, Window *win, int stride_is_k
     if (mode == PAD_SAME) {
         same_pad(H, win->kh, win->sh, win->dh, &win->pt, &win->pb);
         same_pad(W, win->kw, win->sw, win->dw, &win->pl, &win->pr);
+        if (win->pb > LIMIT_DIM || win->pr > LIMIT_DIM) {
+            check_error(c, pad_loc, "padding=same needs a pad of %d, over the limit of %d",
+                        win->pb > win->pr ? win->pb : win->pr, LIMIT_DIM);
+            return 0;
+        }
     }
     long long eh = (long long)win->dh * (win->kh - 1) + 1, ew = (long long)win->dw * (win->kw - 1) + 1;
     long long ph = (long long)H + win->pt + win->pb, pw = (long long)W + win->pl + win->pr;
@@ -582,6 +595,7 @@ static int check_multi(Checker *c, const Shape *x)
         return 0;
     }
     Shape out = *x;
+    long long channels = x->dim[0];     /* vectors of 2^28 could overflow int */
     for (int i = 1; i < s->nin; i++) {
         const Shape *y = &s->in[i]->shape;
         int same = c->op->sop == SOP_ADD ? shape_equal(x, y)
@@ -594,10 +608,15 @@ static int check_multi(Checker *c, const Shape *x)
             return 0;
         }
         if (c->op->sop == SOP_CONCAT)
-            out.dim[0] += y->dim[0];
+            channels += y->dim[0];
     }
-    if (out.dim[0] > LIMIT_DIM || !check_numel(c, &out))
-        return check_error(c, s->op_loc, "concatenated channels exceed the limit of %d", LIMIT_DIM), 0;
+    long long limit = x->rank == 1 ? LIMIT_TENSOR_ELEMS : LIMIT_DIM;
+    if (channels > limit)
+        return check_error(c, s->op_loc, "concatenated %s exceed the limit of %lld",
+                           x->rank == 1 ? "elements" : "channels", limit), 0;
+    out.dim[0] = (int)channels;
+    if (!check_numel(c, &out))
+        return 0;
     s->shape = out;
     return 1;
 }
@@ -675,17 +694,55 @@ static OpKind op_kind_of(SemaOp sop)
 /* ------------------------------------------------------------------ */
 /* Names, sources, statements                                         */
 
+/* Open-addressing hash table from names to statements, so that resolving
+ * names stays linear in the size of the model. */
+typedef struct NameSlot {
+    const char *key;
+    Stmt *stmt;
+    int count;
+} NameSlot;
+
+typedef struct NameTable {
+    NameSlot *slots;
+    unsigned mask;
+} NameTable;
+
+static void table_init(Ctx *ctx, NameTable *t, int n)
+{
+    unsigned cap = 16;
+    while (cap < 2u * (unsigned)n + 16u)
+        cap *= 2;
+    t->slots = arena_alloc(ctx->arena, sizeof *t->slots * cap);
+    t->mask = cap - 1;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static NameSlot *table_slot(const NameTable *t, const char *key)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (unsigned i = h & t->mask;; i = (i + 1) & t->mask)
+        if (!t->slots[i].key || strcmp(t->slots[i].key, key) == 0)
+            return &t->slots[i];
+}
+
 typedef struct Scope {
     Stmt **defs;      /* input and layers, in file order */
     int n;
+    NameTable table;
 } Scope;
+
+static void scope_init(Ctx *ctx, Scope *sc, int n)
+{
+    sc->defs = arena_alloc(ctx->arena, sizeof(Stmt *) * (size_t)(n + 1));
+    sc->n = 0;
+    table_init(ctx, &sc->table, n);
+}
 
 static Stmt *scope_find(const Scope *sc, const char *name)
 {
-    for (int i = 0; i < sc->n; i++)
-        if (strcmp(sc->defs[i]->name, name) == 0)
-            return sc->defs[i];
-    return NULL;
+    return table_slot(&sc->table, name)->stmt;
 }
 
 static const char **scope_names(Ctx *ctx, const Scope *sc)
@@ -793,43 +850,70 @@ static void check_singletons(Ctx *ctx, const Model *m)
         diag_error(ctx, m->name_loc, "model '%s' has no input; add one, e.g. 'input image[1, 28, 28];'", m->name);
 }
 
+/* [C, H, W] or [N]; with a batch in front (extension), [B, C, H, W] or
+ * [B, N]: B samples one after another. s->shape is one sample's. */
 static int check_input(Ctx *ctx, Stmt *s)
 {
     int n = 0;
     for (const Value *v = s->dims; v; v = v->next)
         n++;
-    if (n != 3 && n != 1) {
-        diag_error(ctx, s->dims->loc, "input '%s' has %d dimensions; give [C, H, W] for images or [N] for vectors",
-                   s->name, n);
+    if (n > 4) {
+        diag_error(ctx, s->dims->loc, "input '%s' has %d dimensions; give [C, H, W] or [B, C, H, W] for images, "
+                   "[N] or [B, N] for vectors", s->name, n);
         return 0;
     }
-    s->shape.rank = n;
-    int i = 0;
+    int lead = n == 4 || n == 2;
+    s->shape.rank = n - lead;
+    int i = -lead;
+    long long total = 1;
     for (const Value *v = s->dims; v; v = v->next, i++) {
         if (v->kind != VAL_INT || v->i < 1 || v->i > LIMIT_DIM) {
             diag_error(ctx, v->loc, "input dimension must be an integer between 1 and %d, got %s",
                        LIMIT_DIM, v->kind == VAL_INT ? arena_printf(ctx->arena, "%lld", v->i) : "a non-integer");
             return 0;
         }
-        s->shape.dim[i] = (int)v->i;
+        if (i >= 0)
+            s->shape.dim[i] = (int)v->i;
+        total = total * v->i > LIMIT_TENSOR_ELEMS ? LIMIT_TENSOR_ELEMS + 1LL : total * v->i;
     }
-    if (shape_numel(&s->shape) > LIMIT_TENSOR_ELEMS) {
+    if (total > LIMIT_TENSOR_ELEMS) {
         diag_error(ctx, s->dims->loc, "input '%s' has more than %d elements", s->name, LIMIT_TENSOR_ELEMS);
         return 0;
     }
     return 1;
 }
 
+/* With a batch, the output of all its samples, like the input, stays
+ * within the tensor limit (the generated C indexes both in int). */
+static int check_batch_output(Ctx *ctx, const Stmt *input, const Stmt *out)
+{
+    int n = 0;
+    for (const Value *v = input->dims; v; v = v->next)
+        n++;
+    long long b = n == 4 || n == 2 ? input->dims->i : 1;
+    if (b * shape_numel(&out->shape) <= LIMIT_TENSOR_ELEMS)
+        return 1;
+    diag_error(ctx, input->dims->loc, "a batch of %lld outputs '%s' %s has more than %d elements",
+               b, out->name, shape_str(ctx->arena, &out->shape), LIMIT_TENSOR_ELEMS);
+    return 0;
+}
+
 /* Unnamed layers get OP_K, K counting that op's statements in file order. */
 static void assign_auto_names(Ctx *ctx, Model *m)
 {
+    NameTable ops;
+    int n = 0;
+    for (Stmt *s = m->stmts; s; s = s->next)
+        n++;
+    table_init(ctx, &ops, n);
     for (Stmt *s = m->stmts; s; s = s->next) {
-        if (s->kind != STMT_LAYER || s->name)
+        if (s->kind != STMT_LAYER)
             continue;
-        int k = 0;
-        for (Stmt *t = m->stmts; t != s; t = t->next)
-            k += t->kind == STMT_LAYER && strcmp(t->op, s->op) == 0;
-        s->name = arena_printf(ctx->arena, "%s_%d", s->op, k);
+        NameSlot *slot = table_slot(&ops, s->op);
+        slot->key = s->op;
+        if (!s->name)
+            s->name = arena_printf(ctx->arena, "%s_%d", s->op, slot->count);
+        slot->count++;
     }
 }
 
@@ -843,6 +927,9 @@ static void scope_add(Ctx *ctx, Scope *sc, Stmt *s)
         diag_note(ctx, prior->name_loc.line ? prior->name_loc : prior->loc, "'%s' is first defined here", s->name);
         return;
     }
+    NameSlot *slot = table_slot(&sc->table, s->name);
+    slot->key = s->name;
+    slot->stmt = s;
     sc->defs[sc->n++] = s;
 }
 
@@ -908,11 +995,16 @@ int sema_check(Ctx *ctx, Model *m)
         return -1;
     }
     assign_auto_names(ctx, m);
-    Scope sc = { arena_alloc(ctx->arena, sizeof(Stmt *) * (size_t)(ndefs + 1)), 0 };
-    Scope all = { arena_alloc(ctx->arena, sizeof(Stmt *) * (size_t)(ndefs + 1)), 0 };
+    Scope sc, all;
+    scope_init(ctx, &sc, ndefs);
+    scope_init(ctx, &all, ndefs);
     for (Stmt *s = m->stmts; s; s = s->next)
-        if (s->kind == STMT_LAYER || s->kind == STMT_INPUT)
+        if ((s->kind == STMT_LAYER || s->kind == STMT_INPUT) && !scope_find(&all, s->name)) {
+            NameSlot *slot = table_slot(&all.table, s->name);
+            slot->key = s->name;
+            slot->stmt = s;           /* the first definition of each name */
             all.defs[all.n++] = s;
+        }
 
     Stmt *input = (Stmt *)sema_find(m, STMT_INPUT);
     if (input) {
@@ -925,6 +1017,8 @@ int sema_check(Ctx *ctx, Model *m)
     for (Stmt *s = m->stmts; s; s = s->next) {
         if (s->kind != STMT_LAYER)
             continue;
+        if (ctx->nerrors > LIMIT_ERRORS)
+            break;                   /* nothing more would be shown */
         nlayers++;
         if (!check_layer(ctx, m, &sc, &all, s, prev))
             s->shape.rank = 0;       /* failed: its readers are not checked */
@@ -936,7 +1030,7 @@ int sema_check(Ctx *ctx, Model *m)
     if (ctx->nerrors > errors)
         return -1;
     Stmt *out = check_output(ctx, m, &sc, prev);
-    if (!out)
+    if (!out || !check_batch_output(ctx, input, out))
         return -1;
     mark_live_all(ctx, m, out, ndefs);
     warn_dead(ctx, m, out);

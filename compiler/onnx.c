@@ -1,0 +1,917 @@
+/* onnx.c: the ONNX reader. Consumes the bytes of a .onnx file (protobuf
+ * wire format, onnx.proto); produces an OnnxModel holding the subset cnnc
+ * needs (docs/onnx.md lists it), in the arena. Everything else is skipped.
+ *
+ * Hostile input is expected. Every varint is bounded to 10 bytes and 64
+ * bits, every length is checked against the bytes left in its enclosing
+ * message before anything is read or allocated, nesting (subgraphs in
+ * attributes) is limited to ONNX_MAX_DEPTH, and repeated fields to
+ * ONNX_MAX_ITEMS entries. A problem is one "path: error: invalid ONNX file:
+ * ... at byte N (in ModelProto.graph.node[2])" and decoding stops.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx.h"
+
+enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_BYTES = 2, WT_FIXED32 = 5 };
+
+typedef struct Dec {
+    Ctx *ctx;
+    const char *path;
+    const unsigned char *base;           /* the file's first byte */
+    int depth;                           /* frames in use */
+    const char *frame[ONNX_MAX_DEPTH + 1];
+    long long index[ONNX_MAX_DEPTH + 1]; /* -1: not a repeated field */
+} Dec;
+
+/* The bytes of one message still to read. */
+typedef struct Msg {
+    const unsigned char *p, *end;
+} Msg;
+
+/* ---- errors ---- */
+
+/* "ModelProto.graph.node[2].attribute[0]" */
+static const char *dec_where(const Dec *d)
+{
+    Buf b;
+    buf_init(&b);
+    buf_puts(&b, "ModelProto");
+    for (int i = 0; i < d->depth; i++) {
+        buf_printf(&b, ".%s", d->frame[i]);
+        if (d->index[i] >= 0)
+            buf_printf(&b, "[%lld]", d->index[i]);
+    }
+    const char *s = arena_strdup(d->ctx->arena, b.data);
+    buf_free(&b);
+    return s;
+}
+
+static int dec_error(Dec *d, const unsigned char *at, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int dec_error(Dec *d, const unsigned char *at, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    diag_file_error(d->ctx, d->path, "invalid ONNX file: %s at byte %lld (in %s)", msg,
+                    (long long)(at - d->base), dec_where(d));
+    return -1;
+}
+
+/* ---- wire format primitives ---- */
+
+static int rd_varint(Dec *d, Msg *m, unsigned long long *v)
+{
+    const unsigned char *start = m->p;
+    unsigned long long x = 0;
+    for (int i = 0; i < 10; i++) {
+        if (m->p >= m->end)
+            return dec_error(d, start, "truncated varint");
+        unsigned char b = *m->p++;
+        if (i == 9 && (b & 0x80))
+            return dec_error(d, start, "varint longer than 10 bytes");
+        if (i == 9 && b > 1)
+            return dec_error(d, start, "varint overflows 64 bits");
+        x |= (unsigned long long)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return dec_error(d, start, "varint longer than 10 bytes");   /* not reached */
+}
+
+/* A tag: field number and wire type. Groups and unknown wire types are errors. */
+static int rd_tag(Dec *d, Msg *m, unsigned *field, int *wt)
+{
+    const unsigned char *at = m->p;
+    unsigned long long v = 0;
+    if (rd_varint(d, m, &v) != 0)
+        return -1;
+    *wt = (int)(v & 7);
+    if ((v >> 3) == 0)
+        return dec_error(d, at, "field number 0");
+    if ((v >> 3) > 0x1fffffff)
+        return dec_error(d, at, "field number %llu is out of range", v >> 3);
+    *field = (unsigned)(v >> 3);
+    if (*wt == 3 || *wt == 4)
+        return dec_error(d, at, "field %u uses a group (wire type %d), which ONNX never does", *field, *wt);
+    if (*wt == 6 || *wt == 7)
+        return dec_error(d, at, "field %u has invalid wire type %d", *field, *wt);
+    return 0;
+}
+
+/* A length-delimited payload: *sub gets its bytes, m moves past them. */
+static int rd_len(Dec *d, Msg *m, Msg *sub)
+{
+    const unsigned char *at = m->p;
+    unsigned long long n;
+    if (rd_varint(d, m, &n) != 0)
+        return -1;
+    unsigned long long left = (unsigned long long)(m->end - m->p);
+    if (n > left)
+        return dec_error(d, at, "length %llu runs past the end of its message (%llu bytes left)", n, left);
+    sub->p = m->p;
+    sub->end = m->p + n;
+    m->p += n;
+    return 0;
+}
+
+static int rd_fixed(Dec *d, Msg *m, int nbytes, unsigned long long *v)
+{
+    if (m->end - m->p < nbytes)
+        return dec_error(d, m->p, "truncated %d-byte value", nbytes);
+    unsigned long long x = 0;
+    for (int i = nbytes - 1; i >= 0; i--)
+        x = (x << 8) | m->p[i];
+    m->p += nbytes;
+    *v = x;
+    return 0;
+}
+
+static int rd_skip(Dec *d, Msg *m, int wt)
+{
+    unsigned long long v = 0;
+    Msg sub;
+    switch (wt) {
+    case WT_VARINT: return rd_varint(d, m, &v);
+    case WT_FIXED64: return rd_fixed(d, m, 8, &v);
+    case WT_FIXED32: return rd_fixed(d, m, 4, &v);
+    default: return rd_len(d, m, &sub);
+    }
+}
+
+static int want_wt(Dec *d, const unsigned char *at, const char *field, int wt, int want)
+{
+    if (wt == want)
+        return 0;
+    return dec_error(d, at, "field '%s' has wire type %d, expected %d", field, wt, want);
+}
+
+static float float_of_bits(unsigned long long bits)
+{
+    uint32_t u = (uint32_t)bits;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static double double_of_bits(unsigned long long bits)
+{
+    uint64_t u = bits;
+    double f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* ---- typed fields ---- */
+
+static int rd_int(Dec *d, Msg *m, int wt, const char *field, long long lo, long long hi, long long *out)
+{
+    const unsigned char *at = m->p;
+    unsigned long long v = 0;
+    if (want_wt(d, at, field, wt, WT_VARINT) != 0 || rd_varint(d, m, &v) != 0)
+        return -1;
+    long long x = (long long)v;
+    if (x < lo || x > hi)
+        return dec_error(d, at, "field '%s' is %lld, outside [%lld, %lld]", field, x, lo, hi);
+    *out = x;
+    return 0;
+}
+
+static int rd_string(Dec *d, Msg *m, int wt, const char *field, const char **out)
+{
+    const unsigned char *at = m->p;
+    Msg s;
+    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
+        return -1;
+    size_t n = (size_t)(s.end - s.p);
+    if (n > ONNX_MAX_STRING)
+        return dec_error(d, at, "string '%s' of %zu bytes is over the limit of %d", field, n, ONNX_MAX_STRING);
+    if (memchr(s.p, 0, n))
+        return dec_error(d, at, "string '%s' contains a NUL byte", field);
+    *out = arena_strndup(d->ctx->arena, (const char *)s.p, n);
+    return 0;
+}
+
+/* A growable array in the arena; *cap doubles, entries are zeroed. */
+static int vec_grow(Dec *d, const unsigned char *at, const char *field, void **items,
+                    long long *n, long long *cap, long long extra, size_t size, long long limit)
+{
+    if (*n + extra > limit)
+        return dec_error(d, at, "more than %lld entries in '%s'", limit, field);
+    if (*n + extra <= *cap)
+        return 0;
+    long long want = *cap ? *cap : 4;
+    while (want < *n + extra)
+        want *= 2;
+    if (want > limit)
+        want = limit;
+    void *p = arena_alloc(d->ctx->arena, (size_t)want * size);
+    if (*n)
+        memcpy(p, *items, (size_t)*n * size);
+    *items = p;
+    *cap = want;
+    return 0;
+}
+
+typedef struct IntVec {
+    long long *v;
+    long long n, cap;
+} IntVec;
+
+typedef struct FloatVec {
+    float *v;
+    long long n, cap;
+} FloatVec;
+
+typedef struct DoubleVec {
+    double *v;
+    long long n, cap;
+} DoubleVec;
+
+/* Scalar limits: tensor data may be large; its bytes bound it anyway. */
+#define ONNX_MAX_SCALARS (1LL << 31)
+
+static long long count_varints(Msg s)
+{
+    long long n = 0;
+    for (const unsigned char *p = s.p; p < s.end; p++)
+        n += !(*p & 0x80);
+    return n;
+}
+
+/* repeated int64/int32, packed or not */
+static int rd_ints(Dec *d, Msg *m, int wt, const char *field, IntVec *out)
+{
+    const unsigned char *at = m->p;
+    unsigned long long v = 0;
+    if (wt == WT_VARINT) {
+        if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, 1, sizeof *out->v, ONNX_MAX_SCALARS) != 0 ||
+            rd_varint(d, m, &v) != 0)
+            return -1;
+        out->v[out->n++] = (long long)v;
+        return 0;
+    }
+    Msg s;
+    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
+        return -1;
+    if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, count_varints(s), sizeof *out->v,
+                 ONNX_MAX_SCALARS) != 0)
+        return -1;
+    while (s.p < s.end) {
+        if (rd_varint(d, &s, &v) != 0)
+            return -1;
+        out->v[out->n++] = (long long)v;
+    }
+    return 0;
+}
+
+/* repeated float, packed or not */
+static int rd_floats(Dec *d, Msg *m, int wt, const char *field, FloatVec *out)
+{
+    const unsigned char *at = m->p;
+    unsigned long long v = 0;
+    Msg s;
+    if (wt == WT_FIXED32) {
+        if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, 1, sizeof *out->v, ONNX_MAX_SCALARS) != 0 ||
+            rd_fixed(d, m, 4, &v) != 0)
+            return -1;
+        out->v[out->n++] = float_of_bits(v);
+        return 0;
+    }
+    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
+        return -1;
+    if ((s.end - s.p) % 4)
+        return dec_error(d, at, "'%s' holds %lld bytes, not a multiple of 4", field, (long long)(s.end - s.p));
+    if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, (s.end - s.p) / 4, sizeof *out->v,
+                 ONNX_MAX_SCALARS) != 0)
+        return -1;
+    while (s.p < s.end) {
+        rd_fixed(d, &s, 4, &v);
+        out->v[out->n++] = float_of_bits(v);
+    }
+    return 0;
+}
+
+/* repeated double, packed or not */
+static int rd_doubles(Dec *d, Msg *m, int wt, const char *field, DoubleVec *out)
+{
+    const unsigned char *at = m->p;
+    unsigned long long v = 0;
+    Msg s;
+    if (wt == WT_FIXED64) {
+        if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, 1, sizeof *out->v, ONNX_MAX_SCALARS) != 0 ||
+            rd_fixed(d, m, 8, &v) != 0)
+            return -1;
+        out->v[out->n++] = double_of_bits(v);
+        return 0;
+    }
+    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
+        return -1;
+    if ((s.end - s.p) % 8)
+        return dec_error(d, at, "'%s' holds %lld bytes, not a multiple of 8", field, (long long)(s.end - s.p));
+    if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, (s.end - s.p) / 8, sizeof *out->v,
+                 ONNX_MAX_SCALARS) != 0)
+        return -1;
+    while (s.p < s.end) {
+        rd_fixed(d, &s, 8, &v);
+        out->v[out->n++] = double_of_bits(v);
+    }
+    return 0;
+}
+
+/* Enters a sub-message: checks the depth limit and records the frame. */
+static int dec_enter(Dec *d, Msg *m, int wt, const char *field, long long index, Msg *sub)
+{
+    const unsigned char *at = m->p;
+    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, sub) != 0)
+        return -1;
+    if (d->depth >= ONNX_MAX_DEPTH)
+        return dec_error(d, at, "messages nested deeper than %d levels", ONNX_MAX_DEPTH);
+    d->frame[d->depth] = field;
+    d->index[d->depth] = index;
+    d->depth++;
+    return 0;
+}
+
+static void dec_leave(Dec *d)
+{
+    d->depth--;
+}
+
+/* ---- TensorProto ---- */
+
+static int tensor_field(Dec *d, Msg *m, unsigned field, int wt, OnnxTensor *t, IntVec *dims,
+                        IntVec *ints, FloatVec *floats, DoubleVec *doubles)
+{
+    long long x;
+    Msg s;
+    switch (field) {
+    case 1: return rd_ints(d, m, wt, "dims", dims);
+    case 2:
+        if (rd_int(d, m, wt, "data_type", 0, 1000, &x) != 0)
+            return -1;
+        t->dtype = (int)x;
+        return 0;
+    case 3: return dec_error(d, m->p, "segmented tensors are not supported");
+    case 4: return rd_floats(d, m, wt, "float_data", floats);
+    case 5: return rd_ints(d, m, wt, "int32_data", ints);
+    case 7: return rd_ints(d, m, wt, "int64_data", ints);
+    case 8: return rd_string(d, m, wt, "name", &t->name);
+    case 9:
+        if (want_wt(d, m->p, "raw_data", wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
+            return -1;
+        t->raw = s.p;
+        t->raw_len = (size_t)(s.end - s.p);
+        t->has_raw = 1;
+        return 0;
+    case 10: return rd_doubles(d, m, wt, "double_data", doubles);
+    case 13: t->external = 1; return rd_skip(d, m, wt);
+    case 14:
+        if (rd_int(d, m, wt, "data_location", 0, 1, &x) != 0)
+            return -1;
+        t->external |= x == 1;
+        return 0;
+    default: return rd_skip(d, m, wt);
+    }
+}
+
+static size_t dtype_size(int dtype)
+{
+    switch (dtype) {
+    case ONNX_FLOAT: case ONNX_INT32: return 4;
+    case ONNX_INT64: case ONNX_DOUBLE: return 8;
+    case ONNX_BOOL: return 1;
+    default: return 0;
+    }
+}
+
+/* The data given must match the dims, for the types cnnc reads. */
+static int tensor_check(Dec *d, const unsigned char *at, OnnxTensor *t)
+{
+    size_t esize = dtype_size(t->dtype);
+    if (!esize || t->external)
+        return 0;
+    long long given = t->has_raw ? (long long)(t->raw_len / esize)
+                    : t->dtype == ONNX_FLOAT ? t->nfloats
+                    : t->dtype == ONNX_DOUBLE ? t->ndoubles : t->nints;
+    if (t->has_raw && t->raw_len % esize)
+        return dec_error(d, at, "tensor '%s': raw_data of %zu bytes is not a whole number of %s values",
+                         onnx_printable(d->ctx->arena, t->name), t->raw_len, onnx_dtype_name(t->dtype));
+    if (given != t->numel)
+        return dec_error(d, at, "tensor '%s' has %lld values, its dims give %lld",
+                         onnx_printable(d->ctx->arena, t->name), given, t->numel);
+    return 0;
+}
+
+static int tensor_dims(Dec *d, const unsigned char *at, OnnxTensor *t, const IntVec *dims)
+{
+    if (dims->n > ONNX_MAX_RANK)
+        return dec_error(d, at, "tensor has %lld dimensions, more than %d", dims->n, ONNX_MAX_RANK);
+    t->rank = (int)dims->n;
+    t->numel = 1;
+    for (int i = 0; i < t->rank; i++) {
+        long long n = dims->v[i];
+        if (n < 0 || n > (1LL << 40))
+            return dec_error(d, at, "tensor dimension %lld is out of range", n);
+        t->dims[i] = n;
+        t->numel = n == 0 || t->numel <= (1LL << 40) / n ? t->numel * n : (1LL << 40) + 1;
+    }
+    if (t->numel > (1LL << 40))
+        return dec_error(d, at, "tensor has more than 2^40 elements");
+    return 0;
+}
+
+static int dec_tensor(Dec *d, Msg m, OnnxTensor *t)
+{
+    const unsigned char *at = m.p;
+    IntVec dims = { 0 }, ints = { 0 };
+    FloatVec floats = { 0 };
+    DoubleVec doubles = { 0 };
+    t->name = "";
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        if (rd_tag(d, &m, &field, &wt) != 0 || tensor_field(d, &m, field, wt, t, &dims, &ints, &floats, &doubles) != 0)
+            return -1;
+    }
+    t->floats = floats.v;
+    t->nfloats = floats.n;
+    t->ints = ints.v;
+    t->nints = ints.n;
+    t->doubles = doubles.v;
+    t->ndoubles = doubles.n;
+    if (tensor_dims(d, at, t, &dims) != 0)
+        return -1;
+    return tensor_check(d, at, t);
+}
+
+/* ---- ValueInfoProto and its TypeProto ---- */
+
+static int dec_dim(Dec *d, Msg m, OnnxValueInfo *vi, int k)
+{
+    vi->dims[k] = -1;
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        long long x;
+        if (rd_tag(d, &m, &field, &wt) != 0)
+            return -1;
+        if (field == 1) {
+            if (rd_int(d, &m, wt, "dim_value", 0, 1LL << 40, &x) != 0)
+                return -1;
+            vi->dims[k] = x;
+        } else if (field == 2) {
+            if (rd_string(d, &m, wt, "dim_param", &vi->dim_param[k]) != 0)
+                return -1;
+        } else if (rd_skip(d, &m, wt) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int dec_shape(Dec *d, Msg m, OnnxValueInfo *vi)
+{
+    vi->has_shape = 1;
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        Msg sub;
+        if (rd_tag(d, &m, &field, &wt) != 0)
+            return -1;
+        if (field != 1) {
+            if (rd_skip(d, &m, wt) != 0)
+                return -1;
+            continue;
+        }
+        if (vi->rank >= ONNX_MAX_RANK)
+            return dec_error(d, m.p, "shape has more than %d dimensions", ONNX_MAX_RANK);
+        if (dec_enter(d, &m, wt, "dim", vi->rank, &sub) != 0 || dec_dim(d, sub, vi, vi->rank) != 0)
+            return -1;
+        vi->rank++;
+        dec_leave(d);
+    }
+    return 0;
+}
+
+static int dec_tensor_type(Dec *d, Msg m, OnnxValueInfo *vi)
+{
+    vi->has_type = 1;
+    vi->kind = 1;
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        long long x;
+        Msg sub;
+        if (rd_tag(d, &m, &field, &wt) != 0)
+            return -1;
+        if (field == 1) {
+            if (rd_int(d, &m, wt, "elem_type", 0, 1000, &x) != 0)
+                return -1;
+            vi->elem_type = (int)x;
+        } else if (field == 2) {
+            if (dec_enter(d, &m, wt, "shape", -1, &sub) != 0 || dec_shape(d, sub, vi) != 0)
+                return -1;
+            dec_leave(d);
+        } else if (rd_skip(d, &m, wt) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int dec_type(Dec *d, Msg m, OnnxValueInfo *vi)
+{
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        Msg sub;
+        if (rd_tag(d, &m, &field, &wt) != 0)
+            return -1;
+        if (field == 1) {
+            if (dec_enter(d, &m, wt, "tensor_type", -1, &sub) != 0 || dec_tensor_type(d, sub, vi) != 0)
+                return -1;
+            dec_leave(d);
+        } else {
+            if (field == 4 || field == 5 || field == 8 || field == 9)
+                vi->kind = 2;   /* sequence, map, sparse tensor, optional */
+            if (rd_skip(d, &m, wt) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int dec_value_info(Dec *d, Msg m, OnnxValueInfo *vi)
+{
+    vi->name = "";
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        Msg sub;
+        if (rd_tag(d, &m, &field, &wt) != 0)
+            return -1;
+        if (field == 1) {
+            if (rd_string(d, &m, wt, "name", &vi->name) != 0)
+                return -1;
+        } else if (field == 2) {
+            if (dec_enter(d, &m, wt, "type", -1, &sub) != 0 || dec_type(d, sub, vi) != 0)
+                return -1;
+            dec_leave(d);
+        } else if (rd_skip(d, &m, wt) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- NodeProto and AttributeProto ---- */
+
+static int dec_graph(Dec *d, Msg m, OnnxGraph *g);
+
+static int count_attr(Dec *d, Msg *m, int wt, const char *field, int *n)
+{
+    if (*n >= ONNX_MAX_ITEMS)
+        return dec_error(d, m->p, "more than %d entries in '%s'", ONNX_MAX_ITEMS, field);
+    ++*n;
+    return rd_skip(d, m, wt);
+}
+
+static int attr_sub(Dec *d, Msg *m, unsigned field, int wt, OnnxAttr *a)
+{
+    Msg sub;
+    int rc;
+    if (field == 5) {
+        a->t = arena_alloc(d->ctx->arena, sizeof *a->t);
+        if (dec_enter(d, m, wt, "t", -1, &sub) != 0)
+            return -1;
+        rc = dec_tensor(d, sub, a->t);
+    } else {
+        a->g = arena_alloc(d->ctx->arena, sizeof *a->g);
+        if (dec_enter(d, m, wt, "g", -1, &sub) != 0)
+            return -1;
+        rc = dec_graph(d, sub, a->g);
+    }
+    if (rc == 0)
+        dec_leave(d);
+    return rc;
+}
+
+static int attr_field(Dec *d, Msg *m, unsigned field, int wt, OnnxAttr *a, IntVec *ints, FloatVec *floats)
+{
+    unsigned long long v = 0;
+    long long x;
+    switch (field) {
+    case 1: return rd_string(d, m, wt, "name", &a->name);
+    case 2:
+        if (want_wt(d, m->p, "f", wt, WT_FIXED32) != 0 || rd_fixed(d, m, 4, &v) != 0)
+            return -1;
+        a->f = float_of_bits(v);
+        a->has_f = 1;
+        return 0;
+    case 3:
+        if (want_wt(d, m->p, "i", wt, WT_VARINT) != 0 || rd_varint(d, m, &v) != 0)
+            return -1;
+        a->i = (long long)v;
+        a->has_i = 1;
+        return 0;
+    case 4: a->has_s = 1; return rd_string(d, m, wt, "s", &a->s);
+    case 5: case 6: return attr_sub(d, m, field, wt, a);
+    case 7: return rd_floats(d, m, wt, "floats", floats);
+    case 8: return rd_ints(d, m, wt, "ints", ints);
+    case 9: return count_attr(d, m, wt, "strings", &a->nstrings);
+    case 10: return count_attr(d, m, wt, "tensors", &a->ntensors);
+    case 11: return count_attr(d, m, wt, "graphs", &a->ngraphs);
+    case 20:
+        if (rd_int(d, m, wt, "type", 0, 100, &x) != 0)
+            return -1;
+        a->type = (int)x;
+        return 0;
+    default: return rd_skip(d, m, wt);
+    }
+}
+
+static int dec_attr(Dec *d, Msg m, OnnxAttr *a)
+{
+    IntVec ints = { 0 };
+    FloatVec floats = { 0 };
+    a->name = "";
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        if (rd_tag(d, &m, &field, &wt) != 0 || attr_field(d, &m, field, wt, a, &ints, &floats) != 0)
+            return -1;
+    }
+    if (ints.n > ONNX_MAX_ITEMS || floats.n > ONNX_MAX_ITEMS)
+        return dec_error(d, m.p, "attribute '%s' has more than %d values",
+                         onnx_printable(d->ctx->arena, a->name), ONNX_MAX_ITEMS);
+    a->ints = ints.v;
+    a->nints = (int)ints.n;
+    a->floats = floats.v;
+    a->nfloats = (int)floats.n;
+    return 0;
+}
+
+typedef struct NodeVecs {
+    const char **in, **out;
+    long long nin, capin, nout, capout;
+    OnnxAttr *attrs;
+    long long nattrs, capattrs;
+} NodeVecs;
+
+static int push_string(Dec *d, Msg *m, int wt, const char *field, const char ***v, long long *n, long long *cap)
+{
+    const unsigned char *at = m->p;
+    if (vec_grow(d, at, field, (void **)v, n, cap, 1, sizeof **v, ONNX_MAX_ITEMS) != 0)
+        return -1;
+    return rd_string(d, m, wt, field, &(*v)[(*n)++]);
+}
+
+static int node_field(Dec *d, Msg *m, unsigned field, int wt, OnnxNode *nd, NodeVecs *v)
+{
+    Msg sub;
+    switch (field) {
+    case 1: return push_string(d, m, wt, "input", &v->in, &v->nin, &v->capin);
+    case 2: return push_string(d, m, wt, "output", &v->out, &v->nout, &v->capout);
+    case 3: return rd_string(d, m, wt, "name", &nd->name);
+    case 4: return rd_string(d, m, wt, "op_type", &nd->op_type);
+    case 5:
+        if (vec_grow(d, m->p, "attribute", (void **)&v->attrs, &v->nattrs, &v->capattrs, 1,
+                     sizeof *v->attrs, ONNX_MAX_ITEMS) != 0 ||
+            dec_enter(d, m, wt, "attribute", v->nattrs, &sub) != 0 ||
+            dec_attr(d, sub, &v->attrs[v->nattrs]) != 0)
+            return -1;
+        v->nattrs++;
+        dec_leave(d);
+        return 0;
+    case 7: return rd_string(d, m, wt, "domain", &nd->domain);
+    default: return rd_skip(d, m, wt);
+    }
+}
+
+static int dec_node(Dec *d, Msg m, OnnxNode *nd)
+{
+    NodeVecs v = { 0 };
+    nd->name = nd->op_type = nd->domain = "";
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        if (rd_tag(d, &m, &field, &wt) != 0 || node_field(d, &m, field, wt, nd, &v) != 0)
+            return -1;
+    }
+    nd->inputs = v.in;
+    nd->ninputs = (int)v.nin;
+    nd->outputs = v.out;
+    nd->noutputs = (int)v.nout;
+    nd->attrs = v.attrs;
+    nd->nattrs = (int)v.nattrs;
+    return 0;
+}
+
+/* ---- GraphProto ---- */
+
+typedef struct GraphVecs {
+    OnnxNode *nodes;
+    long long nnodes, capnodes;
+    OnnxTensor *inits;
+    long long ninits, capinits;
+    OnnxValueInfo *ins, *outs;
+    long long nins, capins, nouts, capouts;
+} GraphVecs;
+
+/* Grows *items by one zeroed entry, enters it, decodes it, leaves. */
+static int graph_item(Dec *d, Msg *m, int wt, const char *field, void **items, long long *n,
+                      long long *cap, size_t size)
+{
+    Msg sub;
+    if (vec_grow(d, m->p, field, items, n, cap, 1, size, ONNX_MAX_ITEMS) != 0 ||
+        dec_enter(d, m, wt, field, *n, &sub) != 0)
+        return -1;
+    void *item = (char *)*items + (size_t)*n * size;
+    int rc = strcmp(field, "node") == 0 ? dec_node(d, sub, item)
+           : strcmp(field, "initializer") == 0 ? dec_tensor(d, sub, item)
+           : dec_value_info(d, sub, item);
+    if (rc != 0)
+        return -1;
+    ++*n;
+    dec_leave(d);
+    return 0;
+}
+
+static int graph_field(Dec *d, Msg *m, unsigned field, int wt, OnnxGraph *g, GraphVecs *v)
+{
+    switch (field) {
+    case 1: return graph_item(d, m, wt, "node", (void **)&v->nodes, &v->nnodes, &v->capnodes, sizeof *v->nodes);
+    case 2: return rd_string(d, m, wt, "name", &g->name);
+    case 5:
+        return graph_item(d, m, wt, "initializer", (void **)&v->inits, &v->ninits, &v->capinits, sizeof *v->inits);
+    case 11: return graph_item(d, m, wt, "input", (void **)&v->ins, &v->nins, &v->capins, sizeof *v->ins);
+    case 12: return graph_item(d, m, wt, "output", (void **)&v->outs, &v->nouts, &v->capouts, sizeof *v->outs);
+    case 15: g->nsparse++; return rd_skip(d, m, wt);
+    default: return rd_skip(d, m, wt);
+    }
+}
+
+static int dec_graph(Dec *d, Msg m, OnnxGraph *g)
+{
+    GraphVecs v = { 0 };
+    g->name = "";
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        if (rd_tag(d, &m, &field, &wt) != 0 || graph_field(d, &m, field, wt, g, &v) != 0)
+            return -1;
+    }
+    g->nodes = v.nodes;
+    g->nnodes = (int)v.nnodes;
+    g->inits = v.inits;
+    g->ninits = (int)v.ninits;
+    g->inputs = v.ins;
+    g->ninputs = (int)v.nins;
+    g->outputs = v.outs;
+    g->noutputs = (int)v.nouts;
+    return 0;
+}
+
+/* ---- ModelProto ---- */
+
+static int dec_opset(Dec *d, Msg m, OnnxModel *model)
+{
+    const char *domain = "";
+    long long version = 0;
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        if (rd_tag(d, &m, &field, &wt) != 0)
+            return -1;
+        int rc = field == 1 ? rd_string(d, &m, wt, "domain", &domain)
+               : field == 2 ? rd_int(d, &m, wt, "version", 0, 1 << 20, &version)
+               : rd_skip(d, &m, wt);
+        if (rc != 0)
+            return -1;
+    }
+    if (strcmp(domain, "") == 0 || strcmp(domain, "ai.onnx") == 0)
+        model->opset = version;
+    return 0;
+}
+
+typedef struct ModelStrings {
+    const char *producer, *version;
+    long long nopsets;
+} ModelStrings;
+
+static int model_field(Dec *d, Msg *m, unsigned field, int wt, OnnxModel *model, ModelStrings *ms)
+{
+    Msg sub;
+    int rc;
+    switch (field) {
+    case 1: return rd_int(d, m, wt, "ir_version", 0, 1LL << 40, &model->ir_version);
+    case 2: return rd_string(d, m, wt, "producer_name", &ms->producer);
+    case 3: return rd_string(d, m, wt, "producer_version", &ms->version);
+    case 7:
+        if (model->graph)
+            return dec_error(d, m->p, "a second 'graph'");
+        model->graph = arena_alloc(d->ctx->arena, sizeof *model->graph);
+        if (dec_enter(d, m, wt, "graph", -1, &sub) != 0 || dec_graph(d, sub, model->graph) != 0)
+            return -1;
+        dec_leave(d);
+        return 0;
+    case 8:
+        if (ms->nopsets >= ONNX_MAX_ITEMS)
+            return dec_error(d, m->p, "more than %d entries in 'opset_import'", ONNX_MAX_ITEMS);
+        if (dec_enter(d, m, wt, "opset_import", ms->nopsets++, &sub) != 0)
+            return -1;
+        rc = dec_opset(d, sub, model);
+        if (rc == 0)
+            dec_leave(d);
+        return rc;
+    case 25: model->nfunctions++; return rd_skip(d, m, wt);
+    default: return rd_skip(d, m, wt);
+    }
+}
+
+int onnx_decode(Ctx *ctx, const char *path, const unsigned char *bytes, size_t size, OnnxModel *out)
+{
+    Dec d = { .ctx = ctx, .path = path, .base = bytes };
+    Msg m = { bytes, bytes + size };
+    ModelStrings ms = { "", "", 0 };
+    memset(out, 0, sizeof *out);
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        if (rd_tag(&d, &m, &field, &wt) != 0 || model_field(&d, &m, field, wt, out, &ms) != 0)
+            return -1;
+    }
+    if (!out->graph) {
+        diag_file_error(ctx, path, "invalid ONNX file: no graph (is this an ONNX model?)");
+        return -1;
+    }
+    out->producer = ms.version[0] ? arena_printf(ctx->arena, "%s %s", ms.producer, ms.version) : ms.producer;
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+int onnx_read_file(Ctx *ctx, const char *path, const unsigned char **bytes, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag_file_error(ctx, path, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    long long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        n = ftell(f);
+        rewind(f);
+    }
+    if (n < 0 || n > ONNX_MAX_FILE_BYTES) {
+        diag_file_error(ctx, path, n < 0 ? "cannot determine the file's size" :
+                        "file is larger than the limit of %lld bytes", ONNX_MAX_FILE_BYTES);
+        fclose(f);
+        return -1;
+    }
+    unsigned char *buf = arena_alloc(ctx->arena, (size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    int failed = ferror(f) || got != (size_t)n;
+    fclose(f);
+    if (failed) {
+        diag_file_error(ctx, path, "read error");
+        return -1;
+    }
+    *bytes = buf;
+    *size = (size_t)n;
+    return 0;
+}
+
+const char *onnx_printable(Arena *a, const char *s)
+{
+    enum { SHOWN = 64 };
+    size_t n = strlen(s);
+    char *out = arena_alloc(a, SHOWN + 4);
+    size_t k = 0;
+    for (; k < n && k < SHOWN; k++) {
+        unsigned char c = (unsigned char)s[k];
+        out[k] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    if (k < n)
+        memcpy(out + k, "...", 4);
+    return out;
+}
+
+const char *onnx_dtype_name(int dtype)
+{
+    static const char *const names[] = {
+        "UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING",
+        "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16",
+    };
+    if (dtype >= 0 && dtype < (int)(sizeof names / sizeof names[0]))
+        return names[dtype];
+    return "an unknown type";
+}

@@ -1,0 +1,1175 @@
+/* onnx_ops.c: one translator per ONNX op, from the node being translated
+ * (Imp.node) to .cnn statements (onnx_import.c prints them).
+ *
+ * Each translator checks the node's attributes (an unknown one is an
+ * error naming it), its inputs (activation or constant, shapes), writes at
+ * most one statement, and defines the node's outputs: an activation, a
+ * constant, or an alias. Folds keep torch.onnx.export's output compact: a
+ * constant Add into the bias of the Conv/Gemm/MatMul before it, a zero Pad
+ * into the Conv after it, x * Sigmoid(x) into swish.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "onnx.h"
+
+static const char *const no_attrs[] = { NULL };
+
+static const char *shape_text(Imp *im, const OnnxVal *v)
+{
+    Buf b;
+    buf_init(&b);
+    buf_putc(&b, '[');
+    for (int i = 0; i < v->rank; i++)
+        buf_printf(&b, "%s%lld", i ? ", " : "", v->dims[i]);
+    buf_putc(&b, ']');
+    const char *s = arena_strdup(im->a, b.data);
+    buf_free(&b);
+    return s;
+}
+
+static const char *vname(Imp *im, const OnnxVal *v)
+{
+    return onnx_printable(im->a, v->name);
+}
+
+static int stmt_index(const Imp *im, const OnnxStmt *s)
+{
+    return (int)(s - im->stmts);
+}
+
+/* The graph's output, read by nothing else: a reshape of it moves no data. */
+static int is_final(Imp *im, const OnnxVal *v)
+{
+    return v && v->nuses == 1 && strcmp(v->name, im->g->outputs[0].name) == 0;
+}
+
+/* [N, C, H, W] or [N, C, L]: what conv, pools and batchnorm read. */
+static int need_nchw(Imp *im, const OnnxVal *x, const char *what)
+{
+    if (x->lead && x->layout != LAY_VEC)
+        return 0;
+    return imp_error(im, "input '%s' has shape %s; %s needs [N, C, H, W] or [N, C, L]",
+                     vname(im, x), shape_text(im, x), what);
+}
+
+/* ---- elementwise ---- */
+
+/* A one-source statement on x whose output has x's shape. */
+static int same_shape(Imp *im, const OnnxVal *x, const char *op, const char *args)
+{
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, op, args, src, 1);
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), x->rank, x->dims);
+    return 0;
+}
+
+static int unary(Imp *im, const char *op, const char *args)
+{
+    OnnxVal *x = imp_act(im, 0);
+    return x ? same_shape(im, x, op, args) : -1;
+}
+
+static int op_relu(Imp *im)
+{
+    static const char *const known[] = { "consumed_inputs", NULL };
+    return imp_attrs_known(im, known) ? -1 : unary(im, "relu", "");
+}
+
+static int op_sigmoid(Imp *im)
+{
+    static const char *const known[] = { "consumed_inputs", NULL };
+    return imp_attrs_known(im, known) ? -1 : unary(im, "sigmoid", "");
+}
+
+static int op_tanh(Imp *im)
+{
+    static const char *const known[] = { "consumed_inputs", NULL };
+    return imp_attrs_known(im, known) ? -1 : unary(im, "tanh", "");
+}
+
+static int op_softplus(Imp *im)
+{
+    return imp_attrs_known(im, no_attrs) ? -1 : unary(im, "softplus", "");
+}
+
+static int op_leaky_relu(Imp *im)
+{
+    static const char *const known[] = { "alpha", "consumed_inputs", NULL };
+    float alpha;
+    if (imp_attrs_known(im, known) || imp_attr_float(im, "alpha", 0.01f, &alpha))
+        return -1;
+    return unary(im, "leaky_relu", arena_printf(im->a, "alpha=%s", imp_fmt_float(im, alpha)));
+}
+
+static int op_elu(Imp *im)
+{
+    static const char *const known[] = { "alpha", "consumed_inputs", NULL };
+    float alpha;
+    if (imp_attrs_known(im, known) || imp_attr_float(im, "alpha", 1.0f, &alpha))
+        return -1;
+    return unary(im, "elu", alpha == 1.0f ? "" : arena_printf(im->a, "alpha=%s", imp_fmt_float(im, alpha)));
+}
+
+/* .cnn's selu has fixed constants: other values do not map. */
+static int op_selu(Imp *im)
+{
+    static const char *const known[] = { "alpha", "gamma", "consumed_inputs", NULL };
+    const float alpha0 = 1.67326319217681884765625f, gamma0 = 1.05070102214813232421875f;
+    float alpha, gamma;
+    if (imp_attrs_known(im, known) || imp_attr_float(im, "alpha", alpha0, &alpha) ||
+        imp_attr_float(im, "gamma", gamma0, &gamma))
+        return -1;
+    if (fabsf(alpha - alpha0) > 1e-6f * alpha0)
+        return imp_error(im, "attribute 'alpha' = %g is not supported: cnnc's selu has alpha 1.6732632", (double)alpha);
+    if (fabsf(gamma - gamma0) > 1e-6f * gamma0)
+        return imp_error(im, "attribute 'gamma' = %g is not supported: cnnc's selu has lambda 1.0507010", (double)gamma);
+    return unary(im, "selu", "");
+}
+
+/* Opset < 13 flattens dims [axis, rank) and normalizes them together: that
+ * is one .cnn axis when at most one of those dims is larger than 1. */
+static int op_softmax(Imp *im)
+{
+    static const char *const known[] = { "axis", NULL };
+    long long axis;
+    OnnxVal *x = imp_act(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "axis", im->opset >= 13 ? -1 : 1, &axis))
+        return -1;
+    long long a = axis < 0 ? axis + x->rank : axis;
+    if (a < 0 || a >= x->rank)
+        return imp_error(im, "attribute 'axis' = %lld is out of range for rank %d", axis, x->rank);
+    long long k = a;
+    if (im->opset < 13) {
+        k = -1;
+        for (long long i = a; i < x->rank; i++) {
+            if (x->dims[i] > 1 && k >= 0)
+                return imp_error(im, "attribute 'axis' = %lld: Softmax (opset %lld) normalizes dims %lld..%d of %s "
+                                 "together; cnnc normalizes along one axis", axis, im->opset, a, x->rank - 1,
+                                 shape_text(im, x));
+            if (x->dims[i] > 1)
+                k = i;
+        }
+        if (k < 0)
+            k = x->rank - 1;
+    }
+    int c = imp_cnn_axis(x, k);
+    if (c < 0)
+        return imp_error(im, "attribute 'axis' = %lld is the batch axis; cnnc normalizes within one sample", axis);
+    return unary(im, "softmax", c ? arena_printf(im->a, "axis=%d", c) : "");
+}
+
+/* ---- shape-only ops ---- */
+
+static int op_identity(Imp *im)
+{
+    OnnxVal *x = imp_input(im, 0);
+    if (!x || imp_attrs_known(im, no_attrs))
+        return -1;
+    imp_alias(imp_output(im, 0), x);
+    return 0;
+}
+
+static int bool_input(Imp *im, int k, int *out)
+{
+    OnnxVal *v = imp_input_opt(im, k);
+    *out = 0;
+    if (!v)
+        return im->ctx->nerrors ? -1 : 0;
+    if (v->kind != VAL_CONST || v->dtype != ONNX_INT64 || v->numel != 1)
+        return imp_error(im, "input %d '%s' must be a constant boolean", k, vname(im, v));
+    *out = v->i[0] != 0;
+    return 0;
+}
+
+static int op_dropout(Imp *im)
+{
+    static const char *const known[] = { "ratio", "seed", "is_test", "consumed_inputs", NULL };
+    long long is_test;
+    int training;
+    float ratio;
+    OnnxVal *x = imp_input(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "is_test", 1, &is_test) ||
+        imp_attr_float(im, "ratio", 0.5f, &ratio) || bool_input(im, 2, &training))
+        return -1;
+    OnnxVal *r = imp_input_opt(im, 1);
+    if (r && (r->kind != VAL_CONST || r->dtype != ONNX_FLOAT || r->numel != 1))
+        return imp_error(im, "input 1 '%s' (ratio) must be a constant float", vname(im, r));
+    if (r)
+        ratio = r->f[0];
+    if (!is_test)
+        return imp_error(im, "attribute 'is_test' = 0 (training: random dropout) is not supported");
+    if (training && ratio != 0.0f)
+        return imp_error(im, "input 2 (training_mode) is true: random dropout is not supported");
+    if (!imp_output_unused(im, 1))
+        return imp_error(im, "output 1 (mask) is not supported");
+    imp_alias(imp_output(im, 0), x);
+    return 0;
+}
+
+/* Output of a per-sample flatten: [N, F], a batch of vectors. */
+static int flatten_to(Imp *im, OnnxVal *x, long long inner)
+{
+    OnnxVal *out = imp_output(im, 0);
+    long long dims[2] = { im->batch, inner };
+    if (x->layout == LAY_VEC) {
+        imp_alias(out, x);
+    } else {
+        const OnnxVal *src[1] = { x };
+        OnnxStmt *s = imp_stmt(im, "flatten", "", src, 1);
+        imp_set_act(im, out, x, stmt_index(im, s), 2, dims);
+    }
+    if (out) {
+        out->lead = 1;
+        out->layout = LAY_VEC;
+        out->rank = 2;
+        memcpy(out->dims, dims, sizeof dims);
+    }
+    return 0;
+}
+
+/* A reshape to target (rank r): a flatten that keeps the batch, no change,
+ * or, as the graph's last op, a relabelling of the same floats. */
+static int reshape_to(Imp *im, OnnxVal *x, int r, const long long *target, const char *what)
+{
+    OnnxVal *out = imp_output(im, 0);
+    long long n = imp_numel(x->rank, x->dims);
+    if (r == 2 && target[0] == im->batch && (x->lead || im->batch == 1))
+        return flatten_to(im, x, n / im->batch);
+    if (r == x->rank && memcmp(target, x->dims, sizeof *target * (size_t)r) == 0) {
+        imp_alias(out, x);
+        return 0;
+    }
+    if (is_final(im, out)) {
+        imp_alias(out, x);
+        out->rank = r;
+        memcpy(out->dims, target, sizeof *target * (size_t)r);
+        return 0;
+    }
+    OnnxVal t = { .rank = r };
+    memcpy(t.dims, target, sizeof *target * (size_t)r);
+    return imp_error(im, "%s %s to %s is not supported: cnnc reshapes only to [N, -1] (a flatten that "
+                     "keeps the batch), except as the graph's last op", what, shape_text(im, x), shape_text(im, &t));
+}
+
+static int op_flatten(Imp *im)
+{
+    static const char *const known[] = { "axis", NULL };
+    long long axis;
+    OnnxVal *x = imp_act(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "axis", 1, &axis))
+        return -1;
+    long long a = axis < 0 ? axis + x->rank : axis;
+    if (a < 0 || a > x->rank)
+        return imp_error(im, "attribute 'axis' = %lld is out of range for rank %d", axis, x->rank);
+    long long target[2] = { imp_numel((int)a, x->dims), 1 };
+    target[1] = imp_numel(x->rank, x->dims) / (target[0] ? target[0] : 1);
+    return reshape_to(im, x, 2, target, arena_printf(im->a, "Flatten(axis=%lld) of", axis));
+}
+
+/* a * b for a, b >= 0, saturating at 2^62 (then no size can match). */
+static long long mul_sat(long long a, long long b)
+{
+    const long long cap = 1LL << 62;
+    return b && a > cap / b ? cap : a * b;
+}
+
+int imp_reshape_target(Imp *im, const OnnxVal *x, const long long *shape, int r, int allowzero,
+                       long long *target)
+{
+    int infer = -1;
+    long long known = 1;
+    for (int i = 0; i < r; i++) {
+        target[i] = shape[i] == 0 && !allowzero && i < x->rank ? x->dims[i] : shape[i];
+        if (target[i] == -1 && infer < 0)
+            infer = i;
+        else if (target[i] < 0 || target[i] > (1LL << 40))
+            return imp_error(im, "shape value %lld is not supported", shape[i]);
+        else
+            known = mul_sat(known, target[i] ? target[i] : 1);
+    }
+    long long n = imp_numel(x->rank, x->dims);
+    if (infer >= 0)
+        target[infer] = known ? n / known : 0;
+    if (imp_numel(r, target) != n)
+        return imp_error(im, "cannot reshape %s (%lld values) to a shape of a different size",
+                         shape_text(im, x), n);
+    return 0;
+}
+
+static int op_reshape(Imp *im)
+{
+    static const char *const known[] = { "allowzero", "shape", "consumed_inputs", NULL };
+    long long allowzero, shape[ONNX_MAX_RANK], target[ONNX_MAX_RANK];
+    int r;
+    OnnxVal *x = imp_act(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "allowzero", 0, &allowzero) ||
+        imp_attr_ints(im, "shape", ONNX_MAX_RANK, shape, &r))
+        return -1;
+    if (r < 0) {
+        OnnxVal *s = imp_const(im, 1, ONNX_INT64);
+        if (!s)
+            return -1;
+        if (s->rank != 1 || s->numel > ONNX_MAX_RANK)
+            return imp_error(im, "input 1 '%s' must be a list of at most %d sizes", vname(im, s), ONNX_MAX_RANK);
+        r = (int)s->numel;
+        memcpy(shape, s->i, sizeof *shape * (size_t)r);
+    }
+    if (imp_reshape_target(im, x, shape, r, (int)allowzero, target) != 0)
+        return -1;
+    return reshape_to(im, x, r, target, "Reshape of");
+}
+
+/* ---- windows: Conv, MaxPool, AveragePool ---- */
+
+typedef struct Win {
+    long long k[2], s[2], d[2], pb[2], pe[2];   /* per axis H, W: kernel, stride, dilation, pads */
+    long long n[2], out[2];                     /* input and output size */
+} Win;
+
+static int read_list(Imp *im, const char *name, int nsp, long long def, long long lo, long long *out)
+{
+    long long v[4];
+    int n;
+    if (imp_attr_ints(im, name, 4, v, &n) != 0)
+        return -1;
+    int want = strcmp(name, "pads") == 0 ? 2 * nsp : nsp;
+    if (n >= 0 && n != want)
+        return imp_error(im, "attribute '%s' has %d values, expected %d", name, n, want);
+    for (int i = 0; i < want; i++) {
+        out[i] = n < 0 ? def : v[i];
+        if (out[i] < lo || out[i] > LIMIT_DIM)
+            return imp_error(im, "attribute '%s' value %lld is out of range", name, out[i]);
+    }
+    return 0;
+}
+
+static void same_pads(Win *w, int ax, int lower)
+{
+    long long out = (w->n[ax] + w->s[ax] - 1) / w->s[ax];
+    long long total = (out - 1) * w->s[ax] + w->d[ax] * (w->k[ax] - 1) + 1 - w->n[ax];
+    if (total < 0)
+        total = 0;
+    w->pb[ax] = lower ? total - total / 2 : total / 2;
+    w->pe[ax] = total - w->pb[ax];
+}
+
+static int auto_pad(Imp *im, Win *w, int nsp, int pads_given)
+{
+    const char *mode;
+    if (imp_attr_string(im, "auto_pad", "NOTSET", &mode) != 0)
+        return -1;
+    int same = strcmp(mode, "SAME_UPPER") == 0 || strcmp(mode, "SAME_LOWER") == 0;
+    if (!same && strcmp(mode, "VALID") != 0 && strcmp(mode, "NOTSET") != 0 && mode[0])
+        return imp_error(im, "attribute 'auto_pad' value '%s' is not supported", onnx_printable(im->a, mode));
+    if ((same || strcmp(mode, "VALID") == 0) && pads_given)
+        return imp_error(im, "attribute 'pads' cannot be used with auto_pad=%s", mode);
+    for (int ax = 2 - nsp; same && ax < 2; ax++)
+        same_pads(w, ax, strcmp(mode, "SAME_LOWER") == 0);
+    return 0;
+}
+
+/* Reads strides, dilations, pads and auto_pad for x (its last nsp axes);
+ * w->k must be set. 1-D data is the W axis of a [C, 1, L] map. */
+static int read_window(Imp *im, const OnnxVal *x, Win *w)
+{
+    int nsp = x->layout == LAY_MAP1D ? 1 : 2, o = 2 - nsp;
+    long long s[2], d[2], p[4];
+    if (read_list(im, "strides", nsp, 1, 1, s) || read_list(im, "dilations", nsp, 1, 1, d) ||
+        read_list(im, "pads", nsp, 0, 0, p))
+        return -1;
+    w->s[0] = w->d[0] = 1;
+    w->pb[0] = w->pe[0] = 0;
+    w->n[0] = 1;
+    for (int i = 0; i < nsp; i++) {
+        w->s[o + i] = s[i];
+        w->d[o + i] = d[i];
+        w->pb[o + i] = p[i];
+        w->pe[o + i] = p[nsp + i];
+        w->n[o + i] = x->dims[x->rank - nsp + i];
+    }
+    return auto_pad(im, w, nsp, imp_attr(im, "pads") != NULL);
+}
+
+static long long extent(const Win *w, int ax)
+{
+    return w->d[ax] * (w->k[ax] - 1) + 1;
+}
+
+static int window_out(Imp *im, Win *w)
+{
+    for (int ax = 0; ax < 2; ax++) {
+        long long span = w->n[ax] + w->pb[ax] + w->pe[ax] - extent(w, ax);
+        if (span < 0)
+            return imp_error(im, "the kernel %lldx%lld (dilated %lldx%lld) is larger than the padded input %lldx%lld",
+                             w->k[0], w->k[1], extent(w, 0), extent(w, 1),
+                             w->n[0] + w->pb[0] + w->pe[0], w->n[1] + w->pb[1] + w->pe[1]);
+        w->out[ax] = span / w->s[ax] + 1;
+    }
+    return 0;
+}
+
+/* ceil_mode=1: the windows that start in the input and run past its end
+ * become ordinary windows over extra padding at the end. Returns 1 when
+ * that changed the output size. */
+static int ceil_pads(Win *w)
+{
+    int changed = 0;
+    for (int ax = 0; ax < 2; ax++) {
+        long long span = w->n[ax] + w->pb[ax] + w->pe[ax] - extent(w, ax);
+        long long out = (span + w->s[ax] - 1) / w->s[ax] + 1;
+        if ((out - 1) * w->s[ax] >= w->n[ax] + w->pb[ax])
+            out--;   /* the last window would start in the end padding */
+        if (out > span / w->s[ax] + 1) {
+            w->pe[ax] += (out - 1) * w->s[ax] + extent(w, ax) - (w->n[ax] + w->pb[ax] + w->pe[ax]);
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+static const char *pair_text(Imp *im, long long h, long long w)
+{
+    return h == w ? arena_printf(im->a, "%lld", h) : arena_printf(im->a, "[%lld, %lld]", h, w);
+}
+
+static const char *window_args(Imp *im, const Win *w, int stride_always)
+{
+    Buf b;
+    buf_init(&b);
+    buf_printf(&b, "kernel=%s", pair_text(im, w->k[0], w->k[1]));
+    if (stride_always || w->s[0] != 1 || w->s[1] != 1)
+        buf_printf(&b, ", stride=%s", pair_text(im, w->s[0], w->s[1]));
+    int sym = w->pb[0] == w->pe[0] && w->pb[1] == w->pe[1];
+    if (w->pb[0] || w->pb[1] || w->pe[0] || w->pe[1])
+        buf_printf(&b, ", padding=%s", sym ? pair_text(im, w->pb[0], w->pb[1])
+                   : arena_printf(im->a, "[%lld, %lld, %lld, %lld]", w->pb[0], w->pb[1], w->pe[0], w->pe[1]));
+    if (w->d[0] != 1 || w->d[1] != 1)
+        buf_printf(&b, ", dilation=%s", pair_text(im, w->d[0], w->d[1]));
+    const char *s = arena_strdup(im->a, b.data);
+    buf_free(&b);
+    return s;
+}
+
+/* The output dims of a window op on x, with c channels. */
+static void window_dims(const OnnxVal *x, const Win *w, long long c, int *rank, long long *dims)
+{
+    *rank = x->rank;
+    dims[0] = x->dims[0];
+    dims[1] = c;
+    if (x->layout == LAY_MAP1D) {
+        dims[2] = w->out[1];
+    } else {
+        dims[2] = w->out[0];
+        dims[3] = w->out[1];
+    }
+}
+
+static int kernel_matches(Imp *im, const OnnxVal *x, const Win *w)
+{
+    long long k[2];
+    int nsp = x->layout == LAY_MAP1D ? 1 : 2;
+    if (!imp_attr(im, "kernel_shape"))
+        return 0;
+    if (read_list(im, "kernel_shape", nsp, 1, 1, k) != 0)
+        return -1;
+    if (k[0] != w->k[2 - nsp] || (nsp == 2 && k[1] != w->k[1]))
+        return imp_error(im, "attribute 'kernel_shape' does not match the weight's shape");
+    return 0;
+}
+
+/* The Conv's data input: an activation, perhaps with a Pad owed to it. */
+static OnnxVal *conv_input(Imp *im, const char *what)
+{
+    OnnxVal *x = imp_input(im, 0);
+    if (!x)
+        return NULL;
+    if (x->kind != VAL_ACT || !x->padded)
+        x = imp_act(im, 0);   /* reports a constant or an expression */
+    return x && !need_nchw(im, x, what) ? x : NULL;
+}
+
+static int conv_weights(Imp *im, OnnxStmt *s, const OnnxVal *wt, const OnnxVal *b, const Win *w)
+{
+    long long shape[4] = { wt->dims[0], wt->dims[1], w->k[0], w->k[1] };
+    OnnxWeight *ow = imp_weight(im, s, "weight", 4, shape);
+    memcpy(ow->data, wt->f, sizeof *ow->data * (size_t)wt->numel);
+    if (!b)
+        return 0;
+    if (b->rank != 1 || b->dims[0] != wt->dims[0])
+        return imp_error(im, "input 2 '%s' (bias) has shape %s, expected [%lld]", vname(im, b),
+                         shape_text(im, b), wt->dims[0]);
+    OnnxWeight *ob = imp_weight(im, s, "bias", 1, shape);
+    memcpy(ob->data, b->f, sizeof *ob->data * (size_t)b->numel);
+    return 0;
+}
+
+static int conv_groups(Imp *im, const OnnxVal *x, const OnnxVal *wt, long long *group)
+{
+    if (imp_attr_int(im, "group", 1, group) != 0)
+        return -1;
+    long long c = x->dims[1], f = wt->dims[0];
+    if (*group < 1 || *group > c || c % *group || f % *group || wt->dims[1] != c / *group)
+        return imp_error(im, "attribute 'group' = %lld does not fit %lld input channels, %lld filters and weight %s",
+                         *group, c, f, shape_text(im, wt));
+    return 0;
+}
+
+static int op_conv(Imp *im)
+{
+    static const char *const known[] = { "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", NULL };
+    OnnxVal *x = conv_input(im, "Conv");
+    OnnxVal *wt = x ? imp_const(im, 1, ONNX_FLOAT) : NULL;
+    if (!wt || imp_attrs_known(im, known))
+        return -1;
+    int nsp = x->layout == LAY_MAP1D ? 1 : 2;
+    if (wt->rank != 2 + nsp || imp_numel(wt->rank, wt->dims) == 0)
+        return imp_error(im, "input 1 '%s' (weight) has shape %s; a %d-D Conv needs rank %d, no size 0",
+                         vname(im, wt), shape_text(im, wt), nsp, 2 + nsp);
+    OnnxVal *b = imp_input_opt(im, 2);
+    if (im->ctx->nerrors || (b && !(b = imp_const(im, 2, ONNX_FLOAT))))
+        return -1;
+    long long group;
+    Win w;
+    w.k[0] = nsp == 2 ? wt->dims[2] : 1;
+    w.k[1] = wt->dims[wt->rank - 1];
+    if (conv_groups(im, x, wt, &group) || kernel_matches(im, x, &w) || read_window(im, x, &w))
+        return -1;
+    if (window_out(im, &w) != 0)
+        return -1;
+    w.pb[0] += x->pad[0], w.pb[1] += x->pad[1], w.pe[0] += x->pad[2], w.pe[1] += x->pad[3];
+    const char *args = arena_printf(im->a, "filters=%lld, %s%s", wt->dims[0], window_args(im, &w, 0),
+                                    group > 1 ? arena_printf(im->a, ", groups=%lld", group) : "");
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "conv2d", args, src, 1);
+    s->has_bias_arg = 1;
+    if (conv_weights(im, s, wt, b, &w) != 0)
+        return -1;
+    int rank;
+    long long dims[4];
+    window_dims(x, &w, wt->dims[0], &rank, dims);
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), rank, dims);
+    return 0;
+}
+
+/* The pools: no window may lie wholly in the padding. */
+static int pool_pads_fit(Imp *im, const Win *w)
+{
+    for (int ax = 0; ax < 2; ax++)
+        if (w->pb[ax] >= extent(w, ax) || w->pe[ax] >= extent(w, ax))
+            return imp_error(im, "padding %lld/%lld is not smaller than the kernel %lld: a window would lie wholly "
+                             "in the padding", w->pb[ax], w->pe[ax], extent(w, ax));
+    return 0;
+}
+
+static int pool_window(Imp *im, OnnxVal *x, Win *w, int *ceil_changed)
+{
+    long long k[2], ceil_mode;
+    int nsp = x->layout == LAY_MAP1D ? 1 : 2;
+    if (!imp_attr(im, "kernel_shape"))
+        return imp_error(im, "attribute 'kernel_shape' is missing");
+    if (read_list(im, "kernel_shape", nsp, 1, 1, k) || imp_attr_int(im, "ceil_mode", 0, &ceil_mode))
+        return -1;
+    w->k[0] = nsp == 2 ? k[0] : 1;
+    w->k[1] = k[nsp - 1];
+    if (read_window(im, x, w) != 0 || window_out(im, w) != 0)
+        return -1;
+    *ceil_changed = ceil_mode ? ceil_pads(w) : 0;
+    if (*ceil_changed && window_out(im, w) != 0)
+        return -1;
+    return pool_pads_fit(im, w);
+}
+
+/* Zero padding from a Pad counts in an average: count_pad with the pads
+ * added (PyTorch exports AvgPool2d(count_include_pad=True) this way). */
+static int pool_take_pad(Imp *im, const OnnxVal *x, Win *w, long long *count_pad)
+{
+    if (!x->padded)
+        return 0;
+    if (!*count_pad && (w->pb[0] || w->pb[1] || w->pe[0] || w->pe[1]))
+        return imp_error(im, "input 0 '%s' comes from a Pad, and the pool has pads of its own that do not count "
+                         "(count_include_pad = 0)", vname(im, x));
+    w->pb[0] += x->pad[0], w->pb[1] += x->pad[1], w->pe[0] += x->pad[2], w->pe[1] += x->pad[3];
+    *count_pad = 1;
+    return pool_pads_fit(im, w);
+}
+
+static int pool(Imp *im, const char *op, const char *extra)
+{
+    OnnxVal *x = extra ? conv_input(im, "AveragePool") : imp_act(im, 0);
+    Win w;
+    int ceil_changed = 0;
+    if (!x || need_nchw(im, x, imp_node(im)->op_type) || pool_window(im, x, &w, &ceil_changed))
+        return -1;
+    long long count_pad = 0;
+    if (extra && (imp_attr_int(im, "count_include_pad", 0, &count_pad) || pool_take_pad(im, x, &w, &count_pad)))
+        return -1;
+    if (count_pad && ceil_changed)
+        return imp_error(im, "attribute 'ceil_mode' = 1 with count_include_pad = 1 is not supported "
+                         "(the windows past the end would count cells outside the padding)");
+    const char *args = arena_printf(im->a, "%s%s", window_args(im, &w, 1), count_pad ? ", count_pad=true" : "");
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, op, args, src, 1);
+    int rank;
+    long long dims[4];
+    window_dims(x, &w, x->dims[1], &rank, dims);
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), rank, dims);
+    return 0;
+}
+
+static int op_maxpool(Imp *im)
+{
+    static const char *const known[] = { "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads",
+                                         "storage_order", "strides", NULL };
+    if (imp_attrs_known(im, known))
+        return -1;
+    if (!imp_output_unused(im, 1))
+        return imp_error(im, "output 1 (Indices) is not supported");
+    return pool(im, "maxpool", NULL);
+}
+
+static int op_avgpool(Imp *im)
+{
+    static const char *const known[] = { "auto_pad", "ceil_mode", "count_include_pad", "dilations",
+                                         "kernel_shape", "pads", "strides", NULL };
+    return imp_attrs_known(im, known) ? -1 : pool(im, "avgpool", "count");
+}
+
+static int op_global_avgpool(Imp *im)
+{
+    OnnxVal *x = imp_act(im, 0);
+    if (!x || imp_attrs_known(im, no_attrs) || need_nchw(im, x, "GlobalAveragePool"))
+        return -1;
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "global_avgpool", "", src, 1);
+    long long dims[4] = { x->dims[0], x->dims[1], 1, 1 };
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), x->rank, dims);
+    return 0;
+}
+
+/* ---- BatchNormalization ---- */
+
+static int bn_mode(Imp *im)
+{
+    long long training, spatial, is_test;
+    if (imp_attr_int(im, "training_mode", 0, &training) || imp_attr_int(im, "spatial", 1, &spatial) ||
+        imp_attr_int(im, "is_test", 1, &is_test))
+        return -1;
+    if (training)
+        return imp_error(im, "attribute 'training_mode' = 1 is not supported: export the model in eval mode");
+    if (!is_test)
+        return imp_error(im, "attribute 'is_test' = 0 (training) is not supported: export the model in eval mode");
+    if (!spatial)
+        return imp_error(im, "attribute 'spatial' = 0 (per-activation statistics) is not supported");
+    for (int k = 1; k < imp_node(im)->noutputs; k++)
+        if (!imp_output_unused(im, k))
+            return imp_error(im, "output %d (training statistics) is not supported", k);
+    return 0;
+}
+
+static int op_batchnorm(Imp *im)
+{
+    static const char *const known[] = { "epsilon", "momentum", "training_mode", "spatial", "is_test",
+                                         "consumed_inputs", NULL };
+    static const char *const suffix[] = { "weight", "bias", "running_mean", "running_var" };
+    float eps;
+    OnnxVal *x = imp_act(im, 0);
+    if (!x || imp_attrs_known(im, known) || bn_mode(im) || imp_attr_float(im, "epsilon", 1e-5f, &eps))
+        return -1;
+    if (!x->lead || x->rank < 2)
+        return imp_error(im, "input '%s' has shape %s; BatchNormalization needs [N, C, ...]", vname(im, x),
+                         shape_text(im, x));
+    if (!(eps > 0))
+        return imp_error(im, "attribute 'epsilon' must be greater than 0");
+    OnnxVal *p[4];
+    for (int k = 0; k < 4; k++) {
+        p[k] = imp_const(im, k + 1, ONNX_FLOAT);
+        if (!p[k])
+            return -1;
+        if (p[k]->numel != x->dims[1])
+            return imp_error(im, "input %d '%s' has shape %s, expected [%lld] (one per channel)",
+                             k + 1, vname(im, p[k]), shape_text(im, p[k]), x->dims[1]);
+    }
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "batchnorm", eps == 1e-5f ? "" :
+                           arena_printf(im->a, "epsilon=%s", imp_fmt_float(im, eps)), src, 1);
+    for (int k = 0; k < 4; k++) {
+        OnnxWeight *w = imp_weight(im, s, suffix[k], 1, &x->dims[1]);
+        memcpy(w->data, p[k]->f, sizeof *w->data * (size_t)x->dims[1]);
+    }
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), x->rank, x->dims);
+    return 0;
+}
+
+/* ---- Gemm, MatMul ---- */
+
+static OnnxVal *batch_of_vectors(Imp *im, const char *what)
+{
+    OnnxVal *a = imp_act(im, 0);
+    if (a && !(a->lead && a->layout == LAY_VEC && a->rank == 2)) {
+        imp_error(im, "input 0 '%s' has shape %s; %s needs a batch of vectors [N, K] (add a Flatten)",
+                  vname(im, a), shape_text(im, a), what);
+        return NULL;
+    }
+    return a;
+}
+
+/* A dense statement with weight [U, K] = alpha * (trans ? B : B^T). */
+static OnnxStmt *dense_stmt(Imp *im, OnnxVal *a, const OnnxVal *b, int trans, float alpha)
+{
+    long long k = a->dims[1], u = trans ? b->dims[0] : b->dims[1];
+    if (b->rank != 2 || (trans ? b->dims[1] : b->dims[0]) != k) {
+        imp_error(im, "input 1 '%s' has shape %s, which does not fit input 0 %s%s", vname(im, b),
+                  shape_text(im, b), shape_text(im, a), trans ? " (transposed)" : "");
+        return NULL;
+    }
+    const OnnxVal *src[1] = { a };
+    OnnxStmt *s = imp_stmt(im, "dense", arena_printf(im->a, "units=%lld", u), src, 1);
+    s->has_bias_arg = 1;
+    long long shape[2] = { u, k };
+    OnnxWeight *w = imp_weight(im, s, "weight", 2, shape);
+    for (long long i = 0; i < u; i++)
+        for (long long j = 0; j < k; j++)
+            w->data[i * k + j] = alpha * (trans ? b->f[i * k + j] : b->f[j * u + i]);
+    long long dims[2] = { a->dims[0], u };
+    imp_set_act(im, imp_output(im, 0), a, stmt_index(im, s), 2, dims);
+    return s;
+}
+
+/* Gemm's C, broadcast to [N, U]: one bias per unit when every row agrees. */
+static int gemm_bias(Imp *im, OnnxStmt *s, const OnnxVal *c, float beta, long long n, long long u)
+{
+    int r = c->rank;
+    long long rows = r == 2 ? c->dims[0] : 1, cols = r >= 1 ? c->dims[r - 1] : 1;
+    if (r > 2 || (rows != 1 && rows != n) || (cols != 1 && cols != u))
+        return imp_error(im, "input 2 '%s' has shape %s, which does not broadcast to [%lld, %lld]",
+                         vname(im, c), shape_text(im, c), n, u);
+    for (long long i = 1; i < rows; i++)
+        if (memcmp(c->f + i * cols, c->f, sizeof *c->f * (size_t)cols) != 0)
+            return imp_error(im, "input 2 '%s' %s gives each sample a different bias; cnnc's dense has one per unit",
+                             vname(im, c), shape_text(im, c));
+    OnnxWeight *w = imp_weight(im, s, "bias", 1, &u);
+    for (long long i = 0; i < u; i++)
+        w->data[i] = beta * c->f[cols == 1 ? 0 : i];
+    return 0;
+}
+
+static int op_gemm(Imp *im)
+{
+    static const char *const known[] = { "alpha", "beta", "transA", "transB", "broadcast", NULL };
+    long long ta, tb;
+    float alpha, beta;
+    OnnxVal *a = batch_of_vectors(im, "Gemm");
+    if (!a || imp_attrs_known(im, known) || imp_attr_int(im, "transA", 0, &ta) ||
+        imp_attr_int(im, "transB", 0, &tb) || imp_attr_float(im, "alpha", 1.0f, &alpha) ||
+        imp_attr_float(im, "beta", 1.0f, &beta))
+        return -1;
+    if (ta)
+        return imp_error(im, "attribute 'transA' = 1 is not supported: it would transpose the batch of activations");
+    OnnxVal *b = imp_const(im, 1, ONNX_FLOAT);
+    OnnxVal *c = b ? imp_input_opt(im, 2) : NULL;
+    if (!b || im->ctx->nerrors || (c && !(c = imp_const(im, 2, ONNX_FLOAT))))
+        return -1;
+    OnnxStmt *s = dense_stmt(im, a, b, (int)tb, alpha);
+    if (!s)
+        return -1;
+    return c && beta != 0.0f ? gemm_bias(im, s, c, beta, a->dims[0], s->w[0].shape[0]) : 0;
+}
+
+static int op_matmul(Imp *im)
+{
+    OnnxVal *a = batch_of_vectors(im, "MatMul");
+    OnnxVal *b = a ? imp_const(im, 1, ONNX_FLOAT) : NULL;
+    if (!b || imp_attrs_known(im, no_attrs))
+        return -1;
+    return dense_stmt(im, a, b, 0, 1.0f) ? 0 : -1;
+}
+
+/* ---- Add, Mul, Concat ---- */
+
+static float *stmt_bias(Imp *im, OnnxStmt *s)
+{
+    for (int k = 0; k < s->nw; k++)
+        if (strcmp(s->w[k].suffix, "bias") == 0)
+            return s->w[k].data;
+    return imp_weight(im, s, "bias", 1, &s->w[0].shape[0])->data;
+}
+
+/* The dim of x that constant dim j of c lines up with (numpy: from the
+ * right; opset < 7 with broadcast=1: from attribute axis). */
+static int bias_axis_ok(Imp *im, const OnnxVal *x, const OnnxVal *c, long long first)
+{
+    for (int j = 0; j < c->rank; j++) {
+        long long p = first + j;
+        if (c->dims[j] != 1 && (p != 1 || c->dims[j] != x->dims[1]))
+            return 0;
+    }
+    (void)im;
+    return first >= 0 && first + c->rank <= x->rank;
+}
+
+/* x + c folds into the bias of the conv2d/dense that made x, when c varies
+ * only along its channels (units) and nothing else reads x. */
+static int fold_bias(Imp *im, OnnxVal *x, OnnxVal *c)
+{
+    long long legacy, axis;
+    if (imp_attr_int(im, "broadcast", 0, &legacy) || imp_attr_int(im, "axis", x->rank - c->rank, &axis))
+        return -1;
+    long long first = legacy ? axis : x->rank - c->rank;
+    OnnxStmt *s = x->stmt >= 0 ? &im->stmts[x->stmt] : NULL;
+    int foldable = s && x->kind == VAL_ACT && (strcmp(s->op, "conv2d") == 0 || strcmp(s->op, "dense") == 0) && x->nuses == 1 &&
+                   x->lead && !x->padded && c->dtype == ONNX_FLOAT;
+    if (!foldable || !bias_axis_ok(im, x, c, first) || (!legacy && im->opset < 7 && c->rank != x->rank))
+        return imp_error(im, "adding the constant '%s' %s to '%s' %s is not supported: cnnc adds a constant only "
+                         "as the per-channel bias of the Conv, Gemm or MatMul that computes the other input",
+                         vname(im, c), shape_text(im, c), vname(im, x), shape_text(im, x));
+    float *bias = stmt_bias(im, s);
+    long long f = s->w[0].shape[0];
+    for (long long i = 0; i < f; i++)
+        bias[i] += c->f[c->numel == 1 ? 0 : i];
+    imp_alias(imp_output(im, 0), x);
+    return 0;
+}
+
+static int op_add(Imp *im)
+{
+    static const char *const known[] = { "broadcast", "axis", "consumed_inputs", NULL };
+    OnnxVal *a = imp_input(im, 0);
+    OnnxVal *b = a ? imp_input(im, 1) : NULL;
+    if (!b || imp_attrs_known(im, known))
+        return -1;
+    if (a->kind == VAL_CONST || b->kind == VAL_CONST)
+        return a->kind == VAL_CONST ? fold_bias(im, b, a) : fold_bias(im, a, b);
+    if (!imp_act(im, 0) || !imp_act(im, 1))
+        return -1;
+    if (a->rank != b->rank || memcmp(a->dims, b->dims, sizeof *a->dims * (size_t)a->rank) != 0 ||
+        a->layout != b->layout)
+        return imp_error(im, "inputs '%s' %s and '%s' %s differ in shape; cnnc adds activations of one shape",
+                         vname(im, a), shape_text(im, a), vname(im, b), shape_text(im, b));
+    const OnnxVal *src[2] = { a, b };
+    OnnxStmt *s = imp_stmt(im, "add", "", src, 2);
+    imp_set_act(im, imp_output(im, 0), a, stmt_index(im, s), a->rank, a->dims);
+    return 0;
+}
+
+/* ---- rbf: exp(-(epsilon * (x - center))^2), as PyTorch exports it ---- */
+
+static int is_scalar(const OnnxVal *v)
+{
+    return v->kind == VAL_CONST && v->dtype == ONNX_FLOAT && v->numel == 1;
+}
+
+/* x (an activation or a stage-1 expression) as a stage-1 expression. */
+static int lin_of(const OnnxVal *x, OnnxVal *e)
+{
+    if (!(x->kind == VAL_ACT && !x->padded) && !(x->kind == VAL_EXPR && x->expr == 1))
+        return 0;
+    *e = *x;
+    if (x->kind == VAL_ACT) {
+        e->kind = VAL_EXPR;
+        e->expr = 1;
+        e->center = 0.0f;
+        e->epsilon = 1.0f;
+    }
+    return 1;
+}
+
+static int set_expr(Imp *im, const OnnxVal *e, int stage)
+{
+    OnnxVal *out = imp_output(im, 0);
+    imp_alias(out, e);
+    if (out) {
+        out->expr = stage;
+        out->producer = im->node;
+    }
+    return 0;
+}
+
+static const char *const rbf_msg = "is supported only inside exp(-(e*(x - c))^2), cnnc's rbf activation";
+
+static int op_sub(Imp *im)
+{
+    static const char *const known[] = { "broadcast", "axis", NULL };
+    OnnxVal *a = imp_input(im, 0), *b = a ? imp_input(im, 1) : NULL, e;
+    if (!b || imp_attrs_known(im, known))
+        return -1;
+    if (!lin_of(a, &e) || !is_scalar(b))
+        return imp_error(im, "Sub %s (as x - c)", rbf_msg);
+    e.center += b->f[0] / e.epsilon;
+    return set_expr(im, &e, 1);
+}
+
+static int op_pow(Imp *im)
+{
+    OnnxVal *a = imp_input(im, 0), *b = a ? imp_input(im, 1) : NULL, e;
+    if (!b || imp_attrs_known(im, no_attrs))
+        return -1;
+    if (!lin_of(a, &e) || !is_scalar(b) || b->f[0] != 2.0f)
+        return imp_error(im, "Pow %s (as d^2)", rbf_msg);
+    return set_expr(im, &e, 2);
+}
+
+static int op_neg(Imp *im)
+{
+    OnnxVal *a = imp_input(im, 0);
+    if (!a || imp_attrs_known(im, no_attrs))
+        return -1;
+    if (a->kind != VAL_EXPR || a->expr != 2)
+        return imp_error(im, "Neg %s", rbf_msg);
+    return set_expr(im, a, 3);
+}
+
+static int op_exp(Imp *im)
+{
+    OnnxVal *a = imp_input(im, 0);
+    if (!a || imp_attrs_known(im, no_attrs))
+        return -1;
+    if (a->kind != VAL_EXPR || a->expr != 3)
+        return imp_error(im, "Exp %s", rbf_msg);
+    OnnxVal x = *a;
+    x.kind = VAL_ACT;
+    return same_shape(im, &x, "rbf", arena_printf(im->a, "center=%s, epsilon=%s", imp_fmt_float(im, a->center),
+                                                  imp_fmt_float(im, a->epsilon)));
+}
+
+/* x * Sigmoid(x) is swish (PyTorch exports SiLU this way); x * e and d * d
+ * are parts of an rbf. */
+static int op_mul(Imp *im)
+{
+    OnnxVal *a = imp_input(im, 0);
+    OnnxVal *b = a ? imp_input(im, 1) : NULL, e;
+    if (!b || imp_attrs_known(im, no_attrs))
+        return -1;
+    for (int k = 0; k < 2; k++) {
+        OnnxVal *x = k ? b : a, *sg = k ? a : b;
+        OnnxStmt *s = sg->kind == VAL_ACT && sg->stmt >= 0 ? &im->stmts[sg->stmt] : NULL;
+        if (x->kind == VAL_ACT && !x->padded && s && strcmp(s->op, "sigmoid") == 0 && s->src[0] == x->stmt) {
+            if (sg->nuses > 1)
+                return same_shape(im, x, "swish", "");
+            s->op = "swish";      /* the sigmoid only fed this Mul: it becomes the swish */
+            s->node = im->node;
+            imp_alias(imp_output(im, 0), sg);
+            return 0;
+        }
+        if (is_scalar(sg) && lin_of(x, &e)) {
+            e.epsilon *= sg->f[0];
+            return set_expr(im, &e, 1);
+        }
+    }
+    if (a == b && lin_of(a, &e))
+        return set_expr(im, &e, 2);
+    return imp_error(im, "Mul is supported only as x * Sigmoid(x) (swish) or inside exp(-(e*(x - c))^2) (rbf)");
+}
+
+static int concat_fits(Imp *im, const OnnxVal *first, const OnnxVal *x, long long a)
+{
+    int same = x->rank == first->rank && x->layout == first->layout && x->lead == first->lead;
+    for (int i = 0; same && i < x->rank; i++)
+        same = i == a || x->dims[i] == first->dims[i];
+    if (!same)
+        return imp_error(im, "input '%s' %s does not fit '%s' %s for a concatenation along axis %lld",
+                         vname(im, x), shape_text(im, x), vname(im, first), shape_text(im, first), a);
+    return 0;
+}
+
+static int op_concat(Imp *im)
+{
+    static const char *const known[] = { "axis", NULL };
+    const OnnxNode *n = imp_node(im);
+    long long axis;
+    if (imp_attrs_known(im, known) || imp_attr_int(im, "axis", 1, &axis))
+        return -1;
+    if (n->ninputs < 1 || n->ninputs > LIMIT_SOURCES)
+        return imp_error(im, "%d inputs; cnnc concatenates 1 to %d", n->ninputs, LIMIT_SOURCES);
+    const OnnxVal **src = arena_alloc(im->a, sizeof *src * (size_t)n->ninputs);
+    long long dims[ONNX_MAX_RANK];
+    for (int k = 0; k < n->ninputs; k++)
+        if (!(src[k] = imp_act(im, k)))
+            return -1;
+    long long a = axis < 0 ? axis + src[0]->rank : axis;
+    int c = imp_cnn_axis(src[0], axis);
+    if (c != 0)
+        return imp_error(im, "attribute 'axis' = %lld is not supported: cnnc concatenates along channels "
+                         "(axis 1 of [N, C, ...])", axis);
+    memcpy(dims, src[0]->dims, sizeof dims);
+    for (int k = 1; k < n->ninputs; k++) {
+        if (concat_fits(im, src[0], src[k], a) != 0)
+            return -1;
+        dims[a] += src[k]->dims[a];
+    }
+    if (n->ninputs == 1) {
+        imp_alias(imp_output(im, 0), src[0]);
+        return 0;
+    }
+    OnnxStmt *s = imp_stmt(im, "concat", "", src, n->ninputs);
+    imp_set_act(im, imp_output(im, 0), src[0], stmt_index(im, s), src[0]->rank, dims);
+    return 0;
+}
+
+/* ---- Constant, Pad, Transpose ---- */
+
+static int op_constant(Imp *im)
+{
+    const OnnxNode *n = imp_node(im);
+    OnnxVal *out = imp_output(im, 0);
+    if (n->nattrs != 1)
+        return imp_error(im, "a Constant needs exactly one attribute, got %d", n->nattrs);
+    const OnnxAttr *a = &n->attrs[0];
+    OnnxTensor *t = arena_alloc(im->a, sizeof *t);
+    if (strcmp(a->name, "value") == 0 && a->t) {
+        *t = *a->t;
+    } else if (strcmp(a->name, "value_float") == 0 || strcmp(a->name, "value_floats") == 0) {
+        int one = strcmp(a->name, "value_float") == 0;
+        t->dtype = ONNX_FLOAT;
+        t->numel = one ? 1 : a->nfloats;
+        t->floats = arena_alloc(im->a, sizeof *t->floats * (size_t)(t->numel + 1));
+        if (t->numel)
+            memcpy(t->floats, one ? &a->f : a->floats, sizeof *t->floats * (size_t)t->numel);
+        t->nfloats = t->numel;
+        t->rank = !one;
+        t->dims[0] = t->numel;
+    } else if (strcmp(a->name, "value_int") == 0 || strcmp(a->name, "value_ints") == 0) {
+        int one = strcmp(a->name, "value_int") == 0;
+        t->dtype = ONNX_INT64;
+        t->numel = one ? 1 : a->nints;
+        t->ints = arena_alloc(im->a, sizeof *t->ints * (size_t)(t->numel + 1));
+        if (t->numel)
+            memcpy(t->ints, one ? &a->i : a->ints, sizeof *t->ints * (size_t)t->numel);
+        t->nints = t->numel;
+        t->rank = !one;
+        t->dims[0] = t->numel;
+    } else {
+        return imp_error(im, "attribute '%s' is not supported", onnx_printable(im->a, a->name));
+    }
+    if (!out)
+        return 0;
+    out->kind = VAL_CONST;
+    out->tensor = t;
+    out->rank = t->rank;
+    memcpy(out->dims, t->dims, sizeof t->dims);
+    out->numel = t->numel;
+    out->dtype = t->dtype;
+    return 0;
+}
+
+static int pad_list(Imp *im, const OnnxVal *x, long long *pads)
+{
+    int n;
+    if (im->opset < 11) {
+        float value;
+        if (imp_attr_ints(im, imp_attr(im, "paddings") ? "paddings" : "pads", ONNX_MAX_RANK * 2, pads, &n) ||
+            imp_attr_float(im, "value", 0.0f, &value))
+            return -1;
+        if (value != 0.0f)
+            return imp_error(im, "attribute 'value' = %g is not supported (only zero padding)", (double)value);
+    } else {
+        OnnxVal *p = imp_const(im, 1, ONNX_INT64);
+        OnnxVal *v = p ? imp_input_opt(im, 2) : NULL;
+        if (!p || im->ctx->nerrors)
+            return -1;
+        if (v && (v->kind != VAL_CONST || v->dtype != ONNX_FLOAT || v->numel != 1 || v->f[0] != 0.0f))
+            return imp_error(im, "input 2 '%s' (constant_value) must be the constant 0", vname(im, v));
+        if (imp_input_opt(im, 3))
+            return imp_error(im, "input 3 (axes) is not supported");
+        n = p->numel > 2 * ONNX_MAX_RANK ? -1 : (int)p->numel;
+        if (n > 0)
+            memcpy(pads, p->i, sizeof *pads * (size_t)n);
+    }
+    if (n != 2 * x->rank)
+        return imp_error(im, "pads have %d values, expected %d", n, 2 * x->rank);
+    return 0;
+}
+
+/* A zero Pad of the spatial axes stays owed to the Conv that reads it. */
+static int op_pad(Imp *im)
+{
+    static const char *const known[] = { "mode", "pads", "paddings", "value", NULL };
+    const char *mode;
+    long long p[2 * ONNX_MAX_RANK];
+    OnnxVal *x = conv_input(im, "Pad");
+    if (!x || imp_attrs_known(im, known) || imp_attr_string(im, "mode", "constant", &mode))
+        return -1;
+    if (strcmp(mode, "constant") != 0)
+        return imp_error(im, "attribute 'mode' = '%s' is not supported (only constant zero padding)",
+                         onnx_printable(im->a, mode));
+    if (pad_list(im, x, p) != 0)
+        return -1;
+    int r = x->rank;
+    for (int i = 0; i < r; i++)
+        if (p[i] < 0 || p[r + i] < 0 || p[i] > LIMIT_DIM || p[r + i] > LIMIT_DIM || (i < 2 && (p[i] || p[r + i])))
+            return imp_error(im, "pads on axis %d are not supported: cnnc pads only the spatial axes, by 0 to %d",
+                             i, LIMIT_DIM);
+    OnnxVal *out = imp_output(im, 0);
+    imp_alias(out, x);
+    if (!out)
+        return 0;
+    int h = r == 4 ? 2 : -1, w = r - 1;
+    out->padded = 1;
+    out->pad[0] += h >= 0 ? (int)p[h] : 0;
+    out->pad[1] += (int)p[w];
+    out->pad[2] += h >= 0 ? (int)p[r + h] : 0;
+    out->pad[3] += (int)p[r + w];
+    for (int i = 0; i < r; i++)
+        out->dims[i] += p[i] + p[r + i];
+    return 0;
+}
+
+/* A constant Transpose was folded (onnx_fold.c): this one reads an activation. */
+static int op_transpose(Imp *im)
+{
+    return imp_error(im, "a Transpose of an activation is not supported (only of constants)");
+}
+
+/* ---- the table ---- */
+
+static const struct {
+    const char *op_type;
+    ImpOpFn fn;
+    int channels;      /* reads [N, C, ...]: a rank-3 input is [N, C, L] */
+} op_table[] = {
+    { "Add", op_add, 0 },
+    { "AveragePool", op_avgpool, 1 },
+    { "BatchNormalization", op_batchnorm, 1 },
+    { "Concat", op_concat, 1 },
+    { "Constant", op_constant, 0 },
+    { "Conv", op_conv, 1 },
+    { "Dropout", op_dropout, 0 },
+    { "Elu", op_elu, 0 },
+    { "Exp", op_exp, 0 },
+    { "Flatten", op_flatten, 1 },
+    { "Gemm", op_gemm, 1 },
+    { "GlobalAveragePool", op_global_avgpool, 1 },
+    { "Identity", op_identity, 0 },
+    { "LeakyRelu", op_leaky_relu, 0 },
+    { "MatMul", op_matmul, 1 },
+    { "MaxPool", op_maxpool, 1 },
+    { "Mul", op_mul, 0 },
+    { "Neg", op_neg, 0 },
+    { "Pad", op_pad, 1 },
+    { "Pow", op_pow, 0 },
+    { "Relu", op_relu, 0 },
+    { "Reshape", op_reshape, 1 },
+    { "Selu", op_selu, 0 },
+    { "Sigmoid", op_sigmoid, 0 },
+    { "Softmax", op_softmax, 0 },
+    { "Softplus", op_softplus, 0 },
+    { "Sub", op_sub, 0 },
+    { "Tanh", op_tanh, 0 },
+    { "Transpose", op_transpose, 0 },
+};
+
+ImpOpFn imp_find_op(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++)
+        if (strcmp(op_table[i].op_type, op_type) == 0)
+            return op_table[i].fn;
+    return NULL;
+}
+
+int imp_op_uses_channels(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++)
+        if (strcmp(op_table[i].op_type, op_type) == 0)
+            return op_table[i].channels;
+    return 0;
+}
