@@ -2,7 +2,8 @@
 BUILD ?= build
 JOBS ?= 2
 PACKAGES = build-essential cmake flex bison tcc libtcc-dev clang valgrind \
-           python3 python3-numpy python3-torch zlib1g-dev dataset-fashion-mnist
+           python3 python3-numpy python3-torch zlib1g-dev dataset-fashion-mnist \
+           python3-onnx libonnx-testdata musl-dev graphviz
 
 .PHONY: all deps build test demo clean
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "onnx.h"
 
 struct cnnc_model {
     Compilation c;
@@ -22,6 +23,8 @@ struct cnnc_model {
     const char *tcc_dir;
     cnnc_diag *diags;            /* arena array */
     size_t ndiags, cap;
+    const char *print_after;     /* options.print_after (arena copy) */
+    Buf pass_dump;               /* the IR after that pass (api_views.c) */
 };
 
 struct cnnc_jit {
@@ -73,6 +76,14 @@ static void model_report_suppressed(cnnc_model *m)
 
 /* ---- loading ---- */
 
+/* Ctx.after_pass: keeps the IR after options.print_after's pass. */
+static void model_after_pass(void *user, const char *pass, const Graph *g)
+{
+    cnnc_model *m = user;
+    if (m->print_after && strcmp(m->print_after, pass) == 0)
+        ir_print(g, &m->pass_dump);
+}
+
 static cnnc_model *model_new(const cnnc_options *opt, PassOptions *po)
 {
     cnnc_model *m = calloc(1, sizeof *m);
@@ -84,7 +95,10 @@ static cnnc_model *model_new(const cnnc_options *opt, PassOptions *po)
         m->user = opt->diag_user;
         m->tcc_dir = arena_strdup_or_null(m->c.arena, opt->tcc_dir);
         po->no_opt = opt->no_opt;
+        m->print_after = arena_strdup_or_null(m->c.arena, opt->print_after);
     }
+    m->c.ctx.after_pass = model_after_pass;
+    m->c.ctx.after_pass_user = m;
     return m;
 }
 
@@ -105,7 +119,24 @@ cnnc_model *cnnc_model_from_file(const char *path, const cnnc_options *opt)
     cnnc_model *m = model_new(opt, &po);
     if (!m)
         return NULL;
-    return model_loaded(m, compilation_run_file(&m->c, path, &po));
+    size_t n = strlen(path);
+    int onnx = n > 5 && strcmp(path + n - 5, ".onnx") == 0;   /* docs/onnx.md */
+    int rc = onnx ? compilation_run_onnx(&m->c, path, &po) : compilation_run_file(&m->c, path, &po);
+    return model_loaded(m, rc);
+}
+
+int cnnc_import_onnx(const char *onnx_path, const char *cnn_path, const cnnc_options *opt)
+{
+    PassOptions po = { 0 };
+    if (!onnx_path || !cnn_path)
+        return -1;
+    cnnc_model *m = model_new(opt, &po);
+    if (!m)
+        return -1;
+    int rc = onnx_import_files(&m->c, onnx_path, cnn_path, &po);
+    model_loaded(m, rc);
+    cnnc_model_free(m);
+    return rc;
 }
 
 cnnc_model *cnnc_model_from_string(const char *name, const char *text, const char *base_dir,
@@ -125,6 +156,7 @@ void cnnc_model_free(cnnc_model *m)
     if (!m)
         return;
     compilation_free(&m->c);
+    buf_free(&m->pass_dump);
     free(m);
 }
 
@@ -155,16 +187,25 @@ static const Tensor *model_tensor(const cnnc_model *m, int output)
     return &g->t[output ? g->output : g->input];
 }
 
-static int tensor_info(const Tensor *t, cnnc_tensor_info *info)
+/* With a batch ([B, C, H, W] or [B, N] input), a run reads and writes B
+ * samples: the sizes and dims are the whole batch's. */
+static int model_batch(const cnnc_model *m)
+{
+    return m && m->usable ? m->c.graph->batch : 0;
+}
+
+static int tensor_info(const Tensor *t, int batch, cnnc_tensor_info *info)
 {
     if (!t || !info)
         return -1;
     memset(info, 0, sizeof *info);
     info->name = t->name;
-    info->rank = t->shape.rank;
-    for (int i = 0; i < t->shape.rank && i < CNNC_MAX_RANK; i++)
-        info->dims[i] = t->shape.dim[i];
-    info->size = (size_t)t->numel;
+    info->rank = t->shape.rank + (batch > 0);
+    if (batch > 0)
+        info->dims[0] = batch;
+    for (int i = 0; i < t->shape.rank && i + (batch > 0) < CNNC_MAX_RANK; i++)
+        info->dims[i + (batch > 0)] = t->shape.dim[i];
+    info->size = (size_t)t->numel * (size_t)(batch > 0 ? batch : 1);
     return 0;
 }
 
@@ -175,24 +216,24 @@ const char *cnnc_model_name(const cnnc_model *m)
 
 int cnnc_model_input(const cnnc_model *m, cnnc_tensor_info *info)
 {
-    return tensor_info(model_tensor(m, 0), info);
+    return tensor_info(model_tensor(m, 0), model_batch(m), info);
 }
 
 int cnnc_model_output(const cnnc_model *m, cnnc_tensor_info *info)
 {
-    return tensor_info(model_tensor(m, 1), info);
+    return tensor_info(model_tensor(m, 1), model_batch(m), info);
 }
 
 size_t cnnc_model_input_size(const cnnc_model *m)
 {
-    const Tensor *t = model_tensor(m, 0);
-    return t ? (size_t)t->numel : 0;
+    cnnc_tensor_info info;
+    return tensor_info(model_tensor(m, 0), model_batch(m), &info) == 0 ? info.size : 0;
 }
 
 size_t cnnc_model_output_size(const cnnc_model *m)
 {
-    const Tensor *t = model_tensor(m, 1);
-    return t ? (size_t)t->numel : 0;
+    cnnc_tensor_info info;
+    return tensor_info(model_tensor(m, 1), model_batch(m), &info) == 0 ? info.size : 0;
 }
 
 /* ---- C backend ---- */
@@ -255,9 +296,10 @@ int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size
     *c_text = *h_text = NULL;
     if (!m->usable)
         return model_unusable(m, "emit C");
-    EmitOptions eo = { NULL, NULL, 0 };
+    EmitOptions eo = { NULL, NULL, 0, 0 };
     if (emit_names(m, opt, &eo) != 0)
         return -1;
+    eo.trace = opt && opt->trace;
     Buf cb, hb;
     buf_init(&cb);
     buf_init(&hb);
@@ -270,6 +312,18 @@ int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size
 void cnnc_free(void *p)
 {
     free(p);
+}
+
+/* ---- for api_views.c ---- */
+
+Compilation *api_compilation(cnnc_model *m)
+{
+    return m ? &m->c : NULL;
+}
+
+const Buf *api_pass_dump(const cnnc_model *m)
+{
+    return m ? &m->pass_dump : NULL;
 }
 
 /* ---- running ---- */

@@ -48,6 +48,8 @@ typedef struct cnnc_options {
     void *diag_user;        /* passed to diag_fn */
     int no_opt;             /* 1: skip optimizing passes (fusion), as -O0 */
     const char *tcc_dir;    /* libtcc1.a and tcc's include/; NULL: as built */
+    const char *print_after;/* keep the IR after this pass (cnnc_pass_name), for
+                               cnnc_model_view(CNNC_VIEW_AFTER_PASS) */
 } cnnc_options;
 
 /* Parse, check and lower a model, and bind its weights (a weights file is
@@ -60,6 +62,12 @@ cnnc_model *cnnc_model_from_file(const char *path, const cnnc_options *opt);
  * where a `weights "FILE"` path is resolved (NULL: the current directory). */
 cnnc_model *cnnc_model_from_string(const char *name, const char *text, const char *base_dir,
                                    const cnnc_options *opt);
+/* cnnc_model_from_file also reads ONNX files (a path ending in ".onnx",
+ * docs/onnx.md): the model is then named after the file. This writes what
+ * it imports instead: cnn_path and a .safetensors file beside it (named
+ * like cnn_path), after every check has passed; nothing on an error. 0 ok,
+ * -1 after diagnostics (through opt's callback). */
+int cnnc_import_onnx(const char *onnx_path, const char *cnn_path, const cnnc_options *opt);
 /* Frees the model. Free its JIT handles first: they use its weights. */
 void cnnc_model_free(cnnc_model *m);
 
@@ -78,7 +86,7 @@ enum { CNNC_MAX_RANK = 4 };
 
 typedef struct cnnc_tensor_info {
     const char *name;         /* the statement's name, valid while m lives */
-    int rank;                 /* 3: [C, H, W]; 1: [N] */
+    int rank;                 /* 3: [C, H, W]; 1: [N]; with a batch B, [B, ...] */
     int dims[CNNC_MAX_RANK];
     size_t size;              /* elements (floats) */
 } cnnc_tensor_info;
@@ -97,6 +105,8 @@ size_t cnnc_model_output_size(const cnnc_model *m);
 typedef struct cnnc_emit_options {
     const char *prefix;        /* C prefix of the public names; NULL: model's name */
     const char *header_name;   /* the .c file's #include; NULL: "<prefix>.h" */
+    int trace;                 /* 1: call <prefix>_trace() after each op when the
+                                  C is built with -DCNNC_TRACE (cnnc_emit_test) */
 } cnnc_emit_options;
 
 /* Emits the .c and .h text (docs/emitted-c.md) into buffers the library
@@ -135,6 +145,48 @@ typedef enum { CNNC_DUMP_AST, CNNC_DUMP_IR } cnnc_dump_kind;
 /* Writes the parsed model (available even when later checks failed) or the
  * optimized IR (usable models only) to out. 0 ok, -1 nothing to dump. */
 int cnnc_model_dump(const cnnc_model *m, cnnc_dump_kind kind, FILE *out);
+
+/* ---- views, budgets and the self-test (api_views.c) ---- */
+
+typedef enum {
+    CNNC_VIEW_SUMMARY,      /* the Keras-style table of cnnc --summary */
+    CNNC_VIEW_IR,           /* the optimized IR as text (--emit ir, docs/ir.md) */
+    CNNC_VIEW_DOT,          /* a Graphviz digraph (--emit dot) */
+    CNNC_VIEW_AFTER_PASS    /* the IR after cnnc_options.print_after's pass */
+} cnnc_view_kind;
+
+/* Renders a usable model as text into a buffer the library allocates
+ * (NUL-terminated, freed with cnnc_free). 0 ok; -1 and a diagnostic when
+ * the model has errors, or print_after's pass did not run. */
+int cnnc_model_view(cnnc_model *m, cnnc_view_kind kind, char **text, size_t *len);
+
+/* Checks what the model needs on a device against budgets in bytes (0: no
+ * limit): RAM = the planned arena + input + output buffers; flash = the
+ * weights the generated C embeds (code is extra). Each budget exceeded is
+ * an error diagnostic at the largest layer (by output for RAM, by weights
+ * for flash), naming it. 0 fits, -1 otherwise. */
+int cnnc_model_check_budget(cnnc_model *m, unsigned long long ram_bytes,
+                            unsigned long long flash_bytes);
+
+/* The names of the passes, in order, for print_after: i = 0, 1, ... until
+ * NULL. The first is "lower" (the IR before any pass). */
+const char *cnnc_pass_name(int i);
+
+/* Zero-initialize, then set what you need. */
+typedef struct cnnc_test_options {
+    int vectors;                /* input vectors; 0: 3 */
+    unsigned long long seed;    /* vector k is `cnnc run --input random --seed seed+k` */
+    const char *model_c;        /* the model's .c file name, for the build comment */
+    const char *test_c;         /* the test's own file name, likewise */
+} cnnc_test_options;
+
+/* The self-test program (docs/cli.md, --emit-test): input vectors, the
+ * interpreter's outputs for them and per-layer checksums, checking the C
+ * that cnnc_emit_c writes with the same emit options (trace = 1 for the
+ * per-layer check). Text as for cnnc_model_view. 0 ok, -1 and a diagnostic
+ * otherwise. */
+int cnnc_emit_test(cnnc_model *m, const cnnc_emit_options *eopt, const cnnc_test_options *topt,
+                   char **text, size_t *len);
 
 #ifdef __cplusplus
 }

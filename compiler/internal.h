@@ -28,6 +28,7 @@ enum {
     LIMIT_TENSOR_ELEMS = 1 << 28,   /* elements of any tensor (1 GiB of float) */
     LIMIT_STATEMENTS = 10000,       /* statements in one model */
     LIMIT_SOURCES = 64,             /* SOURCEs of one add/concat */
+    LIMIT_ARGS = 64,                /* KEY=VALUE arguments of one statement */
     LIMIT_ERRORS = 20,              /* diagnostics shown before giving up */
 };
 #define LIMIT_WEIGHT_ELEMS (1LL << 28)   /* all parameters of a model together */
@@ -67,6 +68,7 @@ typedef struct Source {
 } Source;
 
 /* ---- diag.c ---- */
+struct Graph;
 typedef struct Ctx {
     Arena *arena;
     const Source *src;          /* the model being compiled */
@@ -77,6 +79,10 @@ typedef struct Ctx {
     /* Weights already in memory (a model imported from ONNX): used instead
      * of reading the file a `weights "FILE"` statement names. */
     const struct StFile *weights_mem;
+    /* NULL, or called with each pass's name and the graph after it, and
+     * with "lower" before the first pass: --print-after (api.c). */
+    void (*after_pass)(void *user, const char *pass, const struct Graph *g);
+    void *after_pass_user;
 } Ctx;
 
 void ctx_init(Ctx *ctx, Arena *arena);
@@ -112,6 +118,7 @@ struct Value {
     Value *items;      /* VAL_LIST: first item, linked by next */
     int nitems;
     Value *next;       /* next item of the enclosing list */
+    Value *last;       /* the first item of a list being built: its last item */
 };
 
 typedef struct Attr Attr;
@@ -219,6 +226,7 @@ typedef enum {
     OP_CONCAT,          /* in[0..nin-1] along dim 0 (channels, or N of a vector) */
     OP_ACT,             /* in[0]; act: elementwise */
     OP_SOFTMAX,         /* in[0]; along axis */
+    OP_PAD,             /* in[0] [C,H,W] -> [C,H+pt+pb,W+pl+pr]: zeros around (pad.c) */
     OP__COUNT
 } OpKind;
 
@@ -231,6 +239,27 @@ typedef struct Window {
 } Window;
 
 enum { MAX_FUSED = 4 };
+
+/* How the C backend computes an op, chosen by the optimizer (pack.c,
+ * inplace.c). The interpreter ignores it: every variant computes what
+ * docs/numerics.md says for the op's kind, from the op's own weights. */
+typedef enum {
+    KV_GENERIC,        /* the reference loop nest (always with -O0) */
+    KV_CONV_BLOCKED,   /* conv2d: KV_BLOCK output channels (vector lanes) x a
+                          few pixels of a row in registers; weights packed
+                          (pack.c); no padding */
+    KV_CONV_ROWS,      /* conv2d vectorized along output x: depthwise, thin
+                          groups; no padding */
+    KV_DENSE_BLOCKED,  /* dense: weights packed transposed (pack.c) */
+    KV_VIEW,           /* flatten: no code; the output is its input's storage */
+    KV_CONV_PIXELS,    /* conv2d, stride 1 along x: a row of pixels (vector
+                          lanes) x up to KV_BLOCK output channels in registers;
+                          packed as KV_CONV_BLOCKED; no padding */
+} KernelVariant;
+enum {
+    KV_BLOCK = 16,       /* output channels per conv block: one 512-bit vector */
+    KV_DENSE_UNITS = 64, /* output units per dense block */
+};
 
 typedef struct Op {
     OpKind kind;
@@ -249,6 +278,12 @@ typedef struct Op {
     Act act;             /* OP_ACT: the function; others: applied to the result */
     struct { const char *name; Loc loc; } fused[MAX_FUSED];  /* statements merged in */
     int nfused;
+    /* Set by the optimizer; all zero before it runs (and with -O0). */
+    KernelVariant variant;
+    int packed;          /* KV_CONV_BLOCKED, KV_CONV_PIXELS, KV_DENSE_BLOCKED: the
+                            packed weight tensor (bias included); see
+                            op_packed_weight() */
+    int inplace;         /* 1 + k: out shares in[k]'s storage (plan.c); 0: no */
 } Op;
 
 typedef struct Graph {
@@ -259,6 +294,8 @@ typedef struct Graph {
     Op *ops;               /* topological order */
     int nops, opcap;
     int input, output;     /* tensor ids */
+    int batch;             /* declared samples per run (input [N, ...]); 0: none,
+                              one sample. Tensors hold one sample. */
     long long arena_floats;/* set by plan.c */
 } Graph;
 
@@ -297,10 +334,26 @@ int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt);
 /* Drops ops whose kind is OP__COUNT and unreferenced tensors; renumbers. */
 void graph_compact(Ctx *ctx, Graph *g);
 void fuse_run(Ctx *ctx, Graph *g);    /* fuse.c */
+void fold_bn_run(Ctx *ctx, Graph *g); /* fold_bn.c */
+void pack_run(Ctx *ctx, Graph *g);    /* pack.c */
+void pad_run(Ctx *ctx, Graph *g);     /* pad.c */
+void inplace_run(Ctx *ctx, Graph *g); /* inplace.c */
 void plan_run(Ctx *ctx, Graph *g);    /* plan.c */
+/* The packed weight tensor an op's kernel reads instead of w and b, or -1. */
+int op_packed_weight(const Op *op);   /* pack.c */
+/* Inserts a zeroed op (w=b=mean=var=-1) at index at, shifting the later ops
+ * and their tensors' producer indices; returns it. */
+Op *graph_insert_op(Ctx *ctx, Graph *g, int at, OpKind kind);   /* pad.c */
+/* A new TR_WEIGHT tensor holding data (numel floats, arena). */
+int graph_add_weight(Ctx *ctx, Graph *g, const char *name, Shape shape, float *data); /* fold_bn.c */
 /* Returns 0 when no two tensors live at once share arena bytes; else -1
  * and a description of the first clash in msg. */
 int plan_check(const Graph *g, char *msg, size_t msglen);
+/* The liveness optimum of a planned graph, in floats: the most activation
+ * storage live at any one op, a lower bound for g->arena_floats. */
+long long plan_lower_bound(Ctx *ctx, const Graph *g);
+/* Width (floats per row) of block k of a KV_DENSE_BLOCKED layer of U units. */
+int pack_dense_width(int U, int k);   /* pack.c */
 
 /* ---- driver.c: one compilation, file or string -> planned Graph ---- */
 typedef struct Compilation {
@@ -322,6 +375,8 @@ typedef struct EmitOptions {
     const char *prefix;        /* function prefix, e.g. "fashion" */
     const char *header_name;   /* #include "<header_name>" */
     int weights_extern;        /* declare weights extern instead of defining them */
+    int trace;                 /* call <prefix>_trace() after each op under
+                                  -DCNNC_TRACE (emit_test.c's programs) */
 } EmitOptions;
 void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out);
 
@@ -346,10 +401,25 @@ void emit_loc(Buf *b, const Graph *g, Loc loc);     /* "path:line:col" */
 /* ---- emit_ops.c: the body of each op's function ---- */
 void emit_op_body(Emitter *E, const Op *op);
 void emit_op_params_comment(Emitter *E, const Op *op);   /* " *   k=v ...\n" */
+/* "dst = act(v);" at the current depth, act written as act_apply() computes it. */
+void emit_store(Emitter *E, const char *dst, const Act *a, const char *v);
+
+/* ---- emit_kernels.c: the fast kernels of Op.variant ---- */
+/* Whether op's variant can be emitted as chosen (else: the generic loops). */
+int emit_kernel_usable(const Graph *g, const Op *op);
+/* The tile functions op's kernel calls, written before op's function. */
+void emit_kernel_helpers(Emitter *E, const Op *op);
+/* op's function body with its fast kernel; 0 when it has none. */
+int emit_kernel_body(Emitter *E, const Op *op);
 
 /* ---- interp (runtime/interp.c): the reference interpreter ---- */
-/* Runs g on input (numel of g->t[g->input]) into output. 0 ok, -1 no memory. */
+/* Runs g on input (numel of g->t[g->input], times g->batch samples one
+ * after another) into output (likewise). 0 ok, -1 no memory. */
 int interp_run(const Graph *g, const float *input, float *output);
+/* Floats in a whole run's buffer for tensor id (the input or the output):
+ * its numel times the batch. Size interp_run's and <prefix>_run's buffers
+ * with it. */
+long long graph_run_floats(const Graph *g, int id);
 /* The reference scalar function of an Act; the emitter writes the same
  * formula in C. */
 float act_apply(const Act *act, float x);
@@ -364,5 +434,48 @@ int jit_available(void);          /* 0 in a build without libtcc */
 Jit *jit_compile(Ctx *ctx, const Graph *g, const char *tcc_dir);
 void jit_run(const Jit *j, const float *input, float *output);
 void jit_free(Jit *j);
+
+/* ---- pass.c: the pass names for --print-after ---- */
+/* 0: "lower" (before any pass), then each pass in order; NULL past the end. */
+const char *pass_name(int i);
+
+/* ---- api.c: a handle's internals, for api_views.c ---- */
+Compilation *api_compilation(cnnc_model *m);         /* NULL for NULL */
+const Buf *api_pass_dump(const cnnc_model *m);       /* print_after's IR */
+
+/* ---- ir_print.c, summary.c, emit_dot.c: views of a planned Graph ---- */
+void ir_print(const Graph *g, Buf *out);           /* --emit ir, --print-after */
+void summary_print(Ctx *ctx, const Graph *g, Buf *out);   /* --summary */
+void emit_dot(const Graph *g, Buf *out);           /* --emit dot: Graphviz */
+
+/* ---- budget.c: what a planned Graph costs on a device ---- */
+typedef struct Footprint {
+    long long params;          /* parameters as the model defines them */
+    long long weight_bytes;    /* weights the generated C embeds (packed copies) */
+    long long arena_bytes, input_bytes, output_bytes;
+    long long ram_bytes;       /* arena + input + output */
+    long long act_total_bytes; /* every op's output, before planning */
+    long long macs;            /* conv2d and dense multiply-adds; batchnorm 1/element */
+    int largest_act_op, largest_weight_op;   /* op indices, -1: none */
+    long long largest_act_bytes, largest_weight_bytes;
+} Footprint;
+void budget_measure(Ctx *ctx, const Graph *g, Footprint *f);
+long long op_param_count(const Graph *g, const Op *op);
+long long op_macs(const Graph *g, const Op *op);
+/* One error per budget exceeded (0: no limit), at the largest layer's
+ * statement. 0 fits, -1 otherwise. */
+int budget_check(Ctx *ctx, const Graph *g, long long ram_budget, long long flash_budget);
+
+/* ---- emit_test.c: the self-test program of --emit-test ---- */
+typedef struct TestOptions {
+    const char *prefix;        /* the model's C prefix, as given to emit_c */
+    const char *header_name;   /* #include "<header_name>" of the model */
+    const char *model_c;       /* the model's .c, for the build line; NULL: "MODEL.c" */
+    const char *test_c;        /* this program's file, likewise; NULL: "TEST.c" */
+    int vectors;               /* input vectors (< 1: one) */
+    unsigned long long seed;   /* vector k: `cnnc run --input random --seed seed+k` */
+} TestOptions;
+/* Appends the program to out. 0 ok; -1 after a diagnostic (out of memory). */
+int emit_test(Ctx *ctx, const Graph *g, const TestOptions *opt, Buf *out);
 
 #endif

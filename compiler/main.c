@@ -3,6 +3,10 @@
  * 1 error in the user's input (or a failed --check), 2 usage error.
  *
  *   cnnc MODEL.cnn -o OUT.c [--name PREFIX] [-O0]    compile to OUT.c + OUT.h
+ *            [--emit-test T.c] [--ram-budget B] [--flash-budget B]
+ *   cnnc MODEL.cnn --summary | --emit ir|dot [-o F] | --print-after PASS
+ *   cnnc MODEL.onnx -o OUT.c ...                     the same from ONNX (docs/onnx.md)
+ *   cnnc import MODEL.onnx -o OUT.cnn                 write the imported .cnn + weights
  *   cnnc run MODEL.cnn --input X.npy|X.f32|random [--seed N] [--output Y.npy]
  *            [--top K] [--interp | --check] [--bench N]
  *   cnnc --help | --version
@@ -30,13 +34,19 @@ enum { EXIT_USER = 1, EXIT_USAGE = 2, MAX_PRINTED = 20 };
 #define CHECK_TOLERANCE 1e-5   /* max |jit - interp| / max |interp| */
 
 static const char usage_text[] =
-    "usage: cnnc MODEL.cnn -o OUT.c [--name PREFIX] [-O0]\n"
+    "usage: cnnc MODEL.cnn|MODEL.onnx -o OUT.c [--name PREFIX] [-O0]\n"
+    "       cnnc import MODEL.onnx -o OUT.cnn\n"
+    "       cnnc MODEL.cnn -o OUT.c [--emit-test TEST.c] [--ram-budget BYTES]\n"
+    "                [--flash-budget BYTES]\n"
+    "       cnnc MODEL.cnn --summary | --emit ir|dot [-o FILE] | --print-after PASS\n"
     "       cnnc run MODEL.cnn --input X.npy|X.f32|random [--seed N] [--output Y.npy]\n"
     "                [--top K] [--interp | --check] [--bench N]\n"
     "       cnnc --help | --version\n"
     "\n"
     "Compile a .cnn model to standalone C99: OUT.c and OUT.h, with\n"
-    "<PREFIX>_run(input, output). PREFIX defaults to the model's name.\n"
+    "<PREFIX>_run(input, output). PREFIX defaults to the model's name\n"
+    "(for an ONNX file: its base name). 'import' writes the .cnn text and\n"
+    "the .safetensors weights that an ONNX file becomes (docs/onnx.md).\n"
     "\n"
     "options:\n"
     "  -o OUT.c        output file; the header is written beside it as OUT.h\n"
@@ -44,6 +54,15 @@ static const char usage_text[] =
     "  -O0, --no-opt   skip optimizations (fusion), for debugging\n"
     "  --dump-ast      print the parsed model and stop\n"
     "  --dump-ir       print the optimized IR and stop\n"
+    "  --emit KIND     c (default), ir (the IR as text) or dot (Graphviz); ir and\n"
+    "                  dot go to -o FILE, or to stdout without -o\n"
+    "  --summary       print a table of the layers: output shapes with their\n"
+    "                  formula, parameters, MACs, bytes; totals; RAM and flash\n"
+    "  --print-after PASS  print the IR after PASS (lower, dce, fuse, ..., plan)\n"
+    "  --emit-test TEST.c  also write a self-test program for OUT.c: inputs and\n"
+    "                  the interpreter's outputs; -DCNNC_TRACE checks every layer\n"
+    "  --ram-budget BYTES    fail if arena + input + output exceed BYTES\n"
+    "  --flash-budget BYTES  fail if the weights exceed BYTES (K, M suffixes: KiB, MiB)\n"
     "\n"
     "run: compile the model in memory with libtcc and run it now\n"
     "  --input X.npy   float32 array shaped as the input (or flat)\n"
@@ -57,14 +76,26 @@ static const char usage_text[] =
     "\n"
     "examples:\n"
     "  cnnc examples/fashion.cnn -o fashion.c\n"
+    "  cnnc examples/fashion.cnn --summary\n"
+    "  cnnc examples/fashion.cnn --emit dot | dot -Tsvg > fashion.svg\n"
+    "  cnnc examples/fashion.cnn -o fashion.c --emit-test fashion_test.c --ram-budget 256K\n"
     "  cnnc run examples/fashion.cnn --input random --top 3\n"
-    "  cnnc run examples/fashion.cnn --input image.npy --check\n";
+    "  cnnc run examples/fashion.cnn --input image.npy --check\n"
+    "\n"
+    "exit status: 0 ok, 1 an error in the model, its weights or an input file\n"
+    "(or a failed --check, or a budget exceeded), 2 a usage error.\n";
 
 typedef struct Options {
     int run;
+    int import;                  /* cnnc import MODEL.onnx -o OUT.cnn */
     int interp, check;
     int no_opt;
     int dump_ast, dump_ir;
+    int summary;
+    const char *emit;            /* --emit: "c", "ir", "dot"; NULL: c */
+    const char *print_after, *emit_test;
+    unsigned long long ram_budget, flash_budget;   /* 0: none */
+    const char *compile_only;    /* first compile-only option seen */
     long top, bench;
     unsigned long long seed;
     const char *model, *out, *name, *input, *output;
@@ -154,11 +185,96 @@ static int is_run_only(const char *a)
     return 0;
 }
 
+/* BYTES, or with a K (KiB) or M (MiB) suffix; at least 1. 0 ok, -1 not. */
+static int parse_bytes(const char *s, unsigned long long *v)
+{
+    char *end;
+    unsigned long long unit = 1;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (*end == 'K' || *end == 'k')
+        unit = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        unit = 1024 * 1024, end++;
+    if (*end || errno || x == 0 || x > ULLONG_MAX / unit)
+        return -1;
+    *v = x * unit;
+    return 0;
+}
+
+static int unknown_pass(const char *name)
+{
+    fprintf(stderr, "cnnc: unknown pass '%s' for --print-after; the passes are:", name);
+    for (int i = 0; cnnc_pass_name(i); i++)
+        fprintf(stderr, " %s", cnnc_pass_name(i));
+    fprintf(stderr, "\n(run 'cnnc --help' for usage)\n");
+    return EXIT_USAGE;
+}
+
+static int is_pass(const char *name)
+{
+    for (int i = 0; cnnc_pass_name(i); i++)
+        if (strcmp(name, cnnc_pass_name(i)) == 0)
+            return 1;
+    return 0;
+}
+
+/* The value of one of the compile form's valued options. */
+static int set_compile_value(Options *o, const char *flag, const char *v)
+{
+    if (strcmp(flag, "--emit") == 0) {
+        if (strcmp(v, "c") != 0 && strcmp(v, "ir") != 0 && strcmp(v, "dot") != 0)
+            return usage_error("--emit takes c, ir or dot, not '%s'", v);
+        o->emit = v;
+    } else if (strcmp(flag, "--print-after") == 0) {
+        if (!is_pass(v))
+            return unknown_pass(v);
+        o->print_after = v;
+    } else if (strcmp(flag, "--emit-test") == 0) {
+        o->emit_test = v;
+    } else if (parse_bytes(v, strcmp(flag, "--ram-budget") == 0 ? &o->ram_budget
+                                                                 : &o->flash_budget) != 0) {
+        return usage_error(strcmp(flag, "--ram-budget") == 0
+                               ? "--ram-budget needs a size in bytes (65536, 64K, 2M), not '%s'"
+                               : "--flash-budget needs a size in bytes (65536, 64K, 2M), not '%s'",
+                           v);
+    }
+    return 0;
+}
+
+/* --summary and the valued compile options: 1 (and *rc) when a is one. */
+static int parse_compile_arg(int argc, char **argv, int *i, Options *o, int *rc)
+{
+    static const char *const valued[] = { "--emit", "--print-after", "--emit-test",
+                                          "--ram-budget", "--flash-budget" };
+    const char *a = argv[*i];
+    int known = strcmp(a, "--summary") == 0;
+    *rc = 0;
+    for (size_t k = 0; !known && k < sizeof valued / sizeof valued[0]; k++)
+        known = strcmp(a, valued[k]) == 0;
+    if (!known)
+        return 0;
+    if (!o->compile_only)
+        o->compile_only = a;
+    if (strcmp(a, "--summary") == 0) {
+        o->summary = 1;
+        return 1;
+    }
+    const char *v = flag_value(argc, argv, i);
+    *rc = v ? set_compile_value(o, a, v) : usage_error("option '%s' needs a value", a);
+    return 1;
+}
+
 /* One argument at argv[*i]; 0 ok, else the exit status. */
 static int parse_arg(int argc, char **argv, int *i, Options *o)
 {
     const char *a = argv[*i];
     const char **slot = NULL;
+    int rc;
+    if (parse_compile_arg(argc, argv, i, o, &rc))
+        return rc;
     if (is_run_only(a) && !o->run_only)
         o->run_only = a;
     if (strcmp(a, "-o") == 0) slot = &o->out;
@@ -184,6 +300,8 @@ static int parse_arg(int argc, char **argv, int *i, Options *o)
 
 static int check_run_options(const Options *o)
 {
+    if (o->import && (o->run_only || o->name || o->dump_ast || o->dump_ir || !o->out))
+        return usage_error("%s", "'cnnc import' takes MODEL.onnx -o OUT.cnn [-O0] and no other option");
     if (!o->run && o->run_only)
         return usage_error("option '%s' is only for 'cnnc run'", o->run_only);
     if (!o->run)
@@ -197,11 +315,35 @@ static int check_run_options(const Options *o)
     return 0;
 }
 
+/* --emit ir or dot: text instead of C. */
+static int emits_text(const Options *o)
+{
+    return o->emit && strcmp(o->emit, "c") != 0;
+}
+
+static int check_compile_options(const Options *o)
+{
+    if ((o->run || o->import) && o->compile_only)
+        return usage_error("option '%s' is only for compiling", o->compile_only);
+    if (o->emit_test && (emits_text(o) || !o->out))
+        return usage_error("%s", "--emit-test needs -o OUT.c: the test checks the C written there");
+    return 0;
+}
+
+/* Whether anything but C needs no -o: the dumps and the views. */
+static int prints_only(const Options *o)
+{
+    return o->dump_ast || o->dump_ir || o->summary || o->print_after || emits_text(o);
+}
+
 static int parse_args(int argc, char **argv, Options *o)
 {
     int first = 1;
     if (argc > 1 && strcmp(argv[1], "run") == 0) {
         o->run = 1;
+        first = 2;
+    } else if (argc > 1 && strcmp(argv[1], "import") == 0) {
+        o->import = 1;
         first = 2;
     }
     for (int i = first; i < argc; i++) {
@@ -213,7 +355,8 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s", "no model given");
     if (o->name && !is_identifier(o->name))
         return usage_error("--name '%s' is not a C identifier", o->name);
-    return check_run_options(o);
+    int rc = check_run_options(o);
+    return rc ? rc : check_compile_options(o);
 }
 
 /* ---- writing output files: all or nothing ---- */
@@ -282,20 +425,88 @@ static int write_outputs(const char *out, const Text *c, const Text *h)
     return rc;
 }
 
+/* Writes text to path through a temporary name, so that a failure leaves
+ * no partial file. 0 ok, else the exit status after a message. */
+static int write_replacing(const char *path, const Text *t)
+{
+    size_t n = strlen(path) + 24;
+    char *tmp = malloc(n);
+    int ok = 0;
+    if (tmp) {
+        snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+        ok = write_file(tmp, t->data, t->len) == 0 && rename(tmp, path) == 0;
+        if (!ok) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+            remove(tmp);
+        }
+    }
+    free(tmp);
+    return ok ? 0 : EXIT_USER;
+}
+
+/* The self-test first: if the pair then fails, it is removed again. */
+static int write_all(const Options *o, const Text *c, const Text *h, const Text *t)
+{
+    if (o->emit_test && write_replacing(o->emit_test, t) != 0)
+        return EXIT_USER;
+    if (write_outputs(o->out, c, h) == 0)
+        return 0;
+    if (o->emit_test)
+        remove(o->emit_test);
+    return EXIT_USER;
+}
+
+static int emit_test_text(const Options *o, cnnc_model *m, const cnnc_emit_options *eo, Text *t)
+{
+    cnnc_test_options to = { 0, 0, base_name(o->out), base_name(o->emit_test) };
+    return cnnc_emit_test(m, eo, &to, &t->data, &t->len);
+}
+
 static int compile_to_c(const Options *o, cnnc_model *m)
 {
     char *hpath = header_path(o->out);
     if (!hpath)
         return EXIT_USER;
-    cnnc_emit_options eo = { o->name, base_name(hpath) };
-    Text c = { NULL, 0 }, h = { NULL, 0 };
+    cnnc_emit_options eo = { o->name, base_name(hpath), o->emit_test != NULL };
+    Text c = { NULL, 0 }, h = { NULL, 0 }, t = { NULL, 0 };
     int rc = EXIT_USER;
-    if (cnnc_emit_c(m, &eo, &c.data, &c.len, &h.data, &h.len) == 0)
-        rc = write_outputs(o->out, &c, &h) == 0 ? 0 : EXIT_USER;
+    if (cnnc_emit_c(m, &eo, &c.data, &c.len, &h.data, &h.len) == 0 &&
+        (!o->emit_test || emit_test_text(o, m, &eo, &t) == 0))
+        rc = write_all(o, &c, &h, &t);
     cnnc_free(c.data);
     cnnc_free(h.data);
+    cnnc_free(t.data);
     free(hpath);
     return rc;
+}
+
+/* --summary, --emit ir|dot, --print-after: to path, or stdout for NULL. */
+static int print_view(cnnc_model *m, cnnc_view_kind kind, const char *path)
+{
+    Text t = { NULL, 0 };
+    int rc = EXIT_USER;
+    if (cnnc_model_view(m, kind, &t.data, &t.len) == 0) {
+        if (path)
+            rc = write_replacing(path, &t);
+        else
+            rc = fwrite(t.data, 1, t.len, stdout) == t.len ? 0 : EXIT_USER;
+    }
+    cnnc_free(t.data);
+    return rc;
+}
+
+/* The compile form: the views asked for, the budgets, then the files. */
+static int compile_outputs(const Options *o, cnnc_model *m)
+{
+    if (o->print_after && print_view(m, CNNC_VIEW_AFTER_PASS, NULL) != 0)
+        return EXIT_USER;
+    if (o->summary && print_view(m, CNNC_VIEW_SUMMARY, NULL) != 0)
+        return EXIT_USER;
+    if (cnnc_model_check_budget(m, o->ram_budget, o->flash_budget) != 0)
+        return EXIT_USER;
+    if (emits_text(o))
+        return print_view(m, strcmp(o->emit, "ir") == 0 ? CNNC_VIEW_IR : CNNC_VIEW_DOT, o->out);
+    return o->out ? compile_to_c(o, m) : 0;
 }
 
 /* ---- run: the input ---- */
@@ -500,7 +711,7 @@ static void print_time(const Engine *e, long bench)
 
 static cnnc_model *load_model(const Options *o, int no_opt, cnnc_diag_fn fn)
 {
-    cnnc_options opt = { fn, NULL, no_opt, NULL };
+    cnnc_options opt = { fn, NULL, no_opt, NULL, o->print_after };
     return cnnc_model_from_file(o->model, &opt);
 }
 
@@ -653,8 +864,17 @@ static int run_model(const Options *o, cnnc_model *m)
     return rc;
 }
 
+/* cnnc import: the library writes both files, or nothing. */
+static int run_import(const Options *o)
+{
+    cnnc_options opt = { .diag_fn = print_diag, .no_opt = o->no_opt };
+    return cnnc_import_onnx(o->model, o->out, &opt) == 0 ? 0 : EXIT_USER;
+}
+
 static int run_compiler(const Options *o)
 {
+    if (o->import)
+        return run_import(o);
     cnnc_model *m = load_model(o, o->no_opt || (o->run && o->interp), print_diag);
     if (!m) {
         fprintf(stderr, "cnnc: error: out of memory\n");
@@ -671,7 +891,7 @@ static int run_compiler(const Options *o)
     else if (o->run)
         rc = run_model(o, m);
     else
-        rc = compile_to_c(o, m);
+        rc = compile_outputs(o, m);
     cnnc_model_free(m);
     return rc;
 }
@@ -692,7 +912,7 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
-    if (!o.run && !o.out && !o.dump_ast && !o.dump_ir)
+    if (!o.run && !o.out && !prints_only(&o))
         return usage_error("%s", "no output file given (use -o OUT.c)");
     return run_compiler(&o);
 }

@@ -1,0 +1,140 @@
+/* api_views.c: the public API of cnnc.h's "views, budgets and the
+ * self-test" section, over summary.c, ir_print.c, emit_dot.c, budget.c and
+ * emit_test.c. Consumes a loaded cnnc_model (api.c); produces text in
+ * malloc'd buffers the caller frees with cnnc_free, or diagnostics through
+ * the model's callback. Like the rest of the API it never prints.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* The model's compilation when it is usable; else a diagnostic and NULL. */
+static Compilation *views_usable(cnnc_model *m, const char *what)
+{
+    Compilation *c = api_compilation(m);
+    if (!c)
+        return NULL;
+    if (cnnc_model_errors(m) != 0) {
+        diag_file_error(&c->ctx, NULL, "cannot %s: the model has errors", what);
+        return NULL;
+    }
+    return c;
+}
+
+/* Hands a Buf's malloc'd text to the caller, NUL-terminated even if empty. */
+static void views_give(Buf *b, char **text, size_t *len)
+{
+    buf_put(b, "", 0);
+    *text = b->data;
+    if (len)
+        *len = b->len;
+    buf_init(b);
+}
+
+static int views_after_pass(Compilation *c, cnnc_model *m, Buf *b)
+{
+    const Buf *dump = api_pass_dump(m);
+    if (!dump || dump->len == 0) {
+        diag_file_error(&c->ctx, NULL, "no pass named by print_after ran (-O0 skips the optimizing passes)");
+        return -1;
+    }
+    buf_put(b, dump->data, dump->len);
+    return 0;
+}
+
+int cnnc_model_view(cnnc_model *m, cnnc_view_kind kind, char **text, size_t *len)
+{
+    if (!m || !text)
+        return -1;
+    *text = NULL;
+    Compilation *c = views_usable(m, "print the model");
+    if (!c)
+        return -1;
+    Buf b;
+    buf_init(&b);
+    int rc = 0;
+    switch (kind) {
+    case CNNC_VIEW_SUMMARY: summary_print(&c->ctx, c->graph, &b); break;
+    case CNNC_VIEW_IR: ir_print(c->graph, &b); break;
+    case CNNC_VIEW_DOT: emit_dot(c->graph, &b); break;
+    case CNNC_VIEW_AFTER_PASS: rc = views_after_pass(c, m, &b); break;
+    default: rc = -1; break;
+    }
+    if (rc == 0)
+        views_give(&b, text, len);
+    buf_free(&b);
+    return rc;
+}
+
+/* Budgets beyond LLONG_MAX bytes are no limit at all. */
+static long long views_limit(unsigned long long bytes)
+{
+    return bytes > (unsigned long long)(~0ULL >> 1) ? 0 : (long long)bytes;
+}
+
+int cnnc_model_check_budget(cnnc_model *m, unsigned long long ram_bytes,
+                            unsigned long long flash_bytes)
+{
+    Compilation *c = m ? views_usable(m, "check the budgets") : NULL;
+    if (!c)
+        return -1;
+    return budget_check(&c->ctx, c->graph, views_limit(ram_bytes), views_limit(flash_bytes));
+}
+
+const char *cnnc_pass_name(int i)
+{
+    return pass_name(i);
+}
+
+static int views_is_identifier(const char *s)
+{
+    if (!s || !(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+        return 0;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+/* The names cnnc_emit_c uses for the same options. */
+static int views_test_options(Compilation *c, const cnnc_emit_options *eo,
+                              const cnnc_test_options *to, TestOptions *t)
+{
+    memset(t, 0, sizeof *t);
+    t->prefix = eo && eo->prefix ? eo->prefix : c->graph->name;
+    if (!views_is_identifier(t->prefix)) {
+        diag_file_error(&c->ctx, NULL, "prefix '%s' is not a C identifier", t->prefix);
+        return -1;
+    }
+    t->header_name = eo && eo->header_name ? eo->header_name
+                                           : arena_printf(c->arena, "%s.h", t->prefix);
+    if (!*t->header_name || strpbrk(t->header_name, "\"\n\r")) {
+        diag_file_error(&c->ctx, NULL, "header name '%s' cannot be #included", t->header_name);
+        return -1;
+    }
+    t->vectors = to && to->vectors > 0 ? to->vectors : 3;
+    t->seed = to ? to->seed : 0;
+    t->model_c = to ? to->model_c : NULL;
+    t->test_c = to ? to->test_c : NULL;
+    return 0;
+}
+
+int cnnc_emit_test(cnnc_model *m, const cnnc_emit_options *eo, const cnnc_test_options *to,
+                   char **text, size_t *len)
+{
+    if (!m || !text)
+        return -1;
+    *text = NULL;
+    Compilation *c = views_usable(m, "write a self-test");
+    TestOptions t;
+    if (!c || views_test_options(c, eo, to, &t) != 0)
+        return -1;
+    Buf b;
+    buf_init(&b);
+    int rc = emit_test(&c->ctx, c->graph, &t, &b);
+    if (rc == 0)
+        views_give(&b, text, len);
+    buf_free(&b);
+    return rc;
+}
