@@ -1,0 +1,276 @@
+/* fuzz_pipeline.c: harness for the whole pipeline, differential.
+ *
+ * Input: any bytes, read as a model file. The model is compiled twice, at
+ * -O0 and with every pass. A model either is refused by both or accepted by
+ * both; when accepted (and small: see the caps), both graphs run in the
+ * reference interpreter on one random input and must agree (within the
+ * tolerance below: fold_bn changes the rounding), then the optimized
+ * graph's emitted C is compiled in memory by libtcc (-Wall:
+ * any message is a bug) and run on the same input with its arena, input and
+ * output in guarded pages; it must match the -O0 interpreter within a
+ * relative error of 1e-5 (of the largest magnitude), leave its input and the
+ * bytes around its buffers untouched, and not fault.
+ */
+#define _GNU_SOURCE               /* MAP_ANONYMOUS */
+
+#include <libtcc.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+
+#ifndef FUZZ_TCC_LIBDIR
+#define FUZZ_TCC_LIBDIR "/usr/lib/x86_64-linux-gnu/tcc"
+#endif
+
+/* Caps on one input: text bytes, parameters, floats of activations and
+ * io, and multiply-adds; beyond them a model is only compiled. */
+enum { PIPE_MAX_TEXT = 16384, PIPE_MAX_WEIGHTS = 1 << 16, PIPE_MAX_FLOATS = 1 << 18 };
+#define PIPE_MAX_WORK (1LL << 21)
+#define PIPE_TOLERANCE 1e-5
+
+typedef void (*RunWs)(const float *input, float *output, void *arena);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return 0;
+}
+
+/* ---- what a graph costs to run ---- */
+
+static long long op_work(const Graph *g, const Op *op)
+{
+    long long out = g->t[op->out].numel, in = g->t[op->in[0]].numel;
+    const Window *w = &op->win;
+    switch (op->kind) {
+    case OP_CONV:
+        return out * (g->t[op->in[0]].shape.dim[0] / (op->groups > 0 ? op->groups : 1)) *
+               w->kh * w->kw;
+    case OP_MAXPOOL:
+    case OP_AVGPOOL: return out * w->kh * w->kw;
+    case OP_DENSE: return out * in;
+    default: return out * (op->nin + 1);
+    }
+}
+
+static int graph_affordable(const Graph *g)
+{
+    long long work = 0, floats = 0;
+    for (int i = 0; i < g->nops; i++)
+        work += op_work(g, &g->ops[i]);
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].role != TR_WEIGHT)
+            floats += g->t[i].numel;
+    return work <= PIPE_MAX_WORK && floats <= PIPE_MAX_FLOATS &&
+           fuzz_graph_weights(g) <= PIPE_MAX_WEIGHTS;
+}
+
+/* ---- buffers between guard pages ---- */
+
+typedef struct Guarded {
+    unsigned char *map;
+    size_t maplen, slack;   /* slack: canary bytes before p, in the same page */
+    float *p;               /* nbytes, ending where the guard page begins */
+} Guarded;
+
+enum { CANARY = 0xa5 };
+
+static void guarded_alloc(Guarded *g, size_t nbytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t body = (nbytes + page - 1) / page * page;
+    if (body == 0)
+        body = page;
+    g->maplen = body + 2 * page;
+    g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->map == MAP_FAILED)
+        fuzz_fail("mmap of %zu bytes failed", g->maplen);
+    if (mprotect(g->map, page, PROT_NONE) || mprotect(g->map + page + body, page, PROT_NONE))
+        fuzz_fail("mprotect failed");
+    g->slack = body - nbytes;
+    memset(g->map + page, CANARY, g->slack);
+    g->p = (float *)(void *)(g->map + page + g->slack);
+}
+
+static void guarded_check(const Guarded *g, const char *what)
+{
+    const unsigned char *s = g->map + (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < g->slack; i++)
+        if (s[i] != CANARY)
+            fuzz_fail("emitted code wrote %zu bytes before its %s", g->slack - i, what);
+}
+
+static void guarded_free(Guarded *g)
+{
+    munmap(g->map, g->maplen);
+}
+
+/* ---- libtcc ---- */
+
+static void tcc_message(void *user, const char *msg)
+{
+    buf_puts(user, msg);
+    buf_putc(user, '\n');
+}
+
+static _Noreturn void tcc_failed(const Buf *msgs, const Buf *src)
+{
+    fprintf(stderr, "---- emitted C (%zu bytes) ----\n%.*s\n", src->len,
+            (int)(src->len < 65536 ? src->len : 65536), src->data);
+    fuzz_fail("tcc: %s", msgs->data ? msgs->data : "(no message)");
+}
+
+/* Compiles src in memory; returns the state and the _run_ws function. */
+static TCCState *tcc_build(const Buf *src, const char *prefix, RunWs *fn)
+{
+    Buf msgs;
+    buf_init(&msgs);
+    TCCState *s = tcc_new();
+    if (!s)
+        fuzz_fail("tcc_new failed");
+    tcc_set_lib_path(s, FUZZ_TCC_LIBDIR);
+    tcc_set_error_func(s, &msgs, tcc_message);
+    tcc_set_options(s, "-Wall");
+    tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+    if (tcc_compile_string(s, src->data) != 0 || msgs.len ||
+        tcc_relocate(s, TCC_RELOCATE_AUTO) < 0)
+        tcc_failed(&msgs, src);
+    char name[256];
+    snprintf(name, sizeof name, "%s_run_ws", prefix);
+    void *sym = tcc_get_symbol(s, name);
+    if (!sym)
+        fuzz_fail("tcc: no symbol %s", name);
+    memcpy(fn, &sym, sizeof *fn);        /* object to function pointer */
+    buf_free(&msgs);
+    return s;
+}
+
+/* The C file with its #include "fuzz_model.h" replaced by the header's
+ * text: one string for tcc, and no file anywhere. */
+static void emit_source(Compilation *c, Buf *src)
+{
+    static const char include[] = "#include \"fuzz_model.h\"\n";
+    Buf cbuf, hbuf;
+    buf_init(&cbuf);
+    buf_init(&hbuf);
+    EmitOptions eo = { c->graph->name, "fuzz_model.h", 0, 0 };
+    emit_c(&c->ctx, c->graph, &eo, &cbuf, &hbuf);
+    const char *at = cbuf.data ? strstr(cbuf.data, include) : NULL;
+    if (!at)
+        fuzz_fail("emitted C does not include its header");
+    size_t head = (size_t)(at - cbuf.data), skip = head + sizeof include - 1;
+    buf_put(src, cbuf.data, head);
+    buf_put(src, hbuf.data, hbuf.len);
+    buf_put(src, cbuf.data + skip, cbuf.len - skip);
+    buf_free(&cbuf);
+    buf_free(&hbuf);
+}
+
+/* ---- comparing results ---- */
+
+static int same_value(float a, float b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static void compare_tolerant(const float *ref, const float *got, long long n,
+                             const char *what)
+{
+    float big = 0.0f;
+    for (long long i = 0; i < n; i++)
+        if (isfinite(ref[i]) && fabsf(ref[i]) > big)
+            big = fabsf(ref[i]);
+    double tol = PIPE_TOLERANCE * big;
+    for (long long i = 0; i < n; i++) {
+        int ok = isfinite(ref[i]) ? fabs((double)got[i] - ref[i]) <= tol
+                                  : same_value(ref[i], got[i]);
+        if (!ok)
+            fuzz_fail("%s and the -O0 interpreter differ at %lld: %.9g vs %.9g (tolerance %.3g)",
+                      what, i, (double)got[i], (double)ref[i], tol);
+    }
+}
+
+/* ---- the run ---- */
+
+static float *interp_output(const Graph *g, const float *input)
+{
+    float *out = malloc((size_t)g->t[g->output].numel * sizeof *out + 1);
+    if (!out || interp_run(g, input, out) != 0)
+        fuzz_fail("out of memory in the interpreter");
+    return out;
+}
+
+static void random_input(Guarded *in, long long n, unsigned long long seed)
+{
+    for (long long i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        in->p[i] = (float)(seed >> 40) * (4.0f / 16777216.0f) - 2.0f;
+    }
+    if (mprotect(in->map, in->maplen - (size_t)sysconf(_SC_PAGESIZE), PROT_READ))
+        fuzz_fail("mprotect failed");
+}
+
+static void run_emitted(Compilation *opt, const Guarded *in, const float *ref)
+{
+    const Graph *g = opt->graph;
+    long long nout = g->t[g->output].numel;
+    Buf src;
+    buf_init(&src);
+    emit_source(opt, &src);
+    RunWs run;
+    TCCState *s = tcc_build(&src, g->name, &run);
+    Guarded out, arena;
+    guarded_alloc(&out, (size_t)nout * sizeof(float));
+    guarded_alloc(&arena, (size_t)g->arena_floats * sizeof(float));
+    run(in->p, out.p, arena.p);
+    guarded_check(&out, "output");
+    guarded_check(&arena, "arena");
+    compare_tolerant(ref, out.p, nout, "the emitted C");
+    guarded_free(&out);
+    guarded_free(&arena);
+    tcc_delete(s);
+    buf_free(&src);
+}
+
+static void run_both(Compilation *o0, Compilation *opt, unsigned long long seed)
+{
+    const Graph *g = o0->graph;
+    long long nin = g->t[g->input].numel, nout = g->t[g->output].numel;
+    if (opt->graph->t[opt->graph->output].numel != nout ||
+        opt->graph->t[opt->graph->input].numel != nin)
+        fuzz_fail("-O0 and optimized graphs have different input or output sizes");
+    Guarded in;
+    guarded_alloc(&in, (size_t)nin * sizeof(float));
+    random_input(&in, nin, seed);
+    float *ref = interp_output(g, in.p), *ref_opt = interp_output(opt->graph, in.p);
+    compare_tolerant(ref, ref_opt, nout, "the interpreter on the optimized graph");
+    run_emitted(opt, &in, ref);
+    guarded_check(&in, "input");
+    free(ref);
+    free(ref_opt);
+    guarded_free(&in);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > PIPE_MAX_TEXT)
+        return 0;
+    Compilation o0, opt;
+    compilation_init(&o0, NULL, NULL);
+    compilation_init(&opt, NULL, NULL);
+    FuzzCaps caps0 = { PIPE_MAX_WEIGHTS, 1 }, caps = { PIPE_MAX_WEIGHTS, 0 };
+    int r0 = fuzz_compile(&o0, data, size, &caps0), r = fuzz_compile(&opt, data, size, &caps);
+    if (r0 != r)
+        fuzz_fail("-O0 %s the model, the optimized build %s it", r0 ? "refused" : "accepted",
+                  r ? "refused" : "accepted");
+    if (r == 0 && graph_affordable(o0.graph))
+        run_both(&o0, &opt, fuzz_hash(data, size));
+    compilation_free(&o0);
+    compilation_free(&opt);
+    return 0;
+}

@@ -1,0 +1,183 @@
+"""Writes the fuzzers' seed corpora and the weights fixtures (docs/robustness.md).
+
+    /usr/bin/python3 fuzz/make_seeds.py        # from the repository root
+
+fuzz/fixtures/      safetensors files a fuzzed model may name in `weights "F"`
+                    (the harness confines paths to this directory); the
+                    "small" model of tests/diag (conv1 2x1x3x3, fc 3x18) and
+                    examples/tiny.cnn's c1.
+fuzz/corpus/cnn/    examples/*.cnn, tests/diag/*.cnn and seeds/*.cnn
+fuzz/corpus/pipeline/  seeds/*.cnn that are small enough to run
+fuzz/corpus/safetensors/, fuzz/corpus/npy/   small valid and invalid files
+
+The files are written by hand here (struct, json), not by the readers under
+test; numpy only supplies array bytes. Seeds are (over)written; other files
+in a corpus directory (inputs the fuzzers found, crash-* regressions) are
+left alone. fuzz/run.sh merge minimizes the corpora afterwards.
+"""
+import glob
+import json
+import os
+import shutil
+import struct
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FUZZ = os.path.join(ROOT, "fuzz")
+
+
+def st_bytes(tensors, dtypes=None, meta=None, pad=True):
+    """A safetensors file from {name: array}; dtypes overrides per name."""
+    header, blobs, off = {}, [], 0
+    if meta is not None:
+        header["__metadata__"] = meta
+    for name, arr in tensors.items():
+        dt = (dtypes or {}).get(name, "F32")
+        np_dt = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8",
+                 "I32": "<i4", "U8": "u1", "BOOL": "u1", "BF16": "<u2"}[dt]
+        data = np.ascontiguousarray(arr, dtype=np_dt).tobytes()
+        header[name] = {"dtype": dt, "shape": list(np.shape(arr)),
+                        "data_offsets": [off, off + len(data)]}
+        blobs.append(data)
+        off += len(data)
+    h = json.dumps(header).encode()
+    if pad:
+        h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def raw_st(header_text, data=b""):
+    h = header_text.encode()
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def small_weights():
+    rng = np.random.default_rng(0)
+    return {"conv1.weight": rng.standard_normal((2, 1, 3, 3)),
+            "conv1.bias": rng.standard_normal(2),
+            "fc.weight": rng.standard_normal((3, 18)),
+            "fc.bias": rng.standard_normal(3)}
+
+
+def fixtures():
+    rng = np.random.default_rng(1)
+    f = {"good.safetensors": st_bytes(small_weights())}
+    t = small_weights()
+    del t["fc.bias"]
+    f["missing.safetensors"] = st_bytes(t)
+    t = small_weights()
+    t["conv1.weight"] = np.zeros((2, 1, 5, 5))
+    f["shape.safetensors"] = st_bytes(t)
+    f["f16.safetensors"] = st_bytes(small_weights(), {"fc.weight": "F16"})
+    t = small_weights()
+    t["conv2.weight"] = np.zeros(4)
+    f["extra.safetensors"] = st_bytes(t)
+    f["truncated.safetensors"] = st_bytes(small_weights())[:100]
+    f["hugeheader.safetensors"] = struct.pack("<Q", 1 << 40) + b"{}"
+    f["badjson.safetensors"] = struct.pack("<Q", 16) + b'{"a" 1}         '
+    f["tiny.safetensors"] = st_bytes({"c1.weight": rng.standard_normal((4, 3, 3, 3)),
+                                      "c1.bias": rng.standard_normal(4)})
+    return f
+
+
+def st_corpus():
+    rng = np.random.default_rng(2)
+    c = dict(fixtures())
+    c["meta.safetensors"] = st_bytes({"w": rng.standard_normal((2, 2))},
+                                     meta={"format": "pt", "note": "caf\u00e9"})
+    c["empty.safetensors"] = st_bytes({})
+    c["dtypes.safetensors"] = st_bytes(
+        {"a": np.arange(3), "b": np.arange(2), "c": np.ones(4), "d": np.zeros(5),
+         "e": np.ones(2), "f": np.arange(3)},
+        {"a": "I64", "b": "I32", "c": "F64", "d": "U8", "e": "BOOL", "f": "BF16"})
+    c["zero-size.safetensors"] = st_bytes({"z": np.zeros((0, 3)), "y": np.ones(1)})
+    c["scalar.safetensors"] = st_bytes({"s": np.float32(3.5)})
+    c["rank8.safetensors"] = st_bytes({"r": np.ones((1, 2, 1, 2, 1, 1, 2, 1))})
+    c["names.safetensors"] = st_bytes({"\u00e9\u4e2d\U0001f600": np.ones(1),
+                                       "tab\there": np.ones(1), "q\"\\/": np.ones(1)})
+    c["escapes.safetensors"] = raw_st(
+        '{"\\u00e9\\ud83d\\ude00\\n":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+        b"\0\0\x80\x3f")
+    c["gap.safetensors"] = raw_st(
+        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},'
+        '"b":{"shape":[1],"data_offsets":[8,12],"dtype":"F32","extra":[{"x":null},true,-1.5e3]}}',
+        bytes(12))
+    c["overlap.safetensors"] = raw_st(
+        '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
+        '"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', bytes(8))
+    c["duplicate.safetensors"] = raw_st(
+        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+        '"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', bytes(8))
+    c["deep.safetensors"] = raw_st('{"a":{"x":' + "[" * 70 + "]" * 70 + "}}")
+    c["bignum.safetensors"] = raw_st(
+        '{"a":{"dtype":"F32","shape":[9007199254740993],"data_offsets":[0,4]}}', bytes(4))
+    return c
+
+
+def npy_bytes(arr, version=(1, 0), descr=None, fortran=False, header=None, tail=b""):
+    arr = np.asarray(arr)
+    if header is None:
+        shape = repr(tuple(arr.shape))
+        header = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (
+            descr or arr.dtype.str, fortran, shape)
+    width = 2 if version[0] == 1 else 4
+    pre = 6 + 2 + width
+    h = header + " " * (-(pre + len(header) + 1) % 64) + "\n"
+    n = struct.pack("<H" if width == 2 else "<I", len(h))
+    return b"\x93NUMPY" + bytes(version) + n + h.encode("latin-1") + arr.tobytes() + tail
+
+
+def npy_corpus():
+    f4 = np.arange(6, dtype="<f4").reshape(2, 3) / 7
+    return {
+        "v1-2x3.npy": npy_bytes(f4),
+        "v2-vector.npy": npy_bytes(np.ones(5, "<f4"), (2, 0)),
+        "v3-image.npy": npy_bytes(np.zeros((1, 4, 4), "<f4"), (3, 0)),
+        "scalar.npy": npy_bytes(np.float32(2.5)),
+        "empty.npy": npy_bytes(np.zeros((0, 3), "<f4")),
+        "rank8.npy": npy_bytes(np.ones((1, 1, 2, 1, 1, 2, 1, 1), "<f4")),
+        "specials.npy": npy_bytes(np.array([np.nan, np.inf, -0.0, 1e-45], "<f4")),
+        "f8.npy": npy_bytes(np.ones(2, "<f8")),
+        "big-endian.npy": npy_bytes(np.ones(2, ">f4")),
+        "fortran.npy": npy_bytes(np.ones((2, 2), "<f4"), fortran=True),
+        "long-suffix.npy": npy_bytes(np.ones(3, "<f4"),
+                                     header="{'descr': '<f4', 'fortran_order': False, 'shape': (3L,), }"),
+        "double-quotes.npy": npy_bytes(np.ones(1, "<f4"),
+                                       header='{"shape": (1,), "descr": "<f4", "fortran_order": False}'),
+        "trailing.npy": npy_bytes(np.ones(2, "<f4"), tail=b"xx"),
+        "truncated.npy": npy_bytes(np.ones(4, "<f4"))[:-3],
+    }
+
+
+def write_dir(path, files, clean):
+    """Writes files into path; clean: remove everything else first."""
+    os.makedirs(path, exist_ok=True)
+    if clean:
+        for old in os.listdir(path):
+            os.remove(os.path.join(path, old))
+    for name, data in files.items():
+        with open(os.path.join(path, name), "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def main():
+    write_dir(os.path.join(FUZZ, "fixtures"), fixtures(), clean=True)
+    write_dir(os.path.join(FUZZ, "corpus", "safetensors"), st_corpus(), clean=False)
+    write_dir(os.path.join(FUZZ, "corpus", "npy"), npy_corpus(), clean=False)
+    cnn = {}
+    for src in glob.glob(os.path.join(ROOT, "examples", "*.cnn")):
+        cnn["example-" + os.path.basename(src)] = open(src, "rb").read()
+    for src in glob.glob(os.path.join(ROOT, "tests", "diag", "*.cnn")):
+        cnn["diag-" + os.path.basename(src)] = open(src, "rb").read()
+    seeds = {os.path.basename(p): open(p, "rb").read()
+             for p in glob.glob(os.path.join(FUZZ, "seeds", "*.cnn"))}
+    cnn.update({"seed-" + k: v for k, v in seeds.items()})
+    write_dir(os.path.join(FUZZ, "corpus", "cnn"), cnn, clean=False)
+    write_dir(os.path.join(FUZZ, "corpus", "pipeline"),
+              {"seed-" + k: v for k, v in seeds.items()}, clean=False)
+    shutil.rmtree(os.path.join(FUZZ, "__pycache__"), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
