@@ -18,22 +18,13 @@
 
 #include "internal.h"
 
-static int readers_of(const Graph *g, int tensor)
-{
-    int n = 0;
-    for (int i = 0; i < g->nops; i++)
-        for (int j = 0; j < g->ops[i].nin; j++)
-            n += g->ops[i].in[j] == tensor;
-    return n;
-}
-
 static int foldable(const Graph *g, const Op *p, const Op *bn)
 {
     if (p->kind != OP_CONV && p->kind != OP_DENSE)
         return 0;
     return p->act.kind == ACT_NONE && p->nfused + 1 + bn->nfused <= MAX_FUSED && p->w >= 0 &&
            g->t[p->w].data && (p->b < 0 || g->t[p->b].data) &&
-           g->t[p->out].role == TR_ACT && readers_of(g, p->out) == 1 &&
+           g->t[p->out].role == TR_ACT && graph_readers(g, p->out) == 1 &&
            g->t[bn->w].data && g->t[bn->b].data && g->t[bn->mean].data &&
            g->t[bn->var].data;
 }

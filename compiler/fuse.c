@@ -5,21 +5,12 @@
  */
 #include "internal.h"
 
-static int readers_of(const Graph *g, int tensor)
-{
-    int n = 0;
-    for (int i = 0; i < g->nops; i++)
-        for (int j = 0; j < g->ops[i].nin; j++)
-            n += g->ops[i].in[j] == tensor;
-    return n;
-}
-
 static int fusable(const Graph *g, const Op *producer, const Op *act)
 {
     return act->kind == OP_ACT && producer->act.kind == ACT_NONE &&
            producer->kind != OP_ACT && producer->kind != OP_FLATTEN &&
            producer->kind != OP_SOFTMAX && producer->nfused < MAX_FUSED &&
-           g->t[producer->out].role == TR_ACT && readers_of(g, producer->out) == 1;
+           g->t[producer->out].role == TR_ACT && graph_readers(g, producer->out) == 1;
 }
 
 void fuse_run(Ctx *ctx, Graph *g)

@@ -307,6 +307,8 @@ char *shape_str(Arena *a, const Shape *s); /* "[64, 12, 12]" */
 Graph *graph_new(Ctx *ctx, const char *name, const char *path);
 int graph_add_tensor(Ctx *ctx, Graph *g, const char *name, TensorRole role, Shape shape);
 Op *graph_add_op(Ctx *ctx, Graph *g, OpKind kind);   /* zeroed, w=b=mean=var=-1 */
+/* How many op inputs read tensor (an op reading it twice counts twice). */
+int graph_readers(const Graph *g, int tensor);
 
 /* ---- sema.c: names, arguments, shapes ---- */
 /* Checks the model: resolves names and sources, checks every argument and

@@ -106,3 +106,12 @@ Op *graph_add_op(Ctx *ctx, Graph *g, OpKind kind)
     op->out = -1;
     return op;
 }
+
+int graph_readers(const Graph *g, int tensor)
+{
+    int n = 0;
+    for (int i = 0; i < g->nops; i++)
+        for (int j = 0; j < g->ops[i].nin; j++)
+            n += g->ops[i].in[j] == tensor;
+    return n;
+}
