@@ -20,12 +20,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 /* A bug found: prints "fuzz: <message>" to stderr and aborts. */
 _Noreturn void fuzz_fail(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
-/* Whether the open bug `tag` (docs/robustness.md, "Findings") is listed in
- * the environment variable CNNC_FUZZ_KNOWN (comma-separated): campaigns set
- * it to fuzz on past a reported bug; ctest's replays never do, so each
- * saved reproducer fails until its bug is fixed. */
-int fuzz_known(const char *tag);
-
 /* ---- fuzz_front.c: the CLI's compilation, made safe to fuzz ---- */
 
 /* What a harness lets one input cost; inputs over a cap are skipped, not
@@ -44,6 +38,18 @@ typedef struct FuzzCaps {
  * otherwise. Returns 0 when c->graph is planned, -1 when the model was
  * refused or skipped. */
 int fuzz_compile(Compilation *c, const uint8_t *data, size_t size, const FuzzCaps *caps);
+
+/* The diagnostics callback fuzz_compile installs; user is the Source the
+ * locations refer to. fuzz_fail on a malformed diagnostic. */
+void fuzz_diag_check(void *user, const cnnc_diag *d);
+
+/* Checks an accepted graph against docs/limits.md: ranks, dimensions,
+ * elements, parameters, window arguments (fuzz_compile calls it). */
+void fuzz_check_graph(const Graph *g);
+
+/* Emits c->graph as C (prefix: the model's name) and checks that the pair
+ * defines and declares <prefix>_run and _run_ws and holds no NUL byte. */
+void fuzz_emit_check(Compilation *c);
 
 /* Total parameters (floats) of a graph. */
 long long fuzz_graph_weights(const Graph *g);

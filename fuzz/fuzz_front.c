@@ -33,16 +33,6 @@ _Noreturn void fuzz_fail(const char *fmt, ...)
     abort();
 }
 
-int fuzz_known(const char *tag)
-{
-    const char *list = getenv("CNNC_FUZZ_KNOWN");
-    size_t n = strlen(tag);
-    for (const char *p = list; p && *p; p += strcspn(p, ","), p += *p == ',')
-        if (strncmp(p, tag, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-            return 1;
-    return 0;
-}
-
 unsigned long long fuzz_hash(const uint8_t *data, size_t size)
 {
     unsigned long long h = 0xcbf29ce484222325ULL;
@@ -116,7 +106,7 @@ static void check_located(const Source *src, const cnnc_diag *d)
     buf_free(&want);
 }
 
-static void diag_check(void *user, const cnnc_diag *d)
+void fuzz_diag_check(void *user, const cnnc_diag *d)
 {
     const Source *src = user;
     size_t n = d->text ? strlen(d->text) : 0;
@@ -148,10 +138,8 @@ static void check_tensor_limits(const Tensor *t)
 }
 
 /* Window arguments within the one-dimension limit, padding included: the
- * interpreter and the emitted C compute coordinates in int. -1: a padding
- * past the limit, tolerated as open bug "same-pad" (the caller skips the
- * model, whose run would overflow). */
-static int check_window_limits(const Op *op)
+ * interpreter and the emitted C compute coordinates in int. */
+static void check_window_limits(const Op *op)
 {
     const Window *w = &op->win;
     const int v[] = { w->kh, w->kw, w->sh, w->sw, w->dh, w->dw };
@@ -161,17 +149,12 @@ static int check_window_limits(const Op *op)
             fuzz_fail("op '%s': kernel/stride/dilation value %d outside [1, %d]", op->name,
                       v[i], LIMIT_DIM);
     for (size_t i = 0; i < 4; i++)
-        if ((pad[i] < 0 || pad[i] > LIMIT_DIM) && !fuzz_known("same-pad"))
+        if (pad[i] < 0 || pad[i] > LIMIT_DIM)
             fuzz_fail("op '%s': padding %d outside [0, %d]", op->name, pad[i], LIMIT_DIM);
-        else if (pad[i] < 0 || pad[i] > LIMIT_DIM)
-            return -1;
-    return 0;
 }
 
-/* 0: within the limits; -1: a tolerated open bug, skip the model. */
-static int check_graph_limits(const Graph *g)
+void fuzz_check_graph(const Graph *g)
 {
-    int rc = 0;
     for (int i = 0; i < g->nt; i++)
         check_tensor_limits(&g->t[i]);
     if (fuzz_graph_weights(g) > LIMIT_WEIGHT_ELEMS)
@@ -179,9 +162,8 @@ static int check_graph_limits(const Graph *g)
     for (int i = 0; i < g->nops; i++) {
         const Op *op = &g->ops[i];
         if (op->kind == OP_CONV || op->kind == OP_MAXPOOL || op->kind == OP_AVGPOOL)
-            rc |= check_window_limits(op);
+            check_window_limits(op);
     }
-    return rc;
 }
 
 /* ---- the compilation ---- */
@@ -199,7 +181,7 @@ static int path_is_fixture(const char *p)
 int fuzz_compile(Compilation *c, const uint8_t *data, size_t size, const FuzzCaps *caps)
 {
     Ctx *ctx = &c->ctx;
-    ctx->diag_fn = diag_check;
+    ctx->diag_fn = fuzz_diag_check;
     ctx->diag_user = &c->src;
     c->src.path = "fuzz.cnn";
     c->src.text = arena_strndup(c->arena, (const char *)data, size);
@@ -221,5 +203,35 @@ int fuzz_compile(Compilation *c, const uint8_t *data, size_t size, const FuzzCap
     PassOptions opt = { caps->no_opt };
     if (pass_run_all(ctx, c->graph, &opt) != 0)
         return -1;
-    return check_graph_limits(c->graph);
+    fuzz_check_graph(c->graph);
+    return 0;
+}
+
+/* ---- emitting ---- */
+
+/* The emitted pair must define <prefix>_run and _run_ws and declare them
+ * (the prefix may be megabytes long: a model's name is not limited). */
+static void check_emitted(Arena *a, const char *prefix, const Buf *c, const Buf *h)
+{
+    const char *def = arena_printf(a, "void %s_run_ws(const float *input, float *output, "
+                                      "void *arena)\n{", prefix);
+    const char *decl = arena_printf(a, "void %s_run(const float *input, float *output);", prefix);
+    if (!c->data || !strstr(c->data, def))
+        fuzz_fail("emitted C lacks the definition of %s_run_ws", prefix);
+    if (!h->data || !strstr(h->data, decl))
+        fuzz_fail("emitted header lacks the declaration of %s_run", prefix);
+    if (strlen(c->data) != c->len || strlen(h->data) != h->len)
+        fuzz_fail("emitted C contains a NUL byte");
+}
+
+void fuzz_emit_check(Compilation *c)
+{
+    Buf cbuf, hbuf;
+    buf_init(&cbuf);
+    buf_init(&hbuf);
+    EmitOptions eo = { c->graph->name, "fuzz.h", 0, 0 };
+    emit_c(&c->ctx, c->graph, &eo, &cbuf, &hbuf);
+    check_emitted(c->arena, c->graph->name, &cbuf, &hbuf);
+    buf_free(&cbuf);
+    buf_free(&hbuf);
 }

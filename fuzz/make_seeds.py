@@ -9,6 +9,7 @@ fuzz/fixtures/      safetensors files a fuzzed model may name in `weights "F"`
 fuzz/corpus/cnn/    examples/*.cnn, tests/diag/*.cnn and seeds/*.cnn
 fuzz/corpus/pipeline/  seeds/*.cnn that are small enough to run
 fuzz/corpus/safetensors/, fuzz/corpus/npy/   small valid and invalid files
+fuzz/corpus/onnx/   small models from torch.onnx.export and onnx.helper
 
 The files are written by hand here (struct, json), not by the readers under
 test; numpy only supplies array bytes. Seeds are (over)written; other files
@@ -150,6 +151,72 @@ def npy_corpus():
     }
 
 
+def onnx_corpus():
+    """Small ONNX files: torch.onnx.export of every supported layer kind,
+    and a few graphs built with onnx.helper."""
+    import io
+    import torch
+    import torch.nn as nn
+    import onnx
+    from onnx import helper, TensorProto
+
+    torch.manual_seed(0)
+
+    class Small(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)
+            self.pool = nn.MaxPool2d(2)
+            self.fc = nn.Linear(4 * 4 * 4, 5)
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.bn(self.conv1(x))))
+            return torch.softmax(self.fc(x.view(x.size(0), -1)), dim=1)
+
+    class Branches(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(2, 2, 1)
+            self.b = nn.Conv2d(2, 2, 3, padding=1, groups=2, bias=False)
+            self.c = nn.Conv2d(4, 3, 3, stride=2, dilation=1)
+
+        def forward(self, x):
+            y = torch.sigmoid(self.a(x)) + torch.tanh(self.b(x))
+            z = torch.cat([nn.functional.leaky_relu(y, 0.2), nn.functional.elu(x)], 1)
+            z = nn.functional.avg_pool2d(self.c(z), 2, ceil_mode=False)
+            return nn.functional.adaptive_avg_pool2d(nn.functional.selu(z), 1)
+
+    class Mlp(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1 = nn.Linear(6, 8)
+            self.l2 = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.l2(nn.functional.softplus(self.l1(x)))
+
+    def export(model, shape):
+        model.eval()
+        f = io.BytesIO()
+        torch.onnx.export(model, torch.zeros(shape), f, opset_version=13)
+        return f.getvalue()
+
+    c = {"seed-small.onnx": export(Small(), (1, 1, 8, 8)),
+         "seed-branches.onnx": export(Branches(), (1, 2, 6, 6)),
+         "seed-mlp.onnx": export(Mlp(), (1, 6))}
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g", [x], [y])
+    c["seed-relu.onnx"] = helper.make_model(g).SerializeToString()
+    x4 = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])
+    y4 = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2, 2])
+    g = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2],
+                                            strides=[2, 2])], "p", [x4], [y4])
+    c["seed-maxpool.onnx"] = helper.make_model(g).SerializeToString()
+    return c
+
+
 def write_dir(path, files, clean):
     """Writes files into path; clean: remove everything else first."""
     os.makedirs(path, exist_ok=True)
@@ -165,6 +232,7 @@ def main():
     write_dir(os.path.join(FUZZ, "fixtures"), fixtures(), clean=True)
     write_dir(os.path.join(FUZZ, "corpus", "safetensors"), st_corpus(), clean=False)
     write_dir(os.path.join(FUZZ, "corpus", "npy"), npy_corpus(), clean=False)
+    write_dir(os.path.join(FUZZ, "corpus", "onnx"), onnx_corpus(), clean=False)
     cnn = {}
     for src in glob.glob(os.path.join(ROOT, "examples", "*.cnn")):
         cnn["example-" + os.path.basename(src)] = open(src, "rb").read()

@@ -10,7 +10,7 @@
 #   fuzz/run.sh stats BUILD                   executions and coverage per harness
 #   fuzz/run.sh smoke FUZZER HARNESS SECS WORKDIR   (ctest's fuzz.smoke_* tests)
 #
-# HARNESS is cnn, safetensors, npy or pipeline; BUILD defaults to build-fuzz.
+# HARNESS is cnn, safetensors, npy, onnx or pipeline; BUILD defaults to build-fuzz.
 # One fuzzer process at a time (the machine is shared): no -jobs/-workers.
 # Campaign and smoke corpora live in the build tree: fuzz/corpus/ is only
 # read, except by `merge`. Totals over several campaigns are summed by
@@ -32,8 +32,9 @@ usage() {
 fuzz_flags() {
     flags="-timeout=10 -rss_limit_mb=2048 -print_final_stats=1"
     case "$1" in
-    cnn) flags="$flags -dict=$HERE/cnn.dict -max_len=8192" ;;
+    cnn) flags="$flags -dict=$HERE/cnn.dict -max_len=2048" ;;
     pipeline) flags="$flags -dict=$HERE/cnn.dict -max_len=4096" ;;
+    onnx) flags="$flags -dict=$HERE/onnx.dict -max_len=4096" ;;
     safetensors|npy) flags="$flags -max_len=4096" ;;
     *) echo "run.sh: unknown harness '$1'" >&2; exit 2 ;;
     esac
@@ -107,7 +108,7 @@ cmd_merge() {
 # last campaign's final "cov:" (edges) and "ft:" (features).
 cmd_stats() {
     build=$1
-    for h in cnn safetensors npy pipeline; do
+    for h in cnn safetensors npy onnx pipeline; do
         logs=$(ls "$build/campaign/$h".*.log 2>/dev/null || true)
         [ -n "$logs" ] || continue
         # shellcheck disable=SC2086
