@@ -271,6 +271,25 @@ static void buf_give(Buf *b, char **text, size_t *len)
     buf_init(b);
 }
 
+/* Weights are emitted as literals, about 12 bytes of C per float: past
+ * LIMIT_EMIT_WEIGHT_BYTES the file would approach a gigabyte that no C
+ * compiler builds in reasonable time, so it is refused before writing any.
+ * (`cnnc run` binds weights from memory and takes up to the parameter
+ * limit.) */
+static int check_emit_size(cnnc_model *m)
+{
+    Ctx *ctx = &m->c.ctx;
+    Footprint f;
+    budget_measure(ctx, m->c.graph, &f);
+    if (f.weight_bytes <= LIMIT_EMIT_WEIGHT_BYTES)
+        return 0;
+    Loc at = m->c.model ? m->c.model->name_loc : (Loc){ 0, 0, 0, 0 };
+    diag_error(ctx, at, "model '%s' embeds %lld bytes of weights, over the limit of %lld for C "
+               "output (the .c file would be about %lld MB)", m->c.graph->name, f.weight_bytes,
+               LIMIT_EMIT_WEIGHT_BYTES, f.weight_bytes * 3 / 1000000);
+    return -1;
+}
+
 static int emit_names(cnnc_model *m, const cnnc_emit_options *opt, EmitOptions *eo)
 {
     Ctx *ctx = &m->c.ctx;
@@ -297,7 +316,7 @@ int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size
     if (!m->usable)
         return model_unusable(m, "emit C");
     EmitOptions eo = { NULL, NULL, 0, 0 };
-    if (emit_names(m, opt, &eo) != 0)
+    if (emit_names(m, opt, &eo) != 0 || check_emit_size(m) != 0)
         return -1;
     eo.trace = opt && opt->trace;
     Buf cb, hb;

@@ -30,9 +30,13 @@ enum {
     LIMIT_SOURCES = 64,             /* SOURCEs of one add/concat */
     LIMIT_ARGS = 64,                /* KEY=VALUE arguments of one statement */
     LIMIT_ERRORS = 20,              /* diagnostics shown before giving up */
+    LIMIT_IDENT_BYTES = 128,        /* a name: model, input, layer */
 };
 #define LIMIT_WEIGHT_ELEMS (1LL << 28)   /* all parameters of a model together */
 #define LIMIT_SOURCE_BYTES (16L << 20)   /* a .cnn file */
+/* Weights the emitted C may embed as literals (about 3 bytes of C per
+ * byte): past this the .c file would approach a gigabyte. */
+#define LIMIT_EMIT_WEIGHT_BYTES (1LL << 28)
 
 /* ---- arena.c ---- */
 typedef struct Arena Arena;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cnnc.h"
@@ -400,10 +401,37 @@ typedef struct Text {
     size_t len;
 } Text;
 
+/* Whether path names an existing file that is not a regular one: a device
+ * such as /dev/null or /dev/stdout, or a FIFO. Such a file is written in
+ * place; renaming a temporary onto it would replace the device node with
+ * a plain file. */
+static int is_special(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+/* Writes the texts, in order, straight into path. */
+static int write_in_place(const char *path, const Text *first, const Text *second)
+{
+    FILE *f = fopen(path, "wb");
+    int bad = !f;
+    for (const Text *t = first; !bad && t; t = t == first ? second : NULL)
+        bad = t->len && fwrite(t->data, 1, t->len, f) != t->len;
+    if (f)
+        bad |= fclose(f) != 0;
+    if (bad)
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+    return bad ? -1 : 0;
+}
+
 /* Writes both files under temporary names, then renames them into place,
- * so a failure never leaves a partial or mismatched pair behind. */
+ * so a failure never leaves a partial or mismatched pair behind. An OUT
+ * that is a device or FIFO gets the header, then the C, and no .h file. */
 static int write_outputs(const char *out, const Text *c, const Text *h)
 {
+    if (is_special(out))
+        return write_in_place(out, h, c);
     char *hpath = header_path(out);
     size_t n = strlen(out) + 16;
     char *ctmp = malloc(n), *htmp = malloc(n + 2);
@@ -426,9 +454,12 @@ static int write_outputs(const char *out, const Text *c, const Text *h)
 }
 
 /* Writes text to path through a temporary name, so that a failure leaves
- * no partial file. 0 ok, else the exit status after a message. */
+ * no partial file (a device or FIFO is written in place). 0 ok, else the
+ * exit status after a message. */
 static int write_replacing(const char *path, const Text *t)
 {
+    if (is_special(path))
+        return write_in_place(path, t, NULL) == 0 ? 0 : EXIT_USER;
     size_t n = strlen(path) + 24;
     char *tmp = malloc(n);
     int ok = 0;
@@ -452,7 +483,7 @@ static int write_all(const Options *o, const Text *c, const Text *h, const Text 
     if (write_outputs(o->out, c, h) == 0)
         return 0;
     if (o->emit_test)
-        remove(o->emit_test);
+        remove_partial(o->emit_test);
     return EXIT_USER;
 }
 

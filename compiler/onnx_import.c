@@ -1051,7 +1051,7 @@ static int write_text(Ctx *ctx, const char *path, const char *text)
     failed |= fclose(f) != 0;
     if (failed) {
         diag_file_error(ctx, path, "write error");
-        remove(path);
+        remove_partial(path);
         return -1;
     }
     return 0;
@@ -1076,7 +1076,7 @@ static int write_weights(Ctx *ctx, const char *path, const StFile *w)
     char err[512];
     if (st_save(path, n, names, ranks, shapes, data, err, sizeof err) != 0) {
         diag_file_error(ctx, path, "%s", err);
-        remove(path);
+        remove_partial(path);
         return -1;
     }
     return 0;
@@ -1099,7 +1099,7 @@ int onnx_import_files(Compilation *c, const char *onnx_path, const char *out_cnn
         return -1;
     if (write_text(&c->ctx, out_cnn_path, imp.text) != 0) {
         if (imp.nparams)
-            remove(wpath);
+            remove_partial(wpath);
         return -1;
     }
     return 0;

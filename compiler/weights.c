@@ -127,24 +127,70 @@ static int st_shape_matches(const StTensor *st, const Shape *s)
     return 1;
 }
 
-/* The op that owns weight tensor id, for locating errors at its layer. */
-static const Op *weight_owner(const Graph *g, int id)
+/* ---- weights "FILE": names matched in O(n log n) ----
+ * A model and a file may each hold tens of thousands of tensors (the
+ * statement limit, and files with unused tensors), so nothing here scans
+ * one list per element of the other. */
+
+/* owner[id]: the op whose weight, bias, mean or var tensor id is, for
+ * locating errors at its layer (NULL: none). */
+static const Op **weight_owners(Arena *a, const Graph *g)
 {
-    for (int i = 0; i < g->nops; i++) {
+    const Op **owner = arena_alloc(a, ((size_t)g->nt + 1) * sizeof *owner);
+    for (int i = g->nops - 1; i >= 0; i--) {
         const Op *op = &g->ops[i];
-        if (op->w == id || op->b == id || op->mean == id || op->var == id)
-            return op;
+        const int ids[] = { op->w, op->b, op->mean, op->var };
+        for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++)
+            if (ids[k] >= 0 && ids[k] < g->nt)
+                owner[ids[k]] = op;
     }
-    return NULL;
+    return owner;
 }
 
-static int bind_tensor(Ctx *ctx, Graph *g, int id, const StFile *f, const char *file)
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One file tensor under its name; arrays of these are sorted by name. */
+typedef struct NamedTensor {
+    const char *name;             /* first: cmp_names compares it */
+    const StTensor *st;
+} NamedTensor;
+
+static NamedTensor *file_index(Arena *a, const StFile *f)
+{
+    NamedTensor *v = arena_alloc(a, ((size_t)f->ntensors + 1) * sizeof *v);
+    for (int i = 0; i < f->ntensors; i++)
+        v[i] = (NamedTensor){ f->tensors[i].name, &f->tensors[i] };
+    qsort(v, (size_t)f->ntensors, sizeof *v, cmp_names);
+    return v;
+}
+
+static const StTensor *index_find(const NamedTensor *v, int n, const char *name)
+{
+    const NamedTensor *hit = bsearch(&name, v, (size_t)n, sizeof *v, cmp_names);
+    return hit ? hit->st : NULL;
+}
+
+/* The model's weight tensor names, sorted; *n is their count. */
+static const char **weight_names(Arena *a, const Graph *g, int *n)
+{
+    const char **v = arena_alloc(a, ((size_t)g->nt + 1) * sizeof *v);
+    *n = 0;
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].role == TR_WEIGHT)
+            v[(*n)++] = g->t[i].name;
+    qsort(v, (size_t)*n, sizeof *v, cmp_names);
+    return v;
+}
+
+static int bind_tensor(Ctx *ctx, Graph *g, int id, const Op *op, const StTensor *st,
+                       const char *file)
 {
     Tensor *t = &g->t[id];
-    const Op *op = weight_owner(g, id);
     Loc at = op ? op->loc : (Loc){ 0, 0, 0, 0 };
     const char *shape = shape_str(ctx->arena, &t->shape);
-    const StTensor *st = st_find(f, t->name);
     if (!st) {
         diag_error(ctx, at, "tensor '%s' (F32 %s) is missing from '%s'", t->name, shape, file);
         return -1;
@@ -162,12 +208,27 @@ static int bind_tensor(Ctx *ctx, Graph *g, int id, const StFile *f, const char *
     return 0;
 }
 
-static int tensor_expected(const Graph *g, const char *name)
+/* Binds every weight tensor from f, then reports the file's unused ones
+ * (in file order, as before). */
+static int bind_from(Ctx *ctx, Graph *g, const StFile *f, const Stmt *ws)
 {
+    const Op **owner = weight_owners(ctx->arena, g);
+    const NamedTensor *index = file_index(ctx->arena, f);
+    int ok = 1, nnames;
     for (int i = 0; i < g->nt; i++)
-        if (g->t[i].role == TR_WEIGHT && strcmp(g->t[i].name, name) == 0)
-            return 1;
-    return 0;
+        if (g->t[i].role == TR_WEIGHT)
+            ok &= bind_tensor(ctx, g, i, owner[i], index_find(index, f->ntensors, g->t[i].name),
+                              ws->path) == 0;
+    const char **names = weight_names(ctx->arena, g, &nnames);
+    for (int i = 0; i < f->ntensors; i++) {
+        const char *name = f->tensors[i].name;
+        if (!bsearch(&name, names, (size_t)nnames, sizeof *names, cmp_names)) {
+            diag_error(ctx, ws->name_loc, "tensor '%s' in '%s' is not used by the model",
+                       name, ws->path);
+            ok = 0;
+        }
+    }
+    return ok ? 0 : -1;
 }
 
 static int bind_file(Ctx *ctx, Graph *g, const Stmt *ws, const char *base_dir)
@@ -175,29 +236,17 @@ static int bind_file(Ctx *ctx, Graph *g, const Stmt *ws, const char *base_dir)
     const char *path = ws->path;
     if (path[0] != '/' && base_dir && base_dir[0])
         path = arena_printf(ctx->arena, "%s/%s", base_dir, ws->path);
+    if (ctx->weights_mem)
+        return bind_from(ctx, g, ctx->weights_mem, ws);
     StFile loaded;
-    const StFile *f = ctx->weights_mem;
     char err[512];
-    if (!f) {
-        if (st_load(path, &loaded, err, sizeof err) != 0) {
-            diag_error(ctx, ws->name_loc, "weights file '%s': %s", ws->path, err);
-            return -1;
-        }
-        f = &loaded;
+    if (st_load(path, &loaded, err, sizeof err) != 0) {
+        diag_error(ctx, ws->name_loc, "weights file '%s': %s", ws->path, err);
+        return -1;
     }
-    int ok = 1;
-    for (int i = 0; i < g->nt; i++)
-        if (g->t[i].role == TR_WEIGHT)
-            ok &= bind_tensor(ctx, g, i, f, ws->path) == 0;
-    for (int i = 0; i < f->ntensors; i++)
-        if (!tensor_expected(g, f->tensors[i].name)) {
-            diag_error(ctx, ws->name_loc, "tensor '%s' in '%s' is not used by the model",
-                       f->tensors[i].name, ws->path);
-            ok = 0;
-        }
-    if (f == &loaded)
-        st_free(&loaded);
-    return ok ? 0 : -1;
+    int rc = bind_from(ctx, g, &loaded, ws);
+    st_free(&loaded);
+    return rc;
 }
 
 static long long total_weights(const Graph *g)

@@ -419,7 +419,7 @@ int npy_save(const char *path, const float *data, int rank, const long long *sha
     bad |= fclose(fp) != 0;
     if (bad) {
         npy_fail(err, errlen, "write error: %s", strerror(errno));
-        remove(path);                  /* never leave half a file */
+        remove_partial(path);          /* never leave half a file */
         return -1;
     }
     return 0;

@@ -55,4 +55,8 @@ void npy_free(NpyArray *a);
 int npy_save(const char *path, const float *data, int rank, const long long *shape,
              char *err, size_t errlen);
 
+/* Removes what a failed write left at path, if path is a regular file: a
+ * write to /dev/full or a FIFO that failed must not delete the device. */
+void remove_partial(const char *path);
+
 #endif

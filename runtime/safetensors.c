@@ -9,17 +9,22 @@
  * without the file name; JSON errors give the 0-based byte offset within the
  * header text (byte 0 is the first byte after the 8-byte length).
  */
+#define _POSIX_C_SOURCE 200809L   /* fileno, fstat */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "readers.h"
 
 #define ST_MAX_HEADER 100000000ULL      /* the reference implementation's limit */
 #define ST_MAX_NUMEL (1LL << 40)
+/* The largest file st_load reads: the header limit plus 2^28 parameters
+ * (cnnc's limit) at 8 bytes, the widest dtype. */
+#define ST_MAX_FILE (8ULL + ST_MAX_HEADER + (1ULL << 28) * 8)
 #define ST_MAX_INT (1LL << 53)          /* integers beyond this are not exact in JSON */
 enum { ST_MAX_DEPTH = 64, ST_NAME_SHOWN = 80 };
 
@@ -267,7 +272,13 @@ static int json_string(Json *j, char **out)
     *out = NULL;
     if (json_peek(j) != '"')
         return json_fail(j, "expected a string");
-    unsigned char *d = malloc(j->n - j->pos + 1);
+    /* Up to the closing quote: escapes never lengthen a string, so this
+     * bounds its decoded size (allocating the rest of the header instead
+     * made a header of N strings cost O(N^2)). */
+    size_t end = j->pos + 1;
+    while (end < j->n && j->s[end] != '"')
+        end += j->s[end] == '\\' ? 2 : 1;
+    unsigned char *d = malloc((end < j->n ? end : j->n) - j->pos + 1);
     if (!d)
         return st_fail(j->err, j->errlen, "out of memory");
     long len = json_string_into(j, d);
@@ -802,32 +813,29 @@ int st_parse(const unsigned char *bytes, size_t size, StFile *out, char *err, si
     return 0;
 }
 
-/* The whole of an open file into a malloc'd buffer. */
+/* The whole of an open regular file into a malloc'd buffer. Anything else
+ * is refused: /dev/zero would be read until memory runs out, a FIFO or a
+ * terminal could block for ever; and so is a file larger than any weights
+ * a model can use (ST_MAX_FILE). */
 static int read_all(FILE *fp, unsigned char **buf, size_t *size, char *err, size_t errlen)
 {
-    size_t cap = 1 << 16, n = 0;
-    if (fseek(fp, 0, SEEK_END) == 0) {                /* size hint when seekable */
-        long end = ftell(fp);
-        if (end >= 0 && (unsigned long long)end < (1ULL << 40))  /* not a directory's */
-            cap = (size_t)end + 1;
-        rewind(fp);
-    }
-    unsigned char *b = malloc(cap);
-    for (;;) {
-        if (!b)
-            return st_fail(err, errlen, "out of memory (%zu bytes)", cap);
-        n += fread(b + n, 1, cap - n, fp);
-        if (n < cap)
-            break;
-        unsigned char *nb = cap < ((size_t)-1) / 2 ? realloc(b, cap * 2) : NULL;
-        if (!nb)
-            free(b);
-        b = nb;
-        cap *= 2;
-    }
-    if (ferror(fp)) {
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0)
+        return st_fail(err, errlen, "cannot stat: %s", strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return st_fail(err, errlen, "not a regular file");
+    if ((unsigned long long)st.st_size > ST_MAX_FILE)
+        return st_fail(err, errlen, "file is %lld bytes, over the limit of %llu bytes",
+                       (long long)st.st_size, ST_MAX_FILE);
+    size_t want = (size_t)st.st_size;
+    unsigned char *b = malloc(want + 1);
+    if (!b)
+        return st_fail(err, errlen, "out of memory (%zu bytes)", want + 1);
+    size_t n = fread(b, 1, want + 1, fp);       /* one more: did it grow? */
+    if (ferror(fp) || n != want) {
         free(b);
-        return st_fail(err, errlen, "read error: %s", strerror(errno));
+        return ferror(fp) ? st_fail(err, errlen, "read error: %s", strerror(errno))
+                          : st_fail(err, errlen, "file changed while it was read");
     }
     *buf = b;
     *size = n;
@@ -837,6 +845,9 @@ static int read_all(FILE *fp, unsigned char **buf, size_t *size, char *err, size
 int st_load(const char *path, StFile *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    struct stat st;                    /* before opening: a FIFO blocks in open */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return st_fail(err, errlen, "not a regular file");
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return st_fail(err, errlen, "cannot open: %s", strerror(errno));
@@ -930,6 +941,30 @@ static size_t header_write(char *h, int n, const char *const *names, const int *
 }
 
 /* Refuses what st_load would refuse: a file we write must load. */
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Refuses a duplicate name; sorted, so tens of thousands of names cost
+ * O(n log n), not a comparison of every pair. */
+static int names_unique(int n, const char *const *names, char *err, size_t errlen)
+{
+    const char **v = malloc(((size_t)n + 1) * sizeof *v);
+    char shown[ST_NAME_SHOWN + 16];
+    int rc = 0;
+    if (!v)
+        return st_fail(err, errlen, "out of memory");
+    if (n > 0)
+        memcpy(v, names, (size_t)n * sizeof *v);
+    qsort(v, (size_t)n, sizeof *v, by_string);
+    for (int i = 1; i < n && rc == 0; i++)
+        if (strcmp(v[i - 1], v[i]) == 0)
+            rc = st_fail(err, errlen, "duplicate tensor '%s'", name_show(v[i], shown, sizeof shown));
+    free(v);
+    return rc;
+}
+
 static int save_check(int n, const char *const *names, const int *ranks,
                       const long long *const *shapes, long long *numel, char *err, size_t errlen)
 {
@@ -939,9 +974,6 @@ static int save_check(int n, const char *const *names, const int *ranks,
         if (names[i][0] == '\0' || strcmp(names[i], "__metadata__") == 0 ||
             !utf8_valid(names[i]))
             return st_fail(err, errlen, "invalid tensor name '%s'", shown);
-        for (int k = 0; k < i; k++)
-            if (strcmp(names[k], names[i]) == 0)
-                return st_fail(err, errlen, "duplicate tensor '%s'", shown);
         if (ranks[i] < 0 || ranks[i] > ST_MAX_RANK)
             return st_fail(err, errlen, "tensor '%s': rank %d exceeds the limit of %d", shown,
                            ranks[i], ST_MAX_RANK);
@@ -953,7 +985,7 @@ static int save_check(int n, const char *const *names, const int *ranks,
             numel[i] *= dim;
         }
     }
-    return 0;
+    return names_unique(n, names, err, errlen);
 }
 
 static int write_f32_le(FILE *fp, const float *x, long long numel)
@@ -1007,7 +1039,7 @@ int st_save(const char *path, int n, const char *const *names, const int *ranks,
         bad |= fclose(fp) != 0;
         if (bad) {
             rc = st_fail(err, errlen, "write error: %s", strerror(errno));
-            remove(path);                            /* never leave half a file */
+            remove_partial(path);                    /* never leave half a file */
         }
     }
     free(h);
