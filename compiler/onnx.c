@@ -9,10 +9,12 @@
  * ONNX_MAX_ITEMS entries. A problem is one "path: error: invalid ONNX file:
  * ... at byte N (in ModelProto.graph.node[2])" and decoding stops.
  */
+#define _POSIX_C_SOURCE 200809L   /* stat */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "onnx.h"
 
@@ -861,6 +863,11 @@ int onnx_decode(Ctx *ctx, const char *path, const unsigned char *bytes, size_t s
 
 int onnx_read_file(Ctx *ctx, const char *path, const unsigned char **bytes, size_t *size)
 {
+    struct stat st;                    /* before opening: a FIFO blocks in open */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        diag_file_error(ctx, path, "not a regular file");
+        return -1;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         diag_file_error(ctx, path, "cannot open: %s", strerror(errno));

@@ -8,7 +8,8 @@ fixed code takes well under a second for each; the old one took minutes).
   bind-many       9,999 one-unit dense layers bound from a file of their
                   19,998 tensors, then from one with 200,000 unused tensors
   many-strings    a safetensors header of 100,000 tensors (8 MB of JSON)
-  weights-device  weights "/dev/zero", a directory, a FIFO: refused, no hang
+  weights-device  weights "/dev/zero", a directory, a FIFO, and a FIFO as the
+                  .onnx model: refused, no hang
   out-device      -o /dev/null and -o FIFO: written in place, the device or
                   FIFO stays what it was, no OUT.h or temporary left beside it
 """
@@ -99,6 +100,10 @@ def case_weights_device(args):
         want = "%s.cnn:3:13: error: weights file '%s': not a regular file\n" % (name, path)
         expect(p.returncode == 1 and p.stderr.startswith(want),
                "weights \"%s\": expected exit 1 and %r" % (path, want), p)
+    os.mkfifo(os.path.join(args.work, "model.onnx"))
+    p = cnnc(args, ["model.onnx", "-o", "model.c"])
+    want = "model.onnx: error: not a regular file\n"
+    expect(p.returncode == 1 and p.stderr == want, "FIFO model.onnx: expected %r" % want, p)
 
 
 def read_fifo(path, into):
