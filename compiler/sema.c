@@ -523,7 +523,9 @@ static Shape shape1(int n)
 static int check_conv(Checker *c, Op *op, const Shape *x)
 {
     int filters = 0, groups = 1, bias = 1, oh, ow;
-    if (!arg_required(c, "filters", "filters=32") | !arg_required(c, "kernel", "kernel=3"))
+    int has_filters = arg_required(c, "filters", "filters=32");   /* both reported */
+    int has_kernel = arg_required(c, "kernel", "kernel=3");
+    if (!has_filters || !has_kernel)
         return 0;
     arg_int(c, "filters", 1, LIMIT_DIM, &filters);
     arg_int(c, "groups", 1, LIMIT_DIM, &groups);
