@@ -35,8 +35,10 @@ typedef struct FuzzCaps {
  * input can make the harness open /dev/stdin or a host file. Diagnostics
  * are checked for well-formedness, and an accepted graph against
  * docs/limits.md (dimensions, elements, window arguments): fuzz_fail
- * otherwise. Returns 0 when c->graph is planned, -1 when the model was
- * refused or skipped. */
+ * otherwise. Returns 0 when c->graph is planned, -1 when the passes refused
+ * it, FUZZ_REFUSED_EARLY when it was refused or skipped before the passes
+ * (the same at any optimization level). */
+enum { FUZZ_REFUSED_EARLY = -2 };
 int fuzz_compile(Compilation *c, const uint8_t *data, size_t size, const FuzzCaps *caps);
 
 /* The diagnostics callback fuzz_compile installs; user is the Source the

@@ -188,18 +188,18 @@ int fuzz_compile(Compilation *c, const uint8_t *data, size_t size, const FuzzCap
     c->src.len = size;
     c->model = parse_model(ctx);
     if (ctx->nerrors || !c->model)
-        return -1;
+        return FUZZ_REFUSED_EARLY;
     if (sema_check(ctx, c->model) != 0)
-        return -1;
+        return FUZZ_REFUSED_EARLY;
     c->graph = lower_model(ctx, c->model, c->src.path);
     Stmt *ws = (Stmt *)sema_find(c->model, STMT_WEIGHTS);
     if (ws && ws->path && !path_is_fixture(ws->path))
         ws->path = "not-a-fixture.safetensors";
     long long nw = fuzz_graph_weights(c->graph);
     if (nw > caps->max_weights && nw <= LIMIT_WEIGHT_ELEMS)
-        return -1;                      /* valid but slow to bind: skipped */
+        return FUZZ_REFUSED_EARLY;      /* valid but slow to bind: skipped */
     if (weights_bind(ctx, c->graph, c->model, FUZZ_FIXTURES) != 0)
-        return -1;
+        return FUZZ_REFUSED_EARLY;
     PassOptions opt = { caps->no_opt };
     if (pass_run_all(ctx, c->graph, &opt) != 0)
         return -1;

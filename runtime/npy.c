@@ -10,7 +10,6 @@
  * claims a huge shape costs no huge allocation.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,25 +22,6 @@
 enum { NPY_MAX_HEADER = 1 << 20, NPY_CHUNK = 1 << 20, NPY_ALIGN = 64, NPY_MAX_STR = 64 };
 
 static const unsigned char npy_magic[6] = { 0x93, 'N', 'U', 'M', 'P', 'Y' };
-
-#if defined(__GNUC__)
-#define NPY_PRINTF_LIKE __attribute__((format(printf, 3, 4)))
-#else
-#define NPY_PRINTF_LIKE
-#endif
-
-static int npy_fail(char *err, size_t errlen, const char *fmt, ...) NPY_PRINTF_LIKE;
-
-static int npy_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- the header dict, a small subset of Python literals ---- */
 
@@ -63,7 +43,7 @@ typedef struct NpyHeader {
 
 static int lit_fail(Lit *l, const char *what)
 {
-    return npy_fail(l->err, l->errlen, "malformed header: %s at byte %zu", what, l->pos);
+    return reader_fail(l->err, l->errlen, "malformed header: %s at byte %zu", what, l->pos);
 }
 
 static int lit_peek(Lit *l)
@@ -180,12 +160,12 @@ static int lit_entry(Lit *l, NpyHeader *h)
               : strcmp(key, "fortran_order") == 0 ? &h->seen_fortran
               : strcmp(key, "shape") == 0 ? &h->seen_shape : NULL;
     if (!seen)
-        return npy_fail(l->err, l->errlen, "malformed header: unexpected key '%s'", key);
+        return reader_fail(l->err, l->errlen, "malformed header: unexpected key '%s'", key);
     if ((*seen)++)
-        return npy_fail(l->err, l->errlen, "malformed header: duplicate key '%s'", key);
+        return reader_fail(l->err, l->errlen, "malformed header: duplicate key '%s'", key);
     if (seen == &h->seen_descr) {
         if (lit_peek(l) == '[')
-            return npy_fail(l->err, l->errlen, "structured dtypes are not supported");
+            return reader_fail(l->err, l->errlen, "structured dtypes are not supported");
         return lit_string(l, h->descr);
     }
     if (seen == &h->seen_fortran)
@@ -212,7 +192,7 @@ static int lit_dict(Lit *l, NpyHeader *h)
     const char *miss = !h->seen_descr ? "descr" : !h->seen_fortran ? "fortran_order"
                      : !h->seen_shape ? "shape" : NULL;
     if (miss)
-        return npy_fail(l->err, l->errlen, "malformed header: missing key '%s'", miss);
+        return reader_fail(l->err, l->errlen, "malformed header: missing key '%s'", miss);
     return 0;
 }
 
@@ -220,11 +200,11 @@ static int lit_dict(Lit *l, NpyHeader *h)
 static int header_accept(const NpyHeader *h, NpyArray *out, char *err, size_t errlen)
 {
     if (strcmp(h->descr, "<f4") != 0)
-        return npy_fail(err, errlen, "dtype '%s' is not float32 ('<f4')", h->descr);
+        return reader_fail(err, errlen, "dtype '%s' is not float32 ('<f4')", h->descr);
     if (h->fortran)
-        return npy_fail(err, errlen, "Fortran-order arrays are not supported");
+        return reader_fail(err, errlen, "Fortran-order arrays are not supported");
     if (h->rank > ST_MAX_RANK)
-        return npy_fail(err, errlen, "array rank %d exceeds the limit of %d", h->rank,
+        return reader_fail(err, errlen, "array rank %d exceeds the limit of %d", h->rank,
                         ST_MAX_RANK);
     out->rank = h->rank;
     out->numel = 1;
@@ -235,7 +215,7 @@ static int header_accept(const NpyHeader *h, NpyArray *out, char *err, size_t er
             out->numel = 0;
     for (int i = 0; i < h->rank && out->numel; i++) {
         if (h->shape[i] > NPY_MAX_ELEMS / out->numel)
-            return npy_fail(err, errlen, "array has more than %lld elements", NPY_MAX_ELEMS);
+            return reader_fail(err, errlen, "array has more than %lld elements", NPY_MAX_ELEMS);
         out->numel *= h->shape[i];
     }
     return 0;
@@ -249,21 +229,21 @@ static int read_preamble(FILE *fp, size_t *hlen, char *err, size_t errlen)
     unsigned char pre[12];
     size_t got = fread(pre, 1, 8, fp);
     if (ferror(fp))                        /* a directory, say */
-        return npy_fail(err, errlen, "read error: %s", strerror(errno));
+        return reader_fail(err, errlen, "read error: %s", strerror(errno));
     if (got == 0 || memcmp(pre, npy_magic, got < 6 ? got : 6) != 0)
-        return npy_fail(err, errlen, "not a .npy file (bad magic)");
+        return reader_fail(err, errlen, "not a .npy file (bad magic)");
     if (got < 8)
-        return npy_fail(err, errlen, "truncated header");
+        return reader_fail(err, errlen, "truncated header");
     if (pre[6] < 1 || pre[6] > 3)
-        return npy_fail(err, errlen, "unsupported .npy format version %d.%d", pre[6], pre[7]);
+        return reader_fail(err, errlen, "unsupported .npy format version %d.%d", pre[6], pre[7]);
     size_t width = pre[6] == 1 ? 2 : 4;
     if (fread(pre + 8, 1, width, fp) != width)
-        return npy_fail(err, errlen, "truncated header");
+        return reader_fail(err, errlen, "truncated header");
     unsigned long len = 0;
     for (size_t i = width; i-- > 0;)
         len = len << 8 | pre[8 + i];
     if (len > NPY_MAX_HEADER)
-        return npy_fail(err, errlen, "header length %lu exceeds the limit of %d bytes", len,
+        return reader_fail(err, errlen, "header length %lu exceeds the limit of %d bytes", len,
                         NPY_MAX_HEADER);
     *hlen = len;
     return 0;
@@ -276,10 +256,10 @@ static int read_header(FILE *fp, NpyArray *out, char *err, size_t errlen)
         return -1;
     char *text = malloc(hlen + 1);
     if (!text)
-        return npy_fail(err, errlen, "out of memory");
+        return reader_fail(err, errlen, "out of memory");
     int rc = 0;
     if (fread(text, 1, hlen, fp) != hlen)
-        rc = npy_fail(err, errlen, "truncated header");
+        rc = reader_fail(err, errlen, "truncated header");
     NpyHeader h;
     memset(&h, 0, sizeof h);
     Lit l = { text, hlen, 0, err, errlen };
@@ -327,14 +307,14 @@ static int read_body(FILE *fp, NpyArray *out, char *err, size_t errlen)
     size_t want = (size_t)out->numel * 4, got;
     unsigned char *b = read_data(fp, want, &got);
     if (!b)
-        return npy_fail(err, errlen, "out of memory");
+        return reader_fail(err, errlen, "out of memory");
     out->data = (float *)(void *)b;
     if (ferror(fp))
-        return npy_fail(err, errlen, "read error: %s", strerror(errno));
+        return reader_fail(err, errlen, "read error: %s", strerror(errno));
     if (got < want)
-        return npy_fail(err, errlen, "truncated data: expected %zu bytes, found %zu", want, got);
+        return reader_fail(err, errlen, "truncated data: expected %zu bytes, found %zu", want, got);
     if (fgetc(fp) != EOF)
-        return npy_fail(err, errlen, "unexpected data after the %zu bytes of the array", want);
+        return reader_fail(err, errlen, "unexpected data after the %zu bytes of the array", want);
     f32_from_le(b, out->numel);
     return 0;
 }
@@ -344,7 +324,7 @@ int npy_load(const char *path, NpyArray *out, char *err, size_t errlen)
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return npy_fail(err, errlen, "cannot open: %s", strerror(errno));
+        return reader_fail(err, errlen, "cannot open: %s", strerror(errno));
     int rc = read_header(fp, out, err, errlen);
     if (rc == 0)
         rc = read_body(fp, out, err, errlen);
@@ -400,12 +380,12 @@ int npy_save(const char *path, const float *data, int rank, const long long *sha
     memset(&h, 0, sizeof h);
     NpyArray a;
     if (rank < 0 || rank > ST_MAX_RANK)
-        return npy_fail(err, errlen, "array rank %d exceeds the limit of %d", rank, ST_MAX_RANK);
+        return reader_fail(err, errlen, "array rank %d exceeds the limit of %d", rank, ST_MAX_RANK);
     strcpy(h.descr, "<f4");
     h.rank = rank;
     for (int i = 0; i < rank; i++) {
         if (shape[i] < 0 || shape[i] > NPY_MAX_DIM)
-            return npy_fail(err, errlen, "invalid dimension %lld", shape[i]);
+            return reader_fail(err, errlen, "invalid dimension %lld", shape[i]);
         h.shape[i] = shape[i];
     }
     if (header_accept(&h, &a, err, errlen) < 0)   /* a file we write must load */
@@ -414,11 +394,11 @@ int npy_save(const char *path, const float *data, int rank, const long long *sha
     size_t hlen = header_text(text, sizeof text, rank, shape);
     FILE *fp = fopen(path, "wb");
     if (!fp)
-        return npy_fail(err, errlen, "cannot create: %s", strerror(errno));
+        return reader_fail(err, errlen, "cannot create: %s", strerror(errno));
     int bad = write_all(fp, text, hlen, data, a.numel) < 0;
     bad |= fclose(fp) != 0;
     if (bad) {
-        npy_fail(err, errlen, "write error: %s", strerror(errno));
+        reader_fail(err, errlen, "write error: %s", strerror(errno));
         remove_partial(path);          /* never leave half a file */
         return -1;
     }

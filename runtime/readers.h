@@ -55,6 +55,17 @@ void npy_free(NpyArray *a);
 int npy_save(const char *path, const float *data, int rank, const long long *shape,
              char *err, size_t errlen);
 
+/* ---- files.c ---- */
+
+#if defined(__GNUC__)
+#define READER_PRINTF_LIKE __attribute__((format(printf, 3, 4)))
+#else
+#define READER_PRINTF_LIKE
+#endif
+/* Writes the message into err (when err is not NULL) and returns -1: how
+ * every reader and writer here fails. */
+int reader_fail(char *err, size_t errlen, const char *fmt, ...) READER_PRINTF_LIKE;
+
 /* Removes what a failed write left at path, if path is a regular file: a
  * write to /dev/full or a FIFO that failed must not delete the device. */
 void remove_partial(const char *path);

@@ -11,7 +11,6 @@
  */
 #define _POSIX_C_SOURCE 200809L   /* fileno, fstat */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,25 +26,6 @@
 #define ST_MAX_FILE (8ULL + ST_MAX_HEADER + (1ULL << 28) * 8)
 #define ST_MAX_INT (1LL << 53)          /* integers beyond this are not exact in JSON */
 enum { ST_MAX_DEPTH = 64, ST_NAME_SHOWN = 80 };
-
-#if defined(__GNUC__)
-#define ST_PRINTF_LIKE __attribute__((format(printf, 3, 4)))
-#else
-#define ST_PRINTF_LIKE
-#endif
-
-static int st_fail(char *err, size_t errlen, const char *fmt, ...) ST_PRINTF_LIKE;
-
-static int st_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- names and shapes in messages ---- */
 
@@ -93,7 +73,7 @@ typedef struct Json {
 
 static int json_fail(Json *j, const char *what)
 {
-    return st_fail(j->err, j->errlen, "malformed header JSON at byte %zu: %s", j->pos, what);
+    return reader_fail(j->err, j->errlen, "malformed header JSON at byte %zu: %s", j->pos, what);
 }
 
 static void json_ws(Json *j)
@@ -280,7 +260,7 @@ static int json_string(Json *j, char **out)
         end += j->s[end] == '\\' ? 2 : 1;
     unsigned char *d = malloc((end < j->n ? end : j->n) - j->pos + 1);
     if (!d)
-        return st_fail(j->err, j->errlen, "out of memory");
+        return reader_fail(j->err, j->errlen, "out of memory");
     long len = json_string_into(j, d);
     if (len < 0) {
         free(d);
@@ -344,14 +324,14 @@ static int json_integer(Json *j, long long *v, const char *what)
         return -1;
     int len = (int)(j->pos - start < 40 ? j->pos - start : 40);
     if (!is_int)
-        return st_fail(j->err, j->errlen, "%s %.*s is not an integer", what, len,
+        return reader_fail(j->err, j->errlen, "%s %.*s is not an integer", what, len,
                        (const char *)j->s + start);
     int neg = j->s[start] == '-';
     long long acc = 0;
     for (size_t p = start + (size_t)neg; p < j->pos; p++) {
         acc = acc * 10 + (j->s[p] - '0');
         if (acc > ST_MAX_INT)
-            return st_fail(j->err, j->errlen, "%s %.*s is too large", what, len,
+            return reader_fail(j->err, j->errlen, "%s %.*s is too large", what, len,
                            (const char *)j->s + start);
     }
     *v = neg ? -acc : acc;
@@ -487,30 +467,30 @@ static int entry_field(Json *j, const char *key, Entry *e, StTensor *t, const ch
     char what[ST_NAME_SHOWN + 48];
     if (strcmp(key, "dtype") == 0) {
         if (e->dtype)
-            return st_fail(j->err, j->errlen, "tensor '%s': duplicate key 'dtype'", shown);
+            return reader_fail(j->err, j->errlen, "tensor '%s': duplicate key 'dtype'", shown);
         if (json_peek(j) != '"')
-            return st_fail(j->err, j->errlen, "tensor '%s': dtype must be a string", shown);
+            return reader_fail(j->err, j->errlen, "tensor '%s': dtype must be a string", shown);
         return json_string(j, &e->dtype);
     }
     if (strcmp(key, "shape") == 0) {
         if (e->has_shape++)
-            return st_fail(j->err, j->errlen, "tensor '%s': duplicate key 'shape'", shown);
+            return reader_fail(j->err, j->errlen, "tensor '%s': duplicate key 'shape'", shown);
         snprintf(what, sizeof what, "tensor '%s': shape entry", shown);
         if (json_int_list(j, t->shape, ST_MAX_RANK, &t->rank, what) < 0)
             return -1;
         if (t->rank > ST_MAX_RANK)
-            return st_fail(j->err, j->errlen, "tensor '%s': rank %d exceeds the limit of %d",
+            return reader_fail(j->err, j->errlen, "tensor '%s': rank %d exceeds the limit of %d",
                            shown, t->rank, ST_MAX_RANK);
         return 0;
     }
     if (strcmp(key, "data_offsets") == 0) {
         if (e->has_offsets++)
-            return st_fail(j->err, j->errlen, "tensor '%s': duplicate key 'data_offsets'", shown);
+            return reader_fail(j->err, j->errlen, "tensor '%s': duplicate key 'data_offsets'", shown);
         snprintf(what, sizeof what, "tensor '%s': data offset", shown);
         if (json_int_list(j, e->off, 2, &e->noffsets, what) < 0)
             return -1;
         if (e->noffsets != 2)
-            return st_fail(j->err, j->errlen,
+            return reader_fail(j->err, j->errlen,
                            "tensor '%s': data_offsets must hold 2 integers, not %d", shown,
                            e->noffsets);
         return 0;
@@ -523,7 +503,7 @@ static int entry_field(Json *j, const char *key, Entry *e, StTensor *t, const ch
 static int entry_parse(Json *j, Entry *e, StTensor *t, const char *shown)
 {
     if (json_peek(j) != '{')
-        return st_fail(j->err, j->errlen, "tensor '%s': expected an object at byte %zu",
+        return reader_fail(j->err, j->errlen, "tensor '%s': expected an object at byte %zu",
                        shown, j->pos);
     j->pos++;
     if (json_peek(j) == '}') {
@@ -556,14 +536,14 @@ static int entry_numel(Json *j, StTensor *t, const char *shown)
     t->numel = 1;
     for (int i = 0; i < t->rank; i++)
         if (t->shape[i] < 0)
-            return st_fail(j->err, j->errlen, "tensor '%s': negative dimension %lld in shape %s",
+            return reader_fail(j->err, j->errlen, "tensor '%s': negative dimension %lld in shape %s",
                            shown, t->shape[i], shape_show(t, sh, sizeof sh));
     for (int i = 0; i < t->rank; i++)
         if (t->shape[i] == 0)
             t->numel = 0;
     for (int i = 0; i < t->rank && t->numel; i++) {
         if (t->shape[i] > ST_MAX_NUMEL / t->numel)
-            return st_fail(j->err, j->errlen,
+            return reader_fail(j->err, j->errlen,
                            "tensor '%s': shape %s has more than 2^40 elements", shown,
                            shape_show(t, sh, sizeof sh));
         t->numel *= t->shape[i];
@@ -580,11 +560,11 @@ static int entry_check(Json *j, Entry *e, StTensor *t, const char *shown,
     const char *miss = !e->dtype ? "dtype" : !e->has_shape ? "shape"
                      : !e->has_offsets ? "data_offsets" : NULL;
     if (miss)
-        return st_fail(j->err, j->errlen, "tensor '%s': missing '%s'", shown, miss);
+        return reader_fail(j->err, j->errlen, "tensor '%s': missing '%s'", shown, miss);
     int size = dtype_size(e->dtype);
     if (size == 0) {
         char dt[ST_NAME_SHOWN + 16];
-        return st_fail(j->err, j->errlen, "tensor '%s': unknown dtype '%s'", shown,
+        return reader_fail(j->err, j->errlen, "tensor '%s': unknown dtype '%s'", shown,
                        name_show(e->dtype, dt, sizeof dt));
     }
     snprintf(t->dtype, sizeof t->dtype, "%s", e->dtype);
@@ -592,17 +572,17 @@ static int entry_check(Json *j, Entry *e, StTensor *t, const char *shown,
         return -1;
     long long b = e->off[0], end = e->off[1];
     if (b < 0 || end < 0)
-        return st_fail(j->err, j->errlen, "tensor '%s': negative data offset in [%lld, %lld]",
+        return reader_fail(j->err, j->errlen, "tensor '%s': negative data offset in [%lld, %lld]",
                        shown, b, end);
     if (b > end)
-        return st_fail(j->err, j->errlen,
+        return reader_fail(j->err, j->errlen,
                        "tensor '%s': data_offsets [%lld, %lld] are out of order", shown, b, end);
     if (end - b != t->numel * size)
-        return st_fail(j->err, j->errlen, "tensor '%s': data_offsets [%lld, %lld] do not match "
+        return reader_fail(j->err, j->errlen, "tensor '%s': data_offsets [%lld, %lld] do not match "
                        "shape %s of %s (%lld bytes)", shown, b, end,
                        shape_show(t, sh, sizeof sh), t->dtype, t->numel * size);
     if ((unsigned long long)end > datalen)
-        return st_fail(j->err, j->errlen, "tensor '%s': data_offsets [%lld, %lld] extend past "
+        return reader_fail(j->err, j->errlen, "tensor '%s': data_offsets [%lld, %lld] extend past "
                        "the end of the data (%zu bytes)", shown, b, end, datalen);
     t->data = data + b;
     t->nbytes = (size_t)(end - b);
@@ -630,7 +610,7 @@ static int tensors_push(StFile *f, int *cap, StTensor **out)
 static int metadata_parse(Json *j)
 {
     if (json_peek(j) != '{')
-        return st_fail(j->err, j->errlen, "'__metadata__' must be an object of strings");
+        return reader_fail(j->err, j->errlen, "'__metadata__' must be an object of strings");
     j->pos++;
     if (json_peek(j) == '}') {
         j->pos++;
@@ -644,7 +624,7 @@ static int metadata_parse(Json *j)
         if (json_expect(j, ':') < 0)
             return -1;
         if (json_peek(j) != '"')
-            return st_fail(j->err, j->errlen, "'__metadata__' must be an object of strings");
+            return reader_fail(j->err, j->errlen, "'__metadata__' must be an object of strings");
         if (json_string(j, &val) < 0)
             return -1;
         free(val);
@@ -672,7 +652,7 @@ static int header_member(Json *j, StFile *f, int *cap, const unsigned char *data
     if (strcmp(name, "__metadata__") == 0) {
         free(name);
         if ((*seen_meta)++)
-            return st_fail(j->err, j->errlen, "duplicate '__metadata__'");
+            return reader_fail(j->err, j->errlen, "duplicate '__metadata__'");
         return metadata_parse(j);
     }
     StTensor *t;
@@ -680,7 +660,7 @@ static int header_member(Json *j, StFile *f, int *cap, const unsigned char *data
                     : tensors_push(f, cap, &t) < 0 ? "out of memory" : NULL;
     if (why) {
         free(name);
-        return st_fail(j->err, j->errlen, "%s", why);
+        return reader_fail(j->err, j->errlen, "%s", why);
     }
     t->name = name;
     name_show(name, shown, sizeof shown);
@@ -739,20 +719,20 @@ static int tensors_check(StFile *f, char *err, size_t errlen)
     char a[ST_NAME_SHOWN + 16], b[ST_NAME_SHOWN + 16];
     int n = 0, rc = 0;
     if (!v)
-        return st_fail(err, errlen, "out of memory");
+        return reader_fail(err, errlen, "out of memory");
     for (int i = 0; i < f->ntensors; i++)
         v[i] = &f->tensors[i];
     qsort(v, (size_t)f->ntensors, sizeof *v, by_name);
     for (int i = 1; i < f->ntensors && rc == 0; i++)
         if (strcmp(v[i - 1]->name, v[i]->name) == 0)
-            rc = st_fail(err, errlen, "duplicate tensor '%s'", name_show(v[i]->name, a, sizeof a));
+            rc = reader_fail(err, errlen, "duplicate tensor '%s'", name_show(v[i]->name, a, sizeof a));
     for (int i = 0; i < f->ntensors; i++)
         if (f->tensors[i].nbytes > 0)
             v[n++] = &f->tensors[i];
     qsort(v, (size_t)n, sizeof *v, by_begin);
     for (int i = 1; i < n && rc == 0; i++)
         if (v[i]->data < v[i - 1]->data + v[i - 1]->nbytes)
-            rc = st_fail(err, errlen, "tensors '%s' and '%s' overlap in the data",
+            rc = reader_fail(err, errlen, "tensors '%s' and '%s' overlap in the data",
                          name_show(v[i - 1]->name, a, sizeof a),
                          name_show(v[i]->name, b, sizeof b));
     free(v);
@@ -782,14 +762,14 @@ static unsigned long long le64(const unsigned char *p)
 static int st_parse_owned(StFile *f, char *err, size_t errlen)
 {
     if (f->size < 8)
-        return st_fail(err, errlen, "file is too short (%zu bytes) for the 8-byte header length",
+        return reader_fail(err, errlen, "file is too short (%zu bytes) for the 8-byte header length",
                        f->size);
     unsigned long long hlen = le64(f->buf);
     if (hlen > ST_MAX_HEADER)
-        return st_fail(err, errlen, "header length %llu exceeds the limit of %llu bytes", hlen,
+        return reader_fail(err, errlen, "header length %llu exceeds the limit of %llu bytes", hlen,
                        ST_MAX_HEADER);
     if (hlen > f->size - 8)
-        return st_fail(err, errlen, "header length %llu exceeds file size %zu", hlen, f->size);
+        return reader_fail(err, errlen, "header length %llu exceeds file size %zu", hlen, f->size);
     Json j = { f->buf + 8, (size_t)hlen, 0, err, errlen };
     size_t data_at = 8 + (size_t)hlen;
     if (header_parse(&j, f, f->buf + data_at, f->size - data_at) < 0)
@@ -802,7 +782,7 @@ int st_parse(const unsigned char *bytes, size_t size, StFile *out, char *err, si
     memset(out, 0, sizeof *out);
     out->buf = malloc(size + 1);
     if (!out->buf)
-        return st_fail(err, errlen, "out of memory (%zu bytes)", size);
+        return reader_fail(err, errlen, "out of memory (%zu bytes)", size);
     if (size)
         memcpy(out->buf, bytes, size);
     out->size = size;
@@ -821,21 +801,21 @@ static int read_all(FILE *fp, unsigned char **buf, size_t *size, char *err, size
 {
     struct stat st;
     if (fstat(fileno(fp), &st) != 0)
-        return st_fail(err, errlen, "cannot stat: %s", strerror(errno));
+        return reader_fail(err, errlen, "cannot stat: %s", strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return st_fail(err, errlen, "not a regular file");
+        return reader_fail(err, errlen, "not a regular file");
     if ((unsigned long long)st.st_size > ST_MAX_FILE)
-        return st_fail(err, errlen, "file is %lld bytes, over the limit of %llu bytes",
+        return reader_fail(err, errlen, "file is %lld bytes, over the limit of %llu bytes",
                        (long long)st.st_size, ST_MAX_FILE);
     size_t want = (size_t)st.st_size;
     unsigned char *b = malloc(want + 1);
     if (!b)
-        return st_fail(err, errlen, "out of memory (%zu bytes)", want + 1);
+        return reader_fail(err, errlen, "out of memory (%zu bytes)", want + 1);
     size_t n = fread(b, 1, want + 1, fp);       /* one more: did it grow? */
     if (ferror(fp) || n != want) {
         free(b);
-        return ferror(fp) ? st_fail(err, errlen, "read error: %s", strerror(errno))
-                          : st_fail(err, errlen, "file changed while it was read");
+        return ferror(fp) ? reader_fail(err, errlen, "read error: %s", strerror(errno))
+                          : reader_fail(err, errlen, "file changed while it was read");
     }
     *buf = b;
     *size = n;
@@ -847,10 +827,10 @@ int st_load(const char *path, StFile *out, char *err, size_t errlen)
     memset(out, 0, sizeof *out);
     struct stat st;                    /* before opening: a FIFO blocks in open */
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return st_fail(err, errlen, "not a regular file");
+        return reader_fail(err, errlen, "not a regular file");
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return st_fail(err, errlen, "cannot open: %s", strerror(errno));
+        return reader_fail(err, errlen, "cannot open: %s", strerror(errno));
     int rc = read_all(fp, &out->buf, &out->size, err, errlen);
     fclose(fp);
     if (rc == 0)
@@ -954,13 +934,13 @@ static int names_unique(int n, const char *const *names, char *err, size_t errle
     char shown[ST_NAME_SHOWN + 16];
     int rc = 0;
     if (!v)
-        return st_fail(err, errlen, "out of memory");
+        return reader_fail(err, errlen, "out of memory");
     if (n > 0)
         memcpy(v, names, (size_t)n * sizeof *v);
     qsort(v, (size_t)n, sizeof *v, by_string);
     for (int i = 1; i < n && rc == 0; i++)
         if (strcmp(v[i - 1], v[i]) == 0)
-            rc = st_fail(err, errlen, "duplicate tensor '%s'", name_show(v[i], shown, sizeof shown));
+            rc = reader_fail(err, errlen, "duplicate tensor '%s'", name_show(v[i], shown, sizeof shown));
     free(v);
     return rc;
 }
@@ -973,15 +953,15 @@ static int save_check(int n, const char *const *names, const int *ranks,
         name_show(names[i], shown, sizeof shown);
         if (names[i][0] == '\0' || strcmp(names[i], "__metadata__") == 0 ||
             !utf8_valid(names[i]))
-            return st_fail(err, errlen, "invalid tensor name '%s'", shown);
+            return reader_fail(err, errlen, "invalid tensor name '%s'", shown);
         if (ranks[i] < 0 || ranks[i] > ST_MAX_RANK)
-            return st_fail(err, errlen, "tensor '%s': rank %d exceeds the limit of %d", shown,
+            return reader_fail(err, errlen, "tensor '%s': rank %d exceeds the limit of %d", shown,
                            ranks[i], ST_MAX_RANK);
         numel[i] = 1;
         for (int d = 0; d < ranks[i]; d++) {
             long long dim = shapes[i][d];
             if (dim < 0 || (dim > 0 && numel[i] > ST_MAX_NUMEL / dim))
-                return st_fail(err, errlen, "tensor '%s': invalid shape", shown);
+                return reader_fail(err, errlen, "tensor '%s': invalid shape", shown);
             numel[i] *= dim;
         }
     }
@@ -1024,21 +1004,21 @@ int st_save(const char *path, int n, const char *const *names, const int *ranks,
 {
     long long *numel = malloc(((size_t)(n > 0 ? n : 0) + 1) * sizeof *numel);
     if (!numel)
-        return st_fail(err, errlen, "out of memory");
+        return reader_fail(err, errlen, "out of memory");
     char *h = NULL;
     int rc = save_check(n, names, ranks, shapes, numel, err, errlen);
     size_t hlen = rc == 0 ? header_write(NULL, n, names, ranks, shapes, numel) : 0;
     if (rc == 0 && !(h = malloc(hlen + 1)))
-        rc = st_fail(err, errlen, "out of memory");
+        rc = reader_fail(err, errlen, "out of memory");
     FILE *fp = NULL;
     if (rc == 0 && !(fp = fopen(path, "wb")))
-        rc = st_fail(err, errlen, "cannot create: %s", strerror(errno));
+        rc = reader_fail(err, errlen, "cannot create: %s", strerror(errno));
     if (rc == 0) {
         header_write(h, n, names, ranks, shapes, numel);
         int bad = save_write(fp, h, hlen, n, data, numel) < 0;
         bad |= fclose(fp) != 0;
         if (bad) {
-            rc = st_fail(err, errlen, "write error: %s", strerror(errno));
+            rc = reader_fail(err, errlen, "write error: %s", strerror(errno));
             remove_partial(path);                    /* never leave half a file */
         }
     }
