@@ -354,7 +354,7 @@ Op *graph_insert_op(Ctx *ctx, Graph *g, int at, OpKind kind);   /* pad.c */
 int graph_add_weight(Ctx *ctx, Graph *g, const char *name, Shape shape, float *data); /* fold_bn.c */
 /* Returns 0 when no two tensors live at once share arena bytes; else -1
  * and a description of the first clash in msg. */
-int plan_check(const Graph *g, char *msg, size_t msglen);
+int plan_check(Ctx *ctx, const Graph *g, char *msg, size_t msglen);
 /* The liveness optimum of a planned graph, in floats: the most activation
  * storage live at any one op, a lower bound for g->arena_floats. */
 long long plan_lower_bound(Ctx *ctx, const Graph *g);

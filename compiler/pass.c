@@ -153,7 +153,7 @@ int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt)
         pass_after(ctx, p->name, g);
     }
     char msg[256];
-    if (plan_check(g, msg, sizeof msg) != 0)
+    if (plan_check(ctx, g, msg, sizeof msg) != 0)
         ICE("arena plan: %s", msg);
     return ctx->nerrors ? -1 : 0;
 }

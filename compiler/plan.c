@@ -214,14 +214,21 @@ long long plan_lower_bound(Ctx *ctx, const Graph *g)
         if (x->last_op > it->last_op)
             it->last_op = x->last_op;
     }
-    long long best = 0;
+    /* live[i] - live[i-1], summed over the groups: a group adds its size at
+     * its first op and removes it after its last. */
+    long long *delta = arena_alloc(ctx->arena, (size_t)(g->nops + 1) * sizeof *delta);
+    for (int i = 0; i <= g->nops; i++)
+        delta[i] = 0;
+    for (int t = 0; t < g->nt; t++)
+        if (span[t].first_op >= 0) {
+            delta[span[t].first_op] += span[t].numel;
+            delta[span[t].last_op + 1] -= span[t].numel;
+        }
+    long long best = 0, live = 0;
     for (int i = 0; i < g->nops; i++) {
-        long long sum = 0;
-        for (int t = 0; t < g->nt; t++)
-            if (span[t].first_op >= 0 && span[t].first_op <= i && i <= span[t].last_op)
-                sum += span[t].numel;
-        if (sum > best)
-            best = sum;
+        live += delta[i];
+        if (live > best)
+            best = live;
     }
     return best;
 }
@@ -330,18 +337,42 @@ static int check_pair(const Graph *g, int a, int b, char *msg, size_t msglen)
     return -1;
 }
 
-int plan_check(const Graph *g, char *msg, size_t msglen)
+/* A planned activation, keyed by the op that starts its lifetime. */
+typedef struct Live {
+    int first_op, id;
+} Live;
+
+static int live_cmp(const void *pa, const void *pb)
+{
+    const Live *a = pa, *b = pb;
+    if (a->first_op != b->first_op)
+        return a->first_op < b->first_op ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* Checks every pair of planned activations whose lifetimes meet: sorted by
+ * first op, the partners of a are the tensors after it that start before a
+ * ends. The work is the number of such pairs, not the square of the
+ * tensor count. */
+int plan_check(Ctx *ctx, const Graph *g, char *msg, size_t msglen)
 {
     if (msglen)
         msg[0] = '\0';
     if (check_uses(g, msg, msglen))
         return -1;
-    for (int a = 0; a < g->nt; a++) {
-        if (!is_planned_act(&g->t[a]))
-            continue;
-        for (int b = a + 1; b < g->nt; b++)
-            if (is_planned_act(&g->t[b]) && check_pair(g, a, b, msg, msglen))
+    Live *live = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof *live);
+    int n = 0;
+    for (int t = 0; t < g->nt; t++)
+        if (is_planned_act(&g->t[t]))
+            live[n++] = (Live){ g->t[t].first_op, t };
+    qsort(live, (size_t)n, sizeof *live, live_cmp);
+    for (int i = 0; i < n; i++) {
+        const int a = live[i].id, last = g->t[a].last_op;
+        for (int j = i + 1; j < n && live[j].first_op <= last; j++) {
+            const int b = live[j].id;
+            if (check_pair(g, a < b ? a : b, a < b ? b : a, msg, msglen))
                 return -1;
+        }
     }
     return 0;
 }

@@ -228,7 +228,7 @@ int plan_and_emit(Graph *g, Ctx *ctx, const char *dir, const char *prefix, int w
 {
     char msg[512], path[1024];
     plan_run(ctx, g);
-    if (plan_check(g, msg, sizeof msg) != 0) {
+    if (plan_check(ctx, g, msg, sizeof msg) != 0) {
         fprintf(stderr, "%s: plan_check: %s\n", prefix, msg);
         return 1;
     }

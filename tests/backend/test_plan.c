@@ -40,7 +40,7 @@ static int test_chain(void)
     CHECK(t[o].first_op == 3 && t[o].last_op == 3);
     CHECK(t[o].offset == -1 && t[x].offset == -1);    /* caller's buffers */
     char msg[256];
-    CHECK(plan_check(b.g, msg, sizeof msg) == 0);
+    CHECK(plan_check(&b.ctx, b.g, msg, sizeof msg) == 0);
     tb_free(&b);
     return 0;
 }
@@ -170,7 +170,7 @@ static int test_random(void)
         random_dag(&b, seed, 2 + (int)(seed % 40));
         plan_run(&b.ctx, b.g);
         char msg[512];
-        if (plan_check(b.g, msg, sizeof msg) != 0) {
+        if (plan_check(&b.ctx, b.g, msg, sizeof msg) != 0) {
             fprintf(stderr, "seed %u: %s\n", seed, msg);
             return 1;
         }
@@ -215,7 +215,7 @@ static int test_broken(void)
     random_dag(&b, 5u, 12);
     plan_run(&b.ctx, b.g);
     char msg[512];
-    CHECK(plan_check(b.g, msg, sizeof msg) == 0);
+    CHECK(plan_check(&b.ctx, b.g, msg, sizeof msg) == 0);
     Graph *g = b.g;
     /* overlap: op 3 reads some tensor while writing another */
     const Op *op = &g->ops[3];
@@ -225,28 +225,28 @@ static int test_broken(void)
     out->offset = in->offset + 1;
     if (out->offset + out->numel > g->arena_floats)   /* an overlap, not an overflow */
         g->arena_floats = out->offset + out->numel;
-    CHECK(plan_check(g, msg, sizeof msg) != 0);
+    CHECK(plan_check(&b.ctx, g, msg, sizeof msg) != 0);
     printf("overlap: %s\n", msg);
     /* the plan was valid, so the clash found involves the moved tensor */
     CHECK(strstr(msg, out->name) && strstr(msg, "overlap"));
     CHECK(count_char(msg, '\'') == 4);   /* two tensors, both named */
     out->offset = saved;
     g->arena_floats = saved_arena;
-    CHECK(plan_check(g, msg, sizeof msg) == 0);
+    CHECK(plan_check(&b.ctx, g, msg, sizeof msg) == 0);
     /* outside the arena */
     g->arena_floats -= 1;
-    CHECK(plan_check(g, msg, sizeof msg) != 0);
+    CHECK(plan_check(&b.ctx, g, msg, sizeof msg) != 0);
     printf("outside: %s\n", msg);
     CHECK(strstr(msg, "arena"));
     g->arena_floats += 1;
     /* a lifetime that ends before a read */
     int saved_last = in->last_op;
     in->last_op = in->first_op;
-    CHECK(plan_check(g, msg, sizeof msg) != 0);
+    CHECK(plan_check(&b.ctx, g, msg, sizeof msg) != 0);
     printf("lifetime: %s\n", msg);
     CHECK(strstr(msg, in->name) && strstr(msg, "lifetime"));
     in->last_op = saved_last;
-    CHECK(plan_check(g, msg, sizeof msg) == 0);
+    CHECK(plan_check(&b.ctx, g, msg, sizeof msg) == 0);
     tb_free(&b);
     return 0;
 }

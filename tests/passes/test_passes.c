@@ -165,7 +165,7 @@ static int check_model(const char *path)
         }
     }
     char msg[512];
-    if (!bad && plan_check(g, msg, sizeof msg) != 0) {
+    if (!bad && plan_check(&opt.ctx, g, msg, sizeof msg) != 0) {
         fprintf(stderr, "FAIL %s: plan_check: %s\n", path, msg);
         bad = 1;
     }
@@ -340,7 +340,7 @@ static void unit_inplace(void)
         CHECK(g->t[fl->out].offset == g->t[fl->in[0]].offset);
     }
     char msg[512];
-    CHECK(plan_check(g, msg, sizeof msg) == 0);
+    CHECK(plan_check(&c.ctx, g, msg, sizeof msg) == 0);
     CHECK(g->arena_floats < g0->arena_floats);
     CHECK(g->arena_floats >= plan_lower_bound(&c.ctx, g));
     Refs r;
@@ -353,7 +353,7 @@ static void unit_inplace(void)
     if (sw) {
         sw->inplace = 1;
         plan_run(&c.ctx, g);
-        CHECK(plan_check(g, msg, sizeof msg) != 0);
+        CHECK(plan_check(&c.ctx, g, msg, sizeof msg) != 0);
         CHECK(strstr(msg, "overlap") != NULL);
     }
     compilation_free(&c0);
