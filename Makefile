@@ -26,7 +26,9 @@ clean:
 	rm -rf $(BUILD)
 
 # Sanitizer CI (docs/robustness.md): the whole ctest suite built with clang,
-# ASan + UBSan and -fno-sanitize-recover=all (CNNC_SANITIZE), in its own tree.
+# ASan + UBSan and -fno-sanitize-recover=all (CNNC_SANITIZE), in its own tree,
+# with the libFuzzer harnesses (CNNC_FUZZ): each saved corpus is replayed and
+# each harness fuzzes for a minute (fuzz.smoke_*, run one at a time).
 # Warnings are gcc's job in `make test`: clang's may differ, so not -Werror here.
 # intercept_strstr=0: ASan's strstr measures the whole haystack on every call,
 # which makes strstr loops over megabytes of emitted C quadratic.
@@ -36,7 +38,7 @@ PACKAGES += libclang-rt-14-dev
 
 test-sanitize: deps
 	CC=clang cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCNNC_SANITIZE=ON \
-	    -DCNNC_WERROR=OFF
+	    -DCNNC_FUZZ=ON -DCNNC_WERROR=OFF
 	cmake --build $(SANITIZE_BUILD) -j$(JOBS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:intercept_strstr=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
