@@ -248,84 +248,74 @@ static long long count_varints(Msg s)
     return n;
 }
 
-/* repeated int64/int32, packed or not */
+/* The three scalar encodings of ONNX's repeated fields. */
+typedef enum Scalar { SC_VARINT, SC_FLOAT, SC_DOUBLE } Scalar;
+
+static const int scalar_wire[] = { WT_VARINT, WT_FIXED32, WT_FIXED64 };
+static const int scalar_bytes[] = { 0, 4, 8 };   /* 0: varint */
+
+static int rd_scalar(Dec *d, Msg *m, Scalar kind, unsigned long long *v)
+{
+    return kind == SC_VARINT ? rd_varint(d, m, v) : rd_fixed(d, m, scalar_bytes[kind], v);
+}
+
+static void put_scalar(void *items, long long i, Scalar kind, unsigned long long v)
+{
+    switch (kind) {
+    case SC_VARINT: ((long long *)items)[i] = (long long)v; break;
+    case SC_FLOAT: ((float *)items)[i] = float_of_bits(v); break;
+    case SC_DOUBLE: ((double *)items)[i] = double_of_bits(v); break;
+    }
+}
+
+/* A repeated scalar field, one element or packed: appends to *items (of
+ * element size elem; *n used, *cap allocated). */
+static int rd_repeated(Dec *d, Msg *m, int wt, const char *field, Scalar kind, void **items,
+                       long long *n, long long *cap, size_t elem)
+{
+    const unsigned char *at = m->p;
+    unsigned long long v = 0;
+    Msg s;
+    if (wt == scalar_wire[kind]) {
+        if (vec_grow(d, at, field, items, n, cap, 1, elem, ONNX_MAX_SCALARS) != 0 ||
+            rd_scalar(d, m, kind, &v) != 0)
+            return -1;
+        put_scalar(*items, (*n)++, kind, v);
+        return 0;
+    }
+    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
+        return -1;
+    const int width = scalar_bytes[kind];
+    long long count = s.end - s.p;
+    if (width == 0)
+        count = count_varints(s);
+    else if (count % width)
+        return dec_error(d, at, "'%s' holds %lld bytes, not a multiple of %d", field, count, width);
+    else
+        count /= width;
+    if (vec_grow(d, at, field, items, n, cap, count, elem, ONNX_MAX_SCALARS) != 0)
+        return -1;
+    while (s.p < s.end) {
+        if (rd_scalar(d, &s, kind, &v) != 0)
+            return -1;
+        put_scalar(*items, (*n)++, kind, v);
+    }
+    return 0;
+}
+
 static int rd_ints(Dec *d, Msg *m, int wt, const char *field, IntVec *out)
 {
-    const unsigned char *at = m->p;
-    unsigned long long v = 0;
-    if (wt == WT_VARINT) {
-        if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, 1, sizeof *out->v, ONNX_MAX_SCALARS) != 0 ||
-            rd_varint(d, m, &v) != 0)
-            return -1;
-        out->v[out->n++] = (long long)v;
-        return 0;
-    }
-    Msg s;
-    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
-        return -1;
-    if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, count_varints(s), sizeof *out->v,
-                 ONNX_MAX_SCALARS) != 0)
-        return -1;
-    while (s.p < s.end) {
-        if (rd_varint(d, &s, &v) != 0)
-            return -1;
-        out->v[out->n++] = (long long)v;
-    }
-    return 0;
+    return rd_repeated(d, m, wt, field, SC_VARINT, (void **)&out->v, &out->n, &out->cap, sizeof *out->v);
 }
 
-/* repeated float, packed or not */
 static int rd_floats(Dec *d, Msg *m, int wt, const char *field, FloatVec *out)
 {
-    const unsigned char *at = m->p;
-    unsigned long long v = 0;
-    Msg s;
-    if (wt == WT_FIXED32) {
-        if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, 1, sizeof *out->v, ONNX_MAX_SCALARS) != 0 ||
-            rd_fixed(d, m, 4, &v) != 0)
-            return -1;
-        out->v[out->n++] = float_of_bits(v);
-        return 0;
-    }
-    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
-        return -1;
-    if ((s.end - s.p) % 4)
-        return dec_error(d, at, "'%s' holds %lld bytes, not a multiple of 4", field, (long long)(s.end - s.p));
-    if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, (s.end - s.p) / 4, sizeof *out->v,
-                 ONNX_MAX_SCALARS) != 0)
-        return -1;
-    while (s.p < s.end) {
-        rd_fixed(d, &s, 4, &v);
-        out->v[out->n++] = float_of_bits(v);
-    }
-    return 0;
+    return rd_repeated(d, m, wt, field, SC_FLOAT, (void **)&out->v, &out->n, &out->cap, sizeof *out->v);
 }
 
-/* repeated double, packed or not */
 static int rd_doubles(Dec *d, Msg *m, int wt, const char *field, DoubleVec *out)
 {
-    const unsigned char *at = m->p;
-    unsigned long long v = 0;
-    Msg s;
-    if (wt == WT_FIXED64) {
-        if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, 1, sizeof *out->v, ONNX_MAX_SCALARS) != 0 ||
-            rd_fixed(d, m, 8, &v) != 0)
-            return -1;
-        out->v[out->n++] = double_of_bits(v);
-        return 0;
-    }
-    if (want_wt(d, at, field, wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
-        return -1;
-    if ((s.end - s.p) % 8)
-        return dec_error(d, at, "'%s' holds %lld bytes, not a multiple of 8", field, (long long)(s.end - s.p));
-    if (vec_grow(d, at, field, (void **)&out->v, &out->n, &out->cap, (s.end - s.p) / 8, sizeof *out->v,
-                 ONNX_MAX_SCALARS) != 0)
-        return -1;
-    while (s.p < s.end) {
-        rd_fixed(d, &s, 8, &v);
-        out->v[out->n++] = double_of_bits(v);
-    }
-    return 0;
+    return rd_repeated(d, m, wt, field, SC_DOUBLE, (void **)&out->v, &out->n, &out->cap, sizeof *out->v);
 }
 
 /* Enters a sub-message: checks the depth limit and records the frame. */

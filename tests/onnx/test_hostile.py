@@ -48,6 +48,10 @@ def f32(field, x):
     return tag(field, 5) + struct.pack("<f", x)
 
 
+def packed_varints(field, values):
+    return ld(field, b"".join(varint(v) for v in values))
+
+
 # ---- ONNX messages (field numbers from onnx.proto) ----
 
 def tensor(name, dims, floats=None, raw=None, dtype=1):
@@ -121,6 +125,7 @@ def cases():
     deep, offsets = nested_graphs(40)
     nodes = (1 << 18) + 1
     big = HEADER + 1 + len(varint(2 * nodes))
+    w2 = tensor("w", [2])
     return [
         ("empty", b"", "invalid ONNX file: no graph (is this an ONNX model?)"),
         ("truncated-model", good[:len(good) // 2],
@@ -181,7 +186,65 @@ def cases():
                                      [tensor("w", [1, 1, 1, 1], raw=b"\0\0", dtype=10)],
                                      [value_info("x", [1, 1, 4, 4])], [value_info("y", [1])])),
          "node 0 'c' (Conv): input 1 'w' has dtype FLOAT16; cnnc reads FLOAT (and INT64 for shapes)"),
+        ("packed-floats-7-bytes", model(graph(inits=[w2 + ld(4, b"\0" * 7)])),
+         "invalid ONNX file: 'float_data' holds 7 bytes, not a multiple of 4 at byte %d (in ModelProto.graph"
+         ".initializer[0])" % (GRAPH + 2 + len(w2) + 1)),
+        ("packed-dims-truncated", model(graph(inits=[ld(1, b"\x02\x80") + vi(2, 1) + ld(8, "w")])),
+         "invalid ONNX file: truncated varint at byte %d (in ModelProto.graph.initializer[0])" % (GRAPH + 2 + 3)),
     ]
+
+
+# The same Conv model with its repeated fields written each way protobuf
+# allows: one element per field or packed (dims, float_data, attribute ints),
+# and the weights as raw_data. Every form must compile to the same C.
+CONV_W = [0.5, -1.25, 2.0, 0.375]
+
+
+def conv_model(packed_dims=False, weights="packed", packed_attr=False):
+    dims = [1, 1, 2, 2]
+    t = packed_varints(1, dims) if packed_dims else b"".join(vi(1, d) for d in dims)
+    t += vi(2, 1) + ld(8, "w")
+    if weights == "packed":
+        t += ld(4, struct.pack("<4f", *CONV_W))
+    elif weights == "unpacked":
+        t += b"".join(f32(4, x) for x in CONV_W)
+    else:
+        t += ld(9, struct.pack("<4f", *CONV_W))
+    ks = ld(1, "kernel_shape") + vi(20, 7)
+    ks += packed_varints(8, [2, 2]) if packed_attr else vi(8, 2) + vi(8, 2)
+    n = node("Conv", ["x", "w"], ["y"], name="c", attrs=ld(5, ks))
+    return model(graph([n], [t], [value_info("x", [1, 1, 3, 3])], [value_info("y", [1, 1, 2, 2])]))
+
+
+ENCODINGS = [
+    ("raw", conv_model(weights="raw")),
+    ("packed", conv_model(packed_dims=True, weights="packed", packed_attr=True)),
+    ("unpacked", conv_model(weights="unpacked")),
+    ("mixed", conv_model(packed_dims=True, weights="unpacked")),
+]
+
+
+def check_encodings(args):
+    """Compiles every form of conv_model; returns the problems."""
+    problems, outputs = [], {}
+    for form, data in ENCODINGS:
+        d = os.path.join(args.workdir, "enc-" + form)
+        os.makedirs(d)
+        with open(os.path.join(d, "conv.onnx"), "wb") as f:
+            f.write(data)
+        rc, _, err = onnxtest.run_cnnc(args.cnnc, ["conv.onnx", "-o", "conv.c"], cwd=d)
+        if rc != 0:
+            problems.append("%s: exit status %d: %s" % (form, rc, err))
+            continue
+        with open(os.path.join(d, "conv.c")) as f:
+            outputs[form] = f.read()
+    for form, text in outputs.items():
+        if text != outputs.get("raw"):
+            problems.append("%s: the C differs from the raw_data form's" % form)
+    bits = "0x%08x" % struct.unpack("<I", struct.pack("<f", CONV_W[1]))[0]
+    if "raw" in outputs and bits not in outputs["raw"]:
+        problems.append("raw: the weight %g (%s) is not in the C" % (CONV_W[1], bits))
+    return problems
 
 
 def check_case(args, name, data, expected):
@@ -218,7 +281,12 @@ def main():
         for p in problems:
             print("  " + p)
         failures += bool(problems)
-    print("%d cases, %d failures" % (len(cases()), failures))
+    problems = check_encodings(args)
+    print("%-22s %s" % ("encodings", "ok" if not problems else "FAIL"))
+    for p in problems:
+        print("  " + p)
+    failures += bool(problems)
+    print("%d cases, %d failures" % (len(cases()) + 1, failures))
     return 1 if failures else 0
 
 
