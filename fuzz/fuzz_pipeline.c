@@ -66,7 +66,9 @@ static int graph_affordable(const Graph *g)
     for (int i = 0; i < g->nt; i++)
         if (g->t[i].role != TR_WEIGHT)
             floats += g->t[i].numel;
-    return work <= PIPE_MAX_WORK && floats <= PIPE_MAX_FLOATS &&
+    const long long batch = g->batch > 1 ? g->batch : 1;   /* samples run one by one */
+    return work * batch <= PIPE_MAX_WORK && floats + (batch - 1) * (g->t[g->input].numel +
+           g->t[g->output].numel) <= PIPE_MAX_FLOATS &&
            fuzz_graph_weights(g) <= PIPE_MAX_WEIGHTS;
 }
 
@@ -199,7 +201,7 @@ static void compare_tolerant(const float *ref, const float *got, long long n,
 
 static float *interp_output(const Graph *g, const float *input)
 {
-    float *out = malloc((size_t)g->t[g->output].numel * sizeof *out + 1);
+    float *out = malloc((size_t)graph_run_floats(g, g->output) * sizeof *out + 1);
     if (!out || interp_run(g, input, out) != 0)
         fuzz_fail("out of memory in the interpreter");
     return out;
@@ -218,7 +220,7 @@ static void random_input(Guarded *in, long long n, unsigned long long seed)
 static void run_emitted(Compilation *opt, const Guarded *in, const float *ref)
 {
     const Graph *g = opt->graph;
-    long long nout = g->t[g->output].numel;
+    long long nout = graph_run_floats(g, g->output);
     Buf src;
     buf_init(&src);
     emit_source(opt, &src);
@@ -240,9 +242,10 @@ static void run_emitted(Compilation *opt, const Guarded *in, const float *ref)
 static void run_both(Compilation *o0, Compilation *opt, unsigned long long seed)
 {
     const Graph *g = o0->graph;
-    long long nin = g->t[g->input].numel, nout = g->t[g->output].numel;
-    if (opt->graph->t[opt->graph->output].numel != nout ||
-        opt->graph->t[opt->graph->input].numel != nin)
+    /* a batch of N samples: N inputs in, N outputs out */
+    long long nin = graph_run_floats(g, g->input), nout = graph_run_floats(g, g->output);
+    if (graph_run_floats(opt->graph, opt->graph->output) != nout ||
+        graph_run_floats(opt->graph, opt->graph->input) != nin)
         fuzz_fail("-O0 and optimized graphs have different input or output sizes");
     Guarded in;
     guarded_alloc(&in, (size_t)nin * sizeof(float));
