@@ -116,22 +116,11 @@ static int usage(void)
     return 2;
 }
 
-typedef struct Args {
-    BenchOpts o;
-    const char *in_path, *out_path;
-} Args;
-
-static int parse_args(Args *a, int argc, char **argv)
+static int parse_args(BenchOpts *o, int argc, char **argv)
 {
     for (int i = 1; i < argc;) {
-        int used = bench_opts_parse(&a->o, argc, argv, i);
-        if (used < 0)
-            return -1;
-        if (used == 0 && i + 1 < argc && strcmp(argv[i], "--input") == 0)
-            a->in_path = argv[i + 1], used = 2;
-        else if (used == 0 && i + 1 < argc && strcmp(argv[i], "--output") == 0)
-            a->out_path = argv[i + 1], used = 2;
-        if (used == 0)
+        int used = bench_opts_parse(o, argc, argv, i);
+        if (used <= 0)
             return -1;
         i += used;
     }
@@ -140,24 +129,23 @@ static int parse_args(Args *a, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    Args a = {{-1, 1.0, 0.2, 15}, NULL, NULL};
-    if (parse_args(&a, argc, argv) < 0)
+    BenchOpts o = BENCH_OPTS_DEFAULT;
+    if (parse_args(&o, argc, argv) < 0)
         return usage();
     float *in = malloc(BM_INPUT_SIZE * sizeof *in), *out = malloc(BM_OUTPUT_SIZE * sizeof *out);
     if (!in || !out)
         return 1;
-    if (a.in_path)
-        if (bench_read_f32(a.in_path, in, BM_INPUT_SIZE) < 0)
-            return 1;
-    if (!a.in_path)
+    if (o.in_path && bench_read_f32(o.in_path, in, BM_INPUT_SIZE) < 0)
+        return 1;
+    if (!o.in_path)
         fill_input(in, BM_INPUT_SIZE);
     Run r = {in, out};
-    if (bench_pin(&a.o) < 0)
+    if (bench_pin(&o) < 0)
         return 1;
     run_model(&r);   /* the output of the first run is the one checked */
-    if (a.out_path && bench_write_f32(a.out_path, out, BM_OUTPUT_SIZE) < 0)
+    if (o.out_path && bench_write_f32(o.out_path, out, BM_OUTPUT_SIZE) < 0)
         return 1;
-    int rc = time_model(&r, &a.o);
+    int rc = time_model(&r, &o);
     free(in);
     free(out);
     return rc < 0;

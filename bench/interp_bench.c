@@ -29,7 +29,7 @@ static void run_interp(void *ctx)
 
 typedef struct Args {
     BenchOpts o;
-    const char *model, *in_path, *out_path;
+    const char *model;
 } Args;
 
 static int parse_args(Args *a, int argc, char **argv)
@@ -38,11 +38,7 @@ static int parse_args(Args *a, int argc, char **argv)
         int used = bench_opts_parse(&a->o, argc, argv, i);
         if (used < 0)
             return -1;
-        if (used == 0 && i + 1 < argc && strcmp(argv[i], "--input") == 0)
-            a->in_path = argv[i + 1], used = 2;
-        else if (used == 0 && i + 1 < argc && strcmp(argv[i], "--output") == 0)
-            a->out_path = argv[i + 1], used = 2;
-        else if (used == 0 && argv[i][0] != '-' && !a->model)
+        if (used == 0 && argv[i][0] != '-' && !a->model)
             a->model = argv[i], used = 1;
         if (used == 0)
             return -1;
@@ -65,15 +61,15 @@ static cnnc_model *load_model(const char *path)
 static int bench_model(const cnnc_model *m, const Args *a, float *in, float *out)
 {
     long nin = (long)cnnc_model_input_size(m), nout = (long)cnnc_model_output_size(m);
-    if (a->in_path && bench_read_f32(a->in_path, in, nin) < 0)
+    if (a->o.in_path && bench_read_f32(a->o.in_path, in, nin) < 0)
         return -1;
-    for (long i = 0; !a->in_path && i < nin; ++i)
+    for (long i = 0; !a->o.in_path && i < nin; ++i)
         in[i] = (float)(i % 17) / 8.0f - 1.0f;
     Run r = {m, in, out, 0};
     if (bench_pin(&a->o) < 0)
         return -1;
     run_interp(&r);
-    if (a->out_path && bench_write_f32(a->out_path, out, nout) < 0)
+    if (a->o.out_path && bench_write_f32(a->o.out_path, out, nout) < 0)
         return -1;
     BenchStats st;
     if (bench_measure(run_interp, &r, &a->o, &st) < 0 || r.failed) {
@@ -86,7 +82,7 @@ static int bench_model(const cnnc_model *m, const Args *a, float *in, float *out
 
 int main(int argc, char **argv)
 {
-    Args a = {{-1, 1.0, 0.2, 15}, NULL, NULL, NULL};
+    Args a = {BENCH_OPTS_DEFAULT, NULL};
     if (parse_args(&a, argc, argv) < 0) {
         fprintf(stderr, "usage: cnnc_bench_interp MODEL.cnn [--input X.f32] [--output Y.f32] "
                         "[--cpu N] [--seconds S] [--warmup S] [--min-samples N]\n");

@@ -37,6 +37,15 @@ int bench_opts_parse(BenchOpts *o, int argc, char **argv, int i)
 {
     static const char *const names[] = {"--cpu", "--seconds", "--warmup", "--min-samples"};
     double v;
+    const int is_in = strcmp(argv[i], "--input") == 0, is_out = strcmp(argv[i], "--output") == 0;
+    if (is_in || is_out) {
+        if (i + 1 >= argc) {
+            fprintf(stderr, "bench: %s needs a file name\n", argv[i]);
+            return -1;
+        }
+        *(is_in ? &o->in_path : &o->out_path) = argv[i + 1];
+        return 2;
+    }
     for (int k = 0; k < 4; ++k) {
         if (strcmp(argv[i], names[k]) != 0)
             continue;

@@ -15,7 +15,11 @@ typedef struct BenchOpts {
     double seconds;       /* measuring budget, after the warm-up */
     double warmup;        /* warm-up budget, seconds */
     int min_samples;      /* at least this many samples, budget or not */
+    const char *in_path;  /* --input X.f32, or NULL */
+    const char *out_path; /* --output Y.f32, or NULL */
 } BenchOpts;
+
+#define BENCH_OPTS_DEFAULT {-1, 1.0, 0.2, 15, NULL, NULL}
 
 typedef struct BenchStats {
     double median_ns, min_ns, p10_ns, p90_ns;  /* per inference */
@@ -23,9 +27,10 @@ typedef struct BenchStats {
     int batch;            /* inferences per sample (fast models run many) */
 } BenchStats;
 
-/* Defaults, then --cpu N --seconds S --warmup S --min-samples N from argv
- * (other arguments are left for the caller). Returns argc handled, or -1
- * after printing a usage error. */
+/* The option at argv[i], if it is one of --cpu N --seconds S --warmup S
+ * --min-samples N --input X.f32 --output Y.f32 (other arguments are left
+ * for the caller). Returns the argc handled (0: not ours), or -1 after
+ * printing a usage error. */
 int bench_opts_parse(BenchOpts *o, int argc, char **argv, int i);
 /* Pins the calling thread to o->cpu (resolving -1). Returns the core, or -1
  * after a message on stderr when the kernel refused. */
