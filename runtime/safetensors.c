@@ -100,6 +100,19 @@ static int json_expect(Json *j, char c)
     return 0;
 }
 
+/* After an item of a list or object that `close` ends: consumes the ','
+ * (returns 0: another item follows) or `close` (returns 1); anything else
+ * is an error (-1). */
+static int json_after_item(Json *j, char close)
+{
+    int c = json_peek(j);
+    if (c == close || c == ',') {
+        j->pos++;
+        return c == close;
+    }
+    return json_fail(j, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 /* Length of the valid UTF-8 sequence at s (n bytes available), or 0:
  * rejects overlong forms, surrogates and code points past U+10FFFF. */
 static size_t utf8_seq_len(const unsigned char *s, size_t n)
@@ -367,14 +380,9 @@ static int json_skip_members(Json *j, int depth, char close)
         }
         if (json_skip_value(j, depth + 1) < 0)
             return -1;
-        int c = json_peek(j);
-        j->pos++;
-        if (c == close)
-            return 0;
-        if (c != ',') {
-            j->pos--;
-            return json_fail(j, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
-        }
+        int end = json_after_item(j, close);
+        if (end != 0)
+            return end < 0 ? -1 : 0;
     }
 }
 
@@ -422,13 +430,9 @@ static int json_int_list(Json *j, long long *v, int max, int *count, const char 
             v[*count] = x;
         if (*count < (1 << 30))
             ++*count;
-        int c = json_peek(j);
-        if (c == ']' || c == ',')
-            j->pos++;
-        if (c == ']')
-            return 0;
-        if (c != ',')
-            return json_fail(j, "expected ',' or ']'");
+        int end = json_after_item(j, ']');
+        if (end != 0)
+            return end < 0 ? -1 : 0;
     }
 }
 
@@ -520,13 +524,9 @@ static int entry_parse(Json *j, Entry *e, StTensor *t, const char *shown)
         free(key);
         if (rc < 0)
             return -1;
-        int c = json_peek(j);
-        if (c == '}' || c == ',')
-            j->pos++;
-        if (c == '}')
-            return 0;
-        if (c != ',')
-            return json_fail(j, "expected ',' or '}'");
+        int end = json_after_item(j, '}');
+        if (end != 0)
+            return end < 0 ? -1 : 0;
     }
 }
 
@@ -628,13 +628,9 @@ static int metadata_parse(Json *j)
         if (json_string(j, &val) < 0)
             return -1;
         free(val);
-        int c = json_peek(j);
-        if (c == '}' || c == ',')
-            j->pos++;
-        if (c == '}')
-            return 0;
-        if (c != ',')
-            return json_fail(j, "expected ',' or '}'");
+        int end = json_after_item(j, '}');
+        if (end != 0)
+            return end < 0 ? -1 : 0;
     }
 }
 
@@ -683,14 +679,11 @@ static int header_parse(Json *j, StFile *f, const unsigned char *data, size_t da
         for (;;) {
             if (header_member(j, f, &cap, data, datalen, &seen_meta) < 0)
                 return -1;
-            int c = json_peek(j);
-            j->pos++;
-            if (c == '}')
+            int end = json_after_item(j, '}');
+            if (end < 0)
+                return -1;
+            if (end)
                 break;
-            if (c != ',') {
-                j->pos--;
-                return json_fail(j, "expected ',' or '}'");
-            }
         }
     }
     if (json_peek(j) != -1)           /* trailing spaces are the writer's padding */
