@@ -80,7 +80,7 @@ cmd_campaign() {
     tail -n 12 "$log" | grep -E "stat::|DONE" || true
 }
 
-# New corpus = the named files (seed-*, example-*, diag-*, and the hand-made
+# New corpus = the named files (seed-*, example-*, diag-*, hostile-*, the hand-made
 # .npy/.safetensors seeds) plus what adds coverage to them from the old
 # corpus and the campaign's, plus the crash-* regressions as they are.
 cmd_merge() {
@@ -92,7 +92,7 @@ cmd_merge() {
     seeds "$h" "$build/merge/old-$h"
     for f in "$build/merge/old-$h"/*; do
         case $(basename "$f") in
-        seed-*|example-*|diag-*|*.npy|*.safetensors) cp "$f" "$new/" ;;
+        seed-*|example-*|diag-*|hostile-*|*.npy|*.safetensors) cp "$f" "$new/" ;;
         esac
     done
     # shellcheck disable=SC2046
