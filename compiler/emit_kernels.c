@@ -526,13 +526,17 @@ static void dense_tile(Emitter *E, const Op *op, int width)
     tile_close(E);
 }
 
+/* One helper per block width: the full one, and the last block's when it
+ * differs (a last block of 49..63 units is padded to the full width, so
+ * the full helper serves it, storing only nj units). */
 static void dense_tiles(Emitter *E, const Op *op)
 {
     const int U = (int)E->g->t[op->out].numel;
+    const int rest = U % KV_DENSE_UNITS ? pack_dense_width(U, U / KV_DENSE_UNITS) : 0;
     if (U >= KV_DENSE_UNITS)
         dense_tile(E, op, KV_DENSE_UNITS);
-    if (U % KV_DENSE_UNITS)
-        dense_tile(E, op, pack_dense_width(U, U / KV_DENSE_UNITS));
+    if (rest && (U < KV_DENSE_UNITS || rest != KV_DENSE_UNITS))
+        dense_tile(E, op, rest);
 }
 
 /* Full blocks of KV_DENSE_UNITS, then the rest. */

@@ -263,14 +263,17 @@ static void case_kernels_pixels(TB *b)
 }
 
 /* Dense blocks: 150 units (64 + 64 + 22 of 32), a folded batchnorm on a
- * vector, 70 units without bias (64 + 6 of 16), then 10. */
+ * vector, 70 units without bias (64 + 6 of 16), 120 (64 + 56 of 64: the
+ * last block uses the full block's helper), 52 (one block of 64), then 10. */
 static void case_kernels_dense(TB *b)
 {
     int x = tb_input(b, shp1(300));
     int d1 = tb_dense(b, "d150", x, 150, 1, NONE);
     int n = tb_batchnorm(b, "d150_bn", d1, 1e-5f, A(ACT_RELU));
     int d2 = tb_dense(b, "d70", n, 70, 0, A(ACT_SIGMOID));
-    tb_output(b, tb_dense(b, "d10", d2, 10, 1, NONE));
+    int d3 = tb_dense(b, "d120", d2, 120, 1, A(ACT_RELU));
+    int d4 = tb_dense(b, "d52", d3, 52, 1, NONE);
+    tb_output(b, tb_dense(b, "d10", d4, 10, 1, NONE));
 }
 
 /* In place and views (inplace.c): an add over a dying input, a batchnorm
