@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "onnx.h"
+#include "backend.h"
+#include "driver.h"
+#include "jit.h"
+#include "onnx/onnx.h"
 
 struct cnnc_model {
     Compilation c;

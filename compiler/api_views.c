@@ -6,7 +6,9 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "driver.h"
+#include "jit.h"
 
 /* The model's compilation when it is usable; else a diagnostic and NULL. */
 static Compilation *views_usable(cnnc_model *m, const char *what)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 enum { ARENA_CHUNK = 64 * 1024, ARENA_ALIGN = 16 };
 

@@ -1,7 +1,7 @@
 /* ast.c: constructors for the parsed model (all memory from the Ctx's
  * arena) and a stable text dump of it (--dump-ast).
  */
-#include "internal.h"
+#include "ast.h"
 
 Model *ast_new_model(Ctx *ctx, const char *name, Loc loc, Loc name_loc)
 {

@@ -9,7 +9,7 @@
  * it with size(1)). budget_check reports one error per exceeded budget, at
  * the largest layer's statement, so the user sees what to shrink.
  */
-#include "internal.h"
+#include "backend.h"
 
 /* Parameters of an op as the model defines them: w, b, mean, var. */
 long long op_param_count(const Graph *g, const Op *op)

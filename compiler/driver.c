@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "driver.h"
 
 /* Reads a whole file into the arena, NUL-terminated. */
 static int read_file(Ctx *ctx, const char *path, Source *src)

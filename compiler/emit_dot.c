@@ -7,7 +7,7 @@
  * ellipses for the model's input and output; one edge per tensor read,
  * labelled with its shape. The text depends only on the graph.
  */
-#include "internal.h"
+#include "backend.h"
 
 /* Text inside a quoted string: quotes and backslashes escaped, control
  * characters dropped; in a record label also the record syntax { } | < >. */

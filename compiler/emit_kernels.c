@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
 
 enum {
     CONV_XB = 8,       /* pixels of a KV_CONV_BLOCKED tile */

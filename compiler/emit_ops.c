@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
 
 /* ---- linear index expressions: c0*v0 + c1*v1 + ... + k ---- */
 

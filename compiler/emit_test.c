@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
 
 enum { NCHECK = 4 };   /* per op: sum, sum |x|, weighted sum, weighted sum |x| */
 

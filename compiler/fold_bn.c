@@ -16,7 +16,7 @@
  */
 #include <math.h>
 
-#include "internal.h"
+#include "passes.h"
 
 static int foldable(const Graph *g, const Op *p, const Op *bn)
 {
@@ -75,7 +75,7 @@ void fold_bn_run(Ctx *ctx, Graph *g)
             p->fused[p->nfused++] = bn->fused[k];
         p->out = bn->out;
         g->t[p->out].producer = src;
-        bn->kind = OP__COUNT;           /* removed by graph_compact */
+        op_remove(bn);
     }
     graph_compact(ctx, g);
 }

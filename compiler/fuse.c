@@ -3,7 +3,7 @@
  * relu becomes one loop nest that writes each value once). Requires
  * topological order and no dead ops; breaks the arena plan.
  */
-#include "internal.h"
+#include "passes.h"
 
 static int fusable(const Graph *g, const Op *producer, const Op *act)
 {
@@ -29,7 +29,7 @@ void fuse_run(Ctx *ctx, Graph *g)
         p->nfused++;
         p->out = act->out;
         g->t[p->out].producer = src;
-        act->kind = OP__COUNT;          /* removed by graph_compact */
+        op_remove(act);
     }
     graph_compact(ctx, g);
 }

@@ -13,7 +13,7 @@
  * Every op after this pass must keep the graph's ops and tensors as they
  * are: a new op would not know which storage it may overwrite.
  */
-#include "internal.h"
+#include "passes.h"
 
 typedef struct Sharing {
     int *root;        /* per tensor: the first tensor of its storage */

@@ -1,10 +1,11 @@
-/* ir.c: the graph IR's helpers: tensors, ops, shapes and op names.
- * Tensors and ops live in arena arrays that double when full; ids are
- * indices, so growing them never invalidates a reference.
+/* ir.c: the graph IR's helpers: tensors, ops, shapes and op names, and the
+ * graph editing the passes share (insert an op, add a weight, remove ops and
+ * compact). Tensors and ops live in arena arrays that double when full; ids
+ * are indices, so growing them never invalidates a reference.
  */
 #include <string.h>
 
-#include "internal.h"
+#include "ir.h"
 
 static const char *const op_names[OP__COUNT] = {
     [OP_CONV] = "conv2d", [OP_MAXPOOL] = "maxpool", [OP_AVGPOOL] = "avgpool",
@@ -96,14 +97,19 @@ int graph_add_tensor(Ctx *ctx, Graph *g, const char *name, TensorRole role, Shap
     return g->nt++;
 }
 
-Op *graph_add_op(Ctx *ctx, Graph *g, OpKind kind)
+static void op_init(Op *op, OpKind kind)
 {
-    g->ops = grow(ctx, g->ops, g->nops, &g->opcap, sizeof *g->ops);
-    Op *op = &g->ops[g->nops++];
     memset(op, 0, sizeof *op);
     op->kind = kind;
     op->w = op->b = op->mean = op->var = -1;
     op->out = -1;
+}
+
+Op *graph_add_op(Ctx *ctx, Graph *g, OpKind kind)
+{
+    g->ops = grow(ctx, g->ops, g->nops, &g->opcap, sizeof *g->ops);
+    Op *op = &g->ops[g->nops++];
+    op_init(op, kind);
     return op;
 }
 
@@ -114,4 +120,93 @@ int graph_readers(const Graph *g, int tensor)
         for (int j = 0; j < g->ops[i].nin; j++)
             n += g->ops[i].in[j] == tensor;
     return n;
+}
+
+int op_packed_weight(const Op *op)
+{
+    if (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||
+        op->variant == KV_DENSE_BLOCKED)
+        return op->packed;
+    return -1;
+}
+
+/* ---- graph editing ---- */
+
+Op *graph_insert_op(Ctx *ctx, Graph *g, int at, OpKind kind)
+{
+    graph_add_op(ctx, g, kind);          /* grows the array by one */
+    Op *ops = g->ops;
+    memmove(&ops[at + 1], &ops[at], sizeof *ops * (size_t)(g->nops - 1 - at));
+    for (int t = 0; t < g->nt; t++)
+        if (g->t[t].producer >= at)
+            g->t[t].producer++;
+    op_init(&ops[at], kind);
+    return &ops[at];
+}
+
+int graph_add_weight(Ctx *ctx, Graph *g, const char *name, Shape shape, float *data)
+{
+    int id = graph_add_tensor(ctx, g, name, TR_WEIGHT, shape);
+    g->t[id].data = data;
+    return id;
+}
+
+void op_remove(Op *op)
+{
+    op->removed = 1;
+}
+
+/* Drops removed ops, marking in keep[] every tensor a kept op refers to. */
+static void compact_ops(Graph *g, int *keep)
+{
+    int nops = 0;
+    for (int i = 0; i < g->nops; i++) {
+        Op *op = &g->ops[i];
+        if (op->removed)
+            continue;
+        g->ops[nops++] = *op;
+        for (int j = 0; j < op->nin; j++)
+            keep[op->in[j]] = 1;
+        int ids[] = { op->out, op->w, op->b, op->mean, op->var, op_packed_weight(op) };
+        for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
+            if (ids[j] >= 0)
+                keep[ids[j]] = 1;
+    }
+    g->nops = nops;
+    keep[g->input] = keep[g->output] = 1;
+}
+
+/* Drops the tensors not marked in keep[], which becomes old id -> new id
+ * (-1: dropped), and renumbers every reference. */
+static void compact_tensors(Graph *g, int *keep)
+{
+    int nt = 0;
+    for (int i = 0; i < g->nt; i++) {
+        if (!keep[i]) {
+            keep[i] = -1;
+            continue;
+        }
+        g->t[nt] = g->t[i];
+        keep[i] = nt++;
+    }
+    g->nt = nt;
+    g->input = keep[g->input];
+    g->output = keep[g->output];
+    for (int i = 0; i < g->nops; i++) {
+        Op *op = &g->ops[i];
+        for (int j = 0; j < op->nin; j++)
+            op->in[j] = keep[op->in[j]];
+        int *ids[] = { &op->out, &op->w, &op->b, &op->mean, &op->var, &op->packed };
+        for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
+            if (*ids[j] >= 0 && (ids[j] != &op->packed || op_packed_weight(op) >= 0))
+                *ids[j] = keep[*ids[j]];
+        g->t[op->out].producer = i;
+    }
+}
+
+void graph_compact(Ctx *ctx, Graph *g)
+{
+    int *keep = arena_alloc(ctx->arena, sizeof *keep * (size_t)(g->nt + 1));
+    compact_ops(g, keep);
+    compact_tensors(g, keep);
 }

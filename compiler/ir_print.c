@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "ir.h"
 
 static const char *role_name(TensorRole r)
 {

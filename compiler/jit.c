@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "jit.h"
 
 #ifdef CNNC_HAVE_LIBTCC
 

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "ast.h"
 
 static Shape shape_of(int rank, int d0, int d1, int d2, int d3)
 {

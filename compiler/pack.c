@@ -16,22 +16,7 @@
  *                    [1 + N][width]: the biases, then row i = w[u][i]
  *   KV_CONV_ROWS     no packing: w is read one scalar per tap
  */
-#include "internal.h"
-
-int op_packed_weight(const Op *op)
-{
-    if (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||
-        op->variant == KV_DENSE_BLOCKED)
-        return op->packed;
-    return -1;
-}
-
-int graph_add_weight(Ctx *ctx, Graph *g, const char *name, Shape shape, float *data)
-{
-    int id = graph_add_tensor(ctx, g, name, TR_WEIGHT, shape);
-    g->t[id].data = data;
-    return id;
-}
+#include "passes.h"
 
 static int round16(int n)
 {

@@ -13,22 +13,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
-
-Op *graph_insert_op(Ctx *ctx, Graph *g, int at, OpKind kind)
-{
-    graph_add_op(ctx, g, kind);          /* grows the array by one */
-    Op *ops = g->ops;
-    memmove(&ops[at + 1], &ops[at], sizeof *ops * (size_t)(g->nops - 1 - at));
-    for (int t = 0; t < g->nt; t++)
-        if (g->t[t].producer >= at)
-            g->t[t].producer++;
-    memset(&ops[at], 0, sizeof ops[at]);
-    ops[at].kind = kind;
-    ops[at].w = ops[at].b = ops[at].mean = ops[at].var = -1;
-    ops[at].out = -1;
-    return &ops[at];
-}
+#include "passes.h"
 
 static int has_pad(const Window *w)
 {

@@ -2,7 +2,7 @@
 #ifndef CNNC_PARSE_H
 #define CNNC_PARSE_H
 
-#include "internal.h"
+#include "ast.h"
 
 struct LexState {
     Ctx *ctx;

@@ -14,7 +14,7 @@
 %parse-param {struct LexState *st}
 
 %code requires {
-#include "internal.h"
+#include "ast.h"
 #include "parse.h"
 typedef void *yyscan_t;
 typedef struct ArgList { SrcRef *srcs, **src_tail; Attr *attrs, **attr_tail; int nsrcs; } ArgList;

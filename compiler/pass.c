@@ -1,7 +1,7 @@
 /* pass.c: the pass pipeline. Each pass states what it requires and
  * provides (docs/passes.md); the runner checks the contract, runs the pass
- * and verifies the graph's invariants after it. Also the shared graph
- * surgery: removing ops and compacting tensor ids.
+ * and verifies the graph's invariants after it. The graph surgery the
+ * passes share (op_remove, graph_compact, graph_insert_op) is in ir.c.
  *
  *   dce        drop ops whose results never reach the output       (always)
  *   fold_bn    fold a batchnorm into the conv/dense before it      (unless -O0)
@@ -11,7 +11,7 @@
  *   inplace    flatten as a view, elementwise ops in place         (unless -O0)
  *   plan       liveness and arena offsets for activations          (always)
  */
-#include "internal.h"
+#include "passes.h"
 
 enum {
     IRP_TOPO = 1, IRP_DEAD_FREE = 2, IRP_FUSED = 4, IRP_PLANNED = 8,
@@ -41,49 +41,6 @@ static const Pass passes[] = {
     { "plan", IRP_TOPO | IRP_DEAD_FREE, IRP_PLANNED, 0, 0, plan_run },
 };
 
-/* Drops ops marked removed (kind OP__COUNT) and tensors no op or graph
- * endpoint refers to, renumbering tensor ids in order. */
-void graph_compact(Ctx *ctx, Graph *g)
-{
-    int *keep = arena_alloc(ctx->arena, sizeof *keep * (size_t)(g->nt + 1));
-    int nops = 0;
-    for (int i = 0; i < g->nops; i++) {
-        Op *op = &g->ops[i];
-        if (op->kind == OP__COUNT)
-            continue;
-        g->ops[nops++] = *op;
-        for (int j = 0; j < op->nin; j++)
-            keep[op->in[j]] = 1;
-        int ids[] = { op->out, op->w, op->b, op->mean, op->var, op_packed_weight(op) };
-        for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
-            if (ids[j] >= 0)
-                keep[ids[j]] = 1;
-    }
-    g->nops = nops;
-    keep[g->input] = keep[g->output] = 1;
-    int nt = 0;
-    for (int i = 0; i < g->nt; i++)
-        if (keep[i]) {
-            g->t[nt] = g->t[i];
-            keep[i] = nt++;
-        } else {
-            keep[i] = -1;
-        }
-    g->nt = nt;
-    g->input = keep[g->input];
-    g->output = keep[g->output];
-    for (int i = 0; i < g->nops; i++) {
-        Op *op = &g->ops[i];
-        for (int j = 0; j < op->nin; j++)
-            op->in[j] = keep[op->in[j]];
-        int *ids[] = { &op->out, &op->w, &op->b, &op->mean, &op->var, &op->packed };
-        for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
-            if (*ids[j] >= 0 && (ids[j] != &op->packed || op_packed_weight(op) >= 0))
-                *ids[j] = keep[*ids[j]];
-        g->t[op->out].producer = i;
-    }
-}
-
 /* Backward from the output: an op is live when its result is read by a
  * live op or is the output. Ops are in topological order. */
 static void dce_run(Ctx *ctx, Graph *g)
@@ -93,7 +50,7 @@ static void dce_run(Ctx *ctx, Graph *g)
     for (int i = g->nops - 1; i >= 0; i--) {
         Op *op = &g->ops[i];
         if (!needed[op->out]) {
-            op->kind = OP__COUNT;
+            op_remove(op);
             continue;
         }
         for (int j = 0; j < op->nin; j++)
@@ -102,8 +59,9 @@ static void dce_run(Ctx *ctx, Graph *g)
     graph_compact(ctx, g);
 }
 
-/* The invariants every pass keeps: ids in range, topological order, one
- * producer per activation, the output produced. A violation is a cnnc bug. */
+/* The invariants every pass keeps: no removed op left uncompacted, ids in
+ * range, topological order, one producer per activation, the output
+ * produced. A violation is a cnnc bug. */
 static void verify(Ctx *ctx, const Graph *g, const char *after)
 {
     char *made = arena_alloc(ctx->arena, (size_t)g->nt + 1);
@@ -113,6 +71,8 @@ static void verify(Ctx *ctx, const Graph *g, const char *after)
             made[i] = 1;
     for (int i = 0; i < g->nops; i++) {
         const Op *op = &g->ops[i];
+        if (op->removed)
+            ICE("after %s: op %d '%s' is removed but still in the graph", after, i, op->name);
         for (int j = 0; j < op->nin; j++)
             if (op->in[j] < 0 || op->in[j] >= g->nt || !made[op->in[j]])
                 ICE("after %s: op %d '%s' reads tensor %d before it is made", after, i, op->name, op->in[j]);

@@ -21,7 +21,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "passes.h"
 
 enum { PLAN_ALIGN = 16 };   /* floats: 64 bytes, one cache line */
 

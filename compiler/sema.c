@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ast.h"
 
 /* ------------------------------------------------------------------ */
 /* Names and suggestions                                              */

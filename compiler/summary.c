@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
 
 enum { COL_IDX, COL_LAYER, COL_OP, COL_SHAPE, COL_PARAMS, COL_MACS, COL_BYTES, COL_SIZE, NCOL };
 

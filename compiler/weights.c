@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ast.h"
 #include "readers.h"
 
 /* ---- random(seed=S): splitmix64, one stream per tensor name ---- */
@@ -30,7 +30,7 @@ static unsigned long long fnv1a64(const char *s)
 
 /* Uniform in [-bound, bound): 24 random bits make an exact float in
  * [-1, 1), scaled once, so every platform computes the same values. */
-void weights_random_fill(float *dst, long long n, unsigned long long seed,
+static void weights_random_fill(float *dst, long long n, unsigned long long seed,
                          const char *tensor_name, float bound)
 {
     unsigned long long state = seed ^ fnv1a64(tensor_name);

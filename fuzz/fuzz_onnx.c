@@ -1,7 +1,7 @@
 /* fuzz_onnx.c: harness for the ONNX reader and importer.
  *
  * Input: any bytes, read as a .onnx file. Runs what `cnnc MODEL.onnx -o
- * OUT.c` runs (onnx_import.c's compilation_run_onnx), from memory: decode
+ * OUT.c` runs (compiler/onnx/import.c's compilation_run_onnx), from memory: decode
  * the protobuf, translate it into .cnn text and in-memory weights, compile
  * that text through the normal pipeline, then emit C. A crash, a sanitizer
  * report, an internal error, a malformed diagnostic (checked against the
@@ -9,7 +9,7 @@
  * emitted file without its entry points is a bug.
  */
 #include "fuzz.h"
-#include "onnx.h"
+#include "onnx/onnx.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

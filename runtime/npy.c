@@ -17,7 +17,7 @@
 
 #include "readers.h"
 
-#define NPY_MAX_ELEMS (1LL << 28)      /* internal.h's LIMIT_TENSOR_ELEMS */
+#define NPY_MAX_ELEMS (1LL << 28)      /* compiler/base.h's LIMIT_TENSOR_ELEMS */
 #define NPY_MAX_DIM (1LL << 40)
 enum { NPY_MAX_HEADER = 1 << 20, NPY_CHUNK = 1 << 20, NPY_ALIGN = 64, NPY_MAX_STR = 64 };
 

@@ -7,7 +7,9 @@
 
 #include <stdio.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "driver.h"
+#include "jit.h"
 
 #define CHECK(cond)                                                          \
     do {                                                                     \
@@ -60,9 +62,12 @@ void fill_uniform(float *dst, long long n, unsigned seed, float lo, float hi);
 /* Runs cmd through the shell; returns its exit status (-1: not run). */
 int run_cmd(const char *cmd);
 int write_file(const char *path, const char *data, size_t len);
-/* Plans g, checks the plan and emits it as dir/prefix.c and dir/prefix.h.
- * Returns 0, or 1 after printing why. */
-int plan_and_emit(Graph *g, Ctx *ctx, const char *dir, const char *prefix, int weights_extern);
+/* Runs pass.c's pipeline on g (every pass when optimize, else -O0's: dce and
+ * plan), verifying the graph after each pass and checking the plan, then
+ * emits it as dir/prefix.c and dir/prefix.h. Returns 0, or 1 after
+ * printing why. */
+int plan_and_emit(Graph *g, Ctx *ctx, const char *dir, const char *prefix, int weights_extern,
+                  int optimize);
 
 /* max |a - b| / max(1e-30, max |ref|), NaN equal to NaN; *ndiff gets the
  * number of values that are not bit-identical. */

@@ -224,12 +224,13 @@ int write_file(const char *path, const char *data, size_t len)
     return fclose(f) != 0 || n != len ? -1 : 0;
 }
 
-int plan_and_emit(Graph *g, Ctx *ctx, const char *dir, const char *prefix, int weights_extern)
+int plan_and_emit(Graph *g, Ctx *ctx, const char *dir, const char *prefix, int weights_extern,
+                  int optimize)
 {
-    char msg[512], path[1024];
-    plan_run(ctx, g);
-    if (plan_check(ctx, g, msg, sizeof msg) != 0) {
-        fprintf(stderr, "%s: plan_check: %s\n", prefix, msg);
+    char path[1024];
+    PassOptions po = { !optimize };
+    if (pass_run_all(ctx, g, &po) != 0) {
+        fprintf(stderr, "%s: the passes reported an error\n", prefix);
         return 1;
     }
     char *header = arena_printf(ctx->arena, "%s.h", prefix);

@@ -202,37 +202,25 @@ static int run_compare(const char *dir, const BackendCase *bc, const Graph *g)
     return rc;
 }
 
-/* The optional passes of pass.c's table, in its order (plan_and_emit plans). */
-static void optimize(TB *b)
-{
-    fold_bn_run(&b->ctx, b->g);
-    fuse_run(&b->ctx, b->g);
-    pack_run(&b->ctx, b->g);
-    pad_run(&b->ctx, b->g);
-    inplace_run(&b->ctx, b->g);
-}
-
 static int is_opt(const char *mode)
 {
     return strncmp(mode, "opt_", 4) == 0;
 }
 
-/* Builds the case's graph into b (the same every time: seeded), optimized
- * for an opt_ mode. */
-static void case_build(TB *b, const BackendCase *bc, int opt)
+/* Builds the case's graph into b (the same every time: seeded); the passes
+ * run in plan_and_emit. */
+static void case_build(TB *b, const BackendCase *bc)
 {
     tb_init(b, bc->name, 1000u + (unsigned)(bc - backend_cases));
     bc->build(b);
-    if (opt)
-        optimize(b);
 }
 
 static int case_run(const Mode *m, const char *cc, const char *dir, const BackendCase *bc)
 {
     TB b, ref;
-    case_build(&b, bc, is_opt(m->name));
-    case_build(&ref, bc, 0);
-    int rc = plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern);
+    case_build(&b, bc);
+    case_build(&ref, bc);
+    int rc = plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern, is_opt(m->name));
     if (!rc)
         rc = build_exe(m, cc, dir, bc, b.g);
     if (!rc)
@@ -247,8 +235,8 @@ static int case_warn(const char *mode, const char *cc, const char *dir, const Ba
 {
     TB b;
     const char *tool = is_opt(mode) ? mode + 4 : mode;
-    case_build(&b, bc, is_opt(mode));
-    int rc = plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern);
+    case_build(&b, bc);
+    int rc = plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern, is_opt(mode));
     for (size_t i = 0; !rc && i < sizeof warn_modes / sizeof warn_modes[0]; i++) {
         if (strcmp(warn_modes[i].name, tool) != 0)
             continue;

@@ -183,7 +183,7 @@ static int test_header_cxx(const char *cxx)
     TB b;
     tb_init(&b, "lenet_like", 3u);
     backend_case_find("lenet_like")->build(&b);
-    int rc = plan_and_emit(b.g, &b.ctx, ".", "emit_cxx", 0);
+    int rc = plan_and_emit(b.g, &b.ctx, ".", "emit_cxx", 0, 0);
     tb_free(&b);
     CHECK(rc == 0);
     const char *src = "#include \"emit_cxx.h\"\nint main() { float i[EMIT_CXX_INPUT_SIZE] = {0}, "

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "driver.h"
+#include "jit.h"
 
 static int failures;
 

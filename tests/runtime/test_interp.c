@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "internal.h"
+#include "ir.h"
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

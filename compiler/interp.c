@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ir.h"
 
 /* Tensor id -> storage for one run. rd is what ops read, wr what they write
  * (NULL for the input and weights, which are never written). */

@@ -1,4 +1,4 @@
-/* onnx_fold.c: shape computations, evaluated at import time.
+/* onnx/fold.c: shape computations, evaluated at import time.
  *
  * torch.onnx.export surrounds layers with small computations on constants:
  * `x.view(x.size(0), -1)` becomes Shape, Gather, Unsqueeze, Concat and

@@ -1,7 +1,7 @@
 /* onnx.h: reading ONNX models (docs/onnx.md).
  *
- *   model.onnx -> onnx.c (protobuf wire format -> OnnxModel, every length
- *   checked) -> onnx_import.c (OnnxModel -> .cnn text + weights StFile)
+ *   model.onnx -> read.c (protobuf wire format -> OnnxModel, every length
+ *   checked) -> import.c (OnnxModel -> .cnn text + weights StFile)
  *   -> the normal pipeline (driver.c), with Ctx.weights_mem set.
  *
  * OnnxModel holds only the part of onnx.proto that cnnc needs. All of it
@@ -10,7 +10,7 @@
 #ifndef CNNC_ONNX_H
 #define CNNC_ONNX_H
 
-#include "internal.h"
+#include "driver.h"
 #include "readers.h"
 
 /* ---- limits of the decoder (docs/limits.md, docs/onnx.md) ---- */
@@ -108,7 +108,7 @@ typedef struct OnnxModel {
     int nfunctions;               /* model-local functions (unsupported) */
 } OnnxModel;
 
-/* ---- onnx.c: protobuf wire format -> OnnxModel ---- */
+/* ---- read.c: protobuf wire format -> OnnxModel ---- */
 /* Decodes bytes (the whole file, kept alive by the caller: raw tensor data
  * points into it). Errors are reported as "path: error: ..." through ctx.
  * 0 ok, -1 error. */
@@ -121,7 +121,7 @@ int onnx_read_file(Ctx *ctx, const char *path, const unsigned char **bytes, size
 const char *onnx_printable(Arena *a, const char *s);
 const char *onnx_dtype_name(int dtype);
 
-/* ---- onnx_import.c: OnnxModel -> .cnn text and weights ---- */
+/* ---- import.c: OnnxModel -> .cnn text and weights ---- */
 typedef struct OnnxImport {
     const char *text;             /* the .cnn source, NUL-terminated */
     StFile weights;               /* tensors in the arena; buf = NULL */
@@ -147,7 +147,7 @@ int compilation_run_onnx(Compilation *c, const char *path, const PassOptions *op
 int onnx_import_files(Compilation *c, const char *onnx_path, const char *out_cnn_path,
                       const PassOptions *opt);
 
-/* ---- shared by onnx_import.c (values, statements, text) and onnx_ops.c
+/* ---- shared by import.c (values, statements, text) and ops.c
  * (one translator per ONNX op) ---- */
 
 /* How an activation's ONNX dims map to a .cnn sample: a vector [F], a
@@ -231,7 +231,7 @@ typedef struct Imp {
     int node;                     /* index of the node being translated */
 } Imp;
 
-/* onnx_import.c */
+/* import.c */
 const OnnxNode *imp_node(const Imp *im);
 int imp_error(Imp *im, const char *fmt, ...) PRINTF_LIKE(2, 3);   /* names the node; -1 */
 OnnxVal *imp_val(Imp *im, const char *name);                      /* NULL if unknown */
@@ -261,7 +261,7 @@ long long imp_numel(int rank, const long long *dims);
 
 int imp_load_const(Imp *im, OnnxVal *v, const char *what);   /* v->tensor -> f or i */
 
-/* onnx_ops.c */
+/* ops.c */
 /* Resolves a Reshape's shape (0: copy, -1: infer) for x into target. */
 int imp_reshape_target(Imp *im, const OnnxVal *x, const long long *shape, int r, int allowzero,
                        long long *target);
@@ -270,7 +270,7 @@ ImpOpFn imp_find_op(const char *op_type);
 /* 1 if op_type needs the NCHW convention, so a rank-3 input is [N, C, L]. */
 int imp_op_uses_channels(const char *op_type);
 
-/* onnx_fold.c: a node computing on constants only (and Shape) becomes a
+/* fold.c: a node computing on constants only (and Shape) becomes a
  * constant. 0 folded, 1 not a constant computation, -1 error. */
 int imp_fold(Imp *im);
 

@@ -1,5 +1,5 @@
-/* onnx_ops.c: one translator per ONNX op, from the node being translated
- * (Imp.node) to .cnn statements (onnx_import.c prints them).
+/* onnx/ops.c: one translator per ONNX op, from the node being translated
+ * (Imp.node) to .cnn statements (import.c prints them).
  *
  * Each translator checks the node's attributes (an unknown one is an
  * error naming it), its inputs (activation or constant, shapes), writes at
@@ -1114,7 +1114,7 @@ static int op_pad(Imp *im)
     return 0;
 }
 
-/* A constant Transpose was folded (onnx_fold.c): this one reads an activation. */
+/* A constant Transpose was folded (fold.c): this one reads an activation. */
 static int op_transpose(Imp *im)
 {
     return imp_error(im, "a Transpose of an activation is not supported (only of constants)");

@@ -1,9 +1,9 @@
-/* onnx_import.c: OnnxModel -> .cnn text + weights (an StFile in memory).
+/* onnx/import.c: OnnxModel -> .cnn text + weights (an StFile in memory).
  *
- * Consumes a decoded model (onnx.c). Finds the one graph input and output,
+ * Consumes a decoded model (read.c). Finds the one graph input and output,
  * keeps only the nodes the output needs, and translates them in file order
  * (ONNX requires topological order) with one translator per op
- * (onnx_ops.c). Every ONNX value becomes an activation (made by a .cnn
+ * (ops.c). Every ONNX value becomes an activation (made by a .cnn
  * statement, with a batch layout), a constant (initializer or Constant),
  * or an alias of another value (Identity, Dropout, Flatten of a vector).
  * Produces readable .cnn text whose weights are named as the language

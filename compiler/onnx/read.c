@@ -1,4 +1,4 @@
-/* onnx.c: the ONNX reader. Consumes the bytes of a .onnx file (protobuf
+/* onnx/read.c: the ONNX reader. Consumes the bytes of a .onnx file (protobuf
  * wire format, onnx.proto); produces an OnnxModel holding the subset cnnc
  * needs (docs/onnx.md lists it), in the arena. Everything else is skipped.
  *

@@ -1,0 +1,86 @@
+/* backend.h: what is written from a planned Graph: the C backend
+ * (emit_c.c, emit_ops.c, emit_kernels.c, emit_text.c), the other views of a
+ * graph (summary.c, emit_dot.c), the device budget (budget.c) and the
+ * self-test program (emit_test.c). Sees the IR only. */
+#ifndef CNNC_BACKEND_H
+#define CNNC_BACKEND_H
+
+#include "passes.h"
+
+/* ---- emit_c.c: the C backend ---- */
+typedef struct EmitOptions {
+    const char *prefix;        /* function prefix, e.g. "fashion" */
+    const char *header_name;   /* #include "<header_name>" */
+    int weights_extern;        /* declare weights extern instead of defining them */
+    int trace;                 /* call <prefix>_trace() after each op under
+                                  -DCNNC_TRACE (emit_test.c's programs) */
+} EmitOptions;
+void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out);
+
+/* State of one emit_c() call, shared by emit_c.c (driver) and emit_ops.c
+ * (one body emitter per op kind). */
+typedef struct Emitter {
+    Ctx *ctx;
+    const Graph *g;
+    const EmitOptions *opt;
+    Buf *c;                    /* the .c text */
+    int depth;                 /* indentation, 4 spaces a level */
+    const char **wname;        /* per tensor: a weight's C name */
+    const char **wexpr;        /* per tensor: expression for its floats */
+    char *wdone;               /* per tensor: weight already written */
+    const char **fname;        /* per op: its function's name */
+} Emitter;
+void emit_line(Emitter *E, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void emit_comment_text(Buf *b, const char *s);      /* escapes end-of-comment */
+void emit_float_lit(char *dst, size_t n, float f);  /* exact, e.g. "0.100000001f" */
+void emit_loc(Buf *b, const Graph *g, Loc loc);     /* "path:line:col" */
+
+/* ---- emit_ops.c: the body of each op's function ---- */
+void emit_op_body(Emitter *E, const Op *op);
+void emit_op_params_comment(Emitter *E, const Op *op);   /* " *   k=v ...\n" */
+/* "dst = act(v);" at the current depth, act written as act_apply() computes it. */
+void emit_store(Emitter *E, const char *dst, const Act *a, const char *v);
+
+/* ---- emit_kernels.c: the fast kernels of Op.variant ---- */
+/* Whether op's variant can be emitted as chosen (else: the generic loops). */
+int emit_kernel_usable(const Graph *g, const Op *op);
+/* The tile functions op's kernel calls, written before op's function. */
+void emit_kernel_helpers(Emitter *E, const Op *op);
+/* op's function body with its fast kernel; 0 when it has none. */
+int emit_kernel_body(Emitter *E, const Op *op);
+
+/* ---- summary.c, emit_dot.c: other views of a planned Graph ---- */
+void summary_print(Ctx *ctx, const Graph *g, Buf *out);   /* --summary */
+void emit_dot(const Graph *g, Buf *out);           /* --emit dot: Graphviz */
+
+/* ---- budget.c: what a planned Graph costs on a device ---- */
+typedef struct Footprint {
+    long long params;          /* parameters as the model defines them */
+    long long weight_bytes;    /* weights the generated C embeds (packed copies) */
+    long long arena_bytes, input_bytes, output_bytes;
+    long long ram_bytes;       /* arena + input + output */
+    long long act_total_bytes; /* every op's output, before planning */
+    long long macs;            /* conv2d and dense multiply-adds; batchnorm 1/element */
+    int largest_act_op, largest_weight_op;   /* op indices, -1: none */
+    long long largest_act_bytes, largest_weight_bytes;
+} Footprint;
+void budget_measure(Ctx *ctx, const Graph *g, Footprint *f);
+long long op_param_count(const Graph *g, const Op *op);
+long long op_macs(const Graph *g, const Op *op);
+/* One error per budget exceeded (0: no limit), at the largest layer's
+ * statement. 0 fits, -1 otherwise. */
+int budget_check(Ctx *ctx, const Graph *g, long long ram_budget, long long flash_budget);
+
+/* ---- emit_test.c: the self-test program of --emit-test ---- */
+typedef struct TestOptions {
+    const char *prefix;        /* the model's C prefix, as given to emit_c */
+    const char *header_name;   /* #include "<header_name>" of the model */
+    const char *model_c;       /* the model's .c, for the build line; NULL: "MODEL.c" */
+    const char *test_c;        /* this program's file, likewise; NULL: "TEST.c" */
+    int vectors;               /* input vectors (< 1: one) */
+    unsigned long long seed;   /* vector k: `cnnc run --input random --seed seed+k` */
+} TestOptions;
+/* Appends the program to out. 0 ok; -1 after a diagnostic (out of memory). */
+int emit_test(Ctx *ctx, const Graph *g, const TestOptions *opt, Buf *out);
+
+#endif

@@ -1,0 +1,29 @@
+/* driver.h: one compilation from a file or a string to a planned Graph
+ * (driver.c), and the API handle's internals (api.c, for api_views.c).
+ * The layer that sees every other: the front end, the passes, the backend. */
+#ifndef CNNC_DRIVER_H
+#define CNNC_DRIVER_H
+
+#include "ast.h"
+#include "passes.h"
+
+/* ---- driver.c: one compilation, file or string -> planned Graph ---- */
+typedef struct Compilation {
+    Arena *arena;
+    Ctx ctx;
+    Source src;
+    Model *model;
+    Graph *graph;
+} Compilation;
+void compilation_init(Compilation *c, cnnc_diag_fn fn, void *user);
+void compilation_free(Compilation *c);
+/* 0 ok (c->graph planned), -1 after reporting errors. */
+int compilation_run_file(Compilation *c, const char *path, const PassOptions *opt);
+int compilation_run_string(Compilation *c, const char *name, const char *text,
+                           const char *base_dir, const PassOptions *opt);
+
+/* ---- api.c: a handle's internals, for api_views.c ---- */
+Compilation *api_compilation(cnnc_model *m);         /* NULL for NULL */
+const Buf *api_pass_dump(const cnnc_model *m);       /* print_after's IR */
+
+#endif
