@@ -240,37 +240,10 @@ size_t cnnc_model_output_size(const cnnc_model *m)
 
 /* ---- C backend ---- */
 
-static int is_c_identifier(const char *s)
-{
-    if (!s || !(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
-        return 0;
-    for (; *s; s++)
-        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= '0' && *s <= '9')))
-            return 0;
-    return 1;
-}
-
 /* A name that fits between the quotes of an #include line. */
 static int is_header_name(const char *s)
 {
     return *s && !strpbrk(s, "\"\n\r");
-}
-
-static int model_unusable(cnnc_model *m, const char *what)
-{
-    diag_file_error(&m->c.ctx, NULL, "cannot %s: the model has errors", what);
-    return -1;
-}
-
-/* Hands a Buf's malloc'd text to the caller, NUL-terminated even if empty. */
-static void buf_give(Buf *b, char **text, size_t *len)
-{
-    buf_put(b, "", 0);
-    *text = b->data;
-    if (len)
-        *len = b->len;
-    buf_init(b);
 }
 
 /* Weights are emitted as literals, about 12 bytes of C per float: past
@@ -292,18 +265,19 @@ static int check_emit_size(cnnc_model *m)
     return -1;
 }
 
-static int emit_names(cnnc_model *m, const cnnc_emit_options *opt, EmitOptions *eo)
+int api_emit_names(cnnc_model *m, const cnnc_emit_options *opt, const char **prefix,
+                   const char **header_name)
 {
     Ctx *ctx = &m->c.ctx;
-    eo->prefix = opt && opt->prefix ? opt->prefix : m->c.graph->name;
-    if (!is_c_identifier(eo->prefix)) {
-        diag_file_error(ctx, NULL, "prefix '%s' is not a C identifier", eo->prefix);
+    *prefix = opt && opt->prefix ? opt->prefix : m->c.graph->name;
+    if (!is_c_identifier(*prefix)) {
+        diag_file_error(ctx, NULL, "prefix '%s' is not a C identifier", *prefix);
         return -1;
     }
-    eo->header_name = opt && opt->header_name ? opt->header_name
-                                              : arena_printf(ctx->arena, "%s.h", eo->prefix);
-    if (!is_header_name(eo->header_name)) {
-        diag_file_error(ctx, NULL, "header name '%s' cannot be #included", eo->header_name);
+    *header_name = opt && opt->header_name ? opt->header_name
+                                           : arena_printf(ctx->arena, "%s.h", *prefix);
+    if (!is_header_name(*header_name)) {
+        diag_file_error(ctx, NULL, "header name '%s' cannot be #included", *header_name);
         return -1;
     }
     return 0;
@@ -315,18 +289,17 @@ int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size
     if (!m || !c_text || !h_text)
         return -1;
     *c_text = *h_text = NULL;
-    if (!m->usable)
-        return model_unusable(m, "emit C");
     EmitOptions eo = { NULL, NULL, 0, 0 };
-    if (emit_names(m, opt, &eo) != 0 || check_emit_size(m) != 0)
+    if (!api_usable(m, "emit C") || api_emit_names(m, opt, &eo.prefix, &eo.header_name) != 0 ||
+        check_emit_size(m) != 0)
         return -1;
     eo.trace = opt && opt->trace;
     Buf cb, hb;
     buf_init(&cb);
     buf_init(&hb);
     emit_c(&m->c.ctx, m->c.graph, &eo, &cb, &hb);
-    buf_give(&cb, c_text, c_len);
-    buf_give(&hb, h_text, h_len);
+    api_give(&cb, c_text, c_len);
+    api_give(&hb, h_text, h_len);
     return 0;
 }
 
@@ -335,11 +308,26 @@ void cnnc_free(void *p)
     free(p);
 }
 
-/* ---- for api_views.c ---- */
+/* ---- shared with api_views.c ---- */
 
-Compilation *api_compilation(cnnc_model *m)
+Compilation *api_usable(cnnc_model *m, const char *what)
 {
-    return m ? &m->c : NULL;
+    if (!m)
+        return NULL;
+    if (!m->usable) {
+        diag_file_error(&m->c.ctx, NULL, "cannot %s: the model has errors", what);
+        return NULL;
+    }
+    return &m->c;
+}
+
+void api_give(Buf *b, char **text, size_t *len)
+{
+    buf_put(b, "", 0);
+    *text = b->data;
+    if (len)
+        *len = b->len;
+    buf_init(b);
 }
 
 const Buf *api_pass_dump(const cnnc_model *m)
@@ -363,12 +351,8 @@ int cnnc_has_jit(void)
 
 cnnc_jit *cnnc_jit_new(cnnc_model *m)
 {
-    if (!m)
+    if (!api_usable(m, "JIT-compile"))
         return NULL;
-    if (!m->usable) {
-        model_unusable(m, "JIT-compile");
-        return NULL;
-    }
     cnnc_jit *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
@@ -398,16 +382,15 @@ void cnnc_jit_free(cnnc_jit *j)
 
 /* ---- dumps ---- */
 
-/* One line per op: "op3 conv2d conv2 +relu ->t6 conv2". */
-static void dump_graph(const Graph *g, FILE *out)
+/* The planned graph as ir_print writes it (--emit ir's text). */
+static int dump_graph(const Graph *g, FILE *out)
 {
-    for (int i = 0; i < g->nops; i++) {
-        const Op *op = &g->ops[i];
-        fprintf(out, "op%d %s %s", i, op_kind_name(op->kind), op->name);
-        if (op->act.kind != ACT_NONE)
-            fprintf(out, " +%s", act_kind_name(op->act.kind));
-        fprintf(out, " ->t%d %s\n", op->out, g->t[op->out].name);
-    }
+    Buf b;
+    buf_init(&b);
+    ir_print(g, &b);
+    int rc = fwrite(b.data, 1, b.len, out) == b.len ? 0 : -1;
+    buf_free(&b);
+    return rc;
 }
 
 int cnnc_model_dump(const cnnc_model *m, cnnc_dump_kind kind, FILE *out)
@@ -418,9 +401,7 @@ int cnnc_model_dump(const cnnc_model *m, cnnc_dump_kind kind, FILE *out)
         ast_dump(m->c.model, out);
         return 0;
     }
-    if (kind == CNNC_DUMP_IR && m->usable) {
-        dump_graph(m->c.graph, out);
-        return 0;
-    }
+    if (kind == CNNC_DUMP_IR && m->usable)
+        return dump_graph(m->c.graph, out);
     return -1;
 }

@@ -10,28 +10,6 @@
 #include "driver.h"
 #include "jit.h"
 
-/* The model's compilation when it is usable; else a diagnostic and NULL. */
-static Compilation *views_usable(cnnc_model *m, const char *what)
-{
-    Compilation *c = api_compilation(m);
-    if (!c)
-        return NULL;
-    if (cnnc_model_errors(m) != 0) {
-        diag_file_error(&c->ctx, NULL, "cannot %s: the model has errors", what);
-        return NULL;
-    }
-    return c;
-}
-
-/* Hands a Buf's malloc'd text to the caller, NUL-terminated even if empty. */
-static void views_give(Buf *b, char **text, size_t *len)
-{
-    buf_put(b, "", 0);
-    *text = b->data;
-    if (len)
-        *len = b->len;
-    buf_init(b);
-}
 
 static int views_after_pass(Compilation *c, cnnc_model *m, Buf *b)
 {
@@ -49,7 +27,7 @@ int cnnc_model_view(cnnc_model *m, cnnc_view_kind kind, char **text, size_t *len
     if (!m || !text)
         return -1;
     *text = NULL;
-    Compilation *c = views_usable(m, "print the model");
+    Compilation *c = api_usable(m, "print the model");
     if (!c)
         return -1;
     Buf b;
@@ -63,7 +41,7 @@ int cnnc_model_view(cnnc_model *m, cnnc_view_kind kind, char **text, size_t *len
     default: rc = -1; break;
     }
     if (rc == 0)
-        views_give(&b, text, len);
+        api_give(&b, text, len);
     buf_free(&b);
     return rc;
 }
@@ -77,7 +55,7 @@ static long long views_limit(unsigned long long bytes)
 int cnnc_model_check_budget(cnnc_model *m, unsigned long long ram_bytes,
                             unsigned long long flash_bytes)
 {
-    Compilation *c = m ? views_usable(m, "check the budgets") : NULL;
+    Compilation *c = m ? api_usable(m, "check the budgets") : NULL;
     if (!c)
         return -1;
     return budget_check(&c->ctx, c->graph, views_limit(ram_bytes), views_limit(flash_bytes));
@@ -88,33 +66,13 @@ const char *cnnc_pass_name(int i)
     return pass_name(i);
 }
 
-static int views_is_identifier(const char *s)
-{
-    if (!s || !(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
-        return 0;
-    for (; *s; s++)
-        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= '0' && *s <= '9')))
-            return 0;
-    return 1;
-}
-
 /* The names cnnc_emit_c uses for the same options. */
-static int views_test_options(Compilation *c, const cnnc_emit_options *eo,
+static int views_test_options(cnnc_model *m, const cnnc_emit_options *eo,
                               const cnnc_test_options *to, TestOptions *t)
 {
     memset(t, 0, sizeof *t);
-    t->prefix = eo && eo->prefix ? eo->prefix : c->graph->name;
-    if (!views_is_identifier(t->prefix)) {
-        diag_file_error(&c->ctx, NULL, "prefix '%s' is not a C identifier", t->prefix);
+    if (api_emit_names(m, eo, &t->prefix, &t->header_name) != 0)
         return -1;
-    }
-    t->header_name = eo && eo->header_name ? eo->header_name
-                                           : arena_printf(c->arena, "%s.h", t->prefix);
-    if (!*t->header_name || strpbrk(t->header_name, "\"\n\r")) {
-        diag_file_error(&c->ctx, NULL, "header name '%s' cannot be #included", t->header_name);
-        return -1;
-    }
     t->vectors = to && to->vectors > 0 ? to->vectors : 3;
     t->seed = to ? to->seed : 0;
     t->model_c = to ? to->model_c : NULL;
@@ -128,15 +86,15 @@ int cnnc_emit_test(cnnc_model *m, const cnnc_emit_options *eo, const cnnc_test_o
     if (!m || !text)
         return -1;
     *text = NULL;
-    Compilation *c = views_usable(m, "write a self-test");
+    Compilation *c = api_usable(m, "write a self-test");
     TestOptions t;
-    if (!c || views_test_options(c, eo, to, &t) != 0)
+    if (!c || views_test_options(m, eo, to, &t) != 0)
         return -1;
     Buf b;
     buf_init(&b);
     int rc = emit_test(&c->ctx, c->graph, &t, &b);
     if (rc == 0)
-        views_give(&b, text, len);
+        api_give(&b, text, len);
     buf_free(&b);
     return rc;
 }

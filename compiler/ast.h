@@ -87,7 +87,7 @@ Attr *ast_new_attr(Ctx *ctx, const char *key, Loc loc, Value *val);
 SrcRef *ast_new_srcref(Ctx *ctx, const char *name, Loc loc);
 void ast_dump(const Model *m, FILE *out);
 
-/* ---- parse.c (lexer.l + parser.y): text -> Model ---- */
+/* ---- lexer.l + parser.y: text -> Model ---- */
 /* Returns the model, or NULL when nothing could be built; errors are reported. */
 Model *parse_model(Ctx *ctx);
 

@@ -1,5 +1,5 @@
 /* backend.h: what is written from a planned Graph: the C backend
- * (emit_c.c, emit_ops.c, emit_kernels.c, emit_text.c), the other views of a
+ * (emit_c.c, emit_ops.c, emit_kernels.c), the other views of a
  * graph (summary.c, emit_dot.c), the device budget (budget.c) and the
  * self-test program (emit_test.c). Sees the IR only. */
 #ifndef CNNC_BACKEND_H
@@ -34,6 +34,25 @@ void emit_line(Emitter *E, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void emit_comment_text(Buf *b, const char *s);      /* escapes end-of-comment */
 void emit_float_lit(char *dst, size_t n, float f);  /* exact, e.g. "0.100000001f" */
 void emit_loc(Buf *b, const Graph *g, Loc loc);     /* "path:line:col" */
+
+/* ---- emit_c.c: index expressions and loops, for emit_ops.c and emit_kernels.c ---- */
+/* A linear index expression c0*v0 + c1*v1 + ... + k over loop variables. */
+enum { LIN_MAX = 6 };
+typedef struct Lin {
+    int n;
+    const char *var[LIN_MAX];
+    long long coef[LIN_MAX];
+    long long k;
+} Lin;
+Lin lin(long long k);
+/* Adds coef*var; a NULL var is a loop that was left out (index 0). */
+Lin lin_add(Lin l, const char *var, long long coef);
+const char *lin_expr(Emitter *E, Lin l);   /* "oy * 2 + ky - 1"; "0" when empty */
+const char *emit_plus(Emitter *E, const char *base, Lin l);   /* "base + l", or base */
+/* Opens `for (int v = 0; v < n; ++v) {` and returns v; with n == 1 and no
+ * reason to force it, opens nothing and returns NULL (the index is 0). */
+const char *emit_loop_open(Emitter *E, const char *v, long long n, int force);
+void emit_loop_close(Emitter *E, const char *v);   /* closes what v opened, if anything */
 
 /* ---- emit_ops.c: the body of each op's function ---- */
 void emit_op_body(Emitter *E, const Op *op);

@@ -58,6 +58,9 @@ void buf_put(Buf *b, const char *s, size_t n);
 void buf_puts(Buf *b, const char *s);
 void buf_putc(Buf *b, char c);
 void buf_printf(Buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void buf_vprintf(Buf *b, const char *fmt, va_list ap);
+/* [A-Za-z_][A-Za-z0-9_]*, in ASCII whatever the locale; 0 for NULL. */
+int is_c_identifier(const char *s);
 
 /* ---- diag.c: locations in a source text ---- */
 typedef struct Loc {

@@ -1,6 +1,7 @@
 /* buf.c: a growable byte buffer for emitted text. It owns its memory with
  * malloc because emitted files can be tens of megabytes and outlive the
- * compilation's arena.
+ * compilation's arena. Also the one check of a name that must be a C
+ * identifier (a prefix, --name).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,17 +52,38 @@ void buf_putc(Buf *b, char c)
     buf_put(b, &c, 1);
 }
 
+void buf_vprintf(Buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        ICE("bad format \"%s\"", fmt);
+    buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
 void buf_printf(Buf *b, const char *fmt, ...)
 {
-    va_list ap, ap2;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n > 0) {
-        buf_reserve(b, (size_t)n);
-        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
-        b->len += (size_t)n;
-    }
-    va_end(ap2);
+}
+
+static int is_ident_start(char c)
+{
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+int is_c_identifier(const char *s)
+{
+    if (!s || !is_ident_start(*s))
+        return 0;
+    for (; *s; s++)
+        if (!is_ident_start(*s) && !(*s >= '0' && *s <= '9'))
+            return 0;
+    return 1;
 }

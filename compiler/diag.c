@@ -1,7 +1,8 @@
 /* diag.c: diagnostics. Renders "path:line:col: error: message", the source
  * line and a caret under the column, and hands the result to the embedder's
- * callback. This file never writes to stderr itself: the CLI's callback does.
- * After LIMIT_ERRORS errors the rest are counted but not shown.
+ * callback; the CLI's callback prints it. After LIMIT_ERRORS errors the rest
+ * are counted but not shown. The one exception to "never prints" is ice_at:
+ * an internal compiler error (a cnnc bug) writes to stderr and aborts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +54,9 @@ static void make_printable(Buf *b)
     }
 }
 
-void diag_vreport(Ctx *ctx, cnnc_severity sev, const char *path, Loc loc,
-                  const char *fmt, va_list ap)
+/* Counts the diagnostic; 0 when it is to be shown, -1 when it is past
+ * the error limit (or nobody listens). */
+static int diag_count(Ctx *ctx, cnnc_severity sev)
 {
     if (sev == CNNC_ERROR)
         ctx->nerrors++;
@@ -62,31 +64,22 @@ void diag_vreport(Ctx *ctx, cnnc_severity sev, const char *path, Loc loc,
         ctx->nwarnings++;
     if (sev == CNNC_ERROR && ctx->nerrors > LIMIT_ERRORS) {
         ctx->suppressed++;
-        return;
+        return -1;
     }
     if (sev == CNNC_NOTE && ctx->nerrors > LIMIT_ERRORS)
-        return;
-    if (!ctx->diag_fn)
-        return;
+        return -1;
+    return ctx->diag_fn ? 0 : -1;
+}
 
+void diag_vreport(Ctx *ctx, cnnc_severity sev, const char *path, Loc loc,
+                  const char *fmt, va_list ap)
+{
+    if (diag_count(ctx, sev) != 0)
+        return;
     Buf msg, text;
     buf_init(&msg);
     buf_init(&text);
-    va_list ap2;
-    va_copy(ap2, ap);
-    char small[512];
-    int n = vsnprintf(small, sizeof small, fmt, ap2);
-    va_end(ap2);
-    if (n >= 0 && (size_t)n < sizeof small) {
-        buf_puts(&msg, small);
-    } else if (n >= 0) {
-        char *big = malloc((size_t)n + 1);
-        if (!big)
-            ICE("out of memory");
-        vsnprintf(big, (size_t)n + 1, fmt, ap);
-        buf_puts(&msg, big);
-        free(big);
-    }
+    buf_vprintf(&msg, fmt, ap);      /* msg.data is now never NULL */
 
     const Source *src = ctx->src;
     int located = loc.line > 0 && src && path == src->path;
@@ -96,14 +89,14 @@ void diag_vreport(Ctx *ctx, cnnc_severity sev, const char *path, Loc loc,
         buf_puts(&text, path);
     if (located)
         buf_printf(&text, ":%d:%d", loc.line, loc.col);
-    buf_printf(&text, ": %s: %s\n", severity_name(sev), msg.data ? msg.data : "");
+    buf_printf(&text, ": %s: %s\n", severity_name(sev), msg.data);
     if (located)
         render_source_line(&text, src, loc);
 
     make_printable(&msg);
     make_printable(&text);
     cnnc_diag d = { sev, path, located ? loc.line : 0, located ? loc.col : 0,
-                    msg.data ? msg.data : "", text.data };
+                    msg.data, text.data };
     ctx->diag_fn(ctx->diag_user, &d);
     buf_free(&msg);
     buf_free(&text);

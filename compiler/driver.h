@@ -22,8 +22,17 @@ int compilation_run_file(Compilation *c, const char *path, const PassOptions *op
 int compilation_run_string(Compilation *c, const char *name, const char *text,
                            const char *base_dir, const PassOptions *opt);
 
-/* ---- api.c: a handle's internals, for api_views.c ---- */
-Compilation *api_compilation(cnnc_model *m);         /* NULL for NULL */
+/* ---- api.c: what api_views.c shares with it ---- */
+/* m's compilation when the model loaded without errors; else NULL, after
+ * a diagnostic "cannot <what>: the model has errors" (none for NULL). */
+Compilation *api_usable(cnnc_model *m, const char *what);
 const Buf *api_pass_dump(const cnnc_model *m);       /* print_after's IR */
+/* Hands a Buf's malloc'd text to the caller (cnnc_free), NUL-terminated
+ * even if empty; b is left empty. */
+void api_give(Buf *b, char **text, size_t *len);
+/* The prefix and header name of the emitted files (opt's, or the model's
+ * name); -1 after a diagnostic when either cannot be used. */
+int api_emit_names(cnnc_model *m, const cnnc_emit_options *opt, const char **prefix,
+                   const char **header_name);
 
 #endif

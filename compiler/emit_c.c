@@ -1,9 +1,10 @@
 /* emit_c.c: the C backend driver. Consumes a planned Graph (plan.c ran);
- * produces a C99 .c/.h pair as docs/emitted-c.md and style.md section D
- * describe: a file header with the arena plan, weights as static const
- * unions of IEEE-754 bit patterns (or extern declarations for the JIT), one
- * static function per op (emit_ops.c writes their bodies), and the public
- * <prefix>_run_ws / <prefix>_run functions.
+ * produces a C99 .c/.h pair as docs/emitted-c.md describes: a file header
+ * with the arena plan, weights as static const unions of IEEE-754 bit
+ * patterns (or extern declarations for the JIT), one static function per op
+ * (emit_ops.c and emit_kernels.c write their bodies), and the public
+ * <prefix>_run_ws / <prefix>_run functions. Also the text, index-expression
+ * and loop helpers those two files share.
  *
  * Output depends only on the graph and the options: no dates, no pointers,
  * no absolute paths, so the same input gives byte-identical files.
@@ -18,28 +19,16 @@
 
 enum { HEX_PER_LINE = 8 };
 
-/* ---- text helpers shared with emit_ops.c ---- */
+/* ---- text helpers shared with emit_ops.c and emit_kernels.c ---- */
 
 void emit_line(Emitter *E, const char *fmt, ...)
 {
-    char small[512];
     va_list ap;
     for (int i = 0; i < E->depth; i++)
         buf_put(E->c, "    ", 4);
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
+    buf_vprintf(E->c, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        ICE("bad format in emit_line");
-    if ((size_t)n < sizeof small) {
-        buf_put(E->c, small, (size_t)n);
-    } else {
-        char *big = arena_alloc(E->ctx->arena, (size_t)n + 1);
-        va_start(ap, fmt);
-        vsnprintf(big, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        buf_put(E->c, big, (size_t)n);
-    }
     buf_putc(E->c, '\n');
 }
 
@@ -87,6 +76,69 @@ void emit_loc(Buf *b, const Graph *g, Loc loc)
         buf_printf(b, ":%d:%d", loc.line, loc.col);
 }
 
+/* ---- index expressions and loops ---- */
+
+Lin lin(long long k)
+{
+    Lin l;
+    memset(&l, 0, sizeof l);
+    l.k = k;
+    return l;
+}
+
+Lin lin_add(Lin l, const char *var, long long coef)
+{
+    if (!var || coef == 0)
+        return l;
+    if (l.n == LIN_MAX)
+        ICE("index expression too long");
+    l.var[l.n] = var;
+    l.coef[l.n++] = coef;
+    return l;
+}
+
+const char *lin_expr(Emitter *E, Lin l)
+{
+    Buf b;
+    buf_init(&b);
+    for (int i = 0; i < l.n; i++) {
+        buf_printf(&b, "%s%s", i ? " + " : "", l.var[i]);
+        if (l.coef[i] != 1)
+            buf_printf(&b, " * %lld", l.coef[i]);
+    }
+    if (l.n == 0)
+        buf_printf(&b, "%lld", l.k);
+    else if (l.k != 0)
+        buf_printf(&b, " %c %lld", l.k > 0 ? '+' : '-', l.k > 0 ? l.k : -l.k);
+    const char *s = arena_strndup(E->ctx->arena, b.data, b.len);
+    buf_free(&b);
+    return s;
+}
+
+const char *emit_plus(Emitter *E, const char *base, Lin l)
+{
+    if (l.n == 0 && l.k == 0)
+        return base;
+    return arena_printf(E->ctx->arena, "%s + %s", base, lin_expr(E, l));
+}
+
+const char *emit_loop_open(Emitter *E, const char *v, long long n, int force)
+{
+    if (n == 1 && !force)
+        return NULL;
+    emit_line(E, "for (int %s = 0; %s < %lld; ++%s) {", v, v, n, v);
+    E->depth++;
+    return v;
+}
+
+void emit_loop_close(Emitter *E, const char *v)
+{
+    if (!v)
+        return;
+    E->depth--;
+    emit_line(E, "}");
+}
+
 /* A user name as a C identifier fragment: anything else becomes '_'. */
 static char *c_ident(Ctx *ctx, const char *s)
 {
@@ -95,16 +147,6 @@ static char *c_ident(Ctx *ctx, const char *s)
         if (!isalnum((unsigned char)*p) && *p != '_')
             *p = '_';
     return r;
-}
-
-static int is_ident(const char *s)
-{
-    if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_')
-            return 0;
-    return 1;
 }
 
 /* ---- math.h: needed by every activation beyond relu/leaky_relu ---- */
@@ -666,7 +708,7 @@ static void emit_h_file(Emitter *E, Buf *b)
 
 void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out)
 {
-    if (!is_ident(opt->prefix))
+    if (!is_c_identifier(opt->prefix))
         ICE("emit_c: prefix '%s' is not a C identifier", opt->prefix ? opt->prefix : "");
     if (g->input < 0 || g->output < 0)
         ICE("emit_c: graph has no input or output");

@@ -36,54 +36,13 @@ static Term term(const char *var, long long coef)
     return t;
 }
 
-static const char *sum3(Emitter *E, Term t0, Term t1, Term t2, long long k)
+/* t0 + t1 + t2 + k as a Lin. */
+static Lin sum3(Term t0, Term t1, Term t2, long long k)
 {
-    const Term t[3] = { t0, t1, t2 };
-    char s[256];
-    size_t n = 0;
-    for (int i = 0; i < 3; i++) {
-        if (!t[i].var || t[i].coef == 0)
-            continue;
-        const char *sep = n ? " + " : "";
-        if (t[i].coef == 1)
-            n += (size_t)snprintf(s + n, sizeof s - n, "%s%s", sep, t[i].var);
-        else
-            n += (size_t)snprintf(s + n, sizeof s - n, "%s%s * %lld", sep, t[i].var, t[i].coef);
-    }
-    if (n == 0)
-        snprintf(s, sizeof s, "%lld", k);
-    else if (k != 0)
-        snprintf(s + n, sizeof s - n, " + %lld", k);
-    return arena_strdup(E->ctx->arena, s);
+    return lin_add(lin_add(lin_add(lin(k), t0.var, t0.coef), t1.var, t1.coef), t2.var, t2.coef);
 }
 
-/* "base + expr", or "base" when expr is "0". */
-static const char *plus(Emitter *E, const char *base, const char *expr)
-{
-    if (strcmp(expr, "0") == 0)
-        return base;
-    return arena_printf(E->ctx->arena, "%s + %s", base, expr);
-}
-
-/* ---- loops and blocks ---- */
-
-/* Opens a loop unless it has one iteration; returns the index or NULL. */
-static const char *loop(Emitter *E, const char *v, long long n)
-{
-    if (n == 1)
-        return NULL;
-    emit_line(E, "for (int %s = 0; %s < %lld; ++%s) {", v, v, n, v);
-    E->depth++;
-    return v;
-}
-
-static void end(Emitter *E, const char *v)
-{
-    if (!v)
-        return;
-    E->depth--;
-    emit_line(E, "}");
-}
+/* ---- blocks ---- */
 
 /* A block for declarations that follow statements, when no loop opened
  * one (C99 allows them, but clang -Weverything asks for blocks). */
@@ -179,21 +138,21 @@ typedef void (*TapBody)(Emitter *E, const ConvDims *d, const char *kx, int n);
  * lanes weights per tap, after a row of biases when lanes > 1. */
 static void tap_loops(Emitter *E, const ConvDims *d, int lanes, TapBody body, int n)
 {
-    const char *ic = loop(E, "ic", d->Cg);
-    const char *ky = loop(E, "ky", d->KH);
+    const char *ic = emit_loop_open(E, "ic", d->Cg, 0);
+    const char *ky = emit_loop_open(E, "ky", d->KH, 0);
     const int scope = scope_open(E, ic, ky);
     const long long row = (long long)d->KW * lanes;
-    emit_line(E, "const float *p = %s;", plus(E, "x", sum3(E, term(ic, (long long)d->H * d->W),
+    emit_line(E, "const float *p = %s;", emit_plus(E, "x", sum3(term(ic, (long long)d->H * d->W),
                                                    term(ky, (long long)d->DH * d->W), NONE, 0)));
-    emit_line(E, "const float *kr = %s;", plus(E, "k", sum3(E, term(ic, d->KH * row), term(ky, row),
+    emit_line(E, "const float *kr = %s;", emit_plus(E, "k", sum3(term(ic, d->KH * row), term(ky, row),
                                                     NONE, lanes > 1 ? lanes : 0)));
-    const char *kx = loop(E, "kx", d->KW);
-    emit_line(E, "const float *q = %s;", plus(E, "p", sum3(E, term(kx, d->DW), NONE, NONE, 0)));
+    const char *kx = emit_loop_open(E, "kx", d->KW, 0);
+    emit_line(E, "const float *q = %s;", emit_plus(E, "p", sum3(term(kx, d->DW), NONE, NONE, 0)));
     body(E, d, kx, n);
-    end(E, kx);
+    emit_loop_close(E, kx);
     scope_close(E, scope);
-    end(E, ky);
-    end(E, ic);
+    emit_loop_close(E, ky);
+    emit_loop_close(E, ic);
 }
 
 /* ---- KV_CONV_BLOCKED: 16 channels in the lanes x n pixels ---- */
@@ -201,7 +160,7 @@ static void tap_loops(Emitter *E, const ConvDims *d, int lanes, TapBody body, in
 /* n input values, one per pixel; each times the tap's 16 weights. */
 static void blocked_tap(Emitter *E, const ConvDims *d, const char *kx, int n)
 {
-    emit_line(E, "const float *w = %s;", plus(E, "kr", sum3(E, term(kx, KV_BLOCK), NONE, NONE, 0)));
+    emit_line(E, "const float *w = %s;", emit_plus(E, "kr", sum3(term(kx, KV_BLOCK), NONE, NONE, 0)));
     for (int x = 0; x < n; x++)
         emit_line(E, "const float v%d = q[%lld];", x, (long long)x * d->SW);
     emit_line(E, "for (int j = 0; j < %d; ++j) {", KV_BLOCK);
@@ -228,7 +187,7 @@ static void blocked_tile(Emitter *E, const Op *op, const ConvDims *d, int n)
     emit_line(E, "}");
     tap_loops(E, d, KV_BLOCK, blocked_tap, n);
     emit_line(E, "for (int j = 0; j < nj; ++j) {");
-    emit_line(E, "    float *y = %s;", plus(E, "o", sum3(E, term("j", (long long)d->OH * d->OW),
+    emit_line(E, "    float *y = %s;", emit_plus(E, "o", sum3(term("j", (long long)d->OH * d->OW),
                                                           NONE, NONE, 0)));
     E->depth++;
     for (int x = 0; x < n; x++)
@@ -265,7 +224,7 @@ static int pixel_channels(int ow, int n)
 static void pixel_tap(Emitter *E, const ConvDims *d, const char *kx, int n)
 {
     const int cb = pixel_channels(d->OW, n);
-    emit_line(E, "const float *w = %s;", plus(E, "kr", sum3(E, term(kx, KV_BLOCK), NONE, NONE, 0)));
+    emit_line(E, "const float *w = %s;", emit_plus(E, "kr", sum3(term(kx, KV_BLOCK), NONE, NONE, 0)));
     for (int c = 0; c < cb; c++)
         emit_line(E, "const float w%d = w[%d];", c, c);
     emit_line(E, "for (int j = 0; j < %d; ++j) {", n);
@@ -285,7 +244,7 @@ static void pixel_store(Emitter *E, const Op *op, const ConvDims *d, int n, int 
     emit_line(E, "for (int j = 0; j < %d; ++j)", n);
     E->depth++;
     emit_store(E, arena_printf(E->ctx->arena, "o[%s]",
-                               sum3(E, term("j", 1), NONE, NONE, (long long)c * d->OH * d->OW)),
+                               lin_expr(E, sum3(term("j", 1), NONE, NONE, (long long)c * d->OH * d->OW))),
                &op->act, arena_printf(E->ctx->arena, "a%d[j]", c));
     E->depth -= c > 0 ? 2 : 1;
 }
@@ -320,7 +279,7 @@ static void rows_tap(Emitter *E, const ConvDims *d, const char *kx, int n)
 {
     emit_line(E, "const float w = kr[%s];", kx ? kx : "0");
     emit_line(E, "for (int j = 0; j < %d; ++j)", n);
-    emit_line(E, "    a[j] += w * q[%s];", sum3(E, term("j", d->SW), NONE, NONE, 0));
+    emit_line(E, "    a[j] += w * q[%s];", lin_expr(E, sum3(term("j", d->SW), NONE, NONE, 0)));
 }
 
 static void rows_tile(Emitter *E, const Op *op, const ConvDims *d, int n)
@@ -361,7 +320,7 @@ static void row_split(const Op *op, const ConvDims *d, int *width, int *rest)
  * variable or NONE) of row oy, channel expression ch (+ dc channels). */
 static const char *at_in(Emitter *E, const ConvDims *d, const char *oy, Term ox, long long px)
 {
-    return plus(E, "x", sum3(E, term(oy, (long long)d->SH * d->W), term(ox.var, d->SW), NONE,
+    return emit_plus(E, "x", sum3(term(oy, (long long)d->SH * d->W), term(ox.var, d->SW), NONE,
                              px * d->SW));
 }
 
@@ -369,7 +328,7 @@ static const char *at_out(Emitter *E, const ConvDims *d, const char *ch, long lo
                           const char *oy, Term ox, long long px)
 {
     const long long plane = (long long)d->OH * d->OW;
-    return plus(E, "out", sum3(E, term(ch, plane), term(oy, d->OW), ox, px + dc * plane));
+    return emit_plus(E, "out", sum3(term(ch, plane), term(oy, d->OW), ox, px + dc * plane));
 }
 
 /* One tile call of width n at (oy, ox + px) of channel ch (the first of
@@ -428,15 +387,15 @@ static void blocked_block_vars(Emitter *E, const Op *op, const ConvDims *d, cons
     const int nbg = (d->Fg + KV_BLOCK - 1) / KV_BLOCK;
     const long long size = (long long)(1 + d->Cg * d->KH * d->KW) * KV_BLOCK;
     const char *obv = ob ? ob : "0";
-    emit_line(E, "const float *k = %s;", plus(E, E->wexpr[op->packed],
-                                               sum3(E, term(ob, size), NONE, NONE, 0)));
+    emit_line(E, "const float *k = %s;", emit_plus(E, E->wexpr[op->packed],
+                                               sum3(term(ob, size), NONE, NONE, 0)));
     if (d->G > 1) {
         emit_line(E, "const int f0 = %s / %d * %d + %s %% %d * %d;", obv, nbg, d->Fg, obv, nbg,
                   KV_BLOCK);
         emit_line(E, "const float *x = in + %s / %d * %lld;", obv, nbg,
                   (long long)d->Cg * d->H * d->W);
     } else {
-        emit_line(E, "const int f0 = %s;", sum3(E, term(ob, KV_BLOCK), NONE, NONE, 0));
+        emit_line(E, "const int f0 = %s;", lin_expr(E, sum3(term(ob, KV_BLOCK), NONE, NONE, 0)));
         emit_line(E, "const float *x = in;");
     }
     if (d->Fg % KV_BLOCK == 0)
@@ -457,8 +416,8 @@ static void rows_channel_vars(Emitter *E, const Op *op, const ConvDims *d, const
                   (long long)d->Cg * d->H * d->W);
     else
         emit_line(E, "const float *x = in;");
-    emit_line(E, "const float *k = %s;", plus(E, E->wexpr[op->w],
-                                               sum3(E, term(f, (long long)d->Cg * d->KH * d->KW),
+    emit_line(E, "const float *k = %s;", emit_plus(E, E->wexpr[op->w],
+                                               sum3(term(f, (long long)d->Cg * d->KH * d->KW),
                                                     NONE, NONE, 0)));
     if (op->b >= 0)
         emit_line(E, "const float b = %s[%s];", E->wexpr[op->b], fv);
@@ -471,16 +430,16 @@ static void conv_body(Emitter *E, const Op *op)
     const ConvDims d = conv_dims(E->g, op);
     const char *outer;
     if (op->variant == KV_CONV_ROWS) {
-        outer = loop(E, "f", d.F);
+        outer = emit_loop_open(E, "f", d.F, 0);
         rows_channel_vars(E, op, &d, outer);
     } else {
-        outer = loop(E, "ob", (long long)d.G * ((d.Fg + KV_BLOCK - 1) / KV_BLOCK));
+        outer = emit_loop_open(E, "ob", (long long)d.G * ((d.Fg + KV_BLOCK - 1) / KV_BLOCK), 0);
         blocked_block_vars(E, op, &d, outer);
     }
-    const char *oy = loop(E, "oy", d.OH);
+    const char *oy = emit_loop_open(E, "oy", d.OH, 0);
     conv_row(E, op, &d, op->variant == KV_CONV_ROWS ? outer : "f0", oy);
-    end(E, oy);
-    end(E, outer);
+    emit_loop_close(E, oy);
+    emit_loop_close(E, outer);
 }
 
 static void conv_tiles(Emitter *E, const Op *op)
@@ -512,14 +471,14 @@ static void dense_tile(Emitter *E, const Op *op, int width)
     emit_line(E, "float a[%d];", width);
     emit_line(E, "for (int j = 0; j < %d; ++j)", width);
     emit_line(E, "    a[j] = k[j];");
-    const char *i = loop(E, "i", N);
+    const char *i = emit_loop_open(E, "i", N, 0);
     const int scope = scope_open(E, i, NULL);
     emit_line(E, "const float v = x[%s];", i ? i : "0");
-    emit_line(E, "const float *r = %s;", plus(E, "k", sum3(E, term(i, width), NONE, NONE, width)));
+    emit_line(E, "const float *r = %s;", emit_plus(E, "k", sum3(term(i, width), NONE, NONE, width)));
     emit_line(E, "for (int j = 0; j < %d; ++j)", width);
     emit_line(E, "    a[j] += r[j] * v;");
     scope_close(E, scope);
-    end(E, i);
+    emit_loop_close(E, i);
     emit_line(E, "for (int j = 0; j < nj; ++j)");
     E->depth++;
     emit_store(E, "o[j]", &op->act, "a[j]");
@@ -555,8 +514,8 @@ static void dense_body(Emitter *E, const Op *op)
     }
     if (U % KV_DENSE_UNITS)
         emit_line(E, "%s(in, %s, %s, %d);", tile_name(E, op, "units", pack_dense_width(U, nfull)),
-                  plus(E, k, sum3(E, NONE, NONE, NONE, nfull * blk)),
-                  plus(E, "out", sum3(E, NONE, NONE, NONE, (long long)nfull * KV_DENSE_UNITS)),
+                  emit_plus(E, k, sum3(NONE, NONE, NONE, nfull * blk)),
+                  emit_plus(E, "out", sum3(NONE, NONE, NONE, (long long)nfull * KV_DENSE_UNITS)),
                   U % KV_DENSE_UNITS);
 }
 

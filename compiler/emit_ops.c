@@ -11,98 +11,6 @@
 
 #include "backend.h"
 
-/* ---- linear index expressions: c0*v0 + c1*v1 + ... + k ---- */
-
-enum { LIN_MAX = 6 };
-
-typedef struct Lin {
-    int n;
-    const char *var[LIN_MAX];
-    long long coef[LIN_MAX];
-    long long k;
-} Lin;
-
-static Lin lin(long long k)
-{
-    Lin l;
-    memset(&l, 0, sizeof l);
-    l.k = k;
-    return l;
-}
-
-/* Adds coef*var; a NULL var is a loop that was left out, i.e. 0. */
-static Lin lin_add(Lin l, const char *var, long long coef)
-{
-    if (!var || coef == 0)
-        return l;
-    if (l.n == LIN_MAX)
-        ICE("index expression too long");
-    l.var[l.n] = var;
-    l.coef[l.n++] = coef;
-    return l;
-}
-
-/* Renders "oy * 2 + ky - 1"; "0" when empty. Returns dst. */
-static const char *lin_str(char *dst, size_t size, Lin l)
-{
-    size_t n = 0;
-    dst[0] = '\0';
-    for (int i = 0; i < l.n && n < size; i++) {
-        const char *sep = i ? " + " : "";
-        if (l.coef[i] == 1)
-            n += (size_t)snprintf(dst + n, size - n, "%s%s", sep, l.var[i]);
-        else
-            n += (size_t)snprintf(dst + n, size - n, "%s%s * %lld", sep, l.var[i], l.coef[i]);
-    }
-    if (n >= size)
-        ICE("index expression too long");
-    if (l.n == 0)
-        snprintf(dst, size, "%lld", l.k);
-    else if (l.k != 0)
-        snprintf(dst + n, size - n, " %c %lld", l.k > 0 ? '+' : '-', l.k > 0 ? l.k : -l.k);
-    return dst;
-}
-
-typedef struct IdxStr {
-    char s[160];
-} IdxStr;
-
-static IdxStr idx(Lin l)
-{
-    IdxStr r;
-    lin_str(r.s, sizeof r.s, l);
-    return r;
-}
-
-/* "base + expr", or just "base" for a zero offset. */
-static const char *ptr_plus(Emitter *E, const char *base, Lin l)
-{
-    if (l.n == 0 && l.k == 0)
-        return base;
-    return arena_printf(E->ctx->arena, "%s + %s", base, idx(l).s);
-}
-
-/* ---- loops ---- */
-
-/* Opens `for (int v = 0; v < n; ++v) {` and returns v; with n == 1 and no
- * reason to force it, opens nothing and returns NULL (the index is 0). */
-static const char *loop_open(Emitter *E, const char *v, long long n, int force)
-{
-    if (n == 1 && !force)
-        return NULL;
-    emit_line(E, "for (int %s = 0; %s < %lld; ++%s) {", v, v, n, v);
-    E->depth++;
-    return v;
-}
-
-static void loop_close(Emitter *E, const char *v)
-{
-    if (!v)
-        return;
-    E->depth--;
-    emit_line(E, "}");
-}
-
 /* ---- activations ---- */
 
 /* The activation applied to the float variable v, as the same operations in
@@ -194,7 +102,7 @@ static void emit_coord(Emitter *E, const char *name, const char *o, const char *
                        const Axis *a)
 {
     Lin l = lin_add(lin_add(lin(-a->pad), o, a->s), k, a->d);
-    emit_line(E, "const int %s = %s;", name, idx(l).s);
+    emit_line(E, "const int %s = %s;", name, lin_expr(E, l));
     if (a->test_lo && a->test_hi)
         emit_line(E, "if (%s < 0 || %s >= %d)", name, name, a->n);
     else if (a->test_lo)
@@ -210,16 +118,16 @@ static void emit_coord(Emitter *E, const char *name, const char *o, const char *
 static void window_open(Emitter *E, const Axis *ay, const Axis *ax, const char *oy,
                         const char *ox, const char **ky, const char **kx)
 {
-    *ky = loop_open(E, "ky", ay->k, ay->test_lo || ay->test_hi);
+    *ky = emit_loop_open(E, "ky", ay->k, ay->test_lo || ay->test_hi);
     emit_coord(E, "iy", oy, *ky, ay);
-    *kx = loop_open(E, "kx", ax->k, ax->test_lo || ax->test_hi);
+    *kx = emit_loop_open(E, "kx", ax->k, ax->test_lo || ax->test_hi);
     emit_coord(E, "ix", ox, *kx, ax);
 }
 
 static void window_close(Emitter *E, const char *ky, const char *kx)
 {
-    loop_close(E, kx);
-    loop_close(E, ky);
+    emit_loop_close(E, kx);
+    emit_loop_close(E, ky);
 }
 
 static const char *bias_init(Emitter *E, const Op *op, const char *at)
@@ -239,29 +147,29 @@ static void emit_conv(Emitter *E, const Op *op)
     Axis ay, ax;
     window_axes(E->g, op, &ay, &ax);
 
-    const char *oc = loop_open(E, "oc", F, 0);
+    const char *oc = emit_loop_open(E, "oc", F, 0);
     if (G > 1)
         emit_line(E, "const int grp = oc / %d;", F / G);
     const char *grp = G > 1 ? "grp" : NULL;
-    const char *oy = loop_open(E, "oy", OH, 0);
-    const char *ox = loop_open(E, "ox", OW, 0);
+    const char *oy = emit_loop_open(E, "oy", OH, 0);
+    const char *ox = emit_loop_open(E, "ox", OW, 0);
     emit_line(E, "float acc = %s;", bias_init(E, op, oc));
-    const char *ic = loop_open(E, "ic", Cg, 0);
+    const char *ic = emit_loop_open(E, "ic", Cg, 0);
     Lin xoff = lin_add(lin_add(lin(0), grp, (long long)Cg * H * W), ic, (long long)H * W);
     Lin koff = lin_add(lin_add(lin(0), oc, (long long)Cg * KH * KW), ic, (long long)KH * KW);
-    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", xoff));
-    emit_line(E, "const float *k = %s;", ptr_plus(E, E->wexpr[op->w], koff));
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", xoff));
+    emit_line(E, "const float *k = %s;", emit_plus(E, E->wexpr[op->w], koff));
     const char *ky, *kx;
     window_open(E, &ay, &ax, oy, ox, &ky, &kx);
-    emit_line(E, "acc += k[%s] * x[%s];", idx(lin_add(lin_add(lin(0), ky, KW), kx, 1)).s,
-              idx(lin_add(lin_add(lin(0), "iy", W), "ix", 1)).s);
+    emit_line(E, "acc += k[%s] * x[%s];", lin_expr(E, lin_add(lin_add(lin(0), ky, KW), kx, 1)),
+              lin_expr(E, lin_add(lin_add(lin(0), "iy", W), "ix", 1)));
     window_close(E, ky, kx);
-    loop_close(E, ic);
-    IdxStr o = idx(lin_add(lin_add(lin_add(lin(0), oc, (long long)OH * OW), oy, OW), ox, 1));
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o.s), &op->act, "acc");
-    loop_close(E, ox);
-    loop_close(E, oy);
-    loop_close(E, oc);
+    emit_loop_close(E, ic);
+    const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), oc, (long long)OH * OW), oy, OW), ox, 1));
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, "acc");
+    emit_loop_close(E, ox);
+    emit_loop_close(E, oy);
+    emit_loop_close(E, oc);
 }
 
 /* The reduction of one pooling window into m (max) or s (sum), counting
@@ -275,12 +183,12 @@ static void emit_pool_window(Emitter *E, const Op *op, const Axis *ay, const Axi
         emit_line(E, "int n = 0;");
     const char *ky, *kx;
     window_open(E, ay, ax, oy, ox, &ky, &kx);
-    IdxStr at = idx(lin_add(lin_add(lin(0), "iy", ax->n), "ix", 1));
+    const char *at = lin_expr(E, lin_add(lin_add(lin(0), "iy", ax->n), "ix", 1));
     if (is_max) {
-        emit_line(E, "if (x[%s] > m)", at.s);
-        emit_line(E, "    m = x[%s];", at.s);
+        emit_line(E, "if (x[%s] > m)", at);
+        emit_line(E, "    m = x[%s];", at);
     } else {
-        emit_line(E, "s += x[%s];", at.s);
+        emit_line(E, "s += x[%s];", at);
     }
     if (count)
         emit_line(E, "++n;");
@@ -324,17 +232,17 @@ static void emit_pool(Emitter *E, const Op *op)
     const int count = op->kind == OP_MAXPOOL ? (ay.empty || ax.empty)
                                              : (tests && !op->count_pad);
 
-    const char *c = loop_open(E, "c", C, 0);
-    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
-    const char *oy = loop_open(E, "oy", OH, 0);
-    const char *ox = loop_open(E, "ox", OW, 0);
+    const char *c = emit_loop_open(E, "c", C, 0);
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
+    const char *oy = emit_loop_open(E, "oy", OH, 0);
+    const char *ox = emit_loop_open(E, "ox", OW, 0);
     emit_pool_window(E, op, &ay, &ax, oy, ox, count);
     const char *v = emit_pool_value(E, op, &ay, &ax, count);
-    IdxStr o = idx(lin_add(lin_add(lin_add(lin(0), c, (long long)OH * OW), oy, OW), ox, 1));
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o.s), &op->act, v);
-    loop_close(E, ox);
-    loop_close(E, oy);
-    loop_close(E, c);
+    const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), c, (long long)OH * OW), oy, OW), ox, 1));
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, v);
+    emit_loop_close(E, ox);
+    emit_loop_close(E, oy);
+    emit_loop_close(E, c);
 }
 
 /* ---- the other ops ---- */
@@ -345,23 +253,23 @@ static void emit_global_avgpool(Emitter *E, const Op *op)
     const long long HW = E->g->t[op->in[0]].numel / is->dim[0];
     char d[48];
     emit_float_lit(d, sizeof d, (float)HW);
-    const char *c = loop_open(E, "c", is->dim[0], 0);
-    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", lin_add(lin(0), c, HW)));
+    const char *c = emit_loop_open(E, "c", is->dim[0], 0);
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, HW)));
     emit_line(E, "float s = 0.0f;");
-    const char *i = loop_open(E, "i", HW, 0);
+    const char *i = emit_loop_open(E, "i", HW, 0);
     emit_line(E, "s += x[%s];", i ? i : "0");
-    loop_close(E, i);
+    emit_loop_close(E, i);
     emit_line(E, "s = s / %s;", d);
     emit_store(E, arena_printf(E->ctx->arena, "out[%s]", c ? c : "0"), &op->act, "s");
-    loop_close(E, c);
+    emit_loop_close(E, c);
 }
 
 /* dst[at + i] = act(src[i]) for i < n: flatten, activations, concat. */
 static void emit_map(Emitter *E, const Act *act, const char *src, long long at, long long n)
 {
-    const char *i = loop_open(E, "i", n, 0);
-    IdxStr o = idx(lin_add(lin(at), i, 1));
-    const char *dst = arena_printf(E->ctx->arena, "out[%s]", o.s);
+    const char *i = emit_loop_open(E, "i", n, 0);
+    const char *o = lin_expr(E, lin_add(lin(at), i, 1));
+    const char *dst = arena_printf(E->ctx->arena, "out[%s]", o);
     if (act->kind == ACT_NONE) {
         emit_line(E, "%s = %s[%s];", dst, src, i ? i : "0");
     } else if (i) {
@@ -370,20 +278,20 @@ static void emit_map(Emitter *E, const Act *act, const char *src, long long at, 
     } else {                     /* one element: no loop, so no scope for v */
         emit_store(E, dst, act, arena_printf(E->ctx->arena, "%s[0]", src));
     }
-    loop_close(E, i);
+    emit_loop_close(E, i);
 }
 
 static void emit_dense(Emitter *E, const Op *op)
 {
     const long long N = E->g->t[op->in[0]].numel, U = E->g->t[op->out].numel;
-    const char *u = loop_open(E, "u", U, 0);
-    emit_line(E, "const float *k = %s;", ptr_plus(E, E->wexpr[op->w], lin_add(lin(0), u, N)));
+    const char *u = emit_loop_open(E, "u", U, 0);
+    emit_line(E, "const float *k = %s;", emit_plus(E, E->wexpr[op->w], lin_add(lin(0), u, N)));
     emit_line(E, "float acc = %s;", bias_init(E, op, u));
-    const char *i = loop_open(E, "i", N, 0);
+    const char *i = emit_loop_open(E, "i", N, 0);
     emit_line(E, "acc += k[%s] * in[%s];", i ? i : "0", i ? i : "0");
-    loop_close(E, i);
+    emit_loop_close(E, i);
     emit_store(E, arena_printf(E->ctx->arena, "out[%s]", u ? u : "0"), &op->act, "acc");
-    loop_close(E, u);
+    emit_loop_close(E, u);
 }
 
 /* numerics.md: scale = gamma / sqrtf(var + eps); y = (x - mean) * scale + beta. */
@@ -394,22 +302,22 @@ static void emit_batchnorm(Emitter *E, const Op *op)
     const long long HW = t->numel / C;
     char eps[48];
     emit_float_lit(eps, sizeof eps, op->epsilon);
-    const char *c = loop_open(E, "c", C, 0), *ci = c ? c : "0";
+    const char *c = emit_loop_open(E, "c", C, 0), *ci = c ? c : "0";
     emit_line(E, "const float scale = %s[%s] / sqrtf(%s[%s] + %s);", E->wexpr[op->w], ci,
               E->wexpr[op->var], ci, eps);
-    const char *i = loop_open(E, "i", HW, 0);
-    IdxStr at = idx(lin_add(lin_add(lin(0), c, HW), i, 1));
-    emit_line(E, "const float v = (in[%s] - %s[%s]) * scale + %s[%s];", at.s,
+    const char *i = emit_loop_open(E, "i", HW, 0);
+    const char *at = lin_expr(E, lin_add(lin_add(lin(0), c, HW), i, 1));
+    emit_line(E, "const float v = (in[%s] - %s[%s]) * scale + %s[%s];", at,
               E->wexpr[op->mean], ci, E->wexpr[op->b], ci);
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", at.s), &op->act, "v");
-    loop_close(E, i);
-    loop_close(E, c);
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", at), &op->act, "v");
+    emit_loop_close(E, i);
+    emit_loop_close(E, c);
 }
 
 /* y = x0 + x1 + x2 ...: C's + is left-associative, numerics.md's order. */
 static void emit_add(Emitter *E, const Op *op)
 {
-    const char *i = loop_open(E, "i", E->g->t[op->out].numel, 0), *ii = i ? i : "0";
+    const char *i = emit_loop_open(E, "i", E->g->t[op->out].numel, 0), *ii = i ? i : "0";
     for (int k = 0; k < E->depth; k++)
         buf_put(E->c, "    ", 4);
     buf_puts(E->c, "const float v = ");
@@ -417,7 +325,7 @@ static void emit_add(Emitter *E, const Op *op)
         buf_printf(E->c, "%sin%d[%s]", k ? " + " : "", k, ii);
     buf_puts(E->c, ";\n");
     emit_store(E, arena_printf(E->ctx->arena, "out[%s]", ii), &op->act, "v");
-    loop_close(E, i);
+    emit_loop_close(E, i);
 }
 
 static void emit_concat(Emitter *E, const Op *op)
@@ -434,21 +342,21 @@ static void emit_concat(Emitter *E, const Op *op)
  * in index order, divide. */
 static void emit_softmax_line(Emitter *E, long long n, long long inner)
 {
-    IdxStr a;
+    const char *a;
     emit_line(E, "float m = -INFINITY;");
     emit_line(E, "float s = 0.0f;");
-    const char *i = loop_open(E, "i", n, 0);
-    a = idx(lin_add(lin(0), i, inner));
-    emit_line(E, "if (x[%s] > m)", a.s);
-    emit_line(E, "    m = x[%s];", a.s);
-    loop_close(E, i);
-    i = loop_open(E, "i", n, 0);
-    emit_line(E, "y[%s] = expf(x[%s] - m);", a.s, a.s);
-    emit_line(E, "s += y[%s];", a.s);
-    loop_close(E, i);
-    i = loop_open(E, "i", n, 0);
-    emit_line(E, "y[%s] = y[%s] / s;", a.s, a.s);
-    loop_close(E, i);
+    const char *i = emit_loop_open(E, "i", n, 0);
+    a = lin_expr(E, lin_add(lin(0), i, inner));
+    emit_line(E, "if (x[%s] > m)", a);
+    emit_line(E, "    m = x[%s];", a);
+    emit_loop_close(E, i);
+    i = emit_loop_open(E, "i", n, 0);
+    emit_line(E, "y[%s] = expf(x[%s] - m);", a, a);
+    emit_line(E, "s += y[%s];", a);
+    emit_loop_close(E, i);
+    i = emit_loop_open(E, "i", n, 0);
+    emit_line(E, "y[%s] = y[%s] / s;", a, a);
+    emit_loop_close(E, i);
 }
 
 static void emit_softmax(Emitter *E, const Op *op)
@@ -459,14 +367,14 @@ static void emit_softmax(Emitter *E, const Op *op)
         outer *= t->shape.dim[k];
     for (int k = op->axis + 1; k < t->shape.rank; k++)
         inner *= t->shape.dim[k];
-    const char *o = loop_open(E, "o", outer, 0);
-    const char *j = loop_open(E, "j", inner, 0);
+    const char *o = emit_loop_open(E, "o", outer, 0);
+    const char *j = emit_loop_open(E, "j", inner, 0);
     Lin base = lin_add(lin_add(lin(0), o, n * inner), j, 1);
-    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", base));
-    emit_line(E, "float *y = %s;", ptr_plus(E, "out", base));
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", base));
+    emit_line(E, "float *y = %s;", emit_plus(E, "out", base));
     emit_softmax_line(E, n, inner);
-    loop_close(E, j);
-    loop_close(E, o);
+    emit_loop_close(E, j);
+    emit_loop_close(E, o);
     if (op->act.kind != ACT_NONE)
         emit_map(E, &op->act, "out", 0, t->numel);
 }
@@ -481,7 +389,7 @@ static void emit_zeros(Emitter *E, const char *dst, long long at, long long n)
         return;
     }
     emit_line(E, "for (int i = 0; i < %lld; ++i)", n);
-    emit_line(E, "    %s[%s] = 0.0f;", dst, idx(lin_add(lin(at), "i", 1)).s);
+    emit_line(E, "    %s[%s] = 0.0f;", dst, lin_expr(E, lin_add(lin(at), "i", 1)));
 }
 
 /* pad.c's explicit padding: per channel, zero rows on top, then each input
@@ -491,20 +399,20 @@ static void emit_pad(Emitter *E, const Op *op)
     const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
     const int H = is->dim[1], W = is->dim[2], Hp = os->dim[1], Wp = os->dim[2];
     const int pt = op->win.pt, pl = op->win.pl;
-    const char *c = loop_open(E, "c", is->dim[0], 0);
-    emit_line(E, "const float *x = %s;", ptr_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
-    emit_line(E, "float *y = %s;", ptr_plus(E, "out", lin_add(lin(0), c, (long long)Hp * Wp)));
+    const char *c = emit_loop_open(E, "c", is->dim[0], 0);
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
+    emit_line(E, "float *y = %s;", emit_plus(E, "out", lin_add(lin(0), c, (long long)Hp * Wp)));
     emit_zeros(E, "y", 0, (long long)pt * Wp);
-    const char *r = loop_open(E, "r", H, 1);
-    emit_line(E, "float *yr = y + %s;", idx(lin_add(lin((long long)pt * Wp), r, Wp)).s);
+    const char *r = emit_loop_open(E, "r", H, 1);
+    emit_line(E, "float *yr = y + %s;", lin_expr(E, lin_add(lin((long long)pt * Wp), r, Wp)));
     emit_zeros(E, "yr", 0, pl);
     emit_line(E, "for (int i = 0; i < %d; ++i)", W);
-    emit_line(E, "    yr[%s] = x[%s];", idx(lin_add(lin(pl), "i", 1)).s,
-              idx(lin_add(lin_add(lin(0), r, W), "i", 1)).s);
+    emit_line(E, "    yr[%s] = x[%s];", lin_expr(E, lin_add(lin(pl), "i", 1)),
+              lin_expr(E, lin_add(lin_add(lin(0), r, W), "i", 1)));
     emit_zeros(E, "yr", pl + W, Wp - W - pl);
-    loop_close(E, r);
+    emit_loop_close(E, r);
     emit_zeros(E, "y", (long long)(pt + H) * Wp, (long long)(Hp - H - pt) * Wp);
-    loop_close(E, c);
+    emit_loop_close(E, c);
 }
 
 void emit_op_body(Emitter *E, const Op *op)

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base.h"      /* is_c_identifier: --name is checked before loading */
 #include "cnnc.h"
 #include "readers.h"
 
@@ -125,16 +126,6 @@ static int file_error(const char *path, const char *msg)
 }
 
 /* ---- the command line ---- */
-
-static int is_identifier(const char *s)
-{
-    if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
-        return 0;
-    for (; *s; s++)
-        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-            return 0;
-    return 1;
-}
 
 /* Flags that take a value: returns the value and advances *i. */
 static const char *flag_value(int argc, char **argv, int *i)
@@ -354,7 +345,7 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if (!o->model)
         return usage_error("%s", "no model given");
-    if (o->name && !is_identifier(o->name))
+    if (o->name && !is_c_identifier(o->name))
         return usage_error("--name '%s' is not a C identifier", o->name);
     int rc = check_run_options(o);
     return rc ? rc : check_compile_options(o);

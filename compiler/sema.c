@@ -986,6 +986,46 @@ static void warn_dead(Ctx *ctx, const Model *m, const Stmt *out)
                          "'%s' does not contribute to the output '%s' and is not computed", s->name, out->name);
 }
 
+/* Every name defined in the model, first definition first: `all` answers
+ * "is this defined later?" for the notes of source errors. */
+static void scope_all_defs(Scope *all, const Model *m)
+{
+    for (Stmt *s = m->stmts; s; s = s->next)
+        if ((s->kind == STMT_LAYER || s->kind == STMT_INPUT) && !scope_find(all, s->name)) {
+            NameSlot *slot = table_slot(&all->table, s->name);
+            slot->key = s->name;
+            slot->stmt = s;           /* the first definition of each name */
+            all->defs[all->n++] = s;
+        }
+}
+
+/* The input, then every layer in file order, each seeing the names before
+ * it in sc. Returns the last statement checked (the default output). */
+static Stmt *check_stmts(Ctx *ctx, Model *m, Scope *sc, Scope *all, Stmt *input)
+{
+    if (input) {
+        if (!check_input(ctx, input))
+            input->shape.rank = 0;   /* its readers are not checked */
+        scope_add(ctx, sc, input);
+    }
+    Stmt *prev = input;
+    int nlayers = 0;
+    for (Stmt *s = m->stmts; s; s = s->next) {
+        if (s->kind != STMT_LAYER)
+            continue;
+        if (ctx->nerrors > LIMIT_ERRORS)
+            break;                   /* nothing more would be shown */
+        nlayers++;
+        if (!check_layer(ctx, m, sc, all, s, prev))
+            s->shape.rank = 0;       /* failed: its readers are not checked */
+        scope_add(ctx, sc, s);
+        prev = s;
+    }
+    if (input && nlayers == 0)
+        diag_error(ctx, m->name_loc, "model '%s' has no layers", m->name);
+    return prev;
+}
+
 int sema_check(Ctx *ctx, Model *m)
 {
     int errors = ctx->nerrors;
@@ -1000,38 +1040,12 @@ int sema_check(Ctx *ctx, Model *m)
     Scope sc, all;
     scope_init(ctx, &sc, ndefs);
     scope_init(ctx, &all, ndefs);
-    for (Stmt *s = m->stmts; s; s = s->next)
-        if ((s->kind == STMT_LAYER || s->kind == STMT_INPUT) && !scope_find(&all, s->name)) {
-            NameSlot *slot = table_slot(&all.table, s->name);
-            slot->key = s->name;
-            slot->stmt = s;           /* the first definition of each name */
-            all.defs[all.n++] = s;
-        }
-
+    scope_all_defs(&all, m);
     Stmt *input = (Stmt *)sema_find(m, STMT_INPUT);
-    if (input) {
-        if (!check_input(ctx, input))
-            input->shape.rank = 0;   /* its readers are not checked */
-        scope_add(ctx, &sc, input);
-    }
-    Stmt *prev = input;
-    int nlayers = 0;
-    for (Stmt *s = m->stmts; s; s = s->next) {
-        if (s->kind != STMT_LAYER)
-            continue;
-        if (ctx->nerrors > LIMIT_ERRORS)
-            break;                   /* nothing more would be shown */
-        nlayers++;
-        if (!check_layer(ctx, m, &sc, &all, s, prev))
-            s->shape.rank = 0;       /* failed: its readers are not checked */
-        scope_add(ctx, &sc, s);
-        prev = s;
-    }
-    if (input && nlayers == 0)
-        diag_error(ctx, m->name_loc, "model '%s' has no layers", m->name);
+    Stmt *last = check_stmts(ctx, m, &sc, &all, input);
     if (ctx->nerrors > errors)
         return -1;
-    Stmt *out = check_output(ctx, m, &sc, prev);
+    Stmt *out = check_output(ctx, m, &sc, last);
     if (!out || !check_batch_output(ctx, input, out))
         return -1;
     mark_live_all(ctx, m, out, ndefs);

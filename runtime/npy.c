@@ -25,12 +25,7 @@ static const unsigned char npy_magic[6] = { 0x93, 'N', 'U', 'M', 'P', 'Y' };
 
 /* ---- the header dict, a small subset of Python literals ---- */
 
-typedef struct Lit {
-    const char *s;               /* header text */
-    size_t n, pos;
-    char *err;
-    size_t errlen;
-} Lit;
+typedef TextScan Lit;            /* the header's dict literal */
 
 /* What the header said. */
 typedef struct NpyHeader {
@@ -46,29 +41,11 @@ static int lit_fail(Lit *l, const char *what)
     return reader_fail(l->err, l->errlen, "malformed header: %s at byte %zu", what, l->pos);
 }
 
-static int lit_peek(Lit *l)
-{
-    while (l->pos < l->n && (l->s[l->pos] == ' ' || l->s[l->pos] == '\t' ||
-                             l->s[l->pos] == '\r' || l->s[l->pos] == '\n'))
-        l->pos++;
-    return l->pos < l->n ? (unsigned char)l->s[l->pos] : -1;
-}
-
-static int lit_expect(Lit *l, char c)
-{
-    char what[32];
-    if (lit_peek(l) != (unsigned char)c) {
-        snprintf(what, sizeof what, "expected '%c'", c);
-        return lit_fail(l, what);
-    }
-    l->pos++;
-    return 0;
-}
 
 /* 'text' or "text", no escapes (no header numpy writes has any). */
 static int lit_string(Lit *l, char *out)
 {
-    int q = lit_peek(l);
+    int q = scan_peek(l);
     if (q != '\'' && q != '"')
         return lit_fail(l, "expected a string");
     size_t start = ++l->pos;
@@ -95,7 +72,7 @@ static int lit_word(Lit *l, const char *w)
 
 static int lit_bool(Lit *l, int *v)
 {
-    lit_peek(l);
+    scan_peek(l);
     if (lit_word(l, "True"))
         *v = 1;
     else if (lit_word(l, "False"))
@@ -108,7 +85,7 @@ static int lit_bool(Lit *l, int *v)
 /* A non-negative integer; Python 2 era files may write 3L. */
 static int lit_int(Lit *l, long long *v)
 {
-    int c = lit_peek(l);
+    int c = scan_peek(l);
     if (c < '0' || c > '9')
         return lit_fail(l, "expected a non-negative integer");
     for (*v = 0; l->pos < l->n && l->s[l->pos] >= '0' && l->s[l->pos] <= '9'; l->pos++) {
@@ -126,10 +103,10 @@ static int lit_shape(Lit *l, NpyHeader *h)
 {
     int comma = 0;
     h->rank = 0;
-    if (lit_expect(l, '(') < 0)
+    if (scan_expect(l, '(') < 0)
         return -1;
     size_t start = l->pos - 1;
-    while (lit_peek(l) != ')') {
+    while (scan_peek(l) != ')') {
         long long d = 0;
         if (lit_int(l, &d) < 0)
             return -1;
@@ -137,8 +114,8 @@ static int lit_shape(Lit *l, NpyHeader *h)
             h->shape[h->rank] = d;
         if (h->rank < 1000)
             h->rank++;
-        comma = lit_peek(l) == ',';
-        if (!comma && lit_peek(l) != ')')
+        comma = scan_peek(l) == ',';
+        if (!comma && scan_peek(l) != ')')
             return lit_fail(l, "expected ',' or ')'");
         l->pos += (size_t)comma;
     }
@@ -154,7 +131,7 @@ static int lit_shape(Lit *l, NpyHeader *h)
 static int lit_entry(Lit *l, NpyHeader *h)
 {
     char key[NPY_MAX_STR + 1];
-    if (lit_string(l, key) < 0 || lit_expect(l, ':') < 0)
+    if (lit_string(l, key) < 0 || scan_expect(l, ':') < 0)
         return -1;
     int *seen = strcmp(key, "descr") == 0 ? &h->seen_descr
               : strcmp(key, "fortran_order") == 0 ? &h->seen_fortran
@@ -164,7 +141,7 @@ static int lit_entry(Lit *l, NpyHeader *h)
     if ((*seen)++)
         return reader_fail(l->err, l->errlen, "malformed header: duplicate key '%s'", key);
     if (seen == &h->seen_descr) {
-        if (lit_peek(l) == '[')
+        if (scan_peek(l) == '[')
             return reader_fail(l->err, l->errlen, "structured dtypes are not supported");
         return lit_string(l, h->descr);
     }
@@ -175,19 +152,19 @@ static int lit_entry(Lit *l, NpyHeader *h)
 
 static int lit_dict(Lit *l, NpyHeader *h)
 {
-    if (lit_expect(l, '{') < 0)
+    if (scan_expect(l, '{') < 0)
         return -1;
-    while (lit_peek(l) != '}') {
+    while (scan_peek(l) != '}') {
         if (lit_entry(l, h) < 0)
             return -1;
-        int c = lit_peek(l);
+        int c = scan_peek(l);
         if (c != ',' && c != '}')
             return lit_fail(l, "expected ',' or '}'");
         if (c == ',')
             l->pos++;
     }
     l->pos++;
-    if (lit_peek(l) != -1)                 /* only the padding may follow */
+    if (scan_peek(l) != -1)                 /* only the padding may follow */
         return lit_fail(l, "unexpected text after the dict");
     const char *miss = !h->seen_descr ? "descr" : !h->seen_fortran ? "fortran_order"
                      : !h->seen_shape ? "shape" : NULL;
@@ -262,7 +239,7 @@ static int read_header(FILE *fp, NpyArray *out, char *err, size_t errlen)
         rc = reader_fail(err, errlen, "truncated header");
     NpyHeader h;
     memset(&h, 0, sizeof h);
-    Lit l = { text, hlen, 0, err, errlen };
+    Lit l = { (const unsigned char *)text, hlen, 0, err, errlen, lit_fail };
     if (rc == 0)
         rc = lit_dict(&l, &h);
     if (rc == 0)

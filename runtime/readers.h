@@ -66,6 +66,20 @@ int npy_save(const char *path, const float *data, int rank, const long long *sha
  * every reader and writer here fails. */
 int reader_fail(char *err, size_t errlen, const char *fmt, ...) READER_PRINTF_LIKE;
 
+/* A cursor over a small header text: .npy's dict literal, safetensors'
+ * JSON. Each reader supplies fail(), which words its own message. */
+typedef struct TextScan TextScan;
+struct TextScan {
+    const unsigned char *s;      /* the text, n bytes */
+    size_t n, pos;
+    char *err;                   /* where fail() writes the message */
+    size_t errlen;
+    int (*fail)(TextScan *t, const char *what);   /* reports; returns -1 */
+};
+void scan_blanks(TextScan *t);          /* skips ' ', '\t', '\r', '\n' */
+int scan_peek(TextScan *t);             /* after blanks: the next byte, -1 at the end */
+int scan_expect(TextScan *t, char c);   /* after blanks: c, taken; else fail() */
+
 /* Removes what a failed write left at path, if path is a regular file: a
  * write to /dev/full or a FIFO that failed must not delete the device. */
 void remove_partial(const char *path);

@@ -64,40 +64,11 @@ static const char *shape_show(const StTensor *t, char *buf, size_t cap)
 
 /* ---- the JSON cursor ---- */
 
-typedef struct Json {
-    const unsigned char *s;   /* header text */
-    size_t n, pos;
-    char *err;
-    size_t errlen;
-} Json;
+typedef TextScan Json;          /* the header's JSON text */
 
 static int json_fail(Json *j, const char *what)
 {
     return reader_fail(j->err, j->errlen, "malformed header JSON at byte %zu: %s", j->pos, what);
-}
-
-static void json_ws(Json *j)
-{
-    while (j->pos < j->n && (j->s[j->pos] == ' ' || j->s[j->pos] == '\t' ||
-                             j->s[j->pos] == '\n' || j->s[j->pos] == '\r'))
-        j->pos++;
-}
-
-static int json_peek(Json *j)
-{
-    json_ws(j);
-    return j->pos < j->n ? j->s[j->pos] : -1;
-}
-
-static int json_expect(Json *j, char c)
-{
-    char what[32];
-    if (json_peek(j) != (unsigned char)c) {
-        snprintf(what, sizeof what, "expected '%c'", c);
-        return json_fail(j, what);
-    }
-    j->pos++;
-    return 0;
 }
 
 /* After an item of a list or object that `close` ends: consumes the ','
@@ -105,7 +76,7 @@ static int json_expect(Json *j, char c)
  * is an error (-1). */
 static int json_after_item(Json *j, char close)
 {
-    int c = json_peek(j);
+    int c = scan_peek(j);
     if (c == close || c == ',') {
         j->pos++;
         return c == close;
@@ -263,7 +234,7 @@ static long json_string_into(Json *j, unsigned char *d)
 static int json_string(Json *j, char **out)
 {
     *out = NULL;
-    if (json_peek(j) != '"')
+    if (scan_peek(j) != '"')
         return json_fail(j, "expected a string");
     /* Up to the closing quote: escapes never lengthen a string, so this
      * bounds its decoded size (allocating the rest of the header instead
@@ -331,7 +302,7 @@ static int json_number_span(Json *j, int *is_int)
 static int json_integer(Json *j, long long *v, const char *what)
 {
     int is_int;
-    json_ws(j);
+    scan_blanks(j);
     size_t start = j->pos;
     if (json_number_span(j, &is_int) < 0)
         return -1;
@@ -365,7 +336,7 @@ static int json_skip_value(Json *j, int depth);
 /* The rest of an array or object whose opener was just consumed. */
 static int json_skip_members(Json *j, int depth, char close)
 {
-    if (json_peek(j) == close) {
+    if (scan_peek(j) == close) {
         j->pos++;
         return 0;
     }
@@ -375,7 +346,7 @@ static int json_skip_members(Json *j, int depth, char close)
             if (json_string(j, &key) < 0)
                 return -1;
             free(key);
-            if (json_expect(j, ':') < 0)
+            if (scan_expect(j, ':') < 0)
                 return -1;
         }
         if (json_skip_value(j, depth + 1) < 0)
@@ -391,7 +362,7 @@ static int json_skip_value(Json *j, int depth)
 {
     if (depth > ST_MAX_DEPTH)
         return json_fail(j, "nesting is too deep");
-    int c = json_peek(j), is_int;
+    int c = scan_peek(j), is_int;
     char *s;
     switch (c) {
     case '{': j->pos++; return json_skip_members(j, depth, '}');
@@ -416,9 +387,9 @@ static int json_skip_value(Json *j, int depth)
 static int json_int_list(Json *j, long long *v, int max, int *count, const char *what)
 {
     *count = 0;
-    if (json_expect(j, '[') < 0)
+    if (scan_expect(j, '[') < 0)
         return -1;
-    if (json_peek(j) == ']') {
+    if (scan_peek(j) == ']') {
         j->pos++;
         return 0;
     }
@@ -472,7 +443,7 @@ static int entry_field(Json *j, const char *key, Entry *e, StTensor *t, const ch
     if (strcmp(key, "dtype") == 0) {
         if (e->dtype)
             return reader_fail(j->err, j->errlen, "tensor '%s': duplicate key 'dtype'", shown);
-        if (json_peek(j) != '"')
+        if (scan_peek(j) != '"')
             return reader_fail(j->err, j->errlen, "tensor '%s': dtype must be a string", shown);
         return json_string(j, &e->dtype);
     }
@@ -506,11 +477,11 @@ static int entry_field(Json *j, const char *key, Entry *e, StTensor *t, const ch
 /* The '{...}' of one tensor into e and t->shape/rank. */
 static int entry_parse(Json *j, Entry *e, StTensor *t, const char *shown)
 {
-    if (json_peek(j) != '{')
+    if (scan_peek(j) != '{')
         return reader_fail(j->err, j->errlen, "tensor '%s': expected an object at byte %zu",
                        shown, j->pos);
     j->pos++;
-    if (json_peek(j) == '}') {
+    if (scan_peek(j) == '}') {
         j->pos++;
         return 0;                       /* entry_check names what is missing */
     }
@@ -518,7 +489,7 @@ static int entry_parse(Json *j, Entry *e, StTensor *t, const char *shown)
         char *key;
         if (json_string(j, &key) < 0)
             return -1;
-        int rc = json_expect(j, ':');
+        int rc = scan_expect(j, ':');
         if (rc == 0)
             rc = entry_field(j, key, e, t, shown);
         free(key);
@@ -609,10 +580,10 @@ static int tensors_push(StFile *f, int *cap, StTensor **out)
 /* "__metadata__": an object of string values, which we do not use. */
 static int metadata_parse(Json *j)
 {
-    if (json_peek(j) != '{')
+    if (scan_peek(j) != '{')
         return reader_fail(j->err, j->errlen, "'__metadata__' must be an object of strings");
     j->pos++;
-    if (json_peek(j) == '}') {
+    if (scan_peek(j) == '}') {
         j->pos++;
         return 0;
     }
@@ -621,9 +592,9 @@ static int metadata_parse(Json *j)
         if (json_string(j, &key) < 0)
             return -1;
         free(key);
-        if (json_expect(j, ':') < 0)
+        if (scan_expect(j, ':') < 0)
             return -1;
-        if (json_peek(j) != '"')
+        if (scan_peek(j) != '"')
             return reader_fail(j->err, j->errlen, "'__metadata__' must be an object of strings");
         if (json_string(j, &val) < 0)
             return -1;
@@ -641,7 +612,7 @@ static int header_member(Json *j, StFile *f, int *cap, const unsigned char *data
     char *name, shown[ST_NAME_SHOWN + 16];
     if (json_string(j, &name) < 0)
         return -1;
-    if (json_expect(j, ':') < 0) {
+    if (scan_expect(j, ':') < 0) {
         free(name);
         return -1;
     }
@@ -671,9 +642,9 @@ static int header_member(Json *j, StFile *f, int *cap, const unsigned char *data
 static int header_parse(Json *j, StFile *f, const unsigned char *data, size_t datalen)
 {
     int cap = 0, seen_meta = 0;
-    if (json_expect(j, '{') < 0)
+    if (scan_expect(j, '{') < 0)
         return -1;
-    if (json_peek(j) == '}') {
+    if (scan_peek(j) == '}') {
         j->pos++;
     } else {
         for (;;) {
@@ -686,7 +657,7 @@ static int header_parse(Json *j, StFile *f, const unsigned char *data, size_t da
                 break;
         }
     }
-    if (json_peek(j) != -1)           /* trailing spaces are the writer's padding */
+    if (scan_peek(j) != -1)           /* trailing spaces are the writer's padding */
         return json_fail(j, "unexpected data after the header object");
     return 0;
 }
@@ -763,7 +734,7 @@ static int st_parse_owned(StFile *f, char *err, size_t errlen)
                        ST_MAX_HEADER);
     if (hlen > f->size - 8)
         return reader_fail(err, errlen, "header length %llu exceeds file size %zu", hlen, f->size);
-    Json j = { f->buf + 8, (size_t)hlen, 0, err, errlen };
+    Json j = { f->buf + 8, (size_t)hlen, 0, err, errlen, json_fail };
     size_t data_at = 8 + (size_t)hlen;
     if (header_parse(&j, f, f->buf + data_at, f->size - data_at) < 0)
         return -1;

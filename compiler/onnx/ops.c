@@ -1008,39 +1008,55 @@ static int op_concat(Imp *im)
 
 /* ---- Constant, Pad, Transpose ---- */
 
+/* A Constant's value_float(s) or value_int(s) as a tensor: n values, a
+ * scalar (rank 0) or a vector. */
+static void constant_list(Imp *im, OnnxTensor *t, int dtype, const void *values, long long n,
+                          int scalar)
+{
+    size_t esize = dtype == ONNX_FLOAT ? sizeof *t->floats : sizeof *t->ints;
+    void *data = arena_alloc(im->a, esize * (size_t)(n + 1));
+    if (n)
+        memcpy(data, values, esize * (size_t)n);
+    t->dtype = dtype;
+    t->numel = n;
+    t->rank = !scalar;
+    t->dims[0] = n;
+    if (dtype == ONNX_FLOAT) {
+        t->floats = data;
+        t->nfloats = n;
+    } else {
+        t->ints = data;
+        t->nints = n;
+    }
+}
+
+/* Fills t from the Constant's one attribute; -1 after an error. */
+static int constant_tensor(Imp *im, const OnnxAttr *a, OnnxTensor *t)
+{
+    if (strcmp(a->name, "value") == 0 && a->t)
+        *t = *a->t;
+    else if (strcmp(a->name, "value_float") == 0)
+        constant_list(im, t, ONNX_FLOAT, &a->f, 1, 1);
+    else if (strcmp(a->name, "value_floats") == 0)
+        constant_list(im, t, ONNX_FLOAT, a->floats, a->nfloats, 0);
+    else if (strcmp(a->name, "value_int") == 0)
+        constant_list(im, t, ONNX_INT64, &a->i, 1, 1);
+    else if (strcmp(a->name, "value_ints") == 0)
+        constant_list(im, t, ONNX_INT64, a->ints, a->nints, 0);
+    else
+        return imp_error(im, "attribute '%s' is not supported", onnx_printable(im->a, a->name));
+    return 0;
+}
+
 static int op_constant(Imp *im)
 {
     const OnnxNode *n = imp_node(im);
     OnnxVal *out = imp_output(im, 0);
     if (n->nattrs != 1)
         return imp_error(im, "a Constant needs exactly one attribute, got %d", n->nattrs);
-    const OnnxAttr *a = &n->attrs[0];
     OnnxTensor *t = arena_alloc(im->a, sizeof *t);
-    if (strcmp(a->name, "value") == 0 && a->t) {
-        *t = *a->t;
-    } else if (strcmp(a->name, "value_float") == 0 || strcmp(a->name, "value_floats") == 0) {
-        int one = strcmp(a->name, "value_float") == 0;
-        t->dtype = ONNX_FLOAT;
-        t->numel = one ? 1 : a->nfloats;
-        t->floats = arena_alloc(im->a, sizeof *t->floats * (size_t)(t->numel + 1));
-        if (t->numel)
-            memcpy(t->floats, one ? &a->f : a->floats, sizeof *t->floats * (size_t)t->numel);
-        t->nfloats = t->numel;
-        t->rank = !one;
-        t->dims[0] = t->numel;
-    } else if (strcmp(a->name, "value_int") == 0 || strcmp(a->name, "value_ints") == 0) {
-        int one = strcmp(a->name, "value_int") == 0;
-        t->dtype = ONNX_INT64;
-        t->numel = one ? 1 : a->nints;
-        t->ints = arena_alloc(im->a, sizeof *t->ints * (size_t)(t->numel + 1));
-        if (t->numel)
-            memcpy(t->ints, one ? &a->i : a->ints, sizeof *t->ints * (size_t)t->numel);
-        t->nints = t->numel;
-        t->rank = !one;
-        t->dims[0] = t->numel;
-    } else {
-        return imp_error(im, "attribute '%s' is not supported", onnx_printable(im->a, a->name));
-    }
+    if (constant_tensor(im, &n->attrs[0], t) != 0)
+        return -1;
     if (!out)
         return 0;
     out->kind = VAL_CONST;

@@ -337,24 +337,48 @@ static void dec_leave(Dec *d)
     d->depth--;
 }
 
+/* One field of a message: decodes it into state (the message's own
+ * struct, and the sizes of its growing arrays). */
+typedef int FieldFn(Dec *d, Msg *m, unsigned field, int wt, void *state);
+
+/* Decodes every field of m, in order, with fn. */
+static int dec_fields(Dec *d, Msg m, FieldFn *fn, void *state)
+{
+    while (m.p < m.end) {
+        unsigned field;
+        int wt;
+        if (rd_tag(d, &m, &field, &wt) != 0 || fn(d, &m, field, wt, state) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- TensorProto ---- */
 
-static int tensor_field(Dec *d, Msg *m, unsigned field, int wt, OnnxTensor *t, IntVec *dims,
-                        IntVec *ints, FloatVec *floats, DoubleVec *doubles)
+typedef struct TensorVecs {
+    OnnxTensor *t;
+    IntVec dims, ints;
+    FloatVec floats;
+    DoubleVec doubles;
+} TensorVecs;
+
+static int tensor_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
+    TensorVecs *v = state;
+    OnnxTensor *t = v->t;
     long long x;
     Msg s;
     switch (field) {
-    case 1: return rd_ints(d, m, wt, "dims", dims);
+    case 1: return rd_ints(d, m, wt, "dims", &v->dims);
     case 2:
         if (rd_int(d, m, wt, "data_type", 0, 1000, &x) != 0)
             return -1;
         t->dtype = (int)x;
         return 0;
     case 3: return dec_error(d, m->p, "segmented tensors are not supported");
-    case 4: return rd_floats(d, m, wt, "float_data", floats);
-    case 5: return rd_ints(d, m, wt, "int32_data", ints);
-    case 7: return rd_ints(d, m, wt, "int64_data", ints);
+    case 4: return rd_floats(d, m, wt, "float_data", &v->floats);
+    case 5: return rd_ints(d, m, wt, "int32_data", &v->ints);
+    case 7: return rd_ints(d, m, wt, "int64_data", &v->ints);
     case 8: return rd_string(d, m, wt, "name", &t->name);
     case 9:
         if (want_wt(d, m->p, "raw_data", wt, WT_BYTES) != 0 || rd_len(d, m, &s) != 0)
@@ -363,7 +387,7 @@ static int tensor_field(Dec *d, Msg *m, unsigned field, int wt, OnnxTensor *t, I
         t->raw_len = (size_t)(s.end - s.p);
         t->has_raw = 1;
         return 0;
-    case 10: return rd_doubles(d, m, wt, "double_data", doubles);
+    case 10: return rd_doubles(d, m, wt, "double_data", &v->doubles);
     case 13: t->external = 1; return rd_skip(d, m, wt);
     case 14:
         if (rd_int(d, m, wt, "data_location", 0, 1, &x) != 0)
@@ -423,145 +447,110 @@ static int tensor_dims(Dec *d, const unsigned char *at, OnnxTensor *t, const Int
 static int dec_tensor(Dec *d, Msg m, OnnxTensor *t)
 {
     const unsigned char *at = m.p;
-    IntVec dims = { 0 }, ints = { 0 };
-    FloatVec floats = { 0 };
-    DoubleVec doubles = { 0 };
+    TensorVecs v = { .t = t };
     t->name = "";
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        if (rd_tag(d, &m, &field, &wt) != 0 || tensor_field(d, &m, field, wt, t, &dims, &ints, &floats, &doubles) != 0)
-            return -1;
-    }
-    t->floats = floats.v;
-    t->nfloats = floats.n;
-    t->ints = ints.v;
-    t->nints = ints.n;
-    t->doubles = doubles.v;
-    t->ndoubles = doubles.n;
-    if (tensor_dims(d, at, t, &dims) != 0)
+    if (dec_fields(d, m, tensor_field, &v) != 0)
+        return -1;
+    t->floats = v.floats.v;
+    t->nfloats = v.floats.n;
+    t->ints = v.ints.v;
+    t->nints = v.ints.n;
+    t->doubles = v.doubles.v;
+    t->ndoubles = v.doubles.n;
+    if (tensor_dims(d, at, t, &v.dims) != 0)
         return -1;
     return tensor_check(d, at, t);
 }
 
 /* ---- ValueInfoProto and its TypeProto ---- */
 
-static int dec_dim(Dec *d, Msg m, OnnxValueInfo *vi, int k)
+/* All of TypeProto that cnnc reads lands in the one OnnxValueInfo. */
+
+static int dim_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
-    vi->dims[k] = -1;
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        long long x;
-        if (rd_tag(d, &m, &field, &wt) != 0)
+    OnnxValueInfo *vi = state;
+    int k = vi->rank;
+    long long x;
+    switch (field) {
+    case 1:
+        if (rd_int(d, m, wt, "dim_value", 0, 1LL << 40, &x) != 0)
             return -1;
-        if (field == 1) {
-            if (rd_int(d, &m, wt, "dim_value", 0, 1LL << 40, &x) != 0)
-                return -1;
-            vi->dims[k] = x;
-        } else if (field == 2) {
-            if (rd_string(d, &m, wt, "dim_param", &vi->dim_param[k]) != 0)
-                return -1;
-        } else if (rd_skip(d, &m, wt) != 0) {
-            return -1;
-        }
+        vi->dims[k] = x;
+        return 0;
+    case 2: return rd_string(d, m, wt, "dim_param", &vi->dim_param[k]);
+    default: return rd_skip(d, m, wt);
     }
+}
+
+/* Enters field `name` of m and decodes it into vi with fn. */
+static int dec_sub(Dec *d, Msg *m, int wt, const char *name, long long index, FieldFn *fn,
+                   OnnxValueInfo *vi)
+{
+    Msg sub;
+    if (dec_enter(d, m, wt, name, index, &sub) != 0 || dec_fields(d, sub, fn, vi) != 0)
+        return -1;
+    dec_leave(d);
     return 0;
 }
 
-static int dec_shape(Dec *d, Msg m, OnnxValueInfo *vi)
+static int shape_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
-    vi->has_shape = 1;
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        Msg sub;
-        if (rd_tag(d, &m, &field, &wt) != 0)
-            return -1;
-        if (field != 1) {
-            if (rd_skip(d, &m, wt) != 0)
-                return -1;
-            continue;
-        }
-        if (vi->rank >= ONNX_MAX_RANK)
-            return dec_error(d, m.p, "shape has more than %d dimensions", ONNX_MAX_RANK);
-        if (dec_enter(d, &m, wt, "dim", vi->rank, &sub) != 0 || dec_dim(d, sub, vi, vi->rank) != 0)
-            return -1;
-        vi->rank++;
-        dec_leave(d);
-    }
+    OnnxValueInfo *vi = state;
+    if (field != 1)
+        return rd_skip(d, m, wt);
+    if (vi->rank >= ONNX_MAX_RANK)
+        return dec_error(d, m->p, "shape has more than %d dimensions", ONNX_MAX_RANK);
+    vi->dims[vi->rank] = -1;
+    if (dec_sub(d, m, wt, "dim", vi->rank, dim_field, vi) != 0)
+        return -1;
+    vi->rank++;
     return 0;
 }
 
-static int dec_tensor_type(Dec *d, Msg m, OnnxValueInfo *vi)
+static int tensor_type_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
-    vi->has_type = 1;
-    vi->kind = 1;
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        long long x;
-        Msg sub;
-        if (rd_tag(d, &m, &field, &wt) != 0)
+    OnnxValueInfo *vi = state;
+    long long x;
+    switch (field) {
+    case 1:
+        if (rd_int(d, m, wt, "elem_type", 0, 1000, &x) != 0)
             return -1;
-        if (field == 1) {
-            if (rd_int(d, &m, wt, "elem_type", 0, 1000, &x) != 0)
-                return -1;
-            vi->elem_type = (int)x;
-        } else if (field == 2) {
-            if (dec_enter(d, &m, wt, "shape", -1, &sub) != 0 || dec_shape(d, sub, vi) != 0)
-                return -1;
-            dec_leave(d);
-        } else if (rd_skip(d, &m, wt) != 0) {
-            return -1;
-        }
+        vi->elem_type = (int)x;
+        return 0;
+    case 2:
+        vi->has_shape = 1;
+        return dec_sub(d, m, wt, "shape", -1, shape_field, vi);
+    default: return rd_skip(d, m, wt);
     }
-    return 0;
 }
 
-static int dec_type(Dec *d, Msg m, OnnxValueInfo *vi)
+static int type_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        Msg sub;
-        if (rd_tag(d, &m, &field, &wt) != 0)
-            return -1;
-        if (field == 1) {
-            if (dec_enter(d, &m, wt, "tensor_type", -1, &sub) != 0 || dec_tensor_type(d, sub, vi) != 0)
-                return -1;
-            dec_leave(d);
-        } else {
-            if (field == 4 || field == 5 || field == 8 || field == 9)
-                vi->kind = 2;   /* sequence, map, sparse tensor, optional */
-            if (rd_skip(d, &m, wt) != 0)
-                return -1;
-        }
+    OnnxValueInfo *vi = state;
+    if (field == 1) {
+        vi->has_type = 1;
+        vi->kind = 1;
+        return dec_sub(d, m, wt, "tensor_type", -1, tensor_type_field, vi);
     }
-    return 0;
+    if (field == 4 || field == 5 || field == 8 || field == 9)
+        vi->kind = 2;   /* sequence, map, sparse tensor, optional */
+    return rd_skip(d, m, wt);
+}
+
+static int value_info_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
+{
+    OnnxValueInfo *vi = state;
+    switch (field) {
+    case 1: return rd_string(d, m, wt, "name", &vi->name);
+    case 2: return dec_sub(d, m, wt, "type", -1, type_field, vi);
+    default: return rd_skip(d, m, wt);
+    }
 }
 
 static int dec_value_info(Dec *d, Msg m, OnnxValueInfo *vi)
 {
     vi->name = "";
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        Msg sub;
-        if (rd_tag(d, &m, &field, &wt) != 0)
-            return -1;
-        if (field == 1) {
-            if (rd_string(d, &m, wt, "name", &vi->name) != 0)
-                return -1;
-        } else if (field == 2) {
-            if (dec_enter(d, &m, wt, "type", -1, &sub) != 0 || dec_type(d, sub, vi) != 0)
-                return -1;
-            dec_leave(d);
-        } else if (rd_skip(d, &m, wt) != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    return dec_fields(d, m, value_info_field, vi);
 }
 
 /* ---- NodeProto and AttributeProto ---- */
@@ -596,10 +585,19 @@ static int attr_sub(Dec *d, Msg *m, unsigned field, int wt, OnnxAttr *a)
     return rc;
 }
 
-static int attr_field(Dec *d, Msg *m, unsigned field, int wt, OnnxAttr *a, IntVec *ints, FloatVec *floats)
+/* An attribute being decoded, with its repeated numbers as they grow. */
+typedef struct AttrVecs {
+    IntVec ints;
+    FloatVec floats;
+    OnnxAttr *a;
+} AttrVecs;
+
+static int attr_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
     unsigned long long v = 0;
     long long x;
+    AttrVecs *vecs = state;
+    OnnxAttr *a = vecs->a;
     switch (field) {
     case 1: return rd_string(d, m, wt, "name", &a->name);
     case 2:
@@ -616,8 +614,8 @@ static int attr_field(Dec *d, Msg *m, unsigned field, int wt, OnnxAttr *a, IntVe
         return 0;
     case 4: a->has_s = 1; return rd_string(d, m, wt, "s", &a->s);
     case 5: case 6: return attr_sub(d, m, field, wt, a);
-    case 7: return rd_floats(d, m, wt, "floats", floats);
-    case 8: return rd_ints(d, m, wt, "ints", ints);
+    case 7: return rd_floats(d, m, wt, "floats", &vecs->floats);
+    case 8: return rd_ints(d, m, wt, "ints", &vecs->ints);
     case 9: return count_attr(d, m, wt, "strings", &a->nstrings);
     case 10: return count_attr(d, m, wt, "tensors", &a->ntensors);
     case 11: return count_attr(d, m, wt, "graphs", &a->ngraphs);
@@ -632,55 +630,60 @@ static int attr_field(Dec *d, Msg *m, unsigned field, int wt, OnnxAttr *a, IntVe
 
 static int dec_attr(Dec *d, Msg m, OnnxAttr *a)
 {
-    IntVec ints = { 0 };
-    FloatVec floats = { 0 };
+    AttrVecs v = { .a = a };
     a->name = "";
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        if (rd_tag(d, &m, &field, &wt) != 0 || attr_field(d, &m, field, wt, a, &ints, &floats) != 0)
-            return -1;
-    }
-    if (ints.n > ONNX_MAX_ITEMS || floats.n > ONNX_MAX_ITEMS)
-        return dec_error(d, m.p, "attribute '%s' has more than %d values",
+    if (dec_fields(d, m, attr_field, &v) != 0)
+        return -1;
+    if (v.ints.n > ONNX_MAX_ITEMS || v.floats.n > ONNX_MAX_ITEMS)
+        return dec_error(d, m.end, "attribute '%s' has more than %d values",
                          onnx_printable(d->ctx->arena, a->name), ONNX_MAX_ITEMS);
-    a->ints = ints.v;
-    a->nints = (int)ints.n;
-    a->floats = floats.v;
-    a->nfloats = (int)floats.n;
+    a->ints = v.ints.v;
+    a->nints = (int)v.ints.n;
+    a->floats = v.floats.v;
+    a->nfloats = (int)v.floats.n;
     return 0;
 }
 
-typedef struct NodeVecs {
-    const char **in, **out;
-    long long nin, capin, nout, capout;
-    OnnxAttr *attrs;
-    long long nattrs, capattrs;
-} NodeVecs;
-
-static int push_string(Dec *d, Msg *m, int wt, const char *field, const char ***v, long long *n, long long *cap)
+/* Room for one more entry of an array of the decoded model, which counts
+ * its entries in an int (at most ONNX_MAX_ITEMS). */
+static int grow_one(Dec *d, const unsigned char *at, const char *field, void **items, int *n,
+                    long long *cap, size_t size)
 {
-    const unsigned char *at = m->p;
-    if (vec_grow(d, at, field, (void **)v, n, cap, 1, sizeof **v, ONNX_MAX_ITEMS) != 0)
+    long long count = *n;
+    return vec_grow(d, at, field, items, &count, cap, 1, size, ONNX_MAX_ITEMS);
+}
+
+/* A node being decoded: its arrays grow in place, these are their sizes. */
+typedef struct NodeCaps {
+    OnnxNode *nd;
+    long long in, out, attrs;
+} NodeCaps;
+
+static int push_string(Dec *d, Msg *m, int wt, const char *field, const char ***v, int *n,
+                       long long *cap)
+{
+    if (grow_one(d, m->p, field, (void **)v, n, cap, sizeof **v) != 0)
         return -1;
     return rd_string(d, m, wt, field, &(*v)[(*n)++]);
 }
 
-static int node_field(Dec *d, Msg *m, unsigned field, int wt, OnnxNode *nd, NodeVecs *v)
+static int node_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
+    NodeCaps *cap = state;
+    OnnxNode *nd = cap->nd;
     Msg sub;
     switch (field) {
-    case 1: return push_string(d, m, wt, "input", &v->in, &v->nin, &v->capin);
-    case 2: return push_string(d, m, wt, "output", &v->out, &v->nout, &v->capout);
+    case 1: return push_string(d, m, wt, "input", &nd->inputs, &nd->ninputs, &cap->in);
+    case 2: return push_string(d, m, wt, "output", &nd->outputs, &nd->noutputs, &cap->out);
     case 3: return rd_string(d, m, wt, "name", &nd->name);
     case 4: return rd_string(d, m, wt, "op_type", &nd->op_type);
     case 5:
-        if (vec_grow(d, m->p, "attribute", (void **)&v->attrs, &v->nattrs, &v->capattrs, 1,
-                     sizeof *v->attrs, ONNX_MAX_ITEMS) != 0 ||
-            dec_enter(d, m, wt, "attribute", v->nattrs, &sub) != 0 ||
-            dec_attr(d, sub, &v->attrs[v->nattrs]) != 0)
+        if (grow_one(d, m->p, "attribute", (void **)&nd->attrs, &nd->nattrs, &cap->attrs,
+                     sizeof *nd->attrs) != 0 ||
+            dec_enter(d, m, wt, "attribute", nd->nattrs, &sub) != 0 ||
+            dec_attr(d, sub, &nd->attrs[nd->nattrs]) != 0)
             return -1;
-        v->nattrs++;
+        nd->nattrs++;
         dec_leave(d);
         return 0;
     case 7: return rd_string(d, m, wt, "domain", &nd->domain);
@@ -690,40 +693,25 @@ static int node_field(Dec *d, Msg *m, unsigned field, int wt, OnnxNode *nd, Node
 
 static int dec_node(Dec *d, Msg m, OnnxNode *nd)
 {
-    NodeVecs v = { 0 };
+    NodeCaps cap = { .nd = nd };
     nd->name = nd->op_type = nd->domain = "";
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        if (rd_tag(d, &m, &field, &wt) != 0 || node_field(d, &m, field, wt, nd, &v) != 0)
-            return -1;
-    }
-    nd->inputs = v.in;
-    nd->ninputs = (int)v.nin;
-    nd->outputs = v.out;
-    nd->noutputs = (int)v.nout;
-    nd->attrs = v.attrs;
-    nd->nattrs = (int)v.nattrs;
-    return 0;
+    return dec_fields(d, m, node_field, &cap);
 }
 
 /* ---- GraphProto ---- */
 
-typedef struct GraphVecs {
-    OnnxNode *nodes;
-    long long nnodes, capnodes;
-    OnnxTensor *inits;
-    long long ninits, capinits;
-    OnnxValueInfo *ins, *outs;
-    long long nins, capins, nouts, capouts;
-} GraphVecs;
+/* A graph being decoded: its arrays grow in place, these are their sizes. */
+typedef struct GraphCaps {
+    OnnxGraph *g;
+    long long nodes, inits, ins, outs;
+} GraphCaps;
 
 /* Grows *items by one zeroed entry, enters it, decodes it, leaves. */
-static int graph_item(Dec *d, Msg *m, int wt, const char *field, void **items, long long *n,
+static int graph_item(Dec *d, Msg *m, int wt, const char *field, void **items, int *n,
                       long long *cap, size_t size)
 {
     Msg sub;
-    if (vec_grow(d, m->p, field, items, n, cap, 1, size, ONNX_MAX_ITEMS) != 0 ||
+    if (grow_one(d, m->p, field, items, n, cap, size) != 0 ||
         dec_enter(d, m, wt, field, *n, &sub) != 0)
         return -1;
     void *item = (char *)*items + (size_t)*n * size;
@@ -737,15 +725,24 @@ static int graph_item(Dec *d, Msg *m, int wt, const char *field, void **items, l
     return 0;
 }
 
-static int graph_field(Dec *d, Msg *m, unsigned field, int wt, OnnxGraph *g, GraphVecs *v)
+static int graph_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
+    GraphCaps *cap = state;
+    OnnxGraph *g = cap->g;
     switch (field) {
-    case 1: return graph_item(d, m, wt, "node", (void **)&v->nodes, &v->nnodes, &v->capnodes, sizeof *v->nodes);
+    case 1:
+        return graph_item(d, m, wt, "node", (void **)&g->nodes, &g->nnodes, &cap->nodes,
+                          sizeof *g->nodes);
     case 2: return rd_string(d, m, wt, "name", &g->name);
     case 5:
-        return graph_item(d, m, wt, "initializer", (void **)&v->inits, &v->ninits, &v->capinits, sizeof *v->inits);
-    case 11: return graph_item(d, m, wt, "input", (void **)&v->ins, &v->nins, &v->capins, sizeof *v->ins);
-    case 12: return graph_item(d, m, wt, "output", (void **)&v->outs, &v->nouts, &v->capouts, sizeof *v->outs);
+        return graph_item(d, m, wt, "initializer", (void **)&g->inits, &g->ninits, &cap->inits,
+                          sizeof *g->inits);
+    case 11:
+        return graph_item(d, m, wt, "input", (void **)&g->inputs, &g->ninputs, &cap->ins,
+                          sizeof *g->inputs);
+    case 12:
+        return graph_item(d, m, wt, "output", (void **)&g->outputs, &g->noutputs, &cap->outs,
+                          sizeof *g->outputs);
     case 15: g->nsparse++; return rd_skip(d, m, wt);
     default: return rd_skip(d, m, wt);
     }
@@ -753,23 +750,9 @@ static int graph_field(Dec *d, Msg *m, unsigned field, int wt, OnnxGraph *g, Gra
 
 static int dec_graph(Dec *d, Msg m, OnnxGraph *g)
 {
-    GraphVecs v = { 0 };
+    GraphCaps cap = { .g = g };
     g->name = "";
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        if (rd_tag(d, &m, &field, &wt) != 0 || graph_field(d, &m, field, wt, g, &v) != 0)
-            return -1;
-    }
-    g->nodes = v.nodes;
-    g->nnodes = (int)v.nnodes;
-    g->inits = v.inits;
-    g->ninits = (int)v.ninits;
-    g->inputs = v.ins;
-    g->ninputs = (int)v.nins;
-    g->outputs = v.outs;
-    g->noutputs = (int)v.nouts;
-    return 0;
+    return dec_fields(d, m, graph_field, &cap);
 }
 
 /* ---- ModelProto ---- */
@@ -795,12 +778,15 @@ static int dec_opset(Dec *d, Msg m, OnnxModel *model)
 }
 
 typedef struct ModelStrings {
+    OnnxModel *model;
     const char *producer, *version;
     long long nopsets;
 } ModelStrings;
 
-static int model_field(Dec *d, Msg *m, unsigned field, int wt, OnnxModel *model, ModelStrings *ms)
+static int model_field(Dec *d, Msg *m, unsigned field, int wt, void *state)
 {
+    ModelStrings *ms = state;
+    OnnxModel *model = ms->model;
     Msg sub;
     int rc;
     switch (field) {
@@ -833,14 +819,10 @@ int onnx_decode(Ctx *ctx, const char *path, const unsigned char *bytes, size_t s
 {
     Dec d = { .ctx = ctx, .path = path, .base = bytes };
     Msg m = { bytes, bytes + size };
-    ModelStrings ms = { "", "", 0 };
+    ModelStrings ms = { out, "", "", 0 };
     memset(out, 0, sizeof *out);
-    while (m.p < m.end) {
-        unsigned field;
-        int wt;
-        if (rd_tag(&d, &m, &field, &wt) != 0 || model_field(&d, &m, field, wt, out, &ms) != 0)
-            return -1;
-    }
+    if (dec_fields(&d, m, model_field, &ms) != 0)
+        return -1;
     if (!out->graph) {
         diag_file_error(ctx, path, "invalid ONNX file: no graph (is this an ONNX model?)");
         return -1;
