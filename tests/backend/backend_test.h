@@ -8,19 +8,9 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "check.h"   /* tests/check.h: CHECK*, check_status, SKIP_STATUS */
 #include "driver.h"
 #include "jit.h"
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            return 1;                                                        \
-        }                                                                    \
-    } while (0)
-
-enum { SKIP_STATUS = 77 };   /* ctest SKIP_RETURN_CODE */
 
 /* A graph under construction. Weights get deterministic values from seed. */
 typedef struct TB {

@@ -1,5 +1,5 @@
 /* backend_util.c: graph builders and plumbing for the backend tests.
- * Output shapes are computed here from the formulas of cnn-language.md, not
+ * Output shapes are computed here from the formulas of docs/language.md, not
  * taken from the compiler.
  */
 #include <math.h>

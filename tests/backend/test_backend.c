@@ -174,32 +174,30 @@ static int build_exe(const Mode *m, const char *cc, const char *dir, const Backe
 }
 
 /* Runs the built model and interp_run on one input; compares. */
-static int run_compare(const char *dir, const BackendCase *bc, const Graph *g)
+static void run_compare(const char *dir, const BackendCase *bc, const Graph *g)
 {
     const long long nin = g->t[g->input].numel, nout = g->t[g->output].numel;
     float *x = malloc((size_t)nin * sizeof *x), *ref = malloc((size_t)nout * sizeof *ref);
     float *got = malloc((size_t)nout * sizeof *got);
     char cmd[2048], in[512], out[512];
-    int rc = 1;
     snprintf(in, sizeof in, "%s/%s.in", dir, bc->name);
     snprintf(out, sizeof out, "%s/%s.out", dir, bc->name);
     snprintf(cmd, sizeof cmd, "./%s/%s.exe %s %s", dir, bc->name, in, out);
+    CHECK_OR(x && ref && got, goto done);
     input_make(bc, x, nin);
-    if (file_rw(in, x, (size_t)nin, 1) || interp_run(g, x, ref) != 0)
-        fprintf(stderr, "FAIL %s: cannot write input or run interp\n", bc->name);
-    else if (run_cmd(cmd) != 0 || file_rw(out, got, (size_t)nout, 0))
-        fprintf(stderr, "FAIL %s: %s failed\n", bc->name, cmd);
-    else {
-        long long ndiff;
-        double err = rel_error(ref, got, nout, &ndiff);
-        rc = !(err <= 1e-5);
-        printf("%s %-18s %6lld outputs, max-rel %.3g, %lld not bit-identical\n",
-               rc ? "FAIL" : "ok  ", bc->name, nout, err, ndiff);
-    }
+    CHECK_OR(file_rw(in, x, (size_t)nin, 1) == 0, goto done);
+    CHECK_OR(interp_run(g, x, ref) == 0, goto done);
+    CHECK_OR(run_cmd(cmd) == 0 && file_rw(out, got, (size_t)nout, 0) == 0,
+             { fprintf(stderr, "  %s: %s failed\n", bc->name, cmd); goto done; });
+    long long ndiff;
+    double err = rel_error(ref, got, nout, &ndiff);
+    printf("%s %-18s %6lld outputs, max-rel %.3g, %lld not bit-identical\n",
+           err <= 1e-5 ? "ok  " : "FAIL", bc->name, nout, err, ndiff);
+    CHECK_OR(err <= 1e-5, fprintf(stderr, "  %s: max-rel error %.3g\n", bc->name, err));
+done:
     free(x);
     free(ref);
     free(got);
-    return rc;
 }
 
 static int is_opt(const char *mode)
@@ -215,39 +213,40 @@ static void case_build(TB *b, const BackendCase *bc)
     bc->build(b);
 }
 
-static int case_run(const Mode *m, const char *cc, const char *dir, const BackendCase *bc)
+static void case_run(const Mode *m, const char *cc, const char *dir, const BackendCase *bc)
 {
     TB b, ref;
     case_build(&b, bc);
     case_build(&ref, bc);
-    int rc = plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern, is_opt(m->name));
-    if (!rc)
-        rc = build_exe(m, cc, dir, bc, b.g);
-    if (!rc)
-        rc = run_compare(dir, bc, ref.g);
+    CHECK_OR(plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern, is_opt(m->name)) == 0,
+             goto done);
+    CHECK_OR(build_exe(m, cc, dir, bc, b.g) == 0, goto done);
+    run_compare(dir, bc, ref.g);
+done:
     tb_free(&b);
     tb_free(&ref);
-    return rc;
 }
 
 /* Compiles the emitted file with every warning set of this tool. */
-static int case_warn(const char *mode, const char *cc, const char *dir, const BackendCase *bc)
+static void case_warn(const char *mode, const char *cc, const char *dir, const BackendCase *bc)
 {
     TB b;
     const char *tool = is_opt(mode) ? mode + 4 : mode;
     case_build(&b, bc);
-    int rc = plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern, is_opt(mode));
-    for (size_t i = 0; !rc && i < sizeof warn_modes / sizeof warn_modes[0]; i++) {
+    CHECK_OR(plan_and_emit(b.g, &b.ctx, dir, bc->name, bc->weights_extern, is_opt(mode)) == 0,
+             goto done);
+    for (size_t i = 0; i < sizeof warn_modes / sizeof warn_modes[0]; i++) {
         if (strcmp(warn_modes[i].name, tool) != 0)
             continue;
         char cmd[1024];
         snprintf(cmd, sizeof cmd, "%s %s -c %s/%s.c -o %s/%s.o", cc, warn_modes[i].model_flags,
                  dir, bc->name, dir, bc->name);
-        rc = run_cmd(cmd) != 0;
+        int rc = run_cmd(cmd);
         printf("%s %-18s %s\n", rc ? "FAIL" : "ok  ", bc->name, warn_modes[i].model_flags);
+        CHECK_OR(rc == 0, fprintf(stderr, "  %s\n", cmd));
     }
+done:
     tb_free(&b);
-    return rc;
 }
 
 static int tool_exists(const char *cc)
@@ -290,9 +289,18 @@ int main(int argc, char **argv)
         const BackendCase *bc = &backend_cases[i];
         if (argc > 4 && strcmp(argv[4], bc->name) != 0)
             continue;
+        const int failed_before = check_failures;
         ran++;
-        failed += warn ? case_warn(argv[2], cc, dir, bc) : case_run(m, cc, dir, bc);
+        if (warn)
+            case_warn(argv[2], cc, dir, bc);
+        else
+            case_run(m, cc, dir, bc);
+        if (check_failures != failed_before) {
+            fprintf(stderr, "FAIL %s\n", bc->name);
+            failed++;
+        }
     }
     printf("%d of %d cases failed (files in %s/)\n", failed, ran, dir);
-    return failed || !ran ? 1 : 0;
+    CHECK_OR(ran > 0, fprintf(stderr, "  no case named '%s'\n", argv[4]));
+    return check_status("test_backend");
 }

@@ -20,7 +20,7 @@ static int vec_op(TB *b, const char *name, int n, int nin, const int *in)
 
 /* x -> a -> b -> c -> out, 100 floats each: a and c share offset 0, b sits
  * at the next 16-float boundary. */
-static int test_chain(void)
+static void test_chain(void)
 {
     TB b;
     tb_init(&b, "chain", 1u);
@@ -33,7 +33,7 @@ static int test_chain(void)
     plan_run(&b.ctx, b.g);
     const Tensor *t = b.g->t;
     CHECK(t[a].offset == 0 && t[c1].offset == 112 && t[c2].offset == 0);
-    CHECK(b.g->arena_floats == 212);
+    CHECK_INT(b.g->arena_floats, 212);
     CHECK(t[a].first_op == 0 && t[a].last_op == 1);
     CHECK(t[c2].first_op == 2 && t[c2].last_op == 3);
     CHECK(t[x].first_op == 0 && t[x].last_op == 0);   /* input: its readers */
@@ -42,13 +42,12 @@ static int test_chain(void)
     char msg[256];
     CHECK(plan_check(&b.ctx, b.g, msg, sizeof msg) == 0);
     tb_free(&b);
-    return 0;
 }
 
 /* Largest first: the 1000-float tensor takes offset 0 although it is made
  * last; the two small ones are live with it (op 2 reads them), so they
  * stack above it, the larger first. */
-static int test_largest_first(void)
+static void test_largest_first(void)
 {
     TB b;
     tb_init(&b, "largest", 1u);
@@ -61,19 +60,18 @@ static int test_largest_first(void)
     tb_output(&b, o);
     plan_run(&b.ctx, b.g);
     const Tensor *t = b.g->t;
-    CHECK(t[big].offset == 0);
-    CHECK(t[s2].offset == 1008);   /* after big, aligned */
-    CHECK(t[s1].offset == 1040);   /* after s2: 1008 + 20 = 1028, aligned */
-    CHECK(b.g->arena_floats == 1050);
+    CHECK_INT(t[big].offset, 0);
+    CHECK_INT(t[s2].offset, 1008);   /* after big, aligned */
+    CHECK_INT(t[s1].offset, 1040);   /* after s2: 1008 + 20 = 1028, aligned */
+    CHECK_INT(b.g->arena_floats, 1050);
     tb_free(&b);
-    return 0;
 }
 
 /* The lecture network, planned by hand: conv2's output (36864 floats) at 0;
  * conv1's (0..1) also at 0, since it dies before conv2 writes; relu's output
  * (1..2) above conv2's; maxpool (3..4) above conv2's; flatten (4..5) at 0,
  * fc1 (5..6) after it at 9216, fc2 (6..7) at 0. Peak 36864 + 21632. */
-static int test_fashion(void)
+static void test_fashion(void)
 {
     TB b;
     tb_init(&b, "fashion", 1u);
@@ -81,16 +79,17 @@ static int test_fashion(void)
     plan_run(&b.ctx, b.g);
     static const long long want[7] = { 0, 36864, 0, 36864, 0, 9216, 0 };
     for (int i = 0; i < 7; i++)
-        CHECK(b.g->t[b.g->ops[i].out].offset == want[i]);
-    CHECK(b.g->arena_floats == 58496);
+        CHECK_INT(b.g->t[b.g->ops[i].out].offset, want[i]);
+    CHECK_INT(b.g->arena_floats, 58496);
     tb_free(&b);
-    return 0;
 }
 
 /* Oracle: the test's own lifetimes (producer .. last reader) and a check of
- * every pair live at every op. */
-static int oracle_check(const Graph *g)
+ * every pair live at every op. Returns the number of violations; msg gets
+ * the first. */
+static int oracle_violations(const Graph *g, char *msg, size_t cap)
 {
+    int bad = 0;
     for (int i = 0; i < g->nops; i++) {
         for (int a = 0; a < g->nt; a++) {
             const Tensor *ta = &g->t[a];
@@ -103,8 +102,10 @@ static int oracle_check(const Graph *g)
                         last = k;
             if (i < first || i > last)
                 continue;
-            CHECK(ta->offset >= 0 && ta->offset % 16 == 0);
-            CHECK(ta->offset + ta->numel <= g->arena_floats);
+            if (!(ta->offset >= 0 && ta->offset % 16 == 0 &&
+                  ta->offset + ta->numel <= g->arena_floats) && !bad++)
+                snprintf(msg, cap, "op %d: '%s' at %lld (+%lld) is unaligned or outside the "
+                         "arena of %lld", i, ta->name, ta->offset, ta->numel, g->arena_floats);
             for (int b2 = 0; b2 < g->nt; b2++) {
                 const Tensor *tb = &g->t[b2];
                 if (b2 == a || tb->role != TR_ACT)
@@ -116,11 +117,15 @@ static int oracle_check(const Graph *g)
                             l2 = k;
                 if (i < f2 || i > l2)
                     continue;
-                CHECK(ta->offset + ta->numel <= tb->offset || tb->offset + tb->numel <= ta->offset);
+                if (!(ta->offset + ta->numel <= tb->offset ||
+                      tb->offset + tb->numel <= ta->offset) && !bad++)
+                    snprintf(msg, cap, "op %d: '%s' at %lld (+%lld) and '%s' at %lld (+%lld) "
+                             "overlap", i, ta->name, ta->offset, ta->numel, tb->name,
+                             tb->offset, tb->numel);
             }
         }
     }
-    return 0;
+    return bad;
 }
 
 static unsigned rng(unsigned *s)
@@ -161,20 +166,19 @@ static long long live_sum_max(const Graph *g)
     return best;
 }
 
-static int test_random(void)
+static void test_random(void)
 {
     long long total_arena = 0, total_sum = 0;
     for (unsigned seed = 1; seed <= 300; seed++) {
+        const int failed_before = check_failures;
         TB b;
         tb_init(&b, "random", seed);
         random_dag(&b, seed, 2 + (int)(seed % 40));
         plan_run(&b.ctx, b.g);
-        char msg[512];
-        if (plan_check(&b.ctx, b.g, msg, sizeof msg) != 0) {
-            fprintf(stderr, "seed %u: %s\n", seed, msg);
-            return 1;
-        }
-        CHECK(oracle_check(b.g) == 0);
+        char msg[512] = "";
+        CHECK_OR(plan_check(&b.ctx, b.g, msg, sizeof msg) == 0, fprintf(stderr, "  %s\n", msg));
+        CHECK_OR(oracle_violations(b.g, msg, sizeof msg) == 0,
+                 fprintf(stderr, "  first: %s\n", msg));
         CHECK(b.g->arena_floats >= live_sum_max(b.g));   /* disjoint => at least this */
         long long all = 0;
         for (int t = 0; t < b.g->nt; t++)
@@ -188,14 +192,19 @@ static int test_random(void)
         for (int t = 0; t < b.g->nt; t++)
             off[t] = b.g->t[t].offset;
         plan_run(&b.ctx, b.g);
+        int moved = 0;
         for (int t = 0; t < b.g->nt; t++)
-            CHECK(off[t] == b.g->t[t].offset);
+            moved += off[t] != b.g->t[t].offset;
+        CHECK_INT(moved, 0);
         free(off);
         tb_free(&b);
+        if (check_failures != failed_before) {   /* one seed's failures are enough */
+            fprintf(stderr, "  random DAG seed %u: stopping here\n", seed);
+            return;
+        }
     }
     printf("random DAGs: arena is %.1f%% of the sum of all activations\n",
            100.0 * (double)total_arena / (double)total_sum);
-    return 0;
 }
 
 static int count_char(const char *s, char c)
@@ -208,19 +217,19 @@ static int count_char(const char *s, char c)
 
 /* plan_check rejects overlaps, tensors outside the arena and lifetimes that
  * do not cover a use, and names what is wrong. */
-static int test_broken(void)
+static void test_broken(void)
 {
     TB b;
     tb_init(&b, "broken", 5u);
     random_dag(&b, 5u, 12);
     plan_run(&b.ctx, b.g);
-    char msg[512];
+    char msg[512] = "";
     CHECK(plan_check(&b.ctx, b.g, msg, sizeof msg) == 0);
     Graph *g = b.g;
     /* overlap: op 3 reads some tensor while writing another */
     const Op *op = &g->ops[3];
     Tensor *in = &g->t[op->in[0]], *out = &g->t[op->out];
-    CHECK(in->role == TR_ACT && out->role == TR_ACT);
+    CHECK_OR(in->role == TR_ACT && out->role == TR_ACT, goto done);   /* the cases need both */
     long long saved = out->offset, saved_arena = g->arena_floats;
     out->offset = in->offset + 1;
     if (out->offset + out->numel > g->arena_floats)   /* an overlap, not an overflow */
@@ -229,7 +238,7 @@ static int test_broken(void)
     printf("overlap: %s\n", msg);
     /* the plan was valid, so the clash found involves the moved tensor */
     CHECK(strstr(msg, out->name) && strstr(msg, "overlap"));
-    CHECK(count_char(msg, '\'') == 4);   /* two tensors, both named */
+    CHECK_INT(count_char(msg, '\''), 4);   /* two tensors, both named */
     out->offset = saved;
     g->arena_floats = saved_arena;
     CHECK(plan_check(&b.ctx, g, msg, sizeof msg) == 0);
@@ -247,12 +256,12 @@ static int test_broken(void)
     CHECK(strstr(msg, in->name) && strstr(msg, "lifetime"));
     in->last_op = saved_last;
     CHECK(plan_check(&b.ctx, g, msg, sizeof msg) == 0);
+done:
     tb_free(&b);
-    return 0;
 }
 
 /* Weights get lifetimes for reporting, and no arena space. */
-static int test_weights_liveness(void)
+static void test_weights_liveness(void)
 {
     TB b;
     tb_init(&b, "w", 5u);
@@ -266,18 +275,15 @@ static int test_weights_liveness(void)
     CHECK(b.g->t[op2->w].offset == -1);
     CHECK(b.g->t[d1].offset == 0 && b.g->arena_floats == 4);
     tb_free(&b);
-    return 0;
 }
 
 int main(void)
 {
-    int fails = 0;
-    fails += test_chain();
-    fails += test_largest_first();
-    fails += test_fashion();
-    fails += test_weights_liveness();
-    fails += test_random();
-    fails += test_broken();
-    printf("%s\n", fails ? "FAIL" : "ok");
-    return fails != 0;
+    test_chain();
+    test_largest_first();
+    test_fashion();
+    test_weights_liveness();
+    test_random();
+    test_broken();
+    return check_status("test_plan");
 }

@@ -13,17 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"   /* tests/check.h: the tests' assertions, no cnnc internals */
 #include "cnnc.h"
-
-static int failures;
-
-#define CHECK(cond)                                                               \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
 
 /* Counts what the callback saw, and keeps the last message. */
 typedef struct Seen {
@@ -70,8 +61,9 @@ static void test_softmax_relu(void)
     Seen seen = { 0 };
     cnnc_options o = options_for(&seen);
     cnnc_model *m = cnnc_model_from_string("sr.cnn", text, NULL, &o);
-    CHECK(m && cnnc_model_errors(m) == 0 && seen.n == 0);
-    CHECK(strcmp(cnnc_model_name(m), "sr") == 0);
+    CHECK_OR(m && cnnc_model_errors(m) == 0, goto done);
+    CHECK_INT(seen.n, 0);
+    CHECK_STR(cnnc_model_name(m), "sr");
     CHECK(cnnc_model_input_size(m) == 6 && cnnc_model_output_size(m) == 6);
     float yi[6], yj[6];
     CHECK(cnnc_model_interp(m, x, yi) == 0);
@@ -84,6 +76,7 @@ static void test_softmax_relu(void)
     }
     CHECK(max_abs_diff(yi, want, 6) < 1e-6);
     cnnc_jit_free(j);
+done:
     cnnc_model_free(m);
 }
 
@@ -98,7 +91,7 @@ static void test_avgpool(void)
     const float want[4] = { 2.5f, 4.5f, 10.5f, 12.5f };   /* (0+1+4+5)/4, ... */
     cnnc_model *m = cnnc_model_from_string("ap.cnn", text, NULL, NULL);
     cnnc_tensor_info in, out;
-    CHECK(cnnc_model_input(m, &in) == 0 && cnnc_model_output(m, &out) == 0);
+    CHECK_OR(cnnc_model_input(m, &in) == 0 && cnnc_model_output(m, &out) == 0, goto done);
     CHECK(strcmp(in.name, "img") == 0 && in.rank == 3 && in.size == 16);
     CHECK(in.dims[0] == 1 && in.dims[1] == 4 && in.dims[2] == 4);
     CHECK(strcmp(out.name, "pooled") == 0 && out.rank == 3 && out.size == 4);
@@ -107,6 +100,7 @@ static void test_avgpool(void)
     CHECK(j && cnnc_jit_run(j, x, y) == 0);
     CHECK(memcmp(y, want, sizeof y) == 0);
     cnnc_jit_free(j);
+done:
     cnnc_model_free(m);
 }
 
@@ -166,7 +160,7 @@ static void test_dense_file(const char *workdir)
     char path[4096];
     snprintf(path, sizeof path, "%s/dense.safetensors", workdir);
     const StEntry e[2] = { { "fc.weight", 2, 3, w }, { "fc.bias", 0, 2, b } };
-    CHECK(write_safetensors(path, e, 2) == 0);
+    CHECK_OR(write_safetensors(path, e, 2) == 0, return);
     const char *text = "model d { input v[3]; weights \"dense.safetensors\"; fc = dense(units=2); }";
     Seen seen = { 0 };
     cnnc_options o = options_for(&seen);
@@ -199,7 +193,7 @@ static void test_batchnorm_scalars(const char *workdir)
     snprintf(path, sizeof path, "%s/bn.safetensors", workdir);
     const StEntry e[4] = { { "bn.weight", 0, 1, &gamma }, { "bn.bias", 0, 1, &beta },
                            { "bn.running_mean", 0, 1, &mean }, { "bn.running_var", 0, 1, &var } };
-    CHECK(write_safetensors(path, e, 4) == 0);
+    CHECK_OR(write_safetensors(path, e, 4) == 0, return);
     /* var + epsilon = 3.990234375 + 0.009765625 = 4 exactly: scale = 2 / 2 = 1 */
     const char *text = "model b { input x[1, 2, 4]; weights \"bn.safetensors\";\n"
                        "    bn = batchnorm(epsilon=0.009765625); }";
@@ -249,7 +243,7 @@ static void test_reuse(void)
     cnnc_model *m = cnnc_model_from_string("net.cnn", conv_model, NULL, NULL);
     CHECK(cnnc_model_errors(m) == 0);
     size_t n = cnnc_model_input_size(m), k = cnnc_model_output_size(m);
-    CHECK(n == 243 && k == 5);
+    CHECK_OR(n == 243 && k == 5, { cnnc_model_free(m); return; });   /* x[243], y[5] below */
     cnnc_jit *a = cnnc_jit_new(m), *b = cnnc_jit_new(m);
     CHECK(a && b);
     float x[243], ya[5], yb[5], yi[5];
@@ -340,7 +334,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_jit_api WORKDIR\n");
         return 2;
     }
-    CHECK(cnnc_has_jit() == 1);
+    CHECK_INT(cnnc_has_jit(), 1);
     test_softmax_relu();
     test_avgpool();
     test_dense_file(argv[1]);
@@ -349,6 +343,5 @@ int main(int argc, char **argv)
     test_errors();
     test_emit();
     test_tcc_failure();
-    printf("test_jit_api: %s (%d failed checks)\n", failures ? "FAIL" : "ok", failures);
-    return failures ? 1 : 0;
+    return check_status("test_jit_api");
 }
