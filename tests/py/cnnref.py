@@ -1,6 +1,6 @@
 """cnnref: an independent reference for cnnc's tests.
 
-Reads VALID .cnn models (the language of docs / cnn-language.md), infers
+Reads VALID .cnn models (the language of docs/language.md), infers
 shapes, and runs them with PyTorch (torch.nn.functional, float32, one
 thread). It shares no code with cnnc, so agreement between the two is
 evidence, not tautology. Also: safetensors and .npy readers/writers (struct,
