@@ -6,7 +6,11 @@
  * Every diagnostic passes through model_on_diag, which keeps a copy on the
  * model (in its arena) and forwards it to the embedder's callback. Entry
  * points check their arguments and the model's state and return -1 or NULL
- * instead of failing: internal invariants still end in ICE().
+ * instead of failing: internal invariants still end in ICE(). Running out
+ * of memory is the user's model's problem, not a bug: each entry point that
+ * allocates sets m->oom with setjmp, the arena and the output Bufs jump
+ * there (arena_on_oom), and the entry point reports "out of memory" and
+ * returns its error, as Lua's API does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,9 @@ struct cnnc_model {
     size_t ndiags, cap;
     const char *print_after;     /* options.print_after (arena copy) */
     Buf pass_dump;               /* the IR after that pass (api_views.c) */
+    jmp_buf oom;                 /* where running out of memory jumps */
+    size_t memory_limit;         /* options.memory_limit */
+    Buf out[2];                  /* text being made for the caller */
 };
 
 struct cnnc_jit {
@@ -40,9 +47,15 @@ static const char *arena_strdup_or_null(Arena *a, const char *s)
     return s ? arena_strdup(a, s) : NULL;
 }
 
+/* Allocates first and counts last: running out of memory half-way leaves
+ * the kept list as it was. */
 static void model_keep_diag(cnnc_model *m, const cnnc_diag *d)
 {
     Arena *a = m->c.arena;
+    cnnc_diag k = *d;
+    k.file = arena_strdup_or_null(a, d->file);
+    k.message = arena_strdup_or_null(a, d->message);
+    k.text = arena_strdup_or_null(a, d->text);
     if (m->ndiags == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 8;
         cnnc_diag *grown = arena_alloc(a, cap * sizeof *grown);
@@ -51,11 +64,7 @@ static void model_keep_diag(cnnc_model *m, const cnnc_diag *d)
         m->diags = grown;
         m->cap = cap;
     }
-    cnnc_diag *k = &m->diags[m->ndiags++];
-    *k = *d;
-    k->file = arena_strdup_or_null(a, d->file);
-    k->message = arena_strdup_or_null(a, d->message);
-    k->text = arena_strdup_or_null(a, d->text);
+    m->diags[m->ndiags++] = k;
 }
 
 static void model_on_diag(void *user, const cnnc_diag *d)
@@ -76,6 +85,52 @@ static void model_report_suppressed(cnnc_model *m)
     model_on_diag(m, &d);
 }
 
+/* ---- out of memory ---- */
+
+jmp_buf *api_guard(cnnc_model *m)
+{
+    arena_on_oom(m->c.arena, &m->oom);
+    m->c.ctx.on_oom = &m->oom;
+    for (int i = 0; i < 2; i++) {
+        buf_free(&m->out[i]);
+        m->out[i].on_oom = &m->oom;
+    }
+    return &m->oom;
+}
+
+void api_unguard(cnnc_model *m)
+{
+    arena_on_oom(m->c.arena, NULL);
+    m->c.ctx.on_oom = NULL;
+    for (int i = 0; i < 2; i++)
+        buf_free(&m->out[i]);
+}
+
+Buf *api_out(cnnc_model *m, int i)
+{
+    return &m->out[i];
+}
+
+/* After the jump: frees what was being made and reports, as an error that
+ * needs no memory to deliver. Keeping its copy on the model may pass
+ * options.memory_limit (a policy) and is skipped if malloc itself fails. */
+int api_out_of_memory(cnnc_model *m)
+{
+    cnnc_diag d = { CNNC_ERROR, NULL, 0, 0, "out of memory", "cnnc: error: out of memory\n" };
+    jmp_buf again;
+    api_unguard(m);
+    m->c.ctx.nerrors++;
+    arena_on_oom(m->c.arena, &again);
+    arena_set_limit(m->c.arena, 0);
+    if (setjmp(again) == 0)
+        model_keep_diag(m, &d);
+    arena_set_limit(m->c.arena, m->memory_limit);
+    arena_on_oom(m->c.arena, NULL);
+    if (m->user_fn)
+        m->user_fn(m->user, &d);
+    return -1;
+}
+
 /* ---- loading ---- */
 
 /* Ctx.after_pass: keeps the IR after options.print_after's pass. */
@@ -91,13 +146,20 @@ static cnnc_model *model_new(const cnnc_options *opt, PassOptions *po)
     cnnc_model *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    compilation_init(&m->c, model_on_diag, m);
+    if (compilation_init(&m->c, model_on_diag, m) != 0) {
+        free(m);
+        return NULL;
+    }
+    buf_init(&m->out[0]);
+    buf_init(&m->out[1]);
     if (opt) {
         m->user_fn = opt->diag_fn;
         m->user = opt->diag_user;
         m->tcc_dir = arena_strdup_or_null(m->c.arena, opt->tcc_dir);
         po->no_opt = opt->no_opt;
         m->print_after = arena_strdup_or_null(m->c.arena, opt->print_after);
+        m->memory_limit = opt->memory_limit;
+        arena_set_limit(m->c.arena, m->memory_limit);
     }
     m->c.ctx.after_pass = model_after_pass;
     m->c.ctx.after_pass_user = m;
@@ -106,6 +168,7 @@ static cnnc_model *model_new(const cnnc_options *opt, PassOptions *po)
 
 static cnnc_model *model_loaded(cnnc_model *m, int rc)
 {
+    api_unguard(m);
     if (m->c.ctx.suppressed)
         model_report_suppressed(m);
     m->load_errors = m->c.ctx.nerrors;
@@ -123,6 +186,8 @@ cnnc_model *cnnc_model_from_file(const char *path, const cnnc_options *opt)
         return NULL;
     size_t n = strlen(path);
     int onnx = n > 5 && strcmp(path + n - 5, ".onnx") == 0;   /* docs/onnx.md */
+    if (setjmp(*api_guard(m)) != 0)
+        return model_loaded(m, api_out_of_memory(m));
     int rc = onnx ? compilation_run_onnx(&m->c, path, &po) : compilation_run_file(&m->c, path, &po);
     return model_loaded(m, rc);
 }
@@ -135,7 +200,11 @@ int cnnc_import_onnx(const char *onnx_path, const char *cnn_path, const cnnc_opt
     cnnc_model *m = model_new(opt, &po);
     if (!m)
         return -1;
-    int rc = onnx_import_files(&m->c, onnx_path, cnn_path, &po);
+    int rc;
+    if (setjmp(*api_guard(m)) != 0)
+        rc = api_out_of_memory(m);
+    else
+        rc = onnx_import_files(&m->c, onnx_path, cnn_path, &po);
     model_loaded(m, rc);
     cnnc_model_free(m);
     return rc;
@@ -150,6 +219,8 @@ cnnc_model *cnnc_model_from_string(const char *name, const char *text, const cha
     cnnc_model *m = model_new(opt, &po);
     if (!m)
         return NULL;
+    if (setjmp(*api_guard(m)) != 0)
+        return model_loaded(m, api_out_of_memory(m));
     return model_loaded(m, compilation_run_string(&m->c, name, text, base_dir, &po));
 }
 
@@ -159,6 +230,8 @@ void cnnc_model_free(cnnc_model *m)
         return;
     compilation_free(&m->c);
     buf_free(&m->pass_dump);
+    buf_free(&m->out[0]);
+    buf_free(&m->out[1]);
     free(m);
 }
 
@@ -283,24 +356,33 @@ int api_emit_names(cnnc_model *m, const cnnc_emit_options *opt, const char **pre
     return 0;
 }
 
+static int model_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text,
+                        size_t *c_len, char **h_text, size_t *h_len)
+{
+    EmitOptions eo = { NULL, NULL, 0, 0 };
+    if (!api_usable(m, "emit C") || api_emit_names(m, opt, &eo.prefix, &eo.header_name) != 0 ||
+        check_emit_size(m) != 0)
+        return -1;
+    eo.trace = opt && opt->trace;
+    emit_c(&m->c.ctx, m->c.graph, &eo, &m->out[0], &m->out[1]);
+    buf_put(&m->out[0], "", 0);   /* api_give then allocates nothing: both or neither */
+    buf_put(&m->out[1], "", 0);
+    api_give(&m->out[0], c_text, c_len);
+    api_give(&m->out[1], h_text, h_len);
+    return 0;
+}
+
 int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size_t *c_len,
                 char **h_text, size_t *h_len)
 {
     if (!m || !c_text || !h_text)
         return -1;
     *c_text = *h_text = NULL;
-    EmitOptions eo = { NULL, NULL, 0, 0 };
-    if (!api_usable(m, "emit C") || api_emit_names(m, opt, &eo.prefix, &eo.header_name) != 0 ||
-        check_emit_size(m) != 0)
-        return -1;
-    eo.trace = opt && opt->trace;
-    Buf cb, hb;
-    buf_init(&cb);
-    buf_init(&hb);
-    emit_c(&m->c.ctx, m->c.graph, &eo, &cb, &hb);
-    api_give(&cb, c_text, c_len);
-    api_give(&hb, h_text, h_len);
-    return 0;
+    if (setjmp(*api_guard(m)) != 0)
+        return api_out_of_memory(m);
+    int rc = model_emit_c(m, opt, c_text, c_len, h_text, h_len);
+    api_unguard(m);
+    return rc;
 }
 
 void cnnc_free(void *p)
@@ -356,7 +438,13 @@ cnnc_jit *cnnc_jit_new(cnnc_model *m)
     cnnc_jit *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
+    if (setjmp(*api_guard(m)) != 0) {
+        api_out_of_memory(m);
+        free(j);
+        return NULL;
+    }
     j->jit = jit_compile(&m->c.ctx, m->c.graph, m->tcc_dir);
+    api_unguard(m);
     if (!j->jit) {
         free(j);
         return NULL;

@@ -30,19 +30,20 @@ int cnnc_model_view(cnnc_model *m, cnnc_view_kind kind, char **text, size_t *len
     Compilation *c = api_usable(m, "print the model");
     if (!c)
         return -1;
-    Buf b;
-    buf_init(&b);
+    if (setjmp(*api_guard(m)) != 0)
+        return api_out_of_memory(m);
+    Buf *b = api_out(m, 0);
     int rc = 0;
     switch (kind) {
-    case CNNC_VIEW_SUMMARY: summary_print(&c->ctx, c->graph, &b); break;
-    case CNNC_VIEW_IR: ir_print(c->graph, &b); break;
-    case CNNC_VIEW_DOT: emit_dot(c->graph, &b); break;
-    case CNNC_VIEW_AFTER_PASS: rc = views_after_pass(c, m, &b); break;
+    case CNNC_VIEW_SUMMARY: summary_print(&c->ctx, c->graph, b); break;
+    case CNNC_VIEW_IR: ir_print(c->graph, b); break;
+    case CNNC_VIEW_DOT: emit_dot(c->graph, b); break;
+    case CNNC_VIEW_AFTER_PASS: rc = views_after_pass(c, m, b); break;
     default: rc = -1; break;
     }
     if (rc == 0)
-        api_give(&b, text, len);
-    buf_free(&b);
+        api_give(b, text, len);
+    api_unguard(m);
     return rc;
 }
 
@@ -55,10 +56,15 @@ static long long views_limit(unsigned long long bytes)
 int cnnc_model_check_budget(cnnc_model *m, unsigned long long ram_bytes,
                             unsigned long long flash_bytes)
 {
-    Compilation *c = m ? api_usable(m, "check the budgets") : NULL;
-    if (!c)
+    if (!m)
         return -1;
-    return budget_check(&c->ctx, c->graph, views_limit(ram_bytes), views_limit(flash_bytes));
+    if (setjmp(*api_guard(m)) != 0)
+        return api_out_of_memory(m);
+    Compilation *c = api_usable(m, "check the budgets");
+    int rc = c ? budget_check(&c->ctx, c->graph, views_limit(ram_bytes), views_limit(flash_bytes))
+               : -1;
+    api_unguard(m);
+    return rc;
 }
 
 const char *cnnc_pass_name(int i)
@@ -90,11 +96,12 @@ int cnnc_emit_test(cnnc_model *m, const cnnc_emit_options *eo, const cnnc_test_o
     TestOptions t;
     if (!c || views_test_options(m, eo, to, &t) != 0)
         return -1;
-    Buf b;
-    buf_init(&b);
-    int rc = emit_test(&c->ctx, c->graph, &t, &b);
+    if (setjmp(*api_guard(m)) != 0)
+        return api_out_of_memory(m);
+    Buf *b = api_out(m, 0);
+    int rc = emit_test(&c->ctx, c->graph, &t, b);
     if (rc == 0)
-        api_give(&b, text, len);
-    buf_free(&b);
+        api_give(b, text, len);
+    api_unguard(m);
     return rc;
 }

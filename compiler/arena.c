@@ -1,7 +1,9 @@
 /* arena.c: the bump allocator that owns all compiler data of one
  * compilation. Nothing is freed piecemeal; arena_free releases everything.
  * Large requests get a block of their own so big weight buffers do not
- * waste a chunk's tail.
+ * waste a chunk's tail. Running out of memory jumps to the handler the API
+ * entry point set (arena_on_oom), so a user's model that is too big for
+ * the machine is an error, never an abort of the host program.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +21,25 @@ struct Block {
 
 struct Arena {
     Block *head;
+    size_t total, limit;   /* bytes in blocks; 0: no limit */
+    jmp_buf *on_oom;
 };
 
 Arena *arena_new(void)
 {
-    Arena *a = calloc(1, sizeof *a);
-    if (!a)
-        ICE("out of memory");
-    return a;
+    return calloc(1, sizeof(Arena));
+}
+
+jmp_buf *arena_on_oom(Arena *a, jmp_buf *on_oom)
+{
+    jmp_buf *previous = a->on_oom;
+    a->on_oom = on_oom;
+    return previous;
+}
+
+void arena_set_limit(Arena *a, size_t max_bytes)
+{
+    a->limit = max_bytes;
 }
 
 void arena_free(Arena *a)
@@ -40,12 +53,17 @@ void arena_free(Arena *a)
     free(a);
 }
 
-static Block *block_new(size_t size)
+static Block *block_new(Arena *a, size_t size)
 {
-    Block *b = calloc(1, sizeof *b + size);
-    if (!b)
+    int over = a->limit && (size > a->limit || a->total > a->limit - size);
+    Block *b = over || size > ((size_t)-1) / 2 ? NULL : calloc(1, sizeof *b + size);
+    if (!b) {
+        if (a->on_oom)
+            longjmp(*a->on_oom, 1);
         ICE("out of memory (%zu bytes)", size);
+    }
     b->size = size;
+    a->total += size;
     return b;
 }
 
@@ -55,7 +73,7 @@ void *arena_alloc(Arena *a, size_t size)
     if (size == 0)
         size = ARENA_ALIGN;
     if (size > ARENA_CHUNK / 4) {            /* a block of its own, behind head */
-        Block *b = block_new(size);
+        Block *b = block_new(a, size);
         b->used = size;
         if (a->head) {
             b->next = a->head->next;
@@ -66,7 +84,7 @@ void *arena_alloc(Arena *a, size_t size)
         return b->data;
     }
     if (!a->head || a->head->size - a->head->used < size) {
-        Block *b = block_new(ARENA_CHUNK);
+        Block *b = block_new(a, ARENA_CHUNK);
         b->next = a->head;
         a->head = b;
     }

@@ -10,6 +10,7 @@
 #ifndef CNNC_BASE_H
 #define CNNC_BASE_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,9 +41,14 @@ enum {
 
 /* ---- arena.c ---- */
 typedef struct Arena Arena;
-Arena *arena_new(void);
+Arena *arena_new(void);                             /* NULL: out of memory */
 void arena_free(Arena *a);
-void *arena_alloc(Arena *a, size_t size);          /* zeroed; aborts on OOM */
+/* Out of memory (malloc failed, or the limit would be passed) in
+ * arena_alloc: longjmp(*on_oom, 1) when on_oom is set, as the API entry
+ * points do (api.c), else an internal error. */
+jmp_buf *arena_on_oom(Arena *a, jmp_buf *on_oom);  /* returns the previous one */
+void arena_set_limit(Arena *a, size_t max_bytes);   /* 0: no limit */
+void *arena_alloc(Arena *a, size_t size);           /* zeroed */
 char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -51,6 +57,7 @@ char *arena_printf(Arena *a, const char *fmt, ...) PRINTF_LIKE(2, 3);
 typedef struct Buf {
     char *data;
     size_t len, cap;
+    jmp_buf *on_oom;   /* as Arena's; NULL (buf_init): an internal error */
 } Buf;
 void buf_init(Buf *b);
 void buf_free(Buf *b);
@@ -90,6 +97,9 @@ typedef struct Ctx {
      * with "lower" before the first pass: --print-after (api.c). */
     void (*after_pass)(void *user, const char *pass, const struct Graph *g);
     void *after_pass_user;
+    /* During an API call: where running out of memory jumps (api.c). A
+     * Buf of the library's own that may grow large sets on_oom from it. */
+    jmp_buf *on_oom;
 } Ctx;
 
 void ctx_init(Ctx *ctx, Arena *arena);

@@ -12,12 +12,15 @@ void buf_init(Buf *b)
 {
     b->data = NULL;
     b->len = b->cap = 0;
+    b->on_oom = NULL;
 }
 
 void buf_free(Buf *b)
 {
+    jmp_buf *on_oom = b->on_oom;
     free(b->data);
     buf_init(b);
+    b->on_oom = on_oom;
 }
 
 static void buf_reserve(Buf *b, size_t extra)
@@ -27,7 +30,9 @@ static void buf_reserve(Buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + extra + 1)
         cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = cap > b->len + extra ? realloc(b->data, cap) : NULL;   /* NULL: overflow */
+    if (!p && b->on_oom)
+        longjmp(*b->on_oom, 1);
     if (!p)
         ICE("out of memory (%zu bytes of output)", cap);
     b->data = p;

@@ -50,6 +50,9 @@ typedef struct cnnc_options {
     const char *tcc_dir;    /* libtcc1.a and tcc's include/; NULL: as built */
     const char *print_after;/* keep the IR after this pass (cnnc_pass_name), for
                                cnnc_model_view(CNNC_VIEW_AFTER_PASS) */
+    size_t memory_limit;    /* bytes of compiler memory one model may use; 0: no
+                               limit. Past it, as when malloc fails, the call
+                               reports "out of memory" and fails: never an abort */
 } cnnc_options;
 
 /* Parse, check and lower a model, and bind its weights (a weights file is

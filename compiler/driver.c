@@ -8,7 +8,27 @@
 
 #include "driver.h"
 
-/* Reads a whole file into the arena, NUL-terminated. */
+/* Appends f's bytes to b; -1 after a diagnostic. */
+static int read_stream(Ctx *ctx, const char *path, FILE *f, Buf *b)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b->len + n > (size_t)LIMIT_SOURCE_BYTES) {
+            diag_file_error(ctx, path, "file is larger than the limit of %ld bytes", LIMIT_SOURCE_BYTES);
+            return -1;
+        }
+        buf_put(b, chunk, n);
+    }
+    if (ferror(f)) {
+        diag_file_error(ctx, path, "read error");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads a whole file into the arena, NUL-terminated. Out of memory while
+ * reading is this file's error, with nothing left open. */
 static int read_file(Ctx *ctx, const char *path, Source *src)
 {
     FILE *f = fopen(path, "rb");
@@ -16,31 +36,25 @@ static int read_file(Ctx *ctx, const char *path, Source *src)
         diag_file_error(ctx, path, "cannot open: %s", strerror(errno));
         return -1;
     }
-    Buf b;
-    buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.len + n > (size_t)LIMIT_SOURCE_BYTES) {
-            diag_file_error(ctx, path, "file is larger than the limit of %ld bytes", LIMIT_SOURCE_BYTES);
-            fclose(f);
-            buf_free(&b);
-            return -1;
-        }
-        buf_put(&b, chunk, n);
+    Buf *b = arena_alloc(ctx->arena, sizeof *b);   /* not on the stack: setjmp */
+    jmp_buf oom;
+    buf_init(b);
+    b->on_oom = &oom;
+    int rc;
+    if (setjmp(oom) != 0) {
+        diag_file_error(ctx, path, "out of memory reading the file");
+        rc = -1;
+    } else {
+        rc = read_stream(ctx, path, f, b);
     }
-    int failed = ferror(f);
     fclose(f);
-    if (failed) {
-        diag_file_error(ctx, path, "read error");
-        buf_free(&b);
-        return -1;
+    if (rc == 0) {
+        src->path = arena_strdup(ctx->arena, path);
+        src->text = arena_strndup(ctx->arena, b->data ? b->data : "", b->len);
+        src->len = b->len;
     }
-    src->path = arena_strdup(ctx->arena, path);
-    src->text = arena_strndup(ctx->arena, b.data ? b.data : "", b.len);
-    src->len = b.len;
-    buf_free(&b);
-    return 0;
+    buf_free(b);
+    return rc;
 }
 
 /* The directory part of path ("" for a bare file name). */
@@ -50,14 +64,17 @@ static const char *dir_of(Arena *a, const char *path)
     return slash ? arena_strndup(a, path, (size_t)(slash - path == 0 ? 1 : slash - path)) : "";
 }
 
-void compilation_init(Compilation *c, cnnc_diag_fn fn, void *user)
+int compilation_init(Compilation *c, cnnc_diag_fn fn, void *user)
 {
     memset(c, 0, sizeof *c);
     c->arena = arena_new();
+    if (!c->arena)
+        return -1;
     ctx_init(&c->ctx, c->arena);
     c->ctx.diag_fn = fn;
     c->ctx.diag_user = user;
     c->ctx.src = &c->src;
+    return 0;
 }
 
 void compilation_free(Compilation *c)

@@ -15,7 +15,8 @@ typedef struct Compilation {
     Model *model;
     Graph *graph;
 } Compilation;
-void compilation_init(Compilation *c, cnnc_diag_fn fn, void *user);
+/* 0 ok; -1 out of memory (c->arena NULL). */
+int compilation_init(Compilation *c, cnnc_diag_fn fn, void *user);
 void compilation_free(Compilation *c);
 /* 0 ok (c->graph planned), -1 after reporting errors. */
 int compilation_run_file(Compilation *c, const char *path, const PassOptions *opt);
@@ -27,6 +28,15 @@ int compilation_run_string(Compilation *c, const char *name, const char *text,
  * a diagnostic "cannot <what>: the model has errors" (none for NULL). */
 Compilation *api_usable(cnnc_model *m, const char *what);
 const Buf *api_pass_dump(const cnnc_model *m);       /* print_after's IR */
+/* Out of memory in an entry point: `if (setjmp(*api_guard(m)) != 0) return
+ * api_out_of_memory(m);` then the work, then api_unguard(m). Between the
+ * two, the arena, Ctx.on_oom's Bufs and api_out(m, 0 or 1) jump back to
+ * that setjmp when memory runs out; api_out_of_memory frees the api_out
+ * Bufs, reports "out of memory" and returns -1. */
+jmp_buf *api_guard(cnnc_model *m);
+void api_unguard(cnnc_model *m);
+int api_out_of_memory(cnnc_model *m);
+Buf *api_out(cnnc_model *m, int i);
 /* Hands a Buf's malloc'd text to the caller (cnnc_free), NUL-terminated
  * even if empty; b is left empty. */
 void api_give(Buf *b, char **text, size_t *len);

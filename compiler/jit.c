@@ -133,6 +133,7 @@ static int jit_source(Ctx *ctx, const Graph *g, Buf *src)
     Buf c, h;
     buf_init(&c);
     buf_init(&h);
+    c.on_oom = h.on_oom = ctx->on_oom;   /* the model's C: it can be large */
     emit_c(ctx, g, &eo, &c, &h);
     int rc = splice_header(ctx, &c, &h, src);
     buf_free(&c);
@@ -252,6 +253,7 @@ Jit *jit_compile(Ctx *ctx, const Graph *g, const char *tcc_dir)
 {
     Buf src;
     buf_init(&src);
+    src.on_oom = ctx->on_oom;
     if (jit_source(ctx, g, &src) != 0) {
         buf_free(&src);
         return NULL;

@@ -733,7 +733,7 @@ static void print_time(const Engine *e, long bench)
 
 static cnnc_model *load_model(const Options *o, int no_opt, cnnc_diag_fn fn)
 {
-    cnnc_options opt = { fn, NULL, no_opt, NULL, o->print_after };
+    cnnc_options opt = { fn, NULL, no_opt, NULL, o->print_after, 0 };
     return cnnc_model_from_file(o->model, &opt);
 }
 

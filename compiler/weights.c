@@ -238,14 +238,26 @@ static int bind_file(Ctx *ctx, Graph *g, const Stmt *ws, const char *base_dir)
         path = arena_printf(ctx->arena, "%s/%s", base_dir, ws->path);
     if (ctx->weights_mem)
         return bind_from(ctx, g, ctx->weights_mem, ws);
-    StFile loaded;
+    StFile *loaded = arena_alloc(ctx->arena, sizeof *loaded);   /* not on the stack: setjmp */
     char err[512];
-    if (st_load(path, &loaded, err, sizeof err) != 0) {
+    if (st_load(path, loaded, err, sizeof err) != 0) {
         diag_error(ctx, ws->name_loc, "weights file '%s': %s", ws->path, err);
         return -1;
     }
-    int rc = bind_from(ctx, g, &loaded, ws);
-    st_free(&loaded);
+    /* Out of memory while binding: free the file's bytes, then go on to
+     * the handler that was set (the API's), as if this one were not here. */
+    jmp_buf oom;
+    jmp_buf *outer = arena_on_oom(ctx->arena, &oom);
+    if (setjmp(oom) != 0) {
+        st_free(loaded);
+        arena_on_oom(ctx->arena, outer);
+        if (outer)
+            longjmp(*outer, 1);
+        ICE("out of memory binding '%s'", ws->path);
+    }
+    int rc = bind_from(ctx, g, loaded, ws);
+    arena_on_oom(ctx->arena, outer);
+    st_free(loaded);
     return rc;
 }
 

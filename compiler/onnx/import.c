@@ -903,6 +903,7 @@ static const char *print_text(Imp *im, const char *model_name, const char *weigh
 {
     Buf b;
     buf_init(&b);
+    b.on_oom = im->ctx->on_oom;   /* a model's whole text */
     print_header(im, &b, model_name, out);
     if (count_weights(im))
         buf_printf(&b, "    weights \"%s\";\n", weights_name);

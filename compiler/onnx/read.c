@@ -836,27 +836,26 @@ int onnx_decode(Ctx *ctx, const char *path, const unsigned char *bytes, size_t s
 int onnx_read_file(Ctx *ctx, const char *path, const unsigned char **bytes, size_t *size)
 {
     struct stat st;                    /* before opening: a FIFO blocks in open */
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (stat(path, &st) != 0) {
+        diag_file_error(ctx, path, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
         diag_file_error(ctx, path, "not a regular file");
         return -1;
     }
+    long long n = (long long)st.st_size;
+    if (n > ONNX_MAX_FILE_BYTES) {
+        diag_file_error(ctx, path, "file is larger than the limit of %lld bytes", ONNX_MAX_FILE_BYTES);
+        return -1;
+    }
+    /* Before opening: running out of memory here leaves no file open. */
+    unsigned char *buf = arena_alloc(ctx->arena, (size_t)n + 1);
     FILE *f = fopen(path, "rb");
     if (!f) {
         diag_file_error(ctx, path, "cannot open: %s", strerror(errno));
         return -1;
     }
-    long long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        n = ftell(f);
-        rewind(f);
-    }
-    if (n < 0 || n > ONNX_MAX_FILE_BYTES) {
-        diag_file_error(ctx, path, n < 0 ? "cannot determine the file's size" :
-                        "file is larger than the limit of %lld bytes", ONNX_MAX_FILE_BYTES);
-        fclose(f);
-        return -1;
-    }
-    unsigned char *buf = arena_alloc(ctx->arena, (size_t)n + 1);
     size_t got = fread(buf, 1, (size_t)n, f);
     int failed = ferror(f) || got != (size_t)n;
     fclose(f);

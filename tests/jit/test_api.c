@@ -313,6 +313,73 @@ static void test_emit(void)
     cnnc_model_free(m);
 }
 
+/* ---- out of memory: an error, never an abort ---- */
+
+/* -1 with "out of memory" as the last diagnostic, or 0: nothing else. */
+static int oom_or_ok(int rc, const Seen *seen, int *ooms)
+{
+    if (rc == 0)
+        return 1;
+    *ooms += strcmp(seen->last, "out of memory") == 0;
+    return strcmp(seen->last, "out of memory") == 0;
+}
+
+/* One step of a sweep: load text, then emit and view, under a limit of
+ * `limit` bytes of compiler memory. */
+static void oom_step(const char *text, const char *dir, size_t limit, int *load_ooms,
+                     int *later_ooms, int *loaded)
+{
+    Seen seen = { 0 };
+    cnnc_options o = options_for(&seen);
+    o.memory_limit = limit;
+    cnnc_model *m = cnnc_model_from_string("net.cnn", text, dir, &o);
+    CHECK_OR(m != NULL, return);
+    int ok = cnnc_model_errors(m) == 0;
+    CHECK(oom_or_ok(ok ? 0 : -1, &seen, load_ooms));
+    CHECK(ok || (cnnc_model_diag_count(m) >= 1 &&
+                 strcmp(cnnc_model_diag(m, cnnc_model_diag_count(m) - 1)->message,
+                        "out of memory") == 0));
+    if (ok) {
+        char *c = NULL, *h = NULL, *v = NULL;
+        int rc = cnnc_emit_c(m, NULL, &c, NULL, &h, NULL);
+        CHECK(oom_or_ok(rc, &seen, later_ooms) && (rc == 0) == (c && h));
+        rc = cnnc_model_view(m, CNNC_VIEW_SUMMARY, &v, NULL);
+        CHECK(oom_or_ok(rc, &seen, later_ooms) && (rc == 0) == (v != NULL));
+        cnnc_free(c);
+        cnnc_free(h);
+        cnnc_free(v);
+        *loaded += 1;
+    }
+    cnnc_model_free(m);
+}
+
+/* Limits from 16 KiB up, 5% apart, so that the loads run out at many
+ * places: parsing, checking, the passes, and (the second model) binding a
+ * weights file while its bytes are held. Each step must end in success or
+ * in an "out of memory" error, with nothing leaked (valgrind, ASan). */
+static void oom_sweep(const char *text, const char *dir)
+{
+    int load_ooms = 0, later_ooms = 0, loaded = 0;
+    for (double limit = 16384; limit < 4e6; limit *= 1.05)
+        oom_step(text, dir, (size_t)limit, &load_ooms, &later_ooms, &loaded);
+    CHECK(load_ooms > 5 && loaded > 5);   /* both sides of the threshold seen */
+    printf("out of memory: %d loads and %d emits/views ran out, %d loaded\n", load_ooms,
+           later_ooms, loaded);
+}
+
+static void test_out_of_memory(const char *workdir)
+{
+    enum { UNITS = 3000 };
+    static float w[UNITS * 3], b[UNITS];
+    char path[4096];
+    snprintf(path, sizeof path, "%s/big_dense.safetensors", workdir);
+    const StEntry e[2] = { { "fc.weight", UNITS, 3, w }, { "fc.bias", 0, UNITS, b } };
+    CHECK_OR(write_safetensors(path, e, 2) == 0, return);
+    oom_sweep(conv_model, NULL);
+    oom_sweep("model d { input v[3]; weights \"big_dense.safetensors\"; fc = dense(units=3000); }",
+              workdir);
+}
+
 /* ---- libtcc failing inside: an internal-error diagnostic ---- */
 
 static void test_tcc_failure(void)
@@ -343,5 +410,6 @@ int main(int argc, char **argv)
     test_errors();
     test_emit();
     test_tcc_failure();
+    test_out_of_memory(argv[1]);
     return check_status("test_jit_api");
 }
