@@ -359,11 +359,12 @@ int api_emit_names(cnnc_model *m, const cnnc_emit_options *opt, const char **pre
 static int model_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text,
                         size_t *c_len, char **h_text, size_t *h_len)
 {
-    EmitOptions eo = { NULL, NULL, 0, 0 };
+    EmitOptions eo = { NULL, NULL, 0, 0, 0 };
     if (!api_usable(m, "emit C") || api_emit_names(m, opt, &eo.prefix, &eo.header_name) != 0 ||
         check_emit_size(m) != 0)
         return -1;
     eo.trace = opt && opt->trace;
+    eo.weights_hex = opt && opt->weights == CNNC_WEIGHTS_HEX;
     emit_c(&m->c.ctx, m->c.graph, &eo, &m->out[0], &m->out[1]);
     buf_put(&m->out[0], "", 0);   /* api_give then allocates nothing: both or neither */
     buf_put(&m->out[1], "", 0);

@@ -14,6 +14,8 @@ typedef struct EmitOptions {
     int weights_extern;        /* declare weights extern instead of defining them */
     int trace;                 /* call <prefix>_trace() after each op under
                                   -DCNNC_TRACE (emit_test.c's programs) */
+    int weights_hex;           /* weights as integers, any byte order (else as
+                                  little-endian bytes in string literals) */
 } EmitOptions;
 void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out);
 

@@ -105,11 +105,21 @@ size_t cnnc_model_output_size(const cnnc_model *m);
 
 /* ---- C backend ---- */
 
+/* How the .c file stores the weights (docs/emitted-c.md). */
+typedef enum {
+    CNNC_WEIGHTS_BYTES,        /* little-endian bytes in string literals: the
+                                  fastest for gcc and clang to compile; an
+                                  #error on a compiler that says big-endian */
+    CNNC_WEIGHTS_HEX           /* 32-bit integers: any byte order, any compiler,
+                                  about 10x slower to compile */
+} cnnc_weights_form;
+
 typedef struct cnnc_emit_options {
     const char *prefix;        /* C prefix of the public names; NULL: model's name */
     const char *header_name;   /* the .c file's #include; NULL: "<prefix>.h" */
     int trace;                 /* 1: call <prefix>_trace() after each op when the
                                   C is built with -DCNNC_TRACE (cnnc_emit_test) */
+    cnnc_weights_form weights; /* CNNC_WEIGHTS_BYTES (0) or CNNC_WEIGHTS_HEX */
 } cnnc_emit_options;
 
 /* Emits the .c and .h text (docs/emitted-c.md) into buffers the library

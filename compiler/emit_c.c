@@ -17,7 +17,7 @@
 
 #include "backend.h"
 
-enum { HEX_PER_LINE = 8 };
+enum { HEX_PER_LINE = 8, BYTES_PER_LINE = 76 };
 
 /* ---- text helpers shared with emit_ops.c and emit_kernels.c ---- */
 
@@ -239,9 +239,51 @@ static void name_weights(Emitter *E)
                               : arena_printf(E->ctx->arena, "%s.f", E->wname[t]);
 }
 
-/* Appends "0x3e1a2b3c, " for each value, HEX_PER_LINE to a line, formatted
- * by hand: printf per value would dominate a 1M-parameter compile. Lines are
- * not indented, to keep such a file near 12 bytes per parameter. */
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* Appends the values' little-endian bytes as string literals of about
+ * BYTES_PER_LINE characters each (concatenated by the compiler): a printable
+ * byte as itself, any other, '?' (trigraphs), '"' and '\\' as a 3-digit
+ * octal escape, which no following digit can extend. About 2.9 characters
+ * per byte, as dense as hex integers, and gcc and clang parse it about 10x
+ * faster (docs/emitted-c.md). Formatted by hand: printf per byte would
+ * dominate a big model's compile. */
+static void emit_byte_string(Buf *b, const float *v, long long n)
+{
+    char line[BYTES_PER_LINE + 8];
+    size_t len = 0;
+    line[len++] = '"';
+    for (long long i = 0; i < n; i++) {
+        uint32_t u = float_bits(v[i]);
+        for (int k = 0; k < 4; k++, u >>= 8) {
+            unsigned c = u & 255u;
+            if (c >= 32 && c < 127 && c != '"' && c != '\\' && c != '?') {
+                line[len++] = (char)c;
+            } else {
+                line[len++] = '\\';
+                line[len++] = (char)('0' + (c >> 6));
+                line[len++] = (char)('0' + ((c >> 3) & 7u));
+                line[len++] = (char)('0' + (c & 7u));
+            }
+        }
+        if (len >= BYTES_PER_LINE || i == n - 1) {
+            line[len++] = '"';
+            line[len++] = '\n';
+            buf_put(b, line, len);
+            len = 0;
+            line[len++] = '"';
+        }
+    }
+}
+
+/* --weights=hex: "0x3e1a2b3c, " for each value, HEX_PER_LINE to a line,
+ * formatted by hand as above. Lines are not indented, to keep such a file
+ * near 12 bytes per parameter. Portable to any byte order. */
 static void emit_hex_values(Buf *b, const float *v, long long n)
 {
     static const char hex[16] = "0123456789abcdef";
@@ -249,8 +291,7 @@ static void emit_hex_values(Buf *b, const float *v, long long n)
     for (long long i = 0; i < n; i += HEX_PER_LINE) {
         size_t len = 0;
         for (long long k = i; k < n && k < i + HEX_PER_LINE; k++) {
-            uint32_t u;
-            memcpy(&u, &v[k], sizeof u);
+            uint32_t u = float_bits(v[k]);
             line[len++] = '0';
             line[len++] = 'x';
             for (int sh = 28; sh >= 0; sh -= 4)
@@ -276,10 +317,19 @@ static void emit_weight(Emitter *E, int id)
         buf_printf(b, "extern const float %s[%lld];\n", E->wname[id], t->numel);
         return;
     }
-    buf_printf(b, "static const union { unsigned int u[%lld]; float f[%lld]; } %s = {{\n",
-               t->numel, t->numel, E->wname[id]);
-    emit_hex_values(b, t->data, t->numel);
-    buf_puts(b, "}};\n");
+    if (E->opt->weights_hex) {
+        buf_printf(b, "static const union { unsigned int u[%lld]; float f[%lld]; } %s = {{\n",
+                   t->numel, t->numel, E->wname[id]);
+        emit_hex_values(b, t->data, t->numel);
+        buf_puts(b, "}};\n");
+        return;
+    }
+    /* Exactly 4n bytes: the literal's NUL is not stored (C99 6.7.8p14),
+     * and the union needs no padding. */
+    buf_printf(b, "static const union { unsigned char b[%lld]; float f[%lld]; } %s = {\n",
+               4 * t->numel, t->numel, E->wname[id]);
+    emit_byte_string(b, t->data, t->numel);
+    buf_puts(b, "};\n");
 }
 
 /* The weights op's emitted code reads: its packed tensor when its fast
@@ -515,15 +565,6 @@ static const char *tensor_ptr(Emitter *E, int id)
     return arena_printf(E->ctx->arena, "t%d", id);
 }
 
-static int graph_reads(const Graph *g, int id)
-{
-    for (int i = 0; i < g->nops; i++)
-        for (int k = 0; k < g->ops[i].nin; k++)
-            if (g->ops[i].in[k] == id)
-                return 1;
-    return 0;
-}
-
 static void emit_arena_pointers(Emitter *E)
 {
     const Graph *g = E->g;
@@ -541,7 +582,7 @@ static void emit_arena_pointers(Emitter *E)
     }
     if (!any)
         buf_puts(E->c, "    (void)arena;\n");
-    if (!graph_reads(g, g->input) && g->nops > 0)
+    if (graph_readers(g, g->input) == 0 && g->nops > 0)
         buf_puts(E->c, "    (void)input;\n");
 }
 
@@ -637,6 +678,28 @@ static int graph_has_weights(const Graph *g)
     return 0;
 }
 
+/* What the stored weights assume, checked where the compiler can. */
+static void emit_weights_preamble(Emitter *E)
+{
+    Buf *b = E->c;
+    if (E->opt->weights_hex) {
+        buf_puts(b, "/* Weights are stored as the bit patterns of 32-bit floats. */\n"
+                    "typedef char cnnc_uint_is_32_bits[sizeof(unsigned int) == 4 ? 1 : -1];\n\n");
+        return;
+    }
+    buf_puts(b, "/* Weights are stored as the bytes of little-endian IEEE-754 floats, in\n"
+                " * string literals (cnnc --weights=hex writes byte-order-free integers). */\n"
+                "typedef char cnnc_float_is_32_bits[sizeof(float) == 4 ? 1 : -1];\n"
+                "#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \\\n"
+                "    __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n");
+    buf_printf(b, "#error \"%s_run: weights stored little-endian; regenerate with cnnc --weights=hex\"\n",
+               E->opt->prefix);
+    buf_puts(b, "#endif\n"
+                "#if defined(__GNUC__)\n"
+                "#pragma GCC diagnostic ignored \"-Woverlength-strings\" /* longer than C99's 4095 */\n"
+                "#endif\n\n");
+}
+
 static void emit_c_file(Emitter *E)
 {
     Buf *b = E->c;
@@ -648,8 +711,7 @@ static void emit_c_file(Emitter *E)
         buf_puts(b, "#include <math.h>\n");
     buf_putc(b, '\n');
     if (graph_has_weights(E->g) && !E->opt->weights_extern)
-        buf_puts(b, "/* Weights are stored as the bit patterns of 32-bit floats. */\n"
-                    "typedef char cnnc_uint_is_32_bits[sizeof(unsigned int) == 4 ? 1 : -1];\n\n");
+        emit_weights_preamble(E);
     for (int i = 0; i < E->g->nops; i++)
         emit_op_function(E, i);
     if (E->opt->trace)

@@ -129,7 +129,7 @@ static int splice_header(Ctx *ctx, const Buf *c, const Buf *h, Buf *src)
 /* Emits the model's C with extern weights; 0 ok, -1 after a diagnostic. */
 static int jit_source(Ctx *ctx, const Graph *g, Buf *src)
 {
-    EmitOptions eo = { JIT_PREFIX, JIT_HEADER, 1, 0 };
+    EmitOptions eo = { JIT_PREFIX, JIT_HEADER, 1, 0, 0 };
     Buf c, h;
     buf_init(&c);
     buf_init(&h);

@@ -489,7 +489,7 @@ static int compile_to_c(const Options *o, cnnc_model *m)
     char *hpath = header_path(o->out);
     if (!hpath)
         return EXIT_USER;
-    cnnc_emit_options eo = { o->name, base_name(hpath), o->emit_test != NULL };
+    cnnc_emit_options eo = { o->name, base_name(hpath), o->emit_test != NULL, CNNC_WEIGHTS_BYTES };
     Text c = { NULL, 0 }, h = { NULL, 0 }, t = { NULL, 0 };
     int rc = EXIT_USER;
     if (cnnc_emit_c(m, &eo, &c.data, &c.len, &h.data, &h.len) == 0 &&

@@ -229,7 +229,7 @@ void fuzz_emit_check(Compilation *c)
     Buf cbuf, hbuf;
     buf_init(&cbuf);
     buf_init(&hbuf);
-    EmitOptions eo = { c->graph->name, "fuzz.h", 0, 0 };
+    EmitOptions eo = { c->graph->name, "fuzz.h", 0, 0, 0 };
     emit_c(&c->ctx, c->graph, &eo, &cbuf, &hbuf);
     check_emitted(c->arena, c->graph->name, &cbuf, &hbuf);
     buf_free(&cbuf);

@@ -365,10 +365,13 @@ def build_selftest(cc, d, test_c, model_c, trace, exe):
 
 
 def break_weight(model_c, broken_c):
-    """conv2's first weight array in the generated C: one value -> 100.0f."""
+    """conv2's first weight array in the generated C: its first value ->
+    100.0f, whose little-endian bytes are 00 00 c8 42. The array is string
+    literals of bytes, each a character or a 3-digit octal escape."""
     text = open(model_c).read()
-    m = re.search(r"/\* conv2\.\w+ \[[^\]]*\] \*/\nstatic const union[^\n]*\n0x[0-9a-f]{8}, 0x([0-9a-f]{8})", text)
-    text = text[:m.start(1)] + "42c80000" + text[m.end(1):]
+    m = re.search(r'/\* conv2\.\w+ \[[^\]]*\] \*/\nstatic const union[^\n]*\n"'
+                  r'((?:\\[0-7]{3}|[^"\\]){4})', text)
+    text = text[:m.start(1)] + "\\000\\000\\310B" + text[m.end(1):]
     with open(broken_c, "w") as f:
         f.write(text)
 

@@ -294,7 +294,7 @@ static void test_errors(void)
 static void test_emit(void)
 {
     cnnc_model *m = cnnc_model_from_string("net.cnn", conv_model, NULL, NULL);
-    cnnc_emit_options eo = { "foo", NULL, 0 };
+    cnnc_emit_options eo = { "foo", NULL, 0, CNNC_WEIGHTS_BYTES };
     char *c = NULL, *h = NULL;
     size_t clen = 0, hlen = 0;
     CHECK(cnnc_emit_c(m, &eo, &c, &clen, &h, &hlen) == 0);

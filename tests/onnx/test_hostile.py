@@ -241,10 +241,17 @@ def check_encodings(args):
     for form, text in outputs.items():
         if text != outputs.get("raw"):
             problems.append("%s: the C differs from the raw_data form's" % form)
-    bits = "0x%08x" % struct.unpack("<I", struct.pack("<f", CONV_W[1]))[0]
+    bits = c_literal_bytes(struct.pack("<f", CONV_W[1]))
     if "raw" in outputs and bits not in outputs["raw"]:
         problems.append("raw: the weight %g (%s) is not in the C" % (CONV_W[1], bits))
     return problems
+
+
+def c_literal_bytes(data):
+    """Bytes as the emitted C spells them in its weight literals
+    (docs/emitted-c.md): printable as itself, else a 3-digit octal escape."""
+    return "".join(chr(c) if 32 <= c < 127 and chr(c) not in '"\\?' else "\\%03o" % c
+                   for c in data)
 
 
 def check_case(args, name, data, expected):
