@@ -157,3 +157,48 @@ _Noreturn void ice_at(const char *file, int line, const char *fmt, ...)
     va_end(ap);
     abort();
 }
+
+/* ---- "did you mean": cnnc_suggest ---- */
+
+/* Edit distance (Levenshtein, a swap of neighbours counting 1), capped:
+ * long names are never "near". */
+static int edit_distance(const char *a, const char *b)
+{
+    enum { N = 32 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= N || lb >= N)
+        return 99;
+    int d[N + 1][N + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < d[i][j])
+                d[i][j] = d[i - 2][j - 2] + 1;    /* two letters swapped */
+        }
+    return d[la][lb];
+}
+
+const char *cnnc_suggest(const char *name, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    int bestd = 99;
+    if (!name || !cands)
+        return NULL;
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        int d = cands[i] ? edit_distance(name, cands[i]) : 99;
+        if (d < bestd) {
+            bestd = d;
+            best = cands[i];
+        }
+    }
+    int limit = len <= 2 ? 0 : len <= 4 ? 1 : len <= 7 ? 2 : 3;
+    return bestd <= limit ? best : NULL;
+}
