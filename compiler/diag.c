@@ -24,20 +24,51 @@ static const char *severity_name(cnnc_severity sev)
     return "error";
 }
 
+enum { LINE_SHOWN_MAX = 120, LINE_WINDOW = 100, LINE_BEFORE_CARET = 50 };
+
+static int is_utf8_continuation(char c)
+{
+    return ((unsigned char)c & 0xC0) == 0x80;
+}
+
+/* The part [*lo, *hi) of the line [start, end) shown around off: all of a
+ * line up to LINE_SHOWN_MAX bytes, else LINE_WINDOW bytes with the caret
+ * about LINE_BEFORE_CARET in, never splitting a UTF-8 character. */
+static void line_window(const char *text, size_t start, size_t end, size_t off, size_t *lo,
+                        size_t *hi)
+{
+    *lo = start;
+    *hi = end;
+    if (end - start <= LINE_SHOWN_MAX)
+        return;
+    *lo = off > start + LINE_BEFORE_CARET ? off - LINE_BEFORE_CARET : start;
+    if (*lo + LINE_WINDOW > end)
+        *lo = end - LINE_WINDOW;
+    *hi = *lo + LINE_WINDOW;
+    while (*lo > start && *lo < off && is_utf8_continuation(text[*lo]))
+        (*lo)++;
+    while (*hi < end && *hi > off && is_utf8_continuation(text[*hi]))
+        (*hi)--;
+}
+
 /* Appends the source line holding loc, then a caret line that copies the
- * line's tabs so the caret lines up in any terminal. */
+ * line's tabs so the caret lines up in any terminal. A long line is cut
+ * around the caret, "..." marking each cut end. */
 static void render_source_line(Buf *b, const Source *src, Loc loc)
 {
     if ((size_t)loc.off > src->len)
         return;
-    size_t start = (size_t)loc.off, end = (size_t)loc.off;
+    size_t start = (size_t)loc.off, end = (size_t)loc.off, lo, hi;
     while (start > 0 && src->text[start - 1] != '\n')
         start--;
     while (end < src->len && src->text[end] != '\n' && src->text[end] != '\r')
         end++;
-    buf_put(b, src->text + start, end - start);
-    buf_putc(b, '\n');
-    for (size_t i = start; i < (size_t)loc.off; i++)
+    line_window(src->text, start, end, (size_t)loc.off, &lo, &hi);
+    buf_puts(b, lo > start ? "..." : "");
+    buf_put(b, src->text + lo, hi - lo);
+    buf_puts(b, hi < end ? "...\n" : "\n");
+    buf_puts(b, lo > start ? "   " : "");
+    for (size_t i = lo; i < (size_t)loc.off; i++)
         buf_putc(b, src->text[i] == '\t' ? '\t' : ' ');
     buf_puts(b, "^\n");
 }

@@ -659,19 +659,26 @@ static const char *info_str(char *buf, size_t n, const cnnc_tensor_info *t)
     return dims_str(buf, n, t->rank, dims);
 }
 
-/* The input shape, or rank 1 with the same element count. */
+/* The input shape, rank 1 with the same element count, or the input shape
+ * with dimensions of size 1 added or left out anywhere ([1, 1, 28, 28] or
+ * [28, 28] for [1, 28, 28]): the same elements in the same order. */
 static int npy_matches(const NpyArray *a, const cnnc_tensor_info *t)
 {
     if (a->numel != (long long)t->size)
         return 0;
     if (a->rank == 1)
         return 1;
-    if (a->rank != t->rank)
-        return 0;
-    for (int i = 0; i < a->rank; i++)
-        if (a->shape[i] != t->dims[i])
+    int i = 0, k = 0;
+    for (;;) {
+        while (i < a->rank && a->shape[i] == 1)
+            i++;
+        while (k < t->rank && t->dims[k] == 1)
+            k++;
+        if (i == a->rank || k == t->rank)
+            return i == a->rank && k == t->rank;
+        if (a->shape[i++] != t->dims[k++])
             return 0;
-    return 1;
+    }
 }
 
 static int load_npy(const char *path, const cnnc_tensor_info *t, float **x)

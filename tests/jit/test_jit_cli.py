@@ -124,6 +124,11 @@ def test_values(s, m, params, x):
     q = s.run("run", "cls.cnn", "--input", "flat.npy")
     s.expect("flat npy: same values", q.returncode == 0 and values_line(q.stdout) is not None
              and np.array_equal(values_line(q.stdout), got), q.stdout + q.stderr)
+    np.save(s.path("x1.npy"), x.reshape(1, 2, 1, 5, 5))
+    q = s.run("run", "cls.cnn", "--input", "x1.npy")
+    s.expect("npy with extra size-1 dims: same values", q.returncode == 0 and
+             values_line(q.stdout) is not None and np.array_equal(values_line(q.stdout), got),
+             q.stdout + q.stderr)
     x.astype("<f4").tofile(s.path("x.f32"))
     q = s.run("run", "cls.cnn", "--input", "x.f32")
     s.expect("f32: same values", q.returncode == 0 and values_line(q.stdout) is not None

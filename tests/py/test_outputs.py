@@ -21,6 +21,9 @@ to /proc/self/fd/1, devices are played by FIFOs.
                   diagnostics name <stdin>; import - is a usage error
   fifo            -o FIFO and -o LINK -> FIFO: header then C, the FIFO stays
   failure-keeps   a failing write (missing directory) leaves the old file
+  cli-conventions "did you mean" for options and commands, --opt=value, an
+                  input .npy with extra size-1 dimensions (and the error
+                  naming the expected shape otherwise)
 """
 import os
 import stat
@@ -237,7 +240,46 @@ def case_failure_keeps(args):
            "a failed compile changed keep.c or left %s" % listing(args))
 
 
-CASES = [case_onto_input, case_outputs_clash, case_symlinks, case_stdout, case_stdin, case_fifo,
+def case_cli_conventions(args):
+    setup(args, "cli")
+    usage = "\n(run 'cnnc --help' for usage)\n"
+    for cmd, want in (
+            (["tiny.cnn", "--otuput", "y.npy"], "cnnc: unknown option '--otuput'; did you mean '--output'?"),
+            (["tiny.cnn", "--sumary"], "cnnc: unknown option '--sumary'; did you mean '--summary'?"),
+            (["tiny.cnn", "--frobnicate"], "cnnc: unknown option '--frobnicate'"),
+            (["rnu", "tiny.cnn"], "cnnc: unknown command 'rnu'; did you mean 'run'?"),
+            (["improt", "x.onnx", "-o", "x.cnn"], "cnnc: unknown command 'improt'; did you mean 'import'?"),
+            (["tiny.cnn", "--summary=yes"], "cnnc: option '--summary' takes no value"),
+            (["tiny.cnn", "--emti=ir"], "cnnc: unknown option '--emti'; did you mean '--emit'?"),
+            (["tiny.cnn", "--emit=xml"], "cnnc: --emit takes c, ir or dot, not 'xml'")):
+        p = cnnc(args, cmd)
+        expect(p.returncode == 2 and p.stderr == want + usage and p.stdout == "",
+               "%s: expected exit 2 and %r" % (" ".join(cmd), want), p)
+    ir = cnnc(args, ["tiny.cnn", "--emit", "ir"]).stdout
+    p = cnnc(args, ["tiny.cnn", "--emit=ir", "--ram-budget=1M"])
+    expect(p.returncode == 0 and p.stdout == ir and ir, "--emit=ir --ram-budget=1M", p)
+    p = cnnc(args, ["tiny.cnn", "--emit=ir", "--ram-budget=1K"])
+    expect(p.returncode == 1 and "over the RAM budget of 1024 bytes" in p.stderr,
+           "--ram-budget=1K: the value was not taken", p)
+    import numpy as np
+    x = np.arange(3 * 8 * 8, dtype="<f4").reshape(3, 8, 8) / 100
+    ys = []
+    for name, shape in (("x.npy", (3, 8, 8)), ("x1.npy", (1, 3, 8, 1, 8, 1)),
+                        ("bad.npy", (3, 64))):
+        np.save(path(args, name), x.reshape(shape))
+        p = cnnc(args, ["run", "tiny.cnn", "--interp", "--input=" + name, "--output=y_" + name])
+        ys.append((p, name))
+    for p, name in ys[:2]:
+        expect(p.returncode == 0 and p.stderr.startswith("interp: "), "--input %s" % name, p)
+    expect(np.array_equal(np.load(path(args, "y_x.npy")), np.load(path(args, "y_x1.npy"))),
+           "the input with extra size-1 dimensions gave other values")
+    p = ys[2][0]
+    want = ("bad.npy: error: array shape [3, 64] does not match the input 'x' [3, 8, 8] "
+            "(or flat [192])\n")
+    expect(p.returncode == 1 and p.stderr == want, "bad.npy: expected %r" % want, p)
+
+
+CASES = [case_cli_conventions, case_onto_input, case_outputs_clash, case_symlinks, case_stdout, case_stdin, case_fifo,
          case_failure_keeps]
 
 
