@@ -1,26 +1,36 @@
 # Thin wrapper over CMake: `make demo` and `make test` work on a fresh Debian.
 BUILD ?= build
 JOBS ?= 2
-PACKAGES = build-essential cmake flex bison tcc libtcc-dev clang valgrind \
-           python3 python3-numpy python3-torch zlib1g-dev dataset-fashion-mnist \
-           python3-onnx libonnx-testdata musl-dev graphviz
+# What `make demo` needs: a C toolchain, the parser generators, libtcc (the
+# JIT is on by default), zlib and the data set. `make test` adds the rest.
+DEMO_PACKAGES = build-essential cmake flex bison tcc libtcc-dev zlib1g-dev \
+                dataset-fashion-mnist
+TEST_PACKAGES = $(DEMO_PACKAGES) clang valgrind python3 python3-numpy python3-torch \
+                python3-onnx libonnx-testdata musl-dev graphviz
+# Developer and CI builds: every test, and warnings are errors.
+DEV_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DCNNC_WERROR=ON
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps test-deps build test demo clean
 
 all: build
 
 deps:
-	@sh scripts/deps.sh $(PACKAGES)
+	@sh scripts/deps.sh $(DEMO_PACKAGES)
 
-build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+test-deps:
+	@sh scripts/deps.sh $(TEST_PACKAGES)
+
+build: test-deps
+	cmake -S . -B $(BUILD) $(DEV_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-demo: build
-	cmake --build $(BUILD) --target demo
+# The demo alone: no tests configured, so none of their packages needed.
+demo: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF
+	cmake --build $(BUILD) -j$(JOBS) --target demo
 
 clean:
 	rm -rf $(BUILD)
@@ -33,12 +43,13 @@ clean:
 # intercept_strstr=0: ASan's strstr measures the whole haystack on every call,
 # which makes strstr loops over megabytes of emitted C quadratic.
 SANITIZE_BUILD ?= build-sanitize
-PACKAGES += libclang-rt-14-dev
+SANITIZE_PACKAGES = $(TEST_PACKAGES) libclang-rt-14-dev
 .PHONY: test-sanitize
 
-test-sanitize: deps
+test-sanitize:
+	@sh scripts/deps.sh $(SANITIZE_PACKAGES)
 	CC=clang cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCNNC_SANITIZE=ON \
-	    -DCNNC_FUZZ=ON -DCNNC_WERROR=OFF
+	    -DCNNC_FUZZ=ON -DBUILD_TESTING=ON -DCNNC_WERROR=OFF
 	cmake --build $(SANITIZE_BUILD) -j$(JOBS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:intercept_strstr=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)

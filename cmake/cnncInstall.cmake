@@ -14,13 +14,14 @@ install(TARGETS libcnnc cnnc_runtime ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
 install(FILES ${PROJECT_SOURCE_DIR}/compiler/cnnc.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/docs/cnnc.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 
-# What a program linking the static libcnnc needs besides it and its runtime.
+# What a program linking the static libcnnc needs besides it and its runtime,
+# by name only (-ltcc, not this machine's path of libtcc.a): the consumer's
+# linker finds libtcc where its system keeps it (Debian: libtcc-dev).
 set(CNNC_LINK_LIBS "")
 set(CNNC_PC_LIBS "")
 if(CNNC_JIT)
-  list(APPEND CNNC_LINK_LIBS ${CNNC_LIBTCC} ${CMAKE_DL_LIBS})
-  string(APPEND CNNC_PC_LIBS "${CNNC_LIBTCC} ")
-  foreach(lib IN LISTS CMAKE_DL_LIBS)
+  list(APPEND CNNC_LINK_LIBS tcc ${CMAKE_DL_LIBS})
+  foreach(lib IN ITEMS tcc ${CMAKE_DL_LIBS})
     string(APPEND CNNC_PC_LIBS "-l${lib} ")
   endforeach()
 endif()

@@ -37,6 +37,12 @@ typedef struct cnnc_diag {
  * call; copy what you keep (or read them back with cnnc_model_diag). */
 typedef void (*cnnc_diag_fn)(void *user, const cnnc_diag *diag);
 
+/* The candidate that a misspelled name most plausibly meant, or NULL: edit
+ * distance (Levenshtein, a swap of neighbouring letters counting 1) up to
+ * 1, 2 or 3 for names of 3-4, 5-7 or more bytes, 0 for shorter ones. The
+ * rule of every "did you mean" cnnc prints. */
+const char *cnnc_suggest(const char *name, const char *const *candidates, size_t n);
+
 /* ---- loading a model ---- */
 
 typedef struct cnnc_model cnnc_model;   /* a checked model and its weights */

@@ -25,20 +25,51 @@ static const char *severity_name(cnnc_severity sev)
     return "error";
 }
 
+enum { LINE_SHOWN_MAX = 120, LINE_WINDOW = 100, LINE_BEFORE_CARET = 50 };
+
+static int is_utf8_continuation(char c)
+{
+    return ((unsigned char)c & 0xC0) == 0x80;
+}
+
+/* The part [*lo, *hi) of the line [start, end) shown around off: all of a
+ * line up to LINE_SHOWN_MAX bytes, else LINE_WINDOW bytes with the caret
+ * about LINE_BEFORE_CARET in, never splitting a UTF-8 character. */
+static void line_window(const char *text, size_t start, size_t end, size_t off, size_t *lo,
+                        size_t *hi)
+{
+    *lo = start;
+    *hi = end;
+    if (end - start <= LINE_SHOWN_MAX)
+        return;
+    *lo = off > start + LINE_BEFORE_CARET ? off - LINE_BEFORE_CARET : start;
+    if (*lo + LINE_WINDOW > end)
+        *lo = end - LINE_WINDOW;
+    *hi = *lo + LINE_WINDOW;
+    while (*lo > start && *lo < off && is_utf8_continuation(text[*lo]))
+        (*lo)++;
+    while (*hi < end && *hi > off && is_utf8_continuation(text[*hi]))
+        (*hi)--;
+}
+
 /* Appends the source line holding loc, then a caret line that copies the
- * line's tabs so the caret lines up in any terminal. */
+ * line's tabs so the caret lines up in any terminal. A long line is cut
+ * around the caret, "..." marking each cut end. */
 static void render_source_line(Buf *b, const Source *src, Loc loc)
 {
     if ((size_t)loc.off > src->len)
         return;
-    size_t start = (size_t)loc.off, end = (size_t)loc.off;
+    size_t start = (size_t)loc.off, end = (size_t)loc.off, lo, hi;
     while (start > 0 && src->text[start - 1] != '\n')
         start--;
     while (end < src->len && src->text[end] != '\n' && src->text[end] != '\r')
         end++;
-    buf_put(b, src->text + start, end - start);
-    buf_putc(b, '\n');
-    for (size_t i = start; i < (size_t)loc.off; i++)
+    line_window(src->text, start, end, (size_t)loc.off, &lo, &hi);
+    buf_puts(b, lo > start ? "..." : "");
+    buf_put(b, src->text + lo, hi - lo);
+    buf_puts(b, hi < end ? "...\n" : "\n");
+    buf_puts(b, lo > start ? "   " : "");
+    for (size_t i = lo; i < (size_t)loc.off; i++)
         buf_putc(b, src->text[i] == '\t' ? '\t' : ' ');
     buf_puts(b, "^\n");
 }
@@ -149,4 +180,49 @@ _Noreturn void ice_at(const char *file, int line, const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     abort();
+}
+
+/* ---- "did you mean": cnnc_suggest ---- */
+
+/* Edit distance (Levenshtein, a swap of neighbours counting 1), capped:
+ * long names are never "near". */
+static int edit_distance(const char *a, const char *b)
+{
+    enum { N = 32 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= N || lb >= N)
+        return 99;
+    int d[N + 1][N + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < d[i][j])
+                d[i][j] = d[i - 2][j - 2] + 1;    /* two letters swapped */
+        }
+    return d[la][lb];
+}
+
+const char *cnnc_suggest(const char *name, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    int bestd = 99;
+    if (!name || !cands)
+        return NULL;
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        int d = cands[i] ? edit_distance(name, cands[i]) : 99;
+        if (d < bestd) {
+            bestd = d;
+            best = cands[i];
+        }
+    }
+    int limit = len <= 2 ? 0 : len <= 4 ? 1 : len <= 7 ? 2 : 3;
+    return bestd <= limit ? best : NULL;
 }

@@ -8,6 +8,13 @@
 
 #include "driver.h"
 
+/* A UTF-8 byte order mark (EF BB BF), which some editors put first: the
+ * model starts after it, and columns count from there. */
+static size_t bom_length(const char *text, size_t len)
+{
+    return text && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
 /* Appends f's bytes to b; -1 after a diagnostic. */
 static int read_stream(Ctx *ctx, const char *path, FILE *f, Buf *b)
 {
@@ -49,9 +56,10 @@ static int read_file(Ctx *ctx, const char *path, Source *src)
     }
     fclose(f);
     if (rc == 0) {
+        size_t skip = bom_length(b->data, b->len);
         src->path = arena_strdup(ctx->arena, path);
-        src->text = arena_strndup(ctx->arena, b->data ? b->data : "", b->len);
-        src->len = b->len;
+        src->text = arena_strndup(ctx->arena, b->data ? b->data + skip : "", b->len - skip);
+        src->len = b->len - skip;
     }
     buf_free(b);
     return rc;
@@ -112,8 +120,9 @@ int compilation_run_string(Compilation *c, const char *name, const char *text,
         diag_file_error(&c->ctx, name, "model text is larger than the limit of %ld bytes", LIMIT_SOURCE_BYTES);
         return -1;
     }
+    size_t skip = bom_length(text, len);
     c->src.path = arena_strdup(c->arena, name);
-    c->src.text = arena_strndup(c->arena, text, len);
-    c->src.len = len;
+    c->src.text = arena_strndup(c->arena, text + skip, len - skip);
+    c->src.len = len - skip;
     return run_front_end(c, base_dir ? base_dir : "", opt);
 }

@@ -3,7 +3,7 @@
  * 1 error in the user's input (or a failed --check), 2 usage error.
  *
  *   cnnc MODEL.cnn -o OUT.c [--name PREFIX] [-O0]    compile to OUT.c + OUT.h
- *            [--emit-test T.c] [--ram-budget B] [--flash-budget B]
+ *            [--emit-test T.c] [--ram-budget B] [--flash-budget B] [--weights F]
  *   cnnc MODEL.cnn --summary | --emit ir|dot [-o F] | --print-after PASS
  *   cnnc MODEL.onnx -o OUT.c ...                     the same from ONNX (docs/onnx.md)
  *   cnnc import MODEL.onnx -o OUT.cnn                 write the imported .cnn + weights
@@ -39,7 +39,7 @@ static const char usage_text[] =
     "usage: cnnc MODEL.cnn|MODEL.onnx -o OUT.c [--name PREFIX] [-O0]\n"
     "       cnnc import MODEL.onnx -o OUT.cnn\n"
     "       cnnc MODEL.cnn -o OUT.c [--emit-test TEST.c] [--ram-budget BYTES]\n"
-    "                [--flash-budget BYTES]\n"
+    "                [--flash-budget BYTES] [--weights bytes|hex]\n"
     "       cnnc MODEL.cnn --summary | --emit ir|dot [-o FILE] | --print-after PASS\n"
     "       cnnc run MODEL.cnn --input X.npy|X.f32|random [--seed N] [--output Y.npy]\n"
     "                [--top K] [--interp | --check] [--bench N]\n"
@@ -65,6 +65,8 @@ static const char usage_text[] =
     "                  the interpreter's outputs; -DCNNC_TRACE checks every layer\n"
     "  --ram-budget BYTES    fail if arena + input + output exceed BYTES\n"
     "  --flash-budget BYTES  fail if the weights exceed BYTES (K, M suffixes: KiB, MiB)\n"
+    "  --weights FORM  how OUT.c stores the weights: bytes (default; little-endian,\n"
+    "                  fastest to compile) or hex (integers, any byte order)\n"
     "\n"
     "run: compile the model in memory with libtcc and run it now\n"
     "  --input X.npy   float32 array shaped as the input (or flat)\n"
@@ -96,12 +98,14 @@ typedef struct Options {
     int summary;
     const char *emit;            /* --emit: "c", "ir", "dot"; NULL: c */
     const char *print_after, *emit_test;
+    cnnc_weights_form weights;   /* --weights: bytes (0) or hex */
     unsigned long long ram_budget, flash_budget;   /* 0: none */
     const char *compile_only;    /* first compile-only option seen */
     long top, bench;
     unsigned long long seed;
     const char *model, *out, *name, *input, *output;
     const char *run_only;        /* first run-only option seen, for the usage error */
+    char *stdin_text;            /* the model when it is "-": read once, NUL-terminated */
 } Options;
 
 static void print_diag(void *user, const cnnc_diag *d)
@@ -226,6 +230,10 @@ static int set_compile_value(Options *o, const char *flag, const char *v)
         o->print_after = v;
     } else if (strcmp(flag, "--emit-test") == 0) {
         o->emit_test = v;
+    } else if (strcmp(flag, "--weights") == 0) {
+        if (strcmp(v, "bytes") != 0 && strcmp(v, "hex") != 0)
+            return usage_error("--weights takes bytes or hex, not '%s'", v);
+        o->weights = strcmp(v, "hex") == 0 ? CNNC_WEIGHTS_HEX : CNNC_WEIGHTS_BYTES;
     } else if (parse_bytes(v, strcmp(flag, "--ram-budget") == 0 ? &o->ram_budget
                                                                  : &o->flash_budget) != 0) {
         return usage_error(strcmp(flag, "--ram-budget") == 0
@@ -240,7 +248,7 @@ static int set_compile_value(Options *o, const char *flag, const char *v)
 static int parse_compile_arg(int argc, char **argv, int *i, Options *o, int *rc)
 {
     static const char *const valued[] = { "--emit", "--print-after", "--emit-test",
-                                          "--ram-budget", "--flash-budget" };
+                                          "--ram-budget", "--flash-budget", "--weights" };
     const char *a = argv[*i];
     int known = strcmp(a, "--summary") == 0;
     *rc = 0;
@@ -259,12 +267,56 @@ static int parse_compile_arg(int argc, char **argv, int *i, Options *o, int *rc)
     return 1;
 }
 
+/* Every option, for "did you mean" and the --opt=value form. */
+static const char *const all_options[] = {
+    "-o", "--name", "-O0", "--no-opt", "--dump-ast", "--dump-ir", "--emit", "--summary",
+    "--print-after", "--emit-test", "--ram-budget", "--flash-budget", "--weights", "--input",
+    "--output", "--top", "--bench", "--seed", "--interp", "--check", "--help", "--version",
+};
+enum { NUM_OPTIONS = sizeof all_options / sizeof all_options[0] };
+
+static int unknown_option(const char *a)
+{
+    const char *near = cnnc_suggest(a, all_options, NUM_OPTIONS);
+    if (!near)
+        return usage_error("unknown option '%s'", a);
+    fprintf(stderr, "cnnc: unknown option '%s'; did you mean '%s'?\n"
+                    "(run 'cnnc --help' for usage)\n", a, near);
+    return EXIT_USAGE;
+}
+
+static int parse_arg(int argc, char **argv, int *i, Options *o);
+
+/* "--opt=value": the option as the table spells it, with its value as
+ * the next argument. An option that takes no value is a usage error. */
+static int parse_assigned(const char *a, const char *eq, Options *o)
+{
+    const char *name = NULL;
+    for (size_t k = 0; k < NUM_OPTIONS && !name; k++)
+        if (strlen(all_options[k]) == (size_t)(eq - a) &&
+            strncmp(all_options[k], a, (size_t)(eq - a)) == 0)
+            name = all_options[k];
+    if (!name) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
+        return unknown_option(flag);
+    }
+    char *pair[2] = { (char *)name, (char *)(eq + 1) };
+    int j = 0, rc = parse_arg(2, pair, &j, o);
+    if (rc == 0 && j != 1)
+        return usage_error("option '%s' takes no value", name);
+    return rc;
+}
+
 /* One argument at argv[*i]; 0 ok, else the exit status. */
 static int parse_arg(int argc, char **argv, int *i, Options *o)
 {
     const char *a = argv[*i];
     const char **slot = NULL;
+    const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
     int rc;
+    if (eq)
+        return parse_assigned(a, eq, o);
     if (parse_compile_arg(argc, argv, i, o, &rc))
         return rc;
     if (is_run_only(a) && !o->run_only)
@@ -282,7 +334,7 @@ static int parse_arg(int argc, char **argv, int *i, Options *o)
         const char *v = flag_value(argc, argv, i);
         return v ? parse_number(a, v, o) : usage_error("option '%s' needs a value", a);
     }
-    else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
+    else if (a[0] == '-' && a[1]) return unknown_option(a);
     else if (o->model) return usage_error("more than one model given ('%s')", a);
     else o->model = a;
     if (slot && !(*slot = flag_value(argc, argv, i)))
@@ -317,6 +369,13 @@ static int check_compile_options(const Options *o)
 {
     if ((o->run || o->import) && o->compile_only)
         return usage_error("option '%s' is only for compiling", o->compile_only);
+    if (o->import && strcmp(o->out, "-") == 0)
+        return usage_error("%s", "'cnnc import' writes OUT.cnn and its weights beside it; "
+                                 "-o - is not possible");
+    if (o->emit_test && o->out && strcmp(o->out, "-") == 0)
+        return usage_error("%s", "--emit-test needs -o OUT.c naming a file: the test includes OUT.h");
+    if (o->output && strcmp(o->output, "-") == 0)
+        return usage_error("%s", "--output needs a file name: stdout carries the printed results");
     if (o->emit_test && (emits_text(o) || !o->out))
         return usage_error("%s", "--emit-test needs -o OUT.c: the test checks the C written there");
     return 0;
@@ -328,6 +387,19 @@ static int prints_only(const Options *o)
     return o->dump_ast || o->dump_ir || o->summary || o->print_after || emits_text(o);
 }
 
+/* A first argument that is no file but nearly a command: `cnnc rnu m.cnn`. */
+static int check_command(const char *a)
+{
+    static const char *const commands[] = { "run", "import" };
+    struct stat st;
+    const char *near = cnnc_suggest(a, commands, 2);
+    if (!near || a[0] == '-' || strchr(a, '.') || strchr(a, '/') || stat(a, &st) == 0)
+        return 0;
+    fprintf(stderr, "cnnc: unknown command '%s'; did you mean '%s'?\n"
+                    "(run 'cnnc --help' for usage)\n", a, near);
+    return EXIT_USAGE;
+}
+
 static int parse_args(int argc, char **argv, Options *o)
 {
     int first = 1;
@@ -337,6 +409,11 @@ static int parse_args(int argc, char **argv, Options *o)
     } else if (argc > 1 && strcmp(argv[1], "import") == 0) {
         o->import = 1;
         first = 2;
+    }
+    if (first == 1 && argc > 1) {
+        int rc = check_command(argv[1]);
+        if (rc)
+            return rc;
     }
     for (int i = first; i < argc; i++) {
         int rc = parse_arg(argc, argv, &i, o);
@@ -351,20 +428,7 @@ static int parse_args(int argc, char **argv, Options *o)
     return rc ? rc : check_compile_options(o);
 }
 
-/* ---- writing output files: all or nothing ---- */
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    size_t n = len ? fwrite(data, 1, len, f) : 0;
-    int bad = n != len;
-    bad |= fclose(f) != 0;
-    if (bad)
-        remove(path);
-    return bad ? -1 : 0;
-}
+/* ---- writing output files: all or nothing, never onto an input ---- */
 
 /* "dir/model.c" -> "dir/model.h"; without a .c suffix, ".h" is appended. */
 static char *header_path(const char *out)
@@ -388,100 +452,135 @@ static const char *base_name(const char *path)
 }
 
 typedef struct Text {
-    char *data;
+    const char *data;
     size_t len;
 } Text;
 
-/* Whether path names an existing file that is not a regular one: a device
- * such as /dev/null or /dev/stdout, or a FIFO. Such a file is written in
- * place; renaming a temporary onto it would replace the device node with
- * a plain file. */
-static int is_special(const char *path)
+/* One output file: its texts, written in order, and where they go. */
+typedef struct Output {
+    const char *path;
+    Text text[3];
+    OutFile f;
+} Output;
+
+static const char *shown_name(const char *path)
 {
-    struct stat st;
-    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    return strcmp(path, "-") == 0 ? "<stdin>" : path;
 }
 
-/* Writes the texts, in order, straight into path. */
-static int write_in_place(const char *path, const Text *first, const Text *second)
+/* 0, or EXIT_USER after "OUT: error: output file is the input 'IN'": the
+ * same regular file, however it is named (symlinks, hard links, stdout). */
+static int check_not_input(const Options *o, const char *out)
 {
-    FILE *f = fopen(path, "wb");
-    int bad = !f;
-    for (const Text *t = first; !bad && t; t = t == first ? second : NULL)
-        bad = t->len && fwrite(t->data, 1, t->len, f) != t->len;
-    if (f)
-        bad |= fclose(f) != 0;
-    if (bad)
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
-    return bad ? -1 : 0;
-}
-
-/* Writes both files under temporary names, then renames them into place,
- * so a failure never leaves a partial or mismatched pair behind. An OUT
- * that is a device or FIFO gets the header, then the C, and no .h file. */
-static int write_outputs(const char *out, const Text *c, const Text *h)
-{
-    if (is_special(out))
-        return write_in_place(out, h, c);
-    char *hpath = header_path(out);
-    size_t n = strlen(out) + 16;
-    char *ctmp = malloc(n), *htmp = malloc(n + 2);
-    int rc = -1;
-    if (hpath && ctmp && htmp) {
-        snprintf(ctmp, n, "%s.tmp%ld", out, (long)getpid());
-        snprintf(htmp, n + 2, "%s.tmp%ld", hpath, (long)getpid());
-        if (write_file(ctmp, c->data, c->len) == 0 && write_file(htmp, h->data, h->len) == 0 &&
-            rename(htmp, hpath) == 0 && rename(ctmp, out) == 0)
-            rc = 0;
-        else
-            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out, strerror(errno));
-        remove(ctmp);
-        remove(htmp);
+    FileId of, in;
+    if ((strcmp(out, "-") == 0 ? file_id_fd(1, &of) : file_id(out, &of)) != 0)
+        return 0;
+    const char *inputs[2] = { o->model, o->run && o->input && strcmp(o->input, "random") != 0
+                                            ? o->input : NULL };
+    for (int i = 0; i < 2; i++) {
+        if (!inputs[i])
+            continue;
+        int have = strcmp(inputs[i], "-") == 0 ? file_id_fd(0, &in) : file_id(inputs[i], &in);
+        if (have == 0 && file_id_same(&in, &of)) {
+            fprintf(stderr, "%s: error: output file is the input '%s'; nothing written\n", out,
+                    shown_name(inputs[i]));
+            return EXIT_USER;
+        }
     }
-    free(hpath);
-    free(ctmp);
-    free(htmp);
+    return 0;
+}
+
+static void discard_all(Output *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        out_discard(&out[i].f);
+}
+
+/* Opens out[n] (a temporary beside a regular file); 0 or the exit status. */
+static int open_output(const Options *o, Output *out, int n)
+{
+    char err[512];
+    Output *x = &out[n];
+    int rc = check_not_input(o, x->path);
+    if (rc == 0 && out_open(&x->f, x->path, err, sizeof err) != 0)
+        rc = file_error(x->path, err);
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (x->f.target && out[i].f.target && strcmp(x->f.target, out[i].f.target) == 0) {
+            fprintf(stderr, "%s: error: output file is also the output '%s'; nothing written\n",
+                    x->path, out[i].path);
+            rc = EXIT_USER;
+        }
+    if (rc)
+        discard_all(out, n + (x->f.fp != NULL));
     return rc;
 }
 
-/* Writes text to path through a temporary name, so that a failure leaves
- * no partial file (a device or FIFO is written in place). 0 ok, else the
- * exit status after a message. */
-static int write_replacing(const char *path, const Text *t)
+/* Writes every opened output, then renames them into place (the first
+ * last); any failure discards what is not yet in place. */
+static int write_and_commit(Output *out, int n)
 {
-    if (is_special(path))
-        return write_in_place(path, t, NULL) == 0 ? 0 : EXIT_USER;
-    size_t n = strlen(path) + 24;
-    char *tmp = malloc(n);
-    int ok = 0;
-    if (tmp) {
-        snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-        ok = write_file(tmp, t->data, t->len) == 0 && rename(tmp, path) == 0;
-        if (!ok) {
-            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
-            remove(tmp);
+    char err[512];
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            if (out_write(&out[i].f, out[i].text[k].data, out[i].text[k].len) != 0) {
+                fprintf(stderr, "%s: error: write error: %s\n", out[i].path, strerror(errno));
+                discard_all(out, n);
+                return EXIT_USER;
+            }
+    for (int i = n - 1; i >= 0; i--)
+        if (out_commit(&out[i].f, err, sizeof err) != 0) {
+            discard_all(out, i);
+            return file_error(out[i].path, err);
         }
-    }
-    free(tmp);
-    return ok ? 0 : EXIT_USER;
+    return 0;
 }
 
-/* The self-test first: if the pair then fails, it is removed again. */
-static int write_all(const Options *o, const Text *c, const Text *h, const Text *t)
+/* A single stream (a device, a FIFO, stdout) gets the header, then the C
+ * without its #include of the header: one text that compiles as it is. */
+static void stream_texts(Output *x, const Text *c, const Text *h, const char *hname)
 {
-    if (o->emit_test && write_replacing(o->emit_test, t) != 0)
-        return EXIT_USER;
-    if (write_outputs(o->out, c, h) == 0)
-        return 0;
-    if (o->emit_test)
-        remove_partial(o->emit_test);
-    return EXIT_USER;
+    char inc[600];
+    snprintf(inc, sizeof inc, "#include \"%s\"\n", hname);
+    const char *at = strstr(c->data, inc);
+    x->text[0] = *h;
+    x->text[1] = (Text){ c->data, at ? (size_t)(at - c->data) : c->len };
+    if (at)
+        x->text[2] = (Text){ at + strlen(inc), c->len - (size_t)(at - c->data) - strlen(inc) };
 }
 
-static int emit_test_text(const Options *o, cnnc_model *m, const cnnc_emit_options *eo, Text *t)
+/* OUT.c and OUT.h (or one stream), and the self-test: all or nothing. */
+static int write_all(const Options *o, const char *hpath, const Text *c, const Text *h,
+                     const Text *t)
+{
+    Output out[3];
+    int n = 0, rc;
+    memset(out, 0, sizeof out);
+    out[n].path = o->out;
+    if ((rc = open_output(o, out, n)) != 0)
+        return rc;
+    if (out[n++].f.in_place) {
+        stream_texts(&out[0], c, h, base_name(hpath));
+    } else {
+        out[0].text[0] = *c;
+        out[n].path = hpath;
+        out[n].text[0] = *h;
+        if ((rc = open_output(o, out, n++)) != 0)
+            return rc;
+    }
+    if (o->emit_test) {
+        out[n].path = o->emit_test;
+        out[n].text[0] = *t;
+        if ((rc = open_output(o, out, n++)) != 0)
+            return rc;
+    }
+    return write_and_commit(out, n);
+}
+
+static int emit_test_text(const Options *o, cnnc_model *m, const cnnc_emit_options *eo,
+                          char **text, size_t *len)
 {
     cnnc_test_options to = { 0, 0, base_name(o->out), base_name(o->emit_test) };
-    return cnnc_emit_test(m, eo, &to, &t->data, &t->len);
+    return cnnc_emit_test(m, eo, &to, text, len);
 }
 
 static int compile_to_c(const Options *o, cnnc_model *m)
@@ -489,45 +588,51 @@ static int compile_to_c(const Options *o, cnnc_model *m)
     char *hpath = header_path(o->out);
     if (!hpath)
         return EXIT_USER;
-    cnnc_emit_options eo = { o->name, base_name(hpath), o->emit_test != NULL, CNNC_WEIGHTS_BYTES };
-    Text c = { NULL, 0 }, h = { NULL, 0 }, t = { NULL, 0 };
+    cnnc_emit_options eo = { o->name, base_name(hpath), o->emit_test != NULL, o->weights };
+    char *c = NULL, *h = NULL, *t = NULL;
+    size_t clen = 0, hlen = 0, tlen = 0;
     int rc = EXIT_USER;
-    if (cnnc_emit_c(m, &eo, &c.data, &c.len, &h.data, &h.len) == 0 &&
-        (!o->emit_test || emit_test_text(o, m, &eo, &t) == 0))
-        rc = write_all(o, &c, &h, &t);
-    cnnc_free(c.data);
-    cnnc_free(h.data);
-    cnnc_free(t.data);
+    if (cnnc_emit_c(m, &eo, &c, &clen, &h, &hlen) == 0 &&
+        (!o->emit_test || emit_test_text(o, m, &eo, &t, &tlen) == 0)) {
+        Text ct = { c, clen }, ht = { h, hlen }, tt = { t, tlen };
+        rc = write_all(o, hpath, &ct, &ht, &tt);
+    }
+    cnnc_free(c);
+    cnnc_free(h);
+    cnnc_free(t);
     free(hpath);
     return rc;
 }
 
 /* --summary, --emit ir|dot, --print-after: to path, or stdout for NULL. */
-static int print_view(cnnc_model *m, cnnc_view_kind kind, const char *path)
+static int print_view(const Options *o, cnnc_model *m, cnnc_view_kind kind, const char *path)
 {
-    Text t = { NULL, 0 };
+    char *text = NULL;
+    size_t len = 0;
     int rc = EXIT_USER;
-    if (cnnc_model_view(m, kind, &t.data, &t.len) == 0) {
-        if (path)
-            rc = write_replacing(path, &t);
-        else
-            rc = fwrite(t.data, 1, t.len, stdout) == t.len ? 0 : EXIT_USER;
+    if (cnnc_model_view(m, kind, &text, &len) == 0) {
+        Output out[1];
+        memset(out, 0, sizeof out);
+        out[0].path = path ? path : "-";
+        out[0].text[0] = (Text){ text, len };
+        rc = open_output(o, out, 0);
+        rc = rc ? rc : write_and_commit(out, 1);
     }
-    cnnc_free(t.data);
+    cnnc_free(text);
     return rc;
 }
 
 /* The compile form: the views asked for, the budgets, then the files. */
 static int compile_outputs(const Options *o, cnnc_model *m)
 {
-    if (o->print_after && print_view(m, CNNC_VIEW_AFTER_PASS, NULL) != 0)
+    if (o->print_after && print_view(o, m, CNNC_VIEW_AFTER_PASS, NULL) != 0)
         return EXIT_USER;
-    if (o->summary && print_view(m, CNNC_VIEW_SUMMARY, NULL) != 0)
+    if (o->summary && print_view(o, m, CNNC_VIEW_SUMMARY, NULL) != 0)
         return EXIT_USER;
     if (cnnc_model_check_budget(m, o->ram_budget, o->flash_budget) != 0)
         return EXIT_USER;
     if (emits_text(o))
-        return print_view(m, strcmp(o->emit, "ir") == 0 ? CNNC_VIEW_IR : CNNC_VIEW_DOT, o->out);
+        return print_view(o, m, strcmp(o->emit, "ir") == 0 ? CNNC_VIEW_IR : CNNC_VIEW_DOT, o->out);
     return o->out ? compile_to_c(o, m) : 0;
 }
 
@@ -552,19 +657,26 @@ static const char *info_str(char *buf, size_t n, const cnnc_tensor_info *t)
     return dims_str(buf, n, t->rank, dims);
 }
 
-/* The input shape, or rank 1 with the same element count. */
+/* The input shape, rank 1 with the same element count, or the input shape
+ * with dimensions of size 1 added or left out anywhere ([1, 1, 28, 28] or
+ * [28, 28] for [1, 28, 28]): the same elements in the same order. */
 static int npy_matches(const NpyArray *a, const cnnc_tensor_info *t)
 {
     if (a->numel != (long long)t->size)
         return 0;
     if (a->rank == 1)
         return 1;
-    if (a->rank != t->rank)
-        return 0;
-    for (int i = 0; i < a->rank; i++)
-        if (a->shape[i] != t->dims[i])
+    int i = 0, k = 0;
+    for (;;) {
+        while (i < a->rank && a->shape[i] == 1)
+            i++;
+        while (k < t->rank && t->dims[k] == 1)
+            k++;
+        if (i == a->rank || k == t->rank)
+            return i == a->rank && k == t->rank;
+        if (a->shape[i++] != t->dims[k++])
             return 0;
-    return 1;
+    }
 }
 
 static int load_npy(const char *path, const cnnc_tensor_info *t, float **x)
@@ -719,21 +831,26 @@ static int engine_time(Engine *e, const float *x, long bench)
     return 0;
 }
 
+/* On stderr, like every report that is not a result: stdout stays
+ * comparable between runs. */
 static void print_time(const Engine *e, long bench)
 {
+    fflush(stdout);
     if (bench > 0)
-        printf("%s: median %.4g ms, min %.4g ms per inference over %ld runs", e->name,
-               e->median_ms, e->min_ms, bench);
+        fprintf(stderr, "%s: median %.4g ms, min %.4g ms per inference over %ld runs", e->name,
+                e->median_ms, e->min_ms, bench);
     else
-        printf("%s: %.4g ms per inference", e->name, e->first_ms);
+        fprintf(stderr, "%s: %.4g ms per inference", e->name, e->first_ms);
     if (e->jit)
-        printf(" (compile %.4g ms)", e->compile_ms);
-    printf("\n");
+        fprintf(stderr, " (compile %.4g ms)", e->compile_ms);
+    fprintf(stderr, "\n");
 }
 
 static cnnc_model *load_model(const Options *o, int no_opt, cnnc_diag_fn fn)
 {
     cnnc_options opt = { fn, NULL, no_opt, NULL, o->print_after, 0 };
+    if (o->stdin_text)
+        return cnnc_model_from_string("<stdin>", o->stdin_text, NULL, &opt);
     return cnnc_model_from_file(o->model, &opt);
 }
 
@@ -854,7 +971,7 @@ static int run_engines(const Options *o, Engine *e, Engine *ref, const float *x)
         fprintf(stderr, "cnnc: error: out of memory\n");
         return EXIT_USER;
     }
-    if (o->output && save_output(o->output, &out, e->y) != 0)
+    if (o->output && (check_not_input(o, o->output) != 0 || save_output(o->output, &out, e->y) != 0))
         return EXIT_USER;
     print_output(o, &out, e->y);
     print_time(e, o->bench);
@@ -891,6 +1008,28 @@ static int run_import(const Options *o)
 {
     cnnc_options opt = { .diag_fn = print_diag, .no_opt = o->no_opt };
     return cnnc_import_onnx(o->model, o->out, &opt) == 0 ? 0 : EXIT_USER;
+}
+
+/* The model "-": standard input, read once (--check loads it twice). Past
+ * the library's size limit the text is cut; the library then says so. */
+static int read_stdin_model(Options *o)
+{
+    enum { CAP = 17 << 20 };
+    if (o->import)
+        return usage_error("%s", "'cnnc import' reads an ONNX file, not standard input");
+    char *text = malloc(CAP + 1);
+    size_t n = text ? fread(text, 1, CAP, stdin) : 0;
+    if (!text || ferror(stdin)) {
+        free(text);
+        return file_error("<stdin>", "read error");
+    }
+    text[n] = '\0';
+    if (strlen(text) != n) {
+        free(text);
+        return file_error("<stdin>", "the model text contains a NUL byte");
+    }
+    o->stdin_text = text;
+    return 0;
 }
 
 static int run_compiler(const Options *o)
@@ -936,5 +1075,9 @@ int main(int argc, char **argv)
         return rc;
     if (!o.run && !o.out && !prints_only(&o))
         return usage_error("%s", "no output file given (use -o OUT.c)");
-    return run_compiler(&o);
+    if (strcmp(o.model, "-") == 0 && (rc = read_stdin_model(&o)) != 0)
+        return rc;
+    rc = run_compiler(&o);
+    free(o.stdin_text);
+    return rc;
 }

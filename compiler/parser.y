@@ -89,7 +89,7 @@ items
 item
     : INPUT IDENT '[' scalars ']' ';'   { Stmt *s = ast_new_stmt(CTX, STMT_INPUT, @1); s->name = $2; s->name_loc = @2; s->dims = $4; ast_add_stmt(st->model, s); }
     | INPUT IDENT '[' ']' ';'           { diag_error(CTX, @4, "input '%s' needs its dimensions, e.g. [1, 28, 28]", $2); }
-    | WEIGHTS STRING ';'                { Stmt *s = ast_new_stmt(CTX, STMT_WEIGHTS, @1); s->path = $2; s->name_loc = @2; ast_add_stmt(st->model, s); }
+    | WEIGHTS STRING args ';'           { Stmt *s = ast_new_stmt(CTX, STMT_WEIGHTS, @1); s->path = $2; s->name_loc = @2; s->attrs = $3.attrs; s->srcs = $3.srcs; s->nsrcs = $3.nsrcs; ast_add_stmt(st->model, s); }
     | WEIGHTS RANDOM args ';'           { Stmt *s = ast_new_stmt(CTX, STMT_WEIGHTS, @1); s->op = "random"; s->op_loc = @2; s->attrs = $3.attrs; s->srcs = $3.srcs; s->nsrcs = $3.nsrcs; ast_add_stmt(st->model, s); }
     | OUTPUT IDENT ';'                  { Stmt *s = ast_new_stmt(CTX, STMT_OUTPUT, @1); s->name = $2; s->name_loc = @2; ast_add_stmt(st->model, s); }
     | IDENT '=' call ';'                { $3->name = $1; $3->name_loc = @1; $3->loc = @1; ast_add_stmt(st->model, $3); }

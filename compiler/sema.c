@@ -14,42 +14,10 @@
 /* ------------------------------------------------------------------ */
 /* Names and suggestions                                              */
 
-/* Levenshtein distance, capped: long names are never "near". */
-static int edit_distance(const char *a, const char *b)
-{
-    enum { N = 32 };
-    size_t la = strlen(a), lb = strlen(b);
-    if (la >= N || lb >= N)
-        return 99;
-    int d[N + 1][N + 1];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-    return d[la][lb];
-}
-
 /* The candidate nearest to name, or NULL if none is plausibly meant. */
 static const char *nearest(const char *name, const char *const *cands, int n)
 {
-    const char *best = NULL;
-    int bestd = 99;
-    size_t len = strlen(name);
-    for (int i = 0; i < n; i++) {
-        int d = edit_distance(name, cands[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = cands[i];
-        }
-    }
-    int limit = len <= 2 ? 0 : len <= 4 ? 1 : len <= 7 ? 2 : 3;
-    return bestd <= limit ? best : NULL;
+    return cnnc_suggest(name, cands, n > 0 ? (size_t)n : 0);
 }
 
 static const char *did_you_mean(Ctx *ctx, const char *name, const char *const *cands, int n)

@@ -2,6 +2,11 @@
  * the model's `weights "FILE.safetensors"` (path relative to the .cnn file)
  * or from `weights random(seed=S)`. Reports a missing, unused, misshapen or
  * non-F32 tensor by name, located at the layer or the weights statement.
+ *
+ * `weights "FILE" (LAYER = "PREFIX", ...)` reads LAYER's tensors under
+ * PREFIX instead of LAYER (PREFIX.weight, ...): PyTorch's nn.Sequential
+ * names (features.0). A file's `*.num_batches_tracked` tensors (BatchNorm's
+ * step counter, which no inference uses) are never "unused".
  */
 #include <math.h>
 #include <stdlib.h>
@@ -173,39 +178,111 @@ static const StTensor *index_find(const NamedTensor *v, int n, const char *name)
     return hit ? hit->st : NULL;
 }
 
-/* The model's weight tensor names, sorted; *n is their count. */
-static const char **weight_names(Arena *a, const Graph *g, int *n)
-{
-    const char **v = arena_alloc(a, ((size_t)g->nt + 1) * sizeof *v);
-    *n = 0;
-    for (int i = 0; i < g->nt; i++)
-        if (g->t[i].role == TR_WEIGHT)
-            v[(*n)++] = g->t[i].name;
-    qsort(v, (size_t)*n, sizeof *v, cmp_names);
-    return v;
-}
-
-static int bind_tensor(Ctx *ctx, Graph *g, int id, const Op *op, const StTensor *st,
-                       const char *file)
+/* Binds tensor id from st, which the file calls name. */
+static int bind_tensor(Ctx *ctx, Graph *g, int id, const Op *op, const char *name,
+                       const StTensor *st, const char *file)
 {
     Tensor *t = &g->t[id];
     Loc at = op ? op->loc : (Loc){ 0, 0, 0, 0 };
     const char *shape = shape_str(ctx->arena, &t->shape);
     if (!st) {
-        diag_error(ctx, at, "tensor '%s' (F32 %s) is missing from '%s'", t->name, shape, file);
+        diag_error(ctx, at, "tensor '%s' (F32 %s) is missing from '%s'", name, shape, file);
         return -1;
     }
     if (strcmp(st->dtype, "F32") != 0) {
-        diag_error(ctx, at, "tensor '%s' in '%s' has dtype %s; only F32 is supported", t->name, file, st->dtype);
+        diag_error(ctx, at, "tensor '%s' in '%s' has dtype %s; only F32 is supported", name, file, st->dtype);
         return -1;
     }
     if (!st_shape_matches(st, &t->shape)) {
-        diag_error(ctx, at, "tensor '%s' in '%s' has shape %s, expected %s", t->name, file,
+        diag_error(ctx, at, "tensor '%s' in '%s' has shape %s, expected %s", name, file,
                    st_shape_str(ctx, st), shape);
         return -1;
     }
     st_read_f32(st, tensor_storage(ctx, t));
     return 0;
+}
+
+/* ---- the name map: weights "FILE" (LAYER = "PREFIX", ...) ---- */
+
+/* The op named name that has parameters, or NULL. */
+static const Op *param_op(const Graph *g, const char *name)
+{
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].w >= 0 && strcmp(g->ops[i].name, name) == 0)
+            return &g->ops[i];
+    return NULL;
+}
+
+static const char *layer_suggestion(Ctx *ctx, const Graph *g, const char *name)
+{
+    const char **names = arena_alloc(ctx->arena, ((size_t)g->nops + 1) * sizeof *names);
+    size_t n = 0;
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].w >= 0)
+            names[n++] = g->ops[i].name;
+    const char *near = cnnc_suggest(name, names, n);
+    return near ? arena_printf(ctx->arena, "; did you mean '%s'?", near) : "";
+}
+
+/* One LAYER = "PREFIX" entry; 0 ok, -1 after a diagnostic. */
+static int check_map_entry(Ctx *ctx, const Graph *g, const Stmt *ws, const Attr *a)
+{
+    if (!param_op(g, a->key)) {
+        const Op *any = NULL;
+        for (int i = 0; i < g->nops && !any; i++)
+            any = strcmp(g->ops[i].name, a->key) == 0 ? &g->ops[i] : NULL;
+        if (any)
+            diag_error(ctx, a->loc, "layer '%s' has no parameters to read from '%s'", a->key,
+                       ws->path);
+        else
+            diag_error(ctx, a->loc, "no layer named '%s' has parameters%s", a->key,
+                       layer_suggestion(ctx, g, a->key));
+        return -1;
+    }
+    if (a->val->kind != VAL_STRING || !a->val->s[0]) {
+        diag_error(ctx, a->val->loc, "the weights map takes LAYER = \"PREFIX\", a non-empty "
+                   "string, e.g. %s = \"features.0\"", a->key);
+        return -1;
+    }
+    for (const Attr *b = ws->attrs; b != a; b = b->next)
+        if (strcmp(b->key, a->key) == 0) {
+            diag_error(ctx, a->loc, "layer '%s' is mapped twice", a->key);
+            return -1;
+        }
+    return 0;
+}
+
+static int check_map(Ctx *ctx, const Graph *g, const Stmt *ws)
+{
+    int ok = 1;
+    for (const SrcRef *r = ws->srcs; r; r = r->next) {
+        diag_error(ctx, r->loc, "the weights map takes LAYER = \"PREFIX\", got '%s' alone",
+                   r->name);
+        ok = 0;
+    }
+    for (const Attr *a = ws->attrs; a; a = a->next)
+        ok &= check_map_entry(ctx, g, ws, a) == 0;
+    return ok ? 0 : -1;
+}
+
+/* The name tensor id has in the file: "PREFIX.weight" for a mapped layer. */
+static const char *file_name(Ctx *ctx, const Graph *g, const Op *owner, int id, const Stmt *ws)
+{
+    const char *name = g->t[id].name;
+    size_t n = owner ? strlen(owner->name) : 0;
+    if (!owner || strncmp(name, owner->name, n) != 0 || name[n] != '.')
+        return name;
+    for (const Attr *a = ws->attrs; a; a = a->next)
+        if (strcmp(a->key, owner->name) == 0)
+            return arena_printf(ctx->arena, "%s%s", a->val->s, name + n);
+    return name;
+}
+
+/* BatchNorm's step counter: PyTorch saves it, inference never reads it. */
+static int is_ignored(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return strcmp(dot ? dot + 1 : name, "num_batches_tracked") == 0;
 }
 
 /* Binds every weight tensor from f, then reports the file's unused ones
@@ -214,15 +291,20 @@ static int bind_from(Ctx *ctx, Graph *g, const StFile *f, const Stmt *ws)
 {
     const Op **owner = weight_owners(ctx->arena, g);
     const NamedTensor *index = file_index(ctx->arena, f);
-    int ok = 1, nnames;
-    for (int i = 0; i < g->nt; i++)
-        if (g->t[i].role == TR_WEIGHT)
-            ok &= bind_tensor(ctx, g, i, owner[i], index_find(index, f->ntensors, g->t[i].name),
-                              ws->path) == 0;
-    const char **names = weight_names(ctx->arena, g, &nnames);
+    const char **names = arena_alloc(ctx->arena, ((size_t)g->nt + 1) * sizeof *names);
+    int ok = 1, nnames = 0;
+    for (int i = 0; i < g->nt; i++) {
+        if (g->t[i].role != TR_WEIGHT)
+            continue;
+        const char *fname = file_name(ctx, g, owner[i], i, ws);
+        names[nnames++] = fname;
+        ok &= bind_tensor(ctx, g, i, owner[i], fname, index_find(index, f->ntensors, fname),
+                          ws->path) == 0;
+    }
+    qsort(names, (size_t)nnames, sizeof *names, cmp_names);
     for (int i = 0; i < f->ntensors; i++) {
         const char *name = f->tensors[i].name;
-        if (!bsearch(&name, names, (size_t)nnames, sizeof *names, cmp_names)) {
+        if (!is_ignored(name) && !bsearch(&name, names, (size_t)nnames, sizeof *names, cmp_names)) {
             diag_error(ctx, ws->name_loc, "tensor '%s' in '%s' is not used by the model",
                        name, ws->path);
             ok = 0;
@@ -234,6 +316,8 @@ static int bind_from(Ctx *ctx, Graph *g, const StFile *f, const Stmt *ws)
 static int bind_file(Ctx *ctx, Graph *g, const Stmt *ws, const char *base_dir)
 {
     const char *path = ws->path;
+    if (check_map(ctx, g, ws) != 0)
+        return -1;
     if (path[0] != '/' && base_dir && base_dir[0])
         path = arena_printf(ctx->arena, "%s/%s", base_dir, ws->path);
     if (ctx->weights_mem)

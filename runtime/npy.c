@@ -369,15 +369,13 @@ int npy_save(const char *path, const float *data, int rank, const long long *sha
         return -1;
     char text[512];                    /* 8 dims of 13 digits fit with room */
     size_t hlen = header_text(text, sizeof text, rank, shape);
-    FILE *fp = fopen(path, "wb");
-    if (!fp)
-        return reader_fail(err, errlen, "cannot create: %s", strerror(errno));
-    int bad = write_all(fp, text, hlen, data, a.numel) < 0;
-    bad |= fclose(fp) != 0;
-    if (bad) {
+    OutFile o;
+    if (out_open(&o, path, err, errlen) != 0)
+        return -1;
+    if (write_all(o.fp, text, hlen, data, a.numel) < 0) {
         reader_fail(err, errlen, "write error: %s", strerror(errno));
-        remove_partial(path);          /* never leave half a file */
+        out_discard(&o);               /* never leave half a file */
         return -1;
     }
-    return 0;
+    return out_commit(&o, err, errlen);
 }

@@ -9,6 +9,7 @@
 #define CNNC_READERS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum { ST_MAX_RANK = 8 };
 
@@ -41,6 +42,10 @@ void st_read_f32(const StTensor *t, float *dst);
 int st_save(const char *path, int n, const char *const *names, const int *ranks,
             const long long *const *shapes, const float *const *data,
             char *err, size_t errlen);
+/* The same into an open stream (st_save's body). */
+int st_write(FILE *fp, int n, const char *const *names, const int *ranks,
+             const long long *const *shapes, const float *const *data,
+             char *err, size_t errlen);
 
 /* A float32 array from a .npy file (C order, little-endian '<f4'). */
 typedef struct NpyArray {
@@ -83,5 +88,38 @@ int scan_expect(TextScan *t, char c);   /* after blanks: c, taken; else fail() *
 /* Removes what a failed write left at path, if path is a regular file: a
  * write to /dev/full or a FIFO that failed must not delete the device. */
 void remove_partial(const char *path);
+
+/* What identifies a file: device and inode, after following symlinks. */
+typedef struct FileId {
+    unsigned long long dev, ino;
+    int regular;
+} FileId;
+/* 0 ok, -1 when path (or fd) cannot be stat'ed (e.g. does not exist). */
+int file_id(const char *path, FileId *id);
+int file_id_fd(int fd, FileId *id);
+/* Whether a and b are one regular file: writing b would destroy a. */
+int file_id_same(const FileId *a, const FileId *b);
+
+/* An output file. out_open follows path's symlinks to their final target
+ * (a link stays a link; the file it names gets the content). A regular
+ * file (or a new one) is written to a temporary in the target's directory
+ * and renamed onto it by out_commit, so a failure leaves the old file; a
+ * device, a FIFO, a descriptor alias (/dev/stdout, /proc/self/fd/N) and
+ * "-" (standard output) are written in place, never replaced. */
+typedef struct OutFile {
+    const char *path;   /* as given */
+    char *target;       /* the resolved destination; NULL for "-" */
+    char *tmp;          /* the temporary beside target; NULL in place */
+    FILE *fp;           /* write here (out_write or fwrite) */
+    int in_place;
+} OutFile;
+/* 0 ok; -1 and a message ("cannot create: ...") in err. */
+int out_open(OutFile *o, const char *path, char *err, size_t errlen);
+int out_write(OutFile *o, const void *data, size_t n);   /* 0 ok, -1 */
+/* Closes and renames into place; on any failure removes the temporary.
+ * 0 ok, -1 and "write error: ..." in err. Releases o either way. */
+int out_commit(OutFile *o, char *err, size_t errlen);
+/* Closes and removes the temporary: nothing is written. Idempotent. */
+void out_discard(OutFile *o);
 
 #endif

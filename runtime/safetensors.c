@@ -962,9 +962,9 @@ static int save_write(FILE *fp, const char *h, size_t hlen, int n, const float *
     return 0;
 }
 
-int st_save(const char *path, int n, const char *const *names, const int *ranks,
-            const long long *const *shapes, const float *const *data,
-            char *err, size_t errlen)
+int st_write(FILE *fp, int n, const char *const *names, const int *ranks,
+             const long long *const *shapes, const float *const *data,
+             char *err, size_t errlen)
 {
     long long *numel = malloc(((size_t)(n > 0 ? n : 0) + 1) * sizeof *numel);
     if (!numel)
@@ -974,19 +974,26 @@ int st_save(const char *path, int n, const char *const *names, const int *ranks,
     size_t hlen = rc == 0 ? header_write(NULL, n, names, ranks, shapes, numel) : 0;
     if (rc == 0 && !(h = malloc(hlen + 1)))
         rc = reader_fail(err, errlen, "out of memory");
-    FILE *fp = NULL;
-    if (rc == 0 && !(fp = fopen(path, "wb")))
-        rc = reader_fail(err, errlen, "cannot create: %s", strerror(errno));
     if (rc == 0) {
         header_write(h, n, names, ranks, shapes, numel);
-        int bad = save_write(fp, h, hlen, n, data, numel) < 0;
-        bad |= fclose(fp) != 0;
-        if (bad) {
+        if (save_write(fp, h, hlen, n, data, numel) < 0)
             rc = reader_fail(err, errlen, "write error: %s", strerror(errno));
-            remove_partial(path);                    /* never leave half a file */
-        }
     }
     free(h);
     free(numel);
     return rc;
+}
+
+int st_save(const char *path, int n, const char *const *names, const int *ranks,
+            const long long *const *shapes, const float *const *data,
+            char *err, size_t errlen)
+{
+    OutFile o;
+    if (out_open(&o, path, err, errlen) != 0)
+        return -1;
+    if (st_write(o.fp, n, names, ranks, shapes, data, err, errlen) != 0) {
+        out_discard(&o);                  /* never leave half a file */
+        return -1;
+    }
+    return out_commit(&o, err, errlen);
 }

@@ -1040,25 +1040,8 @@ static void weights_paths(Arena *a, const char *cnn_path, const char **name, con
     *path = arena_printf(a, "%.*s%s", (int)(base - cnn_path), cnn_path, *name);
 }
 
-static int write_text(Ctx *ctx, const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        diag_file_error(ctx, path, "cannot write: %s", strerror(errno));
-        return -1;
-    }
-    size_t n = strlen(text);
-    int failed = fwrite(text, 1, n, f) != n;
-    failed |= fclose(f) != 0;
-    if (failed) {
-        diag_file_error(ctx, path, "write error");
-        remove_partial(path);
-        return -1;
-    }
-    return 0;
-}
-
-static int write_weights(Ctx *ctx, const char *path, const StFile *w)
+/* The weights' arrays for st_write, from the imported file. */
+static int write_weights(Ctx *ctx, OutFile *o, const StFile *w)
 {
     int n = w->ntensors;
     const char **names = arena_alloc(ctx->arena, sizeof *names * (size_t)(n + 1));
@@ -1075,12 +1058,59 @@ static int write_weights(Ctx *ctx, const char *path, const StFile *w)
         data[i] = f;
     }
     char err[512];
-    if (st_save(path, n, names, ranks, shapes, data, err, sizeof err) != 0) {
-        diag_file_error(ctx, path, "%s", err);
-        remove_partial(path);
+    if (st_write(o->fp, n, names, ranks, shapes, data, err, sizeof err) != 0) {
+        diag_file_error(ctx, o->path, "%s", err);
         return -1;
     }
     return 0;
+}
+
+/* An output that would land on the input (or on the other output, through
+ * a symlink) is refused before anything is written. */
+static int check_clobber(Ctx *ctx, const char *in, const OutFile *out, int n)
+{
+    FileId iid, oid;
+    int have_in = file_id(in, &iid) == 0;
+    for (int i = 0; i < n; i++) {
+        if (have_in && file_id(out[i].path, &oid) == 0 && file_id_same(&iid, &oid)) {
+            diag_file_error(ctx, out[i].path, "output file is the input '%s'; nothing written", in);
+            return -1;
+        }
+        if (i && out[0].target && out[i].target && strcmp(out[0].target, out[i].target) == 0) {
+            diag_file_error(ctx, out[i].path, "output file is also the output '%s'; nothing written",
+                            out[0].path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Writes the .cnn text and (with parameters) the weights: both or none. */
+static int write_import(Ctx *ctx, const char *onnx_path, const char *cnn_path,
+                        const char *wpath, const OnnxImport *imp)
+{
+    OutFile out[2];
+    char err[512];
+    int n = imp->nparams ? 2 : 1, opened = 0, rc = -1;
+    const char *paths[2] = { cnn_path, wpath };
+    for (; opened < n; opened++)
+        if (out_open(&out[opened], paths[opened], err, sizeof err) != 0) {
+            diag_file_error(ctx, paths[opened], "%s", err);
+            break;
+        }
+    if (opened == n && check_clobber(ctx, onnx_path, out, n) == 0 &&
+        (n == 1 || write_weights(ctx, &out[1], &imp->weights) == 0))
+        rc = out_write(&out[0], imp->text, strlen(imp->text));
+    if (opened == n && rc != 0 && !ctx->nerrors)
+        diag_file_error(ctx, cnn_path, "write error: %s", strerror(errno));
+    for (int i = n - 1; i >= 0 && rc == 0; i--)
+        if (out_commit(&out[i], err, sizeof err) != 0) {
+            diag_file_error(ctx, paths[i], "%s", err);
+            rc = -1;
+        }
+    for (int i = 0; i < opened; i++)
+        out_discard(&out[i]);
+    return rc;
 }
 
 int onnx_import_files(Compilation *c, const char *onnx_path, const char *out_cnn_path,
@@ -1096,12 +1126,5 @@ int onnx_import_files(Compilation *c, const char *onnx_path, const char *out_cnn
     c->ctx.weights_mem = NULL;
     if (rc != 0)
         return -1;
-    if (imp.nparams && write_weights(&c->ctx, wpath, &imp.weights) != 0)
-        return -1;
-    if (write_text(&c->ctx, out_cnn_path, imp.text) != 0) {
-        if (imp.nparams)
-            remove_partial(wpath);
-        return -1;
-    }
-    return 0;
+    return write_import(&c->ctx, onnx_path, out_cnn_path, wpath, &imp);
 }

@@ -113,18 +113,22 @@ def test_values(s, m, params, x):
     np.save(s.path("x.npy"), x)
     ref = torch_ref(m, params, x)
     p = s.run("run", "cls.cnn", "--input", "x.npy")
-    lines = p.stdout.splitlines()
+    lines, err = p.stdout.splitlines(), p.stderr.splitlines()
     got = values_line(p.stdout)
-    s.expect("npy: exit 0, no stderr", p.returncode == 0 and p.stderr == "", p.stderr)
-    s.expect("npy: two lines", len(lines) == 2, p.stdout)
+    s.expect("npy: exit 0, one line on stdout", p.returncode == 0 and len(lines) == 1, p.stdout)
     s.expect("npy: values vs torch", got is not None and close(got, ref)[0],
              "%s\nvs %s" % (p.stdout, ref))
-    s.expect("npy: time line", len(lines) == 2 and re.match(
-        r"^jit: %s ms per inference \(compile %s ms\)$" % (NUM, NUM), lines[1]), p.stdout)
+    s.expect("npy: the time line alone on stderr", len(err) == 1 and re.match(
+        r"^jit: %s ms per inference \(compile %s ms\)$" % (NUM, NUM), err[0]), p.stderr)
     np.save(s.path("flat.npy"), x.reshape(-1))
     q = s.run("run", "cls.cnn", "--input", "flat.npy")
     s.expect("flat npy: same values", q.returncode == 0 and values_line(q.stdout) is not None
              and np.array_equal(values_line(q.stdout), got), q.stdout + q.stderr)
+    np.save(s.path("x1.npy"), x.reshape(1, 2, 1, 5, 5))
+    q = s.run("run", "cls.cnn", "--input", "x1.npy")
+    s.expect("npy with extra size-1 dims: same values", q.returncode == 0 and
+             values_line(q.stdout) is not None and np.array_equal(values_line(q.stdout), got),
+             q.stdout + q.stderr)
     x.astype("<f4").tofile(s.path("x.f32"))
     q = s.run("run", "cls.cnn", "--input", "x.f32")
     s.expect("f32: same values", q.returncode == 0 and values_line(q.stdout) is not None
@@ -134,29 +138,31 @@ def test_values(s, m, params, x):
 
 def test_engines(s, got):
     p = s.run("run", "cls.cnn", "--input", "x.npy", "--interp")
-    lines = p.stdout.splitlines()
-    s.expect("interp: values within 1e-5 of jit", p.returncode == 0 and
+    lines, err = p.stdout.splitlines(), p.stderr.splitlines()
+    s.expect("interp: values within 1e-5 of jit", p.returncode == 0 and len(lines) == 1 and
              values_line(p.stdout) is not None and close(values_line(p.stdout), got)[0], p.stdout)
-    s.expect("interp: time line", len(lines) == 2 and re.match(
-        r"^interp: %s ms per inference$" % NUM, lines[1]), p.stdout)
+    s.expect("interp: time line on stderr", len(err) == 1 and re.match(
+        r"^interp: %s ms per inference$" % NUM, err[0]), p.stderr)
     p = s.run("run", "cls.cnn", "--input", "x.npy", "--check")
-    lines = p.stdout.splitlines()
-    s.expect("check: exit 0 and 4 lines", p.returncode == 0 and len(lines) == 4, p.stdout + p.stderr)
-    s.expect("check: lines", len(lines) == 4 and lines[1].startswith("jit: ") and
-             lines[2].startswith("interp: ") and re.match(
+    lines, err = p.stdout.splitlines(), p.stderr.splitlines()
+    s.expect("check: exit 0, values and check on stdout", p.returncode == 0 and len(lines) == 2,
+             p.stdout + p.stderr)
+    s.expect("check: lines", len(lines) == 2 and len(err) == 2 and err[0].startswith("jit: ") and
+             err[1].startswith("interp: ") and re.match(
                  r"^check: max abs error %s, max rel error %s \(tolerance 1e-05\): ok$"
-                 % (NUM, NUM), lines[3]), p.stdout)
+                 % (NUM, NUM), lines[1]), p.stdout + p.stderr)
     p = s.run("run", "cls.cnn", "--input", "x.npy", "--bench", "5")
-    lines = p.stdout.splitlines()
+    err = p.stderr.splitlines()
     mm = re.match(r"^jit: median (%s) ms, min (%s) ms per inference over 5 runs "
-                  r"\(compile %s ms\)$" % (NUM, NUM, NUM), lines[1] if len(lines) > 1 else "")
-    s.expect("bench: line", p.returncode == 0 and mm is not None, p.stdout + p.stderr)
+                  r"\(compile %s ms\)$" % (NUM, NUM, NUM), err[0] if len(err) == 1 else "")
+    s.expect("bench: line", p.returncode == 0 and mm is not None and
+             len(p.stdout.splitlines()) == 1, p.stdout + p.stderr)
     s.expect("bench: min <= median", mm is not None and float(mm.group(2)) <= float(mm.group(1)))
     p = s.run("run", "cls.cnn", "--input", "x.npy", "--check", "--bench", "3")
-    lines = p.stdout.splitlines()
-    s.expect("check+bench: both engines benched", p.returncode == 0 and len(lines) == 4 and
-             "over 3 runs" in lines[1] and lines[2].startswith("interp: median") and
-             lines[3].endswith(": ok"), p.stdout)
+    lines, err = p.stdout.splitlines(), p.stderr.splitlines()
+    s.expect("check+bench: both engines benched", p.returncode == 0 and len(lines) == 2 and
+             len(err) == 2 and "over 3 runs" in err[0] and err[1].startswith("interp: median") and
+             lines[1].endswith(": ok"), p.stdout + p.stderr)
 
 
 def test_top(s, ref):
@@ -168,7 +174,8 @@ def test_top(s, ref):
     s.expect("top: indices", [int(r[0]) for r in rows] == order[:3], "%s vs %s" % (rows, order))
     s.expect("top: values", all(close(np.float32(r[1]), ref[int(r[0])])[0] for r in rows), p.stdout)
     s.expect("top: row format", all(re.match(r"^  \d+ \S+$", ln) for ln in lines[1:4]), p.stdout)
-    s.expect("top: then the time", len(lines) == 5 and lines[4].startswith("jit: "), p.stdout)
+    s.expect("top: the rows only; the time on stderr", len(lines) == 4 and
+             p.stderr.startswith("jit: "), p.stdout + p.stderr)
     p = s.run("run", "cls.cnn", "--input", "x.npy", "--top", "100")
     lines = p.stdout.splitlines()
     s.expect("top K > n: all 7", lines[:1] == ["probs [7], top 7:"] and

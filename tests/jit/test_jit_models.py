@@ -66,7 +66,7 @@ def run_jit(args, path, x, d, stats):
     lines = p.stdout.splitlines()
     if not lines or not CHECK_RE.match(lines[-1]):
         raise cnnctest.ToolError("%s: no 'check: ... ok' line:\n%s" % (" ".join(cmd), p.stdout))
-    m = re.search(r"^jit: (\S+) ms per inference", p.stdout, re.M)
+    m = re.search(r"^jit: (\S+) ms per inference", p.stderr, re.M)
     if m:
         stats.jit_ms.append(float(m.group(1)))
     y = cnnref.read_npy(yout)
