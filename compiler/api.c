@@ -319,11 +319,11 @@ static int is_header_name(const char *s)
     return *s && !strpbrk(s, "\"\n\r");
 }
 
-/* Weights are emitted as literals, about 12 bytes of C per float: past
+/* Weights embedded as literals take about 3 bytes of C per byte: past
  * LIMIT_EMIT_WEIGHT_BYTES the file would approach a gigabyte that no C
  * compiler builds in reasonable time, so it is refused before writing any.
- * (`cnnc run` binds weights from memory and takes up to the parameter
- * limit.) */
+ * (CNNC_WEIGHTS_FILE writes them to a file instead, and `cnnc run` binds
+ * them from memory: both take up to the parameter limit.) */
 static int check_emit_size(cnnc_model *m)
 {
     Ctx *ctx = &m->c.ctx;
@@ -333,7 +333,8 @@ static int check_emit_size(cnnc_model *m)
         return 0;
     Loc at = m->c.model ? m->c.model->name_loc : (Loc){ 0, 0, 0, 0 };
     diag_error(ctx, at, "model '%s' embeds %lld bytes of weights, over the limit of %lld for C "
-               "output (the .c file would be about %lld MB)", m->c.graph->name, f.weight_bytes,
+               "output (the .c file would be about %lld MB); --weights file writes them to a "
+               "file beside it instead", m->c.graph->name, f.weight_bytes,
                LIMIT_EMIT_WEIGHT_BYTES, f.weight_bytes * 3 / 1000000);
     return -1;
 }
@@ -360,11 +361,13 @@ static int model_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_te
                         size_t *c_len, char **h_text, size_t *h_len)
 {
     EmitOptions eo = { NULL, NULL, 0, 0, 0 };
+    int file = opt && opt->weights == CNNC_WEIGHTS_FILE;
     if (!api_usable(m, "emit C") || api_emit_names(m, opt, &eo.prefix, &eo.header_name) != 0 ||
-        check_emit_size(m) != 0)
+        (!file && check_emit_size(m) != 0))
         return -1;
     eo.trace = opt && opt->trace;
-    eo.weights_hex = opt && opt->weights == CNNC_WEIGHTS_HEX;
+    eo.weights = !opt ? WEIGHTS_BYTES : opt->weights == CNNC_WEIGHTS_HEX ? WEIGHTS_HEX
+               : opt->weights == CNNC_WEIGHTS_FILE ? WEIGHTS_FILE : WEIGHTS_BYTES;
     emit_c(&m->c.ctx, m->c.graph, &eo, &m->out[0], &m->out[1]);
     buf_put(&m->out[0], "", 0);   /* api_give then allocates nothing: both or neither */
     buf_put(&m->out[1], "", 0);
@@ -382,6 +385,23 @@ int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size
     if (setjmp(*api_guard(m)) != 0)
         return api_out_of_memory(m);
     int rc = model_emit_c(m, opt, c_text, c_len, h_text, h_len);
+    api_unguard(m);
+    return rc;
+}
+
+int cnnc_emit_weights(cnnc_model *m, char **data, size_t *len)
+{
+    if (!m || !data)
+        return -1;
+    *data = NULL;
+    if (setjmp(*api_guard(m)) != 0)
+        return api_out_of_memory(m);
+    int rc = -1;
+    if (api_usable(m, "write the weights file")) {
+        emit_weights_file(&m->c.ctx, m->c.graph, &m->out[0]);
+        api_give(&m->out[0], data, len);
+        rc = 0;
+    }
     api_unguard(m);
     return rc;
 }

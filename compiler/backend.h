@@ -8,16 +8,27 @@
 #include "passes.h"
 
 /* ---- emit_c.c: the C backend ---- */
+/* Where the emitted code finds the weights (cnnc.h's cnnc_weights_form). */
+typedef enum {
+    WEIGHTS_BYTES,   /* in the .c: little-endian bytes in string literals */
+    WEIGHTS_HEX,     /* in the .c: 32-bit integers, any byte order */
+    WEIGHTS_FILE,    /* not in the .c: one blob (emit_weights_file) whose
+                        address the run functions take */
+} WeightsForm;
+
 typedef struct EmitOptions {
     const char *prefix;        /* function prefix, e.g. "fashion" */
     const char *header_name;   /* #include "<header_name>" */
     int weights_extern;        /* declare weights extern instead of defining them */
     int trace;                 /* call <prefix>_trace() after each op under
                                   -DCNNC_TRACE (emit_test.c's programs) */
-    int weights_hex;           /* weights as integers, any byte order (else as
-                                  little-endian bytes in string literals) */
+    WeightsForm weights;       /* unless weights_extern */
 } EmitOptions;
 void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out);
+/* WEIGHTS_FILE's blob: every weight the code reads, little-endian float32,
+ * each at a 64-byte aligned offset, in the order the code first reads them
+ * (the offsets emit_c writes). */
+void emit_weights_file(Ctx *ctx, const Graph *g, Buf *out);
 
 /* State of one emit_c() call, shared by emit_c.c (driver) and emit_ops.c
  * (one body emitter per op kind). */
@@ -31,6 +42,7 @@ typedef struct Emitter {
     const char **wexpr;        /* per tensor: expression for its floats */
     char *wdone;               /* per tensor: weight already written */
     const char **fname;        /* per op: its function's name */
+    long long blob_floats;     /* WEIGHTS_FILE: the blob's size in floats */
 } Emitter;
 void emit_line(Emitter *E, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void emit_comment_text(Buf *b, const char *s);      /* escapes end-of-comment */

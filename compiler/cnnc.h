@@ -116,8 +116,11 @@ typedef enum {
     CNNC_WEIGHTS_BYTES,        /* little-endian bytes in string literals: the
                                   fastest for gcc and clang to compile; an
                                   #error on a compiler that says big-endian */
-    CNNC_WEIGHTS_HEX           /* 32-bit integers: any byte order, any compiler,
+    CNNC_WEIGHTS_HEX,          /* 32-bit integers: any byte order, any compiler,
                                   about 10x slower to compile */
+    CNNC_WEIGHTS_FILE          /* not in the .c: the run functions take the
+                                  weights file's bytes (cnnc_emit_weights) as
+                                  their first parameter; no size limit */
 } cnnc_weights_form;
 
 typedef struct cnnc_emit_options {
@@ -125,7 +128,7 @@ typedef struct cnnc_emit_options {
     const char *header_name;   /* the .c file's #include; NULL: "<prefix>.h" */
     int trace;                 /* 1: call <prefix>_trace() after each op when the
                                   C is built with -DCNNC_TRACE (cnnc_emit_test) */
-    cnnc_weights_form weights; /* CNNC_WEIGHTS_BYTES (0) or CNNC_WEIGHTS_HEX */
+    cnnc_weights_form weights; /* CNNC_WEIGHTS_BYTES (0), _HEX or _FILE */
 } cnnc_emit_options;
 
 /* Emits the .c and .h text (docs/emitted-c.md) into buffers the library
@@ -134,6 +137,11 @@ typedef struct cnnc_emit_options {
  * that is not a C identifier; the outputs are then NULL. opt may be NULL. */
 int cnnc_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text, size_t *c_len,
                 char **h_text, size_t *h_len);
+/* The weights file of CNNC_WEIGHTS_FILE: the weights the C reads, as
+ * little-endian float32, each at a 64-byte aligned offset (the C's own
+ * offsets; its header's <PREFIX>_WEIGHTS_BYTES is *len). Freed with
+ * cnnc_free. 0, or -1 (and a diagnostic) for a model with errors. */
+int cnnc_emit_weights(cnnc_model *m, char **data, size_t *len);
 void cnnc_free(void *p);
 
 /* ---- running ---- */

@@ -207,6 +207,88 @@ static int is_reserved(const Emitter *E, const char *name)
     return 0;
 }
 
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* The weights op's emitted code reads: its packed tensor when its fast
+ * kernel reads that, else its parameters. */
+static int op_code_params(const Graph *g, const Op *op, int ids[4])
+{
+    if (op_packed_weight(op) >= 0 && emit_kernel_usable(g, op)) {
+        ids[0] = op->packed;
+        return 1;
+    }
+    if (op->variant == KV_VIEW && emit_kernel_usable(g, op))
+        return 0;
+    return op_params(op, ids);
+}
+
+/* WEIGHTS_FILE: off[t] (floats) for every weight the code reads, in the
+ * order ops first read them, 16 floats (64 bytes) apart at least; -1 for
+ * the rest. Returns the blob's size in floats. */
+static long long layout_weights(Ctx *ctx, const Graph *g, long long **off_out)
+{
+    long long *off = arena_alloc(ctx->arena, sizeof *off * (size_t)(g->nt + 1)), at = 0;
+    for (int t = 0; t < g->nt; t++)
+        off[t] = -1;
+    for (int i = 0; i < g->nops; i++) {
+        int ids[4], n = op_code_params(g, &g->ops[i], ids);
+        for (int k = 0; k < n; k++)
+            if (off[ids[k]] < 0) {
+                off[ids[k]] = at;
+                at += (g->t[ids[k]].numel + 15) / 16 * 16;
+            }
+    }
+    *off_out = off;
+    return at;
+}
+
+/* Appends tensor t's floats at offset off (floats) of the blob at start. */
+static void put_blob_tensor(Buf *out, size_t start, const Tensor *t, long long off)
+{
+    while (out->len - start < (size_t)off * 4)   /* zeros up to the alignment */
+        buf_putc(out, '\0');
+    for (long long i = 0; i < t->numel; i++) {
+        uint32_t u = float_bits(t->data[i]);
+        char le[4] = { (char)(u & 255u), (char)((u >> 8) & 255u), (char)((u >> 16) & 255u),
+                       (char)(u >> 24) };
+        buf_put(out, le, 4);
+    }
+}
+
+void emit_weights_file(Ctx *ctx, const Graph *g, Buf *out)
+{
+    long long *off, n = layout_weights(ctx, g, &off);
+    char *done = arena_alloc(ctx->arena, (size_t)g->nt + 1);
+    size_t start = out->len;
+    for (int i = 0; i < g->nops; i++) {   /* layout_weights' order: rising offsets */
+        int ids[4], k = op_code_params(g, &g->ops[i], ids);
+        for (int j = 0; j < k; j++)
+            if (!done[ids[j]]) {
+                done[ids[j]] = 1;
+                put_blob_tensor(out, start, &g->t[ids[j]], off[ids[j]]);
+            }
+    }
+    while (out->len - start < (size_t)n * 4)
+        buf_putc(out, '\0');
+}
+
+/* WEIGHTS_FILE: each weight is "(weights + OFFSET)" in the blob. */
+static void name_blob_weights(Emitter *E)
+{
+    long long *off;
+    E->blob_floats = layout_weights(E->ctx, E->g, &off);
+    for (int t = 0; t < E->g->nt; t++)
+        if (off[t] >= 0) {
+            E->wname[t] = E->g->t[t].name;
+            E->wexpr[t] = arena_printf(E->ctx->arena, "(weights + %lld)", off[t]);
+        }
+}
+
 /* Names each weight w_<tensor name, non-identifier characters as '_'>, or
  * "<prefix>_w<id>" when the weights are extern. A name taken by a lower id
  * or by a public function becomes w<id>_<...> instead: unique, since the id
@@ -215,6 +297,10 @@ static int is_reserved(const Emitter *E, const char *name)
 static void name_weights(Emitter *E)
 {
     const Graph *g = E->g;
+    if (E->opt->weights == WEIGHTS_FILE && !E->opt->weights_extern) {
+        name_blob_weights(E);
+        return;
+    }
     NameId *v = arena_alloc(E->ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof *v);
     int n = 0;
     for (int t = 0; t < g->nt; t++) {
@@ -237,13 +323,6 @@ static void name_weights(Emitter *E)
             E->wexpr[t] = E->opt->weights_extern
                               ? E->wname[t]
                               : arena_printf(E->ctx->arena, "%s.f", E->wname[t]);
-}
-
-static uint32_t float_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
 }
 
 /* Appends the values' little-endian bytes as string literals of about
@@ -317,7 +396,7 @@ static void emit_weight(Emitter *E, int id)
         buf_printf(b, "extern const float %s[%lld];\n", E->wname[id], t->numel);
         return;
     }
-    if (E->opt->weights_hex) {
+    if (E->opt->weights == WEIGHTS_HEX) {
         buf_printf(b, "static const union { unsigned int u[%lld]; float f[%lld]; } %s = {{\n",
                    t->numel, t->numel, E->wname[id]);
         emit_hex_values(b, t->data, t->numel);
@@ -332,23 +411,12 @@ static void emit_weight(Emitter *E, int id)
     buf_puts(b, "};\n");
 }
 
-/* The weights op's emitted code reads: its packed tensor when its fast
- * kernel reads that, else its parameters. */
-static int op_code_params(const Emitter *E, const Op *op, int ids[4])
-{
-    if (op_packed_weight(op) >= 0 && emit_kernel_usable(E->g, op)) {
-        ids[0] = op->packed;
-        return 1;
-    }
-    if (op->variant == KV_VIEW && emit_kernel_usable(E->g, op))
-        return 0;
-    return op_params(op, ids);
-}
-
 /* Writes, before an op's function, the weights it is the first to use. */
 static void emit_op_weights(Emitter *E, const Op *op)
 {
-    int ids[4], n = op_code_params(E, op, ids);
+    if (E->opt->weights == WEIGHTS_FILE && !E->opt->weights_extern)
+        return;                          /* in the blob, at E->wexpr's offset */
+    int ids[4], n = op_code_params(E->g, op, ids);
     for (int k = 0; k < n; k++) {
         if (E->wdone[ids[k]])
             continue;
@@ -452,6 +520,14 @@ static void emit_op_comment(Emitter *E, int i)
     buf_puts(b, " */\n");
 }
 
+/* WEIGHTS_FILE: whether op's function takes the blob (it reads weights). */
+static int takes_blob(const Emitter *E, const Op *op)
+{
+    int ids[4];
+    return E->opt->weights == WEIGHTS_FILE && !E->opt->weights_extern &&
+           op_code_params(E->g, op, ids) > 0;
+}
+
 /* static void opN_layer_what(const float *restrict in, float *restrict out) */
 static void emit_op_signature(Emitter *E, int i)
 {
@@ -462,6 +538,9 @@ static void emit_op_signature(Emitter *E, int i)
     const char *rs = op->inplace > 0 ? "" : "restrict ";
     int col = (int)(strlen("static void (") + strlen(E->fname[i]));
     buf_printf(b, "static void %s(", E->fname[i]);
+    if (takes_blob(E, op))
+        buf_printf(b, "const float *restrict weights, /* the weights file's floats */\n%*s",
+                   col, "");
     for (int k = 0; k < op->nin; k++) {
         if (k)
             buf_printf(b, "%*s", col, "");
@@ -594,7 +673,7 @@ static void emit_op_call(Emitter *E, int i)
                    shape_str(E->ctx->arena, &E->g->t[op->out].shape));
         return;
     }
-    buf_printf(E->c, "    %s(", E->fname[i]);
+    buf_printf(E->c, "    %s(%s", E->fname[i], takes_blob(E, op) ? "weights, " : "");
     for (int k = 0; k < op->nin; k++)
         buf_printf(E->c, "%s, ", tensor_ptr(E, op->in[k]));
     buf_printf(E->c, "%s);\n", tensor_ptr(E, op->out));
@@ -607,15 +686,32 @@ static void emit_identity(Emitter *E)
     buf_printf(E->c, "    for (int i = 0; i < %lld; ++i)\n        output[i] = input[i];\n", n);
 }
 
+/* WEIGHTS_FILE: the run functions' first parameter and argument. */
+static int blob_mode(const Emitter *E)
+{
+    return E->opt->weights == WEIGHTS_FILE && !E->opt->weights_extern;
+}
+
+static const char *blob_param(const Emitter *E)
+{
+    return blob_mode(E) ? "const float *weights, " : "";
+}
+
+static const char *blob_arg(const Emitter *E)
+{
+    return blob_mode(E) ? "weights, " : "";
+}
+
 /* With a batch, _run_ws runs _run_sample on each sample in turn. */
 static void emit_batch_loop(Emitter *E)
 {
     const Graph *g = E->g;
     const char *p = E->opt->prefix;
-    buf_printf(E->c, "void %s_run_ws(const float *input, float *output, void *arena)\n{\n", p);
+    buf_printf(E->c, "void %s_run_ws(%sconst float *input, float *output, void *arena)\n{\n", p,
+               blob_param(E));
     buf_printf(E->c, "    for (int n = 0; n < %d; ++n) /* samples, one after another */\n", g->batch);
-    buf_printf(E->c, "        %s_run_sample(input + n * %lld, output + n * %lld, arena);\n}\n\n", p,
-               g->t[g->input].numel, g->t[g->output].numel);
+    buf_printf(E->c, "        %s_run_sample(%sinput + n * %lld, output + n * %lld, arena);\n}\n\n", p,
+               blob_arg(E), g->t[g->input].numel, g->t[g->output].numel);
 }
 
 /* EmitOptions.trace: <prefix>_trace(op, layer, out, n) after each op.
@@ -647,10 +743,14 @@ static void emit_run_functions(Emitter *E)
     const char *p = E->opt->prefix;
     Buf *b = E->c;
     if (E->g->batch > 1)
-        buf_printf(b, "static void %s_run_sample(const float *input, float *output, void *arena)\n{\n", p);
+        buf_printf(b, "static void %s_run_sample(%sconst float *input, float *output, void *arena)\n{\n",
+                   p, blob_param(E));
     else
-        buf_printf(b, "void %s_run_ws(const float *input, float *output, void *arena)\n{\n", p);
+        buf_printf(b, "void %s_run_ws(%sconst float *input, float *output, void *arena)\n{\n", p,
+                   blob_param(E));
     emit_arena_pointers(E);
+    if (blob_mode(E))
+        buf_puts(b, "    (void)weights;\n");   /* after the declarations: C90-clean */
     if (E->g->nops)
         buf_putc(b, '\n');
     for (int i = 0; i < E->g->nops; i++) {
@@ -666,8 +766,8 @@ static void emit_run_functions(Emitter *E)
     long long n = E->g->arena_floats > 0 ? E->g->arena_floats : 1;
     buf_printf(b, "/* The arena behind %s_run(): the file's only mutable state. */\n", p);
     buf_printf(b, "static float %s_arena[%lld];\n\n", p, n);
-    buf_printf(b, "void %s_run(const float *input, float *output)\n{\n", p);
-    buf_printf(b, "    %s_run_ws(input, output, %s_arena);\n}\n", p, p);
+    buf_printf(b, "void %s_run(%sconst float *input, float *output)\n{\n", p, blob_param(E));
+    buf_printf(b, "    %s_run_ws(%sinput, output, %s_arena);\n}\n", p, blob_arg(E), p);
 }
 
 static int graph_has_weights(const Graph *g)
@@ -682,22 +782,27 @@ static int graph_has_weights(const Graph *g)
 static void emit_weights_preamble(Emitter *E)
 {
     Buf *b = E->c;
-    if (E->opt->weights_hex) {
+    if (E->opt->weights == WEIGHTS_HEX) {
         buf_puts(b, "/* Weights are stored as the bit patterns of 32-bit floats. */\n"
                     "typedef char cnnc_uint_is_32_bits[sizeof(unsigned int) == 4 ? 1 : -1];\n\n");
         return;
     }
-    buf_puts(b, "/* Weights are stored as the bytes of little-endian IEEE-754 floats, in\n"
-                " * string literals (cnnc --weights=hex writes byte-order-free integers). */\n"
-                "typedef char cnnc_float_is_32_bits[sizeof(float) == 4 ? 1 : -1];\n"
+    int file = E->opt->weights == WEIGHTS_FILE;
+    buf_puts(b, file ? "/* Weights are read from the weights file as little-endian IEEE-754\n"
+                       " * floats. */\n"
+                     : "/* Weights are stored as the bytes of little-endian IEEE-754 floats, in\n"
+                       " * string literals (cnnc --weights=hex writes byte-order-free integers). */\n");
+    buf_puts(b, "typedef char cnnc_float_is_32_bits[sizeof(float) == 4 ? 1 : -1];\n"
                 "#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \\\n"
                 "    __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n");
-    buf_printf(b, "#error \"%s_run: weights stored little-endian; regenerate with cnnc --weights=hex\"\n",
-               E->opt->prefix);
-    buf_puts(b, "#endif\n"
-                "#if defined(__GNUC__)\n"
-                "#pragma GCC diagnostic ignored \"-Woverlength-strings\" /* longer than C99's 4095 */\n"
-                "#endif\n\n");
+    buf_printf(b, "#error \"%s_run: weights are little-endian; %s\"\n", E->opt->prefix,
+               file ? "this target is not" : "regenerate with cnnc --weights=hex");
+    buf_puts(b, "#endif\n");
+    if (!file)
+        buf_puts(b, "#if defined(__GNUC__)\n"
+                    "#pragma GCC diagnostic ignored \"-Woverlength-strings\" /* longer than C99's 4095 */\n"
+                    "#endif\n");
+    buf_putc(b, '\n');
 }
 
 static void emit_c_file(Emitter *E)
@@ -740,6 +845,18 @@ static void emit_shape_macros(Buf *b, const char *up, const char *what, const Te
     buf_puts(b, "}\n");
 }
 
+/* WEIGHTS_FILE: the blob's size and what the run functions expect of it. */
+static void emit_blob_comment(Emitter *E, Buf *b, const char *up)
+{
+    buf_printf(b, "#define %s_WEIGHTS_BYTES %lld /* the weights file's size */\n\n", up,
+               E->blob_floats * 4);
+    buf_printf(b, "/* The weights are not in the C (cnnc --weights file): every function\n"
+                  " * takes `weights`, the contents of the weights file cnnc wrote beside\n"
+                  " * the .c (%s_WEIGHTS_BYTES bytes of little-endian float32) at an\n"
+                  " * address aligned for float: linked in (objcopy, .incbin, a section of\n"
+                  " * flash) or read into memory by the application. */\n", up);
+}
+
 static void emit_h_file(Emitter *E, Buf *b)
 {
     const char *p = E->opt->prefix;
@@ -756,14 +873,17 @@ static void emit_h_file(Emitter *E, Buf *b)
     emit_shape_macros(b, up, "OUTPUT", &E->g->t[E->g->output], E->ctx->arena, E->g->batch);
     buf_printf(b, "#define %s_ARENA_BYTES %lld /* scratch for %s_run_ws(); may be 0 */\n\n",
                up, E->g->arena_floats * 4, p);
+    if (blob_mode(E))
+        emit_blob_comment(E, b, up);
     buf_printf(b, "/* Runs the model on input (%s_INPUT_SIZE floats) into output\n"
                   " * (%s_OUTPUT_SIZE floats), which may not overlap. Uses one static\n"
                   " * arena: not reentrant, not thread-safe. */\n", up, up);
-    buf_printf(b, "void %s_run(const float *input, float *output);\n\n", p);
+    buf_printf(b, "void %s_run(%sconst float *input, float *output);\n\n", p, blob_param(E));
     buf_printf(b, "/* The same on the caller's arena: %s_ARENA_BYTES bytes, aligned for\n"
                   " * float, overlapping neither input nor output. Calls running at the\n"
                   " * same time need one arena each. */\n", up);
-    buf_printf(b, "void %s_run_ws(const float *input, float *output, void *arena);\n\n", p);
+    buf_printf(b, "void %s_run_ws(%sconst float *input, float *output, void *arena);\n\n", p,
+               blob_param(E));
     buf_puts(b, "#ifdef __cplusplus\n}\n#endif\n\n");
     buf_printf(b, "#endif /* %s_H_INCLUDED */\n", up);
 }

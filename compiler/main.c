@@ -39,7 +39,7 @@ static const char usage_text[] =
     "usage: cnnc MODEL.cnn|MODEL.onnx -o OUT.c [--name PREFIX] [-O0]\n"
     "       cnnc import MODEL.onnx -o OUT.cnn\n"
     "       cnnc MODEL.cnn -o OUT.c [--emit-test TEST.c] [--ram-budget BYTES]\n"
-    "                [--flash-budget BYTES] [--weights bytes|hex]\n"
+    "                [--flash-budget BYTES] [--weights bytes|hex|file]\n"
     "       cnnc MODEL.cnn --summary | --emit ir|dot [-o FILE] | --print-after PASS\n"
     "       cnnc run MODEL.cnn --input X.npy|X.f32|random [--seed N] [--output Y.npy]\n"
     "                [--top K] [--interp | --check] [--bench N]\n"
@@ -66,7 +66,8 @@ static const char usage_text[] =
     "  --ram-budget BYTES    fail if arena + input + output exceed BYTES\n"
     "  --flash-budget BYTES  fail if the weights exceed BYTES (K, M suffixes: KiB, MiB)\n"
     "  --weights FORM  how OUT.c stores the weights: bytes (default; little-endian,\n"
-    "                  fastest to compile) or hex (integers, any byte order)\n"
+    "                  fastest to compile), hex (integers, any byte order), or file:\n"
+    "                  not in the C but in OUT.weights, passed to the run functions\n"
     "\n"
     "run: compile the model in memory with libtcc and run it now\n"
     "  --input X.npy   float32 array shaped as the input (or flat)\n"
@@ -231,9 +232,11 @@ static int set_compile_value(Options *o, const char *flag, const char *v)
     } else if (strcmp(flag, "--emit-test") == 0) {
         o->emit_test = v;
     } else if (strcmp(flag, "--weights") == 0) {
-        if (strcmp(v, "bytes") != 0 && strcmp(v, "hex") != 0)
-            return usage_error("--weights takes bytes or hex, not '%s'", v);
-        o->weights = strcmp(v, "hex") == 0 ? CNNC_WEIGHTS_HEX : CNNC_WEIGHTS_BYTES;
+        if (strcmp(v, "bytes") != 0 && strcmp(v, "hex") != 0 && strcmp(v, "file") != 0)
+            return usage_error("--weights takes bytes, hex or file, not '%s'", v);
+        o->weights = strcmp(v, "hex") == 0    ? CNNC_WEIGHTS_HEX
+                     : strcmp(v, "file") == 0 ? CNNC_WEIGHTS_FILE
+                                              : CNNC_WEIGHTS_BYTES;
     } else if (parse_bytes(v, strcmp(flag, "--ram-budget") == 0 ? &o->ram_budget
                                                                  : &o->flash_budget) != 0) {
         return usage_error(strcmp(flag, "--ram-budget") == 0
@@ -378,6 +381,11 @@ static int check_compile_options(const Options *o)
         return usage_error("%s", "--output needs a file name: stdout carries the printed results");
     if (o->emit_test && (emits_text(o) || !o->out))
         return usage_error("%s", "--emit-test needs -o OUT.c: the test checks the C written there");
+    if (o->weights == CNNC_WEIGHTS_FILE && o->emit_test)
+        return usage_error("%s", "--emit-test runs OUT.c alone: not with --weights file");
+    if (o->weights == CNNC_WEIGHTS_FILE && (!o->out || strcmp(o->out, "-") == 0))
+        return usage_error("%s", "--weights file needs -o OUT.c naming a file: OUT.weights goes "
+                                 "beside it");
     return 0;
 }
 
@@ -430,19 +438,24 @@ static int parse_args(int argc, char **argv, Options *o)
 
 /* ---- writing output files: all or nothing, never onto an input ---- */
 
-/* "dir/model.c" -> "dir/model.h"; without a .c suffix, ".h" is appended. */
-static char *header_path(const char *out)
+/* "dir/model.c" -> "dir/model" + ext; without a .c suffix, ext is
+ * appended: "model.h", "model.weights". */
+static char *beside_path(const char *out, const char *ext)
 {
     size_t n = strlen(out);
-    char *h = malloc(n + 3);
+    char *h = malloc(n + strlen(ext) + 1);
     if (!h)
         return NULL;
     memcpy(h, out, n + 1);
     if (n > 2 && strcmp(out + n - 2, ".c") == 0)
-        h[n - 1] = 'h';
-    else
-        strcat(h, ".h");
+        h[n - 2] = '\0';
+    strcat(h, ext);
     return h;
+}
+
+static char *header_path(const char *out)
+{
+    return beside_path(out, ".h");
 }
 
 static const char *base_name(const char *path)
@@ -548,11 +561,12 @@ static void stream_texts(Output *x, const Text *c, const Text *h, const char *hn
         x->text[2] = (Text){ at + strlen(inc), c->len - (size_t)(at - c->data) - strlen(inc) };
 }
 
-/* OUT.c and OUT.h (or one stream), and the self-test: all or nothing. */
+/* OUT.c and OUT.h (or one stream), the self-test and the weights file:
+ * all or nothing. */
 static int write_all(const Options *o, const char *hpath, const Text *c, const Text *h,
-                     const Text *t)
+                     const Text *t, const char *wpath, const Text *w)
 {
-    Output out[3];
+    Output out[4];
     int n = 0, rc;
     memset(out, 0, sizeof out);
     out[n].path = o->out;
@@ -573,6 +587,17 @@ static int write_all(const Options *o, const char *hpath, const Text *c, const T
         if ((rc = open_output(o, out, n++)) != 0)
             return rc;
     }
+    if (wpath) {
+        if (out[0].f.in_place) {
+            discard_all(out, n);
+            return file_error(o->out, "--weights file needs a regular file here: OUT.weights "
+                                      "goes beside it");
+        }
+        out[n].path = wpath;
+        out[n].text[0] = *w;
+        if ((rc = open_output(o, out, n++)) != 0)
+            return rc;
+    }
     return write_and_commit(out, n);
 }
 
@@ -585,22 +610,26 @@ static int emit_test_text(const Options *o, cnnc_model *m, const cnnc_emit_optio
 
 static int compile_to_c(const Options *o, cnnc_model *m)
 {
-    char *hpath = header_path(o->out);
-    if (!hpath)
+    int file = o->weights == CNNC_WEIGHTS_FILE;
+    char *hpath = header_path(o->out), *wpath = file ? beside_path(o->out, ".weights") : NULL;
+    if (!hpath || (file && !wpath))
         return EXIT_USER;
     cnnc_emit_options eo = { o->name, base_name(hpath), o->emit_test != NULL, o->weights };
-    char *c = NULL, *h = NULL, *t = NULL;
-    size_t clen = 0, hlen = 0, tlen = 0;
+    char *c = NULL, *h = NULL, *t = NULL, *w = NULL;
+    size_t clen = 0, hlen = 0, tlen = 0, wlen = 0;
     int rc = EXIT_USER;
     if (cnnc_emit_c(m, &eo, &c, &clen, &h, &hlen) == 0 &&
-        (!o->emit_test || emit_test_text(o, m, &eo, &t, &tlen) == 0)) {
-        Text ct = { c, clen }, ht = { h, hlen }, tt = { t, tlen };
-        rc = write_all(o, hpath, &ct, &ht, &tt);
+        (!o->emit_test || emit_test_text(o, m, &eo, &t, &tlen) == 0) &&
+        (!file || cnnc_emit_weights(m, &w, &wlen) == 0)) {
+        Text ct = { c, clen }, ht = { h, hlen }, tt = { t, tlen }, wt = { w, wlen };
+        rc = write_all(o, hpath, &ct, &ht, &tt, wpath, &wt);
     }
     cnnc_free(c);
     cnnc_free(h);
     cnnc_free(t);
+    cnnc_free(w);
     free(hpath);
+    free(wpath);
     return rc;
 }
 

@@ -283,6 +283,8 @@ static void test_errors(void)
     CHECK(cnnc_jit_new(m) == NULL);
     char *c = NULL, *h = NULL;
     CHECK(cnnc_emit_c(m, NULL, &c, NULL, &h, NULL) == -1 && !c && !h);
+    char *w = NULL;
+    CHECK(cnnc_emit_weights(m, &w, NULL) == -1 && !w);
     cnnc_model_free(m);
     CHECK(cnnc_model_from_string(NULL, text, NULL, NULL) == NULL);
     cnnc_model_free(NULL);
@@ -303,6 +305,18 @@ static void test_emit(void)
     CHECK(h && strstr(h, "#define FOO_INPUT_SIZE 243") && strstr(h, "#define FOO_OUTPUT_SIZE 5"));
     cnnc_free(c);
     cnnc_free(h);
+    /* the weights file form: the header's size is the blob's */
+    eo.weights = CNNC_WEIGHTS_FILE;
+    char *w = NULL, want[64];
+    size_t wlen = 0;
+    CHECK(cnnc_emit_c(m, &eo, &c, &clen, &h, &hlen) == 0 && cnnc_emit_weights(m, &w, &wlen) == 0);
+    snprintf(want, sizeof want, "#define FOO_WEIGHTS_BYTES %zu ", wlen);
+    CHECK(h && strstr(h, want) && strstr(h, "void foo_run(const float *weights, const float *input"));
+    CHECK(c && !strstr(c, "static const union") && strstr(c, "(weights + 0)"));
+    CHECK(wlen % 64 == 0 && wlen >= 4 * (4 * 3 * 9 + 4));   /* c1's weights at least */
+    cnnc_free(c);
+    cnnc_free(h);
+    cnnc_free(w);
     Seen seen = { 0 };
     cnnc_model_free(m);
     cnnc_options o = options_for(&seen);

@@ -1,11 +1,13 @@
-"""The two ways the .c stores weights (docs/emitted-c.md) compute the same.
+"""The three ways to store weights (docs/emitted-c.md) compute the same.
 
 For every example: `cnnc --weights bytes` (string literals of little-endian
 bytes, the default) and `--weights=hex` (32-bit integers) give the same
 header, and their C, built with gcc (and the bytes form with tcc too),
 gives bit-identical outputs on a seeded input, equal to the interpreter's
-within the suite's 1e-5. A byte written wrong in either form changes a
-weight and so the outputs.
+within the suite's 1e-5. `--weights file` (the weights in OUT.weights,
+passed to the run functions by a program that reads the file) gives the
+same outputs too. A byte written wrong in any form changes a weight and so
+the outputs.
 """
 import glob
 import os
@@ -29,6 +31,56 @@ def emit(args, model, d, form):
         return f.read()
 
 
+FILE_HARNESS = r"""/* reads the weights file, runs the model once: raw float32 in/out */
+#include <stdio.h>
+#include <stdlib.h>
+#include "file.h"
+
+static float *read_floats(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    float *v = malloc(n * sizeof *v + 1);
+    if (!f || !v || fread(v, sizeof *v, n, f) != n)
+        exit(2);
+    fclose(f);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    static float out[%(P)s_OUTPUT_SIZE];
+    float *w = read_floats(WEIGHTS_PATH, %(P)s_WEIGHTS_BYTES / 4);
+    float *in = read_floats(argv[1], %(P)s_INPUT_SIZE);
+    FILE *f = fopen(argv[2], "wb");
+    (void)argc;
+    %(p)s_run(w, in, out);
+    if (!f || fwrite(out, sizeof out[0], %(P)s_OUTPUT_SIZE, f) != %(P)s_OUTPUT_SIZE)
+        return 2;
+    fclose(f);
+    free(w);
+    free(in);
+    return 0;
+}
+"""
+
+
+def run_file_form(args, model, d, facts, x):
+    """--weights file: OUT.c, OUT.h and OUT.weights, run by a program that
+    reads the weights file."""
+    out_c = os.path.join(d, "file.c")
+    check_run([args.cnnc, model, "-o", out_c, "--weights", "file"], timeout=120)
+    main_c = os.path.join(d, "file_main.c")
+    with open(main_c, "w") as f:
+        f.write(FILE_HARNESS % {"P": facts["PREFIX"], "p": facts["prefix"]})
+    exe = os.path.join(d, "file.exe")
+    check_run([args.gcc] + GCC_FLAGS + ["-Werror", "-I", d,
+               '-DWEIGHTS_PATH="%s"' % os.path.join(d, "file.weights"), main_c, out_c, "-o", exe,
+               "-lm"], timeout=300)
+    check_run(["clang", "-std=c99", "-Weverything", "-Werror", "-c", out_c, "-o",
+               os.path.join(d, "file_clang.o")], timeout=300)   # warning-free as every form
+    return run_built(d, "file.exe", x)
+
+
 def check_example(args, model):
     name = os.path.splitext(os.path.basename(model))[0]
     d = os.path.join(args.work, name)
@@ -45,6 +97,7 @@ def check_example(args, model):
         base = form.split("_")[0]
         build(cc, flags, d, facts, form + ".exe", base=base)
         outs[form] = run_built(d, form + ".exe", x)
+    outs["file"] = run_file_form(args, model, d, facts, x)
     ref = interp(args.cnnc, model, x, d).reshape(-1)
     for form, y in outs.items():
         if form != "bytes" and not np.array_equal(y, outs["bytes"]):
