@@ -334,7 +334,10 @@ static void name_weights(Emitter *E)
  * dominate a big model's compile. */
 static void emit_byte_string(Buf *b, const float *v, long long n)
 {
-    char line[BYTES_PER_LINE + 8];
+    /* A line ends once it holds BYTES_PER_LINE characters or more: at most
+     * BYTES_PER_LINE - 1 + one float's 4 escapes of 4 + the closing quote
+     * and newline. */
+    char line[BYTES_PER_LINE + 4 * 4 + 2];
     size_t len = 0;
     line[len++] = '"';
     for (long long i = 0; i < n; i++) {
