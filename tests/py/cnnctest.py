@@ -51,6 +51,26 @@ def require_tools(args, need_c=True):
         sys.exit(1)
 
 
+def run_cases(doc, title, cases, workdir_attr="work"):
+    """main() of a suite of case functions taking args: parses the usual
+    arguments, gives each case a fresh scratch directory (args.<workdir_attr>),
+    prints PASS/FAIL per case and "TITLE: N passed, N failed"; returns the
+    exit status."""
+    args = arg_parser(doc.splitlines()[0]).parse_args()
+    require_tools(args, need_c=False)
+    setattr(args, workdir_attr, fresh_dir(args.workdir))
+    failed = 0
+    for case in cases:
+        try:
+            case(args)
+            print("PASS", case.__name__)
+        except ToolError as e:
+            failed += 1
+            print("FAIL", case.__name__ + ":", e)
+    print("%s: %d passed, %d failed" % (title, len(cases) - failed, failed))
+    return 1 if failed else 0
+
+
 def fresh_dir(path):
     if os.path.exists(path):
         shutil.rmtree(path)

@@ -22,7 +22,7 @@ import struct
 import sys
 import threading
 
-from cnnctest import ToolError, arg_parser, fresh_dir, require_tools, run
+from cnnctest import ToolError, run, run_cases
 
 LIMIT_SECONDS = 20      # a hang guard, not a benchmark: each run takes about 1 s
 
@@ -136,20 +136,7 @@ CASES = [case_bind_many, case_many_strings, case_weights_device, case_out_device
 
 
 def main():
-    ap = arg_parser(__doc__.splitlines()[0])
-    args = ap.parse_args()
-    require_tools(args, need_c=False)
-    args.work = fresh_dir(args.workdir)
-    failed = 0
-    for case in CASES:
-        try:
-            case(args)
-            print("PASS", case.__name__)
-        except ToolError as e:
-            failed += 1
-            print("FAIL", case.__name__ + ":", e)
-    print("hostile files: %d passed, %d failed" % (len(CASES) - failed, failed))
-    return 1 if failed else 0
+    return run_cases(__doc__, "hostile files", CASES)
 
 
 if __name__ == "__main__":

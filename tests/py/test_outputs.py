@@ -31,7 +31,7 @@ import subprocess
 import sys
 import threading
 
-from cnnctest import ToolError, arg_parser, fresh_dir, require_tools, run
+from cnnctest import ToolError, fresh_dir, run, run_cases
 
 TIMEOUT = 60
 
@@ -284,20 +284,7 @@ CASES = [case_cli_conventions, case_onto_input, case_outputs_clash, case_symlink
 
 
 def main():
-    ap = arg_parser(__doc__.splitlines()[0])
-    args = ap.parse_args()
-    require_tools(args, need_c=False)
-    args.root = fresh_dir(args.workdir)
-    failed = 0
-    for case in CASES:
-        try:
-            case(args)
-            print("PASS", case.__name__)
-        except ToolError as e:
-            failed += 1
-            print("FAIL", case.__name__ + ":", e)
-    print("outputs: %d passed, %d failed" % (len(CASES) - failed, failed))
-    return 1 if failed else 0
+    return run_cases(__doc__, "outputs", CASES, "root")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnctest import ToolError, arg_parser, fresh_dir, require_tools, run
+from cnnctest import ToolError, run, run_cases
 
 DTYPES = {torch.float32: ("F32", "<f4"), torch.int64: ("I64", "<i8")}
 
@@ -143,20 +143,7 @@ CASES = [case_attributes, case_sequential, case_missing]
 
 
 def main():
-    ap = arg_parser(__doc__.splitlines()[0])
-    args = ap.parse_args()
-    require_tools(args, need_c=False)
-    args.work = fresh_dir(args.workdir)
-    failed = 0
-    for case in CASES:
-        try:
-            case(args)
-            print("PASS", case.__name__)
-        except ToolError as e:
-            failed += 1
-            print("FAIL", case.__name__ + ":", e)
-    print("state_dict: %d passed, %d failed" % (len(CASES) - failed, failed))
-    return 1 if failed else 0
+    return run_cases(__doc__, "state_dict", CASES)
 
 
 if __name__ == "__main__":
