@@ -235,6 +235,11 @@ void cnnc_model_free(cnnc_model *m)
     free(m);
 }
 
+const char *cnnc_model_weights_file(const cnnc_model *m)
+{
+    return m ? m->c.ctx.weights_file : NULL;
+}
+
 int cnnc_model_errors(const cnnc_model *m)
 {
     if (!m)

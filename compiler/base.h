@@ -93,6 +93,9 @@ typedef struct Ctx {
     /* Weights already in memory (a model imported from ONNX): used instead
      * of reading the file a `weights "FILE"` statement names. */
     const struct StFile *weights_mem;
+    /* The weights file weights.c read (resolved against the base
+     * directory), or NULL: what a CLI output must not overwrite. */
+    const char *weights_file;
     /* NULL, or called with each pass's name and the graph after it, and
      * with "lower" before the first pass: --print-after (api.c). */
     void (*after_pass)(void *user, const char *pass, const struct Graph *g);

@@ -80,6 +80,11 @@ int cnnc_import_onnx(const char *onnx_path, const char *cnn_path, const cnnc_opt
 /* Frees the model. Free its JIT handles first: they use its weights. */
 void cnnc_model_free(cnnc_model *m);
 
+/* The weights file a model's `weights "FILE"` statement named, as opened
+ * (relative to the model's directory or base_dir), or NULL: random
+ * weights, an ONNX model's, or none read. Valid until the model is freed. */
+const char *cnnc_model_weights_file(const cnnc_model *m);
+
 /* Number of errors found (0: the model is usable). Includes errors past the
  * display limit, which are counted but not delivered. */
 int cnnc_model_errors(const cnnc_model *m);

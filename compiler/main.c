@@ -107,6 +107,7 @@ typedef struct Options {
     const char *model, *out, *name, *input, *output;
     const char *run_only;        /* first run-only option seen, for the usage error */
     char *stdin_text;            /* the model when it is "-": read once, NUL-terminated */
+    const char *weights_file;    /* the loaded model's weights file, or NULL */
 } Options;
 
 static void print_diag(void *user, const cnnc_diag *d)
@@ -488,9 +489,9 @@ static int check_not_input(const Options *o, const char *out)
     FileId of, in;
     if ((strcmp(out, "-") == 0 ? file_id_fd(1, &of) : file_id(out, &of)) != 0)
         return 0;
-    const char *inputs[2] = { o->model, o->run && o->input && strcmp(o->input, "random") != 0
-                                            ? o->input : NULL };
-    for (int i = 0; i < 2; i++) {
+    const char *inputs[3] = { o->model, o->run && o->input && strcmp(o->input, "random") != 0
+                                            ? o->input : NULL, o->weights_file };
+    for (int i = 0; i < 3; i++) {
         if (!inputs[i])
             continue;
         int have = strcmp(inputs[i], "-") == 0 ? file_id_fd(0, &in) : file_id(inputs[i], &in);
@@ -1072,6 +1073,8 @@ static int run_compiler(const Options *o)
     }
     int failed = cnnc_model_errors(m) != 0;
     int rc = EXIT_USER;
+    Options with = *o;                  /* outputs must not land on the weights either */
+    with.weights_file = cnnc_model_weights_file(m);
     if (o->dump_ast && cnnc_model_dump(m, CNNC_DUMP_AST, stdout) == 0)
         rc = failed ? EXIT_USER : 0;
     else if (failed)
@@ -1079,9 +1082,9 @@ static int run_compiler(const Options *o)
     else if (o->dump_ir)
         rc = cnnc_model_dump(m, CNNC_DUMP_IR, stdout) == 0 ? 0 : EXIT_USER;
     else if (o->run)
-        rc = run_model(o, m);
+        rc = run_model(&with, m);
     else
-        rc = compile_outputs(o, m);
+        rc = compile_outputs(&with, m);
     cnnc_model_free(m);
     return rc;
 }

@@ -322,6 +322,7 @@ static int bind_file(Ctx *ctx, Graph *g, const Stmt *ws, const char *base_dir)
         path = arena_printf(ctx->arena, "%s/%s", base_dir, ws->path);
     if (ctx->weights_mem)
         return bind_from(ctx, g, ctx->weights_mem, ws);
+    ctx->weights_file = path;
     StFile *loaded = arena_alloc(ctx->arena, sizeof *loaded);   /* not on the stack: setjmp */
     char err[512];
     if (st_load(path, loaded, err, sizeof err) != 0) {

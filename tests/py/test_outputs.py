@@ -19,6 +19,7 @@ to /proc/self/fd/1, devices are played by FIFOs.
                   /proc/self/fd/1, each with stdout a file here
   stdin           `cnnc - -o x.c < model`: the same C as from the file;
                   diagnostics name <stdin>; import - is a usage error
+  onto-weights    -o, a link, run --output onto the model's weights file: refused
   fifo            -o FIFO and -o LINK -> FIFO: header then C, the FIFO stays
   failure-keeps   a failing write (missing directory) leaves the old file
   cli-conventions "did you mean" for options and commands, --opt=value, an
@@ -132,6 +133,25 @@ def case_onto_input(args):
                "import -o %s: expected %r" % (out, want), p)
     p = cnnc(args, ["import", "x.onnx", "-o", "fine.cnn"])
     expect(p.returncode == 0 and b"relu" in read(path(args, "fine.cnn")), "import -o fine.cnn", p)
+
+
+def case_onto_weights(args):
+    """The model's weights file is an input too: -o, a link to it, and
+    run --output onto it are refused, and it stays as it was."""
+    model = setup(args, "weights")
+    st = read(os.path.join(args.examples, "fashion", "fashion.safetensors"))
+    os.makedirs(path(args, "fashion"))
+    write(path(args, "fashion/fashion.safetensors"), st)
+    write(path(args, "fashion.cnn"), read(os.path.join(args.examples, "fashion.cnn")))
+    w = "fashion/fashion.safetensors"
+    os.symlink(w, path(args, "w.c"))
+    for cmd, out in ((["fashion.cnn", "-o", w], w), (["fashion.cnn", "-o", "w.c"], "w.c"),
+                     (["run", "fashion.cnn", "--interp", "--input", "random", "--output", w], w)):
+        p = cnnc(args, cmd)
+        want = "%s: error: output file is the input '%s'; nothing written\n" % (out, w)
+        expect(p.returncode == 1 and p.stderr == want and read(path(args, w)) == st,
+               "%s: expected %r, the weights kept" % (" ".join(cmd), want), p)
+    expect(read(path(args, "tiny.cnn")) == model, "the model changed")
 
 
 def case_outputs_clash(args):
@@ -279,7 +299,7 @@ def case_cli_conventions(args):
     expect(p.returncode == 1 and p.stderr == want, "bad.npy: expected %r" % want, p)
 
 
-CASES = [case_cli_conventions, case_onto_input, case_outputs_clash, case_symlinks, case_stdout, case_stdin, case_fifo,
+CASES = [case_cli_conventions, case_onto_input, case_onto_weights, case_outputs_clash, case_symlinks, case_stdout, case_stdin, case_fifo,
          case_failure_keeps]
 
 
