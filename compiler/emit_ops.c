@@ -7,38 +7,51 @@
  * and a bound test is written only where some tap can fall into padding.
  * Activations are written as C expressions equal to act_apply().
  */
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
 
 /* ---- activations ---- */
 
-/* The activation applied to the float variable v, as the same operations in
- * the same order as act_apply(), constants spelled exactly. */
+/* The float literal at *p (e.g. "0.0f"), re-spelled exactly; advances *p. */
+static void emit_const(Buf *b, const char **p)
+{
+    char lit[48], *end;
+    float f = strtof(*p, &end);
+    if (*end == 'f')
+        end++;
+    emit_float_lit(lit, sizeof lit, f);
+    buf_puts(b, lit);
+    *p = end;
+}
+
+/* The activation applied to the float variable v: acts.def's formula,
+ * which act_apply() runs, with x replaced by v, A and B by the exact
+ * literals of alpha and beta, and constants spelled by emit_float_lit. */
 static void emit_act_expr(Buf *b, const Act *a, const char *v)
 {
-    char al[48], be[48], c1[48], c2[48];
+    char al[48], be[48];
     emit_float_lit(al, sizeof al, a->alpha);
     emit_float_lit(be, sizeof be, a->beta);
-    emit_float_lit(c1, sizeof c1, 1.0507009873554805f);   /* selu lambda */
-    emit_float_lit(c2, sizeof c2, 1.6732632423543772f);   /* selu alpha */
-    switch (a->kind) {
-    case ACT_NONE: buf_puts(b, v); return;
-    case ACT_RELU: buf_printf(b, "%s > 0.0f ? %s : 0.0f", v, v); return;
-    case ACT_LEAKY_RELU: buf_printf(b, "%s >= 0.0f ? %s : %s * %s", v, v, al, v); return;
-    case ACT_SIGMOID: buf_printf(b, "1.0f / (1.0f + expf(-%s))", v); return;
-    case ACT_TANH: buf_printf(b, "tanhf(%s)", v); return;
-    case ACT_ELU: buf_printf(b, "%s > 0.0f ? %s : %s * expm1f(%s)", v, v, al, v); return;
-    case ACT_SELU:
-        buf_printf(b, "%s * (%s > 0.0f ? %s : %s * expm1f(%s))", c1, v, v, c2, v);
-        return;
-    case ACT_SOFTPLUS: buf_printf(b, "%s > 20.0f ? %s : log1pf(expf(%s))", v, v, v); return;
-    case ACT_SWISH: buf_printf(b, "%s * (1.0f / (1.0f + expf(-%s)))", v, v); return;
-    case ACT_RBF:   /* d = epsilon * (x - center); expf(-(d * d)) */
-        buf_printf(b, "expf(-((%s * (%s - %s)) * (%s * (%s - %s))))", be, v, al, be, v, al);
-        return;
+    const char *p = act_desc(a->kind)->expr;
+    while (*p) {
+        if (isalpha((unsigned char)*p) || *p == '_') {
+            const char *q = p;
+            while (isalnum((unsigned char)*q) || *q == '_')
+                q++;
+            if (q - p == 1 && (*p == 'x' || *p == 'A' || *p == 'B'))
+                buf_puts(b, *p == 'x' ? v : *p == 'A' ? al : be);
+            else
+                buf_put(b, p, (size_t)(q - p));
+            p = q;
+        } else if (isdigit((unsigned char)*p)) {
+            emit_const(b, &p);
+        } else {
+            buf_putc(b, *p++);
+        }
     }
-    ICE("emit: bad activation kind %d", (int)a->kind);
 }
 
 /* "dst = act(v);" */
@@ -281,6 +294,12 @@ static void emit_map(Emitter *E, const Act *act, const char *src, long long at, 
     emit_loop_close(E, i);
 }
 
+/* flatten and OP_ACT: out[i] = act(in[i]). */
+static void emit_map_op(Emitter *E, const Op *op)
+{
+    emit_map(E, &op->act, "in", 0, E->g->t[op->out].numel);
+}
+
 static void emit_dense(Emitter *E, const Op *op)
 {
     const long long N = E->g->t[op->in[0]].numel, U = E->g->t[op->out].numel;
@@ -415,26 +434,22 @@ static void emit_pad(Emitter *E, const Op *op)
     emit_loop_close(E, c);
 }
 
+typedef void EmitFn(Emitter *E, const Op *op);
+
+/* ops.def's emit column. */
+static EmitFn *const emit_fns[OP__COUNT] = {
+#define OP(kind, name, nin, flags, check, keys, run, emit) [kind] = emit,
+#include "ops.def"
+#undef OP
+};
+
 void emit_op_body(Emitter *E, const Op *op)
 {
     if (emit_kernel_body(E, op))
         return;
-    switch (op->kind) {
-    case OP_CONV: emit_conv(E, op); return;
-    case OP_MAXPOOL:
-    case OP_AVGPOOL: emit_pool(E, op); return;
-    case OP_GLOBAL_AVGPOOL: emit_global_avgpool(E, op); return;
-    case OP_FLATTEN:
-    case OP_ACT: emit_map(E, &op->act, "in", 0, E->g->t[op->out].numel); return;
-    case OP_DENSE: emit_dense(E, op); return;
-    case OP_BATCHNORM: emit_batchnorm(E, op); return;
-    case OP_ADD: emit_add(E, op); return;
-    case OP_CONCAT: emit_concat(E, op); return;
-    case OP_SOFTMAX: emit_softmax(E, op); return;
-    case OP_PAD: emit_pad(E, op); return;
-    case OP__COUNT: break;
-    }
-    ICE("emit: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+    if ((unsigned)op->kind >= OP__COUNT)
+        ICE("emit: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+    emit_fns[op->kind](E, op);
 }
 
 /* ---- the parameter line of an op's comment ---- */
@@ -447,11 +462,11 @@ static void emit_window_params(Buf *b, const Window *w)
 
 static void emit_act_params(Buf *b, const Act *a)
 {
-    buf_printf(b, "%s", act_kind_name(a->kind));
-    if (a->kind == ACT_LEAKY_RELU || a->kind == ACT_ELU)
-        buf_printf(b, " alpha=%.9g", (double)a->alpha);
-    else if (a->kind == ACT_RBF)
-        buf_printf(b, " center=%.9g epsilon=%.9g", (double)a->alpha, (double)a->beta);
+    const ActDesc *d = act_desc(a->kind);
+    const float val[2] = { a->alpha, a->beta };
+    buf_printf(b, "%s", d->name);
+    for (int k = 0; k < 2 && d->param[k]; k++)
+        buf_printf(b, " %s=%.9g", d->param[k], (double)val[k]);
 }
 
 static void emit_kind_params(Emitter *E, const Op *op)
@@ -481,8 +496,7 @@ static void emit_kind_params(Emitter *E, const Op *op)
                    op->win.pl, op->win.pb, op->win.pr);
         return;
     case OP_ACT:   /* the kind is on the line above; its parameters, if any */
-        if (op->act.kind == ACT_LEAKY_RELU || op->act.kind == ACT_ELU ||
-            op->act.kind == ACT_RBF) {
+        if (act_desc(op->act.kind)->param[0]) {
             buf_puts(b, " *   ");
             emit_act_params(b, &op->act);
             buf_putc(b, '\n');

@@ -37,23 +37,17 @@ static Dims3 dims3_of(const Tensor *t)
     return d;
 }
 
+/* acts.def's formulas, as code. */
 float act_apply(const Act *act, float x)
 {
+    const float A = act->alpha, B = act->beta;
+    (void)A, (void)B;
     switch (act->kind) {
-    case ACT_NONE: return x;
-    case ACT_RELU: return x > 0.0f ? x : 0.0f;
-    case ACT_LEAKY_RELU: return x >= 0.0f ? x : act->alpha * x;
-    case ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case ACT_TANH: return tanhf(x);
-    case ACT_ELU: return x > 0.0f ? x : act->alpha * expm1f(x);
-    case ACT_SELU:
-        return 1.0507009873554805f * (x > 0.0f ? x : 1.6732632423543772f * expm1f(x));
-    case ACT_SOFTPLUS: return x > 20.0f ? x : log1pf(expf(x));
-    case ACT_SWISH: return x * (1.0f / (1.0f + expf(-x)));
-    case ACT_RBF: {
-        float d = act->beta * (x - act->alpha);  /* beta = epsilon, alpha = center */
-        return expf(-(d * d));
-    }
+#define ACT(kind, name, flags, p1, d1, p2, d2, expr) \
+    case kind: return expr;
+#include "acts.def"
+#undef ACT
+    case ACT__COUNT: break;
     }
     ICE("act_apply: bad activation kind %d", (int)act->kind);
     return x;                           /* not reached; for compilers without _Noreturn */
@@ -172,7 +166,7 @@ static void run_global_avgpool(const Graph *g, const Op *op, const Bufs *b)
 }
 
 /* flatten is a copy; OP_ACT is the activation itself. */
-static void run_elementwise(const Graph *g, const Op *op, const Bufs *b)
+static void run_map(const Graph *g, const Op *op, const Bufs *b)
 {
     const float *x = b->rd[op->in[0]];
     float *y = b->wr[op->out];
@@ -297,24 +291,20 @@ static void run_pad(const Graph *g, const Op *op, const Bufs *b)
             }
 }
 
+typedef void RunFn(const Graph *g, const Op *op, const Bufs *b);
+
+/* ops.def's run column. */
+static RunFn *const run_fns[OP__COUNT] = {
+#define OP(kind, name, nin, flags, check, keys, run, emit) [kind] = run,
+#include "ops.def"
+#undef OP
+};
+
 static void run_op(const Graph *g, const Op *op, const Bufs *b)
 {
-    switch (op->kind) {
-    case OP_CONV: run_conv(g, op, b); return;
-    case OP_MAXPOOL:
-    case OP_AVGPOOL: run_pool(g, op, b); return;
-    case OP_GLOBAL_AVGPOOL: run_global_avgpool(g, op, b); return;
-    case OP_FLATTEN:
-    case OP_ACT: run_elementwise(g, op, b); return;
-    case OP_DENSE: run_dense(g, op, b); return;
-    case OP_BATCHNORM: run_batchnorm(g, op, b); return;
-    case OP_ADD: run_add(g, op, b); return;
-    case OP_CONCAT: run_concat(g, op, b); return;
-    case OP_SOFTMAX: run_softmax(g, op, b); return;
-    case OP_PAD: run_pad(g, op, b); return;
-    case OP__COUNT: break;
-    }
-    ICE("interp: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+    if ((unsigned)op->kind >= OP__COUNT)
+        ICE("interp: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+    run_fns[op->kind](g, op, b);
 }
 
 /* ---- storage ---- */

@@ -64,11 +64,13 @@ static void print_tensor(Buf *b, const Graph *g, int id)
 /* "relu", "leaky_relu(alpha=0.1)", "rbf(center=0, epsilon=1)". */
 static void print_act(Buf *b, const Act *a)
 {
-    buf_puts(b, act_kind_name(a->kind));
-    if (a->kind == ACT_LEAKY_RELU || a->kind == ACT_ELU)
-        buf_printf(b, "(alpha=%.9g)", (double)a->alpha);
-    else if (a->kind == ACT_RBF)
-        buf_printf(b, "(center=%.9g, epsilon=%.9g)", (double)a->alpha, (double)a->beta);
+    const ActDesc *d = act_desc(a->kind);
+    const float val[2] = { a->alpha, a->beta };
+    buf_puts(b, d->name);
+    for (int k = 0; k < 2 && d->param[k]; k++)
+        buf_printf(b, "%s%s=%.9g", k ? ", " : "(", d->param[k], (double)val[k]);
+    if (d->param[0])
+        buf_putc(b, ')');
 }
 
 static void print_window(Buf *b, const Window *w)
