@@ -3,6 +3,7 @@
  * compact). Tensors and ops live in arena arrays that double when full; ids
  * are indices, so growing them never invalidates a reference.
  */
+#include <math.h>
 #include <string.h>
 
 #include "ir.h"

@@ -30,7 +30,7 @@ typedef struct Tensor {
 } Tensor;
 
 /* Activation kinds: the rows of acts.def. */
-enum { ACTF_MATH = 1 };          /* acts.def flags */
+enum { ACTF_MATH = 1, ACTF_ORDERED = 2 };   /* acts.def flags */
 typedef enum {
 #define ACT(kind, ...) kind,
 #include "acts.def"

@@ -349,7 +349,7 @@ static void check_unknown_args(Checker *c)
     const char *const *keys = c->op->keys;
     if (!keys) {                             /* an activation: its parameters */
         const ActDesc *d = act_desc(c->op->act);
-        act_keys[0] = d->param[0];
+        act_keys[0] = c->op->act == ACT_GELU ? "approximate" : d->param[0];
         act_keys[1] = d->param[0] ? d->param[1] : NULL;
         keys = act_keys;
     }
@@ -623,6 +623,18 @@ static int check_multi(Checker *c, Op *op, const Shape *x)
     return 1;
 }
 
+/* gelu's approximate=none|tanh picks the erf or the tanh formula. */
+static void arg_approximate(Checker *c, Act *act)
+{
+    Attr *a = arg_find(c, "approximate");
+    if (!a)
+        return;
+    if (a->val->kind == VAL_IDENT && strcmp(a->val->s, "tanh") == 0)
+        act->kind = ACT_GELU_TANH;
+    else if (a->val->kind != VAL_IDENT || strcmp(a->val->s, "none") != 0)
+        check_error(c, a->val->loc, "approximate must be none or tanh, got %s", value_desc(c->ctx, a->val));
+}
+
 /* An activation: acts.def's parameters, each with its default. */
 static int check_act(Checker *c, Op *op, const Shape *x)
 {
@@ -632,8 +644,15 @@ static int check_act(Checker *c, Op *op, const Shape *x)
         arg_real(c, d->param[0], &op->act.alpha);
     if (d->param[0] && d->param[1])
         arg_real(c, d->param[1], &op->act.beta);
+    if ((d->flags & ACTF_ORDERED) && c->ok && op->act.alpha > op->act.beta) {
+        Attr *a = arg_find(c, d->param[0]);
+        check_error(c, a ? a->val->loc : c->s->op_loc, "%s %g is greater than %s %g", d->param[0],
+                    (double)op->act.alpha, d->param[1], (double)op->act.beta);
+    }
+    if (c->op->act == ACT_GELU)
+        arg_approximate(c, &op->act);
     c->s->shape = *x;
-    return 1;
+    return c->ok;
 }
 
 static int check_gap(Checker *c, Op *op, const Shape *x)

@@ -24,7 +24,8 @@ torch.set_num_threads(1)
 
 KEYWORDS = {"model", "input", "weights", "output", "random", "true", "false"}
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "selu",
-               "softplus", "swish", "rbf")
+               "softplus", "swish", "rbf", "relu6", "clip", "hard_sigmoid",
+               "hard_swish", "gelu", "gelu_tanh")
 OPS = ("conv2d", "maxpool", "avgpool", "global_avgpool", "flatten", "dense",
        "batchnorm", "add", "concat", "softmax") + ACTIVATIONS
 # An unnamed statement is OP_K, K counting all of that op's statements, named
@@ -424,6 +425,10 @@ def _act_params(name, args):
         return (float(args.get("alpha", 1.0)),)
     if name == "rbf":
         return (float(args.get("center", 0.0)), float(args.get("epsilon", 1.0)))
+    if name == "clip":
+        return (float(args.get("min", -math.inf)), float(args.get("max", math.inf)))
+    if name == "gelu":
+        return (str(args.get("approximate", "none")),)
     return ()
 
 
@@ -449,6 +454,19 @@ def activation(x, name, params=()):
     if name == "rbf":
         c, eps = params if params else (0.0, 1.0)
         return torch.exp(-((eps * (x - c)) ** 2))
+    if name == "relu6":
+        return F.relu6(x)
+    if name == "clip":
+        lo, hi = params if params else (-math.inf, math.inf)
+        return torch.clamp(x, min=lo, max=hi)
+    if name == "hard_sigmoid":
+        return F.hardsigmoid(x)
+    if name == "hard_swish":
+        return F.hardswish(x)
+    if name == "gelu":
+        return F.gelu(x, approximate=params[0] if params else "none")
+    if name == "gelu_tanh":
+        return F.gelu(x, approximate="tanh")
     if name == "softmax":
         return F.softmax(x, dim=0)
     raise CnnError("unknown activation %s" % name)

@@ -255,6 +255,15 @@ class Gen:
                 args["center"] = self.real(["0.5", "-0.25", "1", "0.0", "-1e-1"])
             if self.chance(0.5):
                 args["epsilon"] = self.real(["0.5", "2.0", "1", "0.3"])
+        elif op == "clip":
+            lo = self.real(["-1", "-0.5", "0", "0.25"])
+            hi = self.real(["0.5", "1", "6", "1e1"])
+            if self.chance(0.8):
+                args["min"] = lo
+            if self.chance(0.8):
+                args["max"] = hi
+        elif op == "gelu" and self.chance(0.5):
+            args["approximate"] = self.pick(["none", "tanh"])
         return self.emit(op, src, args, explicit_src=self.chance(0.1))
 
     def op_softmax(self, src, shape):

@@ -87,7 +87,10 @@ def pool_cases():
 def misc_cases():
     act_forms = ["relu", "leaky_relu", "leaky_relu(alpha=0.3)", "leaky_relu(alpha=2.5)",
                  "sigmoid", "tanh", "elu", "elu(alpha=0.5)", "selu", "softplus", "swish",
-                 "rbf", "rbf(center=0.5)", "rbf(epsilon=2.0)", "rbf(center=-1, epsilon=0.3)"]
+                 "rbf", "rbf(center=0.5)", "rbf(epsilon=2.0)", "rbf(center=-1, epsilon=0.3)",
+                 "relu6", "clip", "clip(min=-0.5, max=0.25)", "clip(max=0.5)", "clip(min=1)",
+                 "clip(min=2, max=2)", "hard_sigmoid", "hard_swish", "gelu",
+                 "gelu(approximate=none)", "gelu(approximate=tanh)", "gelu_tanh"]
     out = []
     for i, a in enumerate(act_forms):
         out.append(("act_%d" % i, M("act%d" % i, "2, 5, 6", "%s;" % a, False)))
