@@ -86,6 +86,8 @@ typedef struct Window {
 } Window;
 
 enum { MAX_FUSED = 4 };
+enum { UP_NEAREST, UP_BILINEAR };        /* Op.mode of OP_UPSAMPLE */
+enum { PAD_CONSTANT, PAD_REFLECT };      /* Op.mode of OP_PAD */
 
 /* How the C backend computes an op, chosen by the optimizer (pack.c,
  * inplace.c). The interpreter ignores it: every variant computes what
@@ -117,10 +119,13 @@ typedef struct Op {
     int out;             /* tensor id */
     int w, b;            /* weight tensors, -1 when absent */
     int mean, var;       /* OP_BATCHNORM running stats */
-    Window win;          /* OP_CONV, OP_MAXPOOL, OP_AVGPOOL */
-    int groups;          /* OP_CONV */
+    Window win;          /* OP_CONV, OP_MAXPOOL, OP_AVGPOOL, OP_PAD (pads);
+                            OP_UPSAMPLE (sh, sw: the scale) */
+    int groups;          /* OP_CONV, OP_CHANNEL_SHUFFLE */
     int count_pad;       /* OP_AVGPOOL: divide by the whole window */
-    float epsilon;       /* OP_BATCHNORM */
+    float epsilon;       /* OP_BATCHNORM, OP_LAYERNORM */
+    int mode;            /* OP_UPSAMPLE: UP_*; OP_PAD: PAD_* */
+    float value;         /* OP_PAD with PAD_CONSTANT: the value around */
     int axis;            /* OP_SOFTMAX: 0 .. rank-1 */
     Act act;             /* OP_ACT: the function; others: applied to the result */
     struct { const char *name; Loc loc; } fused[MAX_FUSED];  /* statements merged in */

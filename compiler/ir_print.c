@@ -96,7 +96,19 @@ static void print_attrs(Buf *b, const Op *op)
         break;
     case OP_PAD:
         buf_printf(b, " pad=[%d, %d, %d, %d]", op->win.pt, op->win.pl, op->win.pb, op->win.pr);
+        if (op->mode == PAD_REFLECT)
+            buf_puts(b, " mode=reflect");
+        else if (op->value != 0.0f)
+            buf_printf(b, " value=%.9g", (double)op->value);
         break;
+    case OP_UPSAMPLE:
+        buf_printf(b, " scale=%dx%d mode=%s", op->win.sh, op->win.sw,
+                   op->mode == UP_BILINEAR ? "bilinear" : "nearest");
+        break;
+    case OP_CHANNEL_SHUFFLE:
+        buf_printf(b, " groups=%d", op->groups);
+        break;
+    case OP_LAYERNORM:
     case OP_BATCHNORM:
         buf_printf(b, " epsilon=%.9g", (double)op->epsilon);
         break;

@@ -83,6 +83,12 @@ static const char *const dense_keys[] = { "units", "bias", "activation", NULL };
 static const char *const bn_keys[] = { "epsilon", NULL };
 static const char *const no_keys[] = { NULL };
 static const char *const softmax_keys[] = { "axis", NULL };
+static const char *const mean_keys[] = { "keepdims", NULL };
+static const char *const scale_keys[] = { "bias", NULL };
+static const char *const shuffle_keys[] = { "groups", NULL };
+static const char *const upsample_keys[] = { "scale", "mode", NULL };
+static const char *const pad_keys[] = { "padding", "top", "left", "bottom", "right", "mode",
+                                        "value", NULL };
 
 /* The statement ops in ops.def's order, acts.def's rows where OP_ACT is. */
 enum { MAX_STMT_OPS = OP__COUNT + ACT__COUNT };
@@ -252,8 +258,8 @@ static int arg_pair(Checker *c, const char *key, long long lo, int *h, int *w)
     static const int lens[] = { 1, 2 };
     int v[2];
     const char *forms = arena_printf(c->ctx->arena, "an integer or a list [%sH, %sW]",
-                                     strcmp(key, "kernel") == 0 ? "K" : strcmp(key, "stride") == 0 ? "S" : "D",
-                                     strcmp(key, "kernel") == 0 ? "K" : strcmp(key, "stride") == 0 ? "S" : "D");
+                                     strcmp(key, "kernel") == 0 ? "K" : strcmp(key, "dilation") == 0 ? "D" : "S",
+                                     strcmp(key, "kernel") == 0 ? "K" : strcmp(key, "dilation") == 0 ? "D" : "S");
     int n = arg_ints(c, a, forms, lens, 2, lo, LIMIT_DIM, v);
     if (n <= 0)
         return n;
@@ -689,6 +695,175 @@ static int check_softmax(Checker *c, Op *op, const Shape *x)
     return c->ok;
 }
 
+/* An identifier argument that must be one of words; its index, or dflt
+ * when absent, -1 after an error. */
+static int arg_word(Checker *c, const char *key, const char *const *words, int nwords, int dflt)
+{
+    Attr *a = arg_find(c, key);
+    if (!a)
+        return dflt;
+    for (int i = 0; a->val->kind == VAL_IDENT && i < nwords; i++)
+        if (strcmp(a->val->s, words[i]) == 0)
+            return i;
+    const char *list = words[0];
+    for (int i = 1; i < nwords; i++)
+        list = arena_printf(c->ctx->arena, "%s%s%s", list, i == nwords - 1 ? " or " : ", ", words[i]);
+    check_error(c, a->val->loc, "%s must be %s, got %s", key, list, value_desc(c->ctx, a->val));
+    return -1;
+}
+
+/* Whether small is one value per channel of big: [C, 1, 1] or [C]
+ * against [C, H, W]. */
+static int per_channel_of(const Shape *small, const Shape *big)
+{
+    if (big->rank != 3 || small->dim[0] != big->dim[0])
+        return 0;
+    return small->rank == 1 || (small->rank == 3 && small->dim[1] == 1 && small->dim[2] == 1);
+}
+
+/* mul, sub: two sources of one shape, or one of them per channel of the
+ * other (squeeze-and-excitation's channel scaling). */
+static int check_binary(Checker *c, Op *op, const Shape *x)
+{
+    Stmt *s = c->s;
+    (void)op;
+    if (s->nin != 2) {
+        check_error(c, s->nin < 2 ? s->op_loc : in_loc(c, 2), "%s needs exactly two sources, e.g. %s(a, b), got %d",
+                    s->op, s->op, s->nin);
+        return 0;
+    }
+    const Shape *y = &s->in[1]->shape;
+    if (shape_equal(x, y) || per_channel_of(y, x)) {
+        s->shape = *x;
+        return 1;
+    }
+    if (per_channel_of(x, y)) {
+        s->shape = *y;
+        return 1;
+    }
+    Arena *a = c->ctx->arena;
+    check_error(c, in_loc(c, 1), "source '%s' has shape %s, which neither matches '%s' %s nor has one value per channel of it ([C, 1, 1] or [C] against [C, H, W])",
+                in_name(c, 1), shape_str(a, y), in_name(c, 0), shape_str(a, x));
+    return 0;
+}
+
+/* mean over H and W: global_avgpool, keeping the dimensions or not. */
+static int check_mean(Checker *c, Op *op, const Shape *x)
+{
+    int keep = 1;
+    (void)op;
+    arg_bool(c, "keepdims", &keep);
+    if (!need_feature_map(c, x))
+        return 0;
+    c->s->shape = keep ? shape3(x->dim[0], 1, 1) : shape1(x->dim[0]);
+    return c->ok;
+}
+
+static int check_scale(Checker *c, Op *op, const Shape *x)
+{
+    int bias = 0;
+    (void)op;
+    arg_bool(c, "bias", &bias);
+    c->s->bias = bias;
+    c->s->shape = *x;
+    return c->ok;
+}
+
+static int check_shuffle(Checker *c, Op *op, const Shape *x)
+{
+    if (!arg_required(c, "groups", "groups=2") || arg_int(c, "groups", 1, LIMIT_DIM, &op->groups) < 0 ||
+        !need_feature_map(c, x))
+        return 0;
+    if (x->dim[0] % op->groups) {
+        check_error(c, arg_find(c, "groups")->val->loc, "groups=%d must divide the input channels (%d)",
+                    op->groups, x->dim[0]);
+        return 0;
+    }
+    c->s->shape = *x;
+    return 1;
+}
+
+static int check_layernorm(Checker *c, Op *op, const Shape *x)
+{
+    return check_batchnorm(c, op, x);
+}
+
+static int check_upsample(Checker *c, Op *op, const Shape *x)
+{
+    static const char *const modes[] = { "nearest", "bilinear" };
+    if (!arg_required(c, "scale", "scale=2") || arg_pair(c, "scale", 1, &op->win.sh, &op->win.sw) < 0)
+        return 0;
+    op->mode = arg_word(c, "mode", modes, 2, UP_NEAREST);
+    if (op->mode < 0 || !need_feature_map(c, x))
+        return 0;
+    long long oh = (long long)x->dim[1] * op->win.sh, ow = (long long)x->dim[2] * op->win.sw;
+    if (oh > LIMIT_DIM || ow > LIMIT_DIM) {
+        check_error(c, arg_find(c, "scale")->val->loc, "upsampled size %lldx%lld is over the limit of %d",
+                    oh, ow, LIMIT_DIM);
+        return 0;
+    }
+    c->s->shape = shape3(x->dim[0], (int)oh, (int)ow);
+    return 1;
+}
+
+/* pad's sizes: padding= as conv2d's numeric forms, or top=, left=,
+ * bottom=, right= (each 0 by default), not both. */
+static int arg_pad_sides(Checker *c, Window *w)
+{
+    static const char *const sides[] = { "top", "left", "bottom", "right" };
+    int *at[] = { &w->pt, &w->pl, &w->pb, &w->pr };
+    Attr *p = arg_find(c, "padding"), *side = NULL;
+    for (int k = 0; k < 4; k++) {
+        Attr *a = arg_find(c, sides[k]);
+        side = side ? side : a;
+        if (a && arg_int(c, sides[k], 0, LIMIT_DIM, at[k]) < 0)
+            return 0;
+    }
+    if (p && side) {
+        check_error(c, side->loc, "give padding= or top=, left=, bottom=, right=, not both");
+        return 0;
+    }
+    if (!p)
+        return 1;
+    static const int lens[] = { 1, 2, 4 };
+    int v[4], n = arg_ints(c, p, "an integer P, [PH, PW] or [PT, PL, PB, PR]", lens, 3, 0, LIMIT_DIM, v);
+    if (n <= 0)
+        return n == 0;
+    w->pt = v[0], w->pl = n == 1 ? v[0] : v[1];
+    w->pb = n == 4 ? v[2] : v[0], w->pr = n == 4 ? v[3] : w->pl;
+    return 1;
+}
+
+static int check_pad(Checker *c, Op *op, const Shape *x)
+{
+    static const char *const modes[] = { "constant", "reflect" };
+    if (!arg_pad_sides(c, &op->win))
+        return 0;
+    op->mode = arg_word(c, "mode", modes, 2, PAD_CONSTANT);
+    if (op->mode < 0 || arg_real(c, "value", &op->value) < 0 || !need_feature_map(c, x))
+        return 0;
+    const Window *w = &op->win;
+    if (op->mode == PAD_REFLECT) {
+        Attr *v = arg_find(c, "value");
+        if (v) {
+            check_error(c, v->loc, "value is for mode=constant; reflect pads with the input's own values");
+            return 0;
+        }
+        if (w->pt >= x->dim[1] || w->pb >= x->dim[1] || w->pl >= x->dim[2] || w->pr >= x->dim[2]) {
+            check_error(c, arg_find(c, "mode")->val->loc, "reflect padding [%d, %d, %d, %d] must be smaller than the input's H and W (%d, %d)",
+                        w->pt, w->pl, w->pb, w->pr, x->dim[1], x->dim[2]);
+            return 0;
+        }
+    }
+    long long h = (long long)x->dim[1] + w->pt + w->pb, wd = (long long)x->dim[2] + w->pl + w->pr;
+    if (h > LIMIT_DIM || wd > LIMIT_DIM) {
+        check_error(c, c->s->op_loc, "padded size %lldx%lld is over the limit of %d", h, wd, LIMIT_DIM);
+        return 0;
+    }
+    c->s->shape = shape3(x->dim[0], (int)h, (int)wd);
+    return 1;
+}
+
 /* ops.def's statement rows, then acts.def's. */
 static const OpInfo op_rows[] = {
 #define OP(kind, name, nin, flags, check, keys, run, emit) { name, kind, ACT_NONE, keys, check },
@@ -798,7 +973,7 @@ static Stmt *resolve_source(Checker *c, const Scope *sc, const Scope *all, const
 static int resolve_sources(Checker *c, const Scope *sc, const Scope *all, Stmt *prev)
 {
     Stmt *s = c->s;
-    int multi = c->op->kind == OP_ADD || c->op->kind == OP_CONCAT;
+    int multi = op_desc(c->op->kind)->nin != 1;
     if (s->nsrcs > LIMIT_SOURCES) {
         check_error(c, s->op_loc, "%d sources exceed the limit of %d", s->nsrcs, LIMIT_SOURCES);
         return 0;
