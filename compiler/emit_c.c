@@ -149,23 +149,23 @@ static char *c_ident(Ctx *ctx, const char *s)
     return r;
 }
 
-/* ---- math.h: needed by every activation beyond relu/leaky_relu ---- */
+/* ---- math.h: what acts.def and ops.def say needs it ---- */
 
+/* A formula of math.h, or a parameter spelled INFINITY or NAN. */
 static int act_needs_math(const Act *a)
 {
     if (a->kind == ACT_NONE)
         return 0;
     if (!isfinite(a->alpha) || !isfinite(a->beta))
         return 1;
-    return a->kind != ACT_RELU && a->kind != ACT_LEAKY_RELU;
+    return (act_desc(a->kind)->flags & ACTF_MATH) != 0;
 }
 
 static int graph_needs_math(const Graph *g)
 {
     for (int i = 0; i < g->nops; i++) {
         const Op *op = &g->ops[i];
-        if (act_needs_math(&op->act) || op->kind == OP_SOFTMAX ||
-            op->kind == OP_BATCHNORM || op->kind == OP_MAXPOOL)
+        if (act_needs_math(&op->act) || (op_flags(op->kind) & OPF_MATH))
             return 1;
     }
     return 0;

@@ -120,7 +120,7 @@ int emit_kernel_usable(const Graph *g, const Op *op)
     case KV_CONV_ROWS: return conv;
     case KV_DENSE_BLOCKED: return op->kind == OP_DENSE && op_packed_weight(op) >= 0;
     case KV_VIEW:
-        return op->kind == OP_FLATTEN && g->t[op->in[0]].role == TR_ACT &&
+        return (op_flags(op->kind) & OPF_VIEW) && g->t[op->in[0]].role == TR_ACT &&
                g->t[op->out].role == TR_ACT && g->t[op->out].offset >= 0 &&
                g->t[op->out].offset == g->t[op->in[0]].offset;
     case KV_GENERIC: return 0;

@@ -7,38 +7,51 @@
  * and a bound test is written only where some tap can fall into padding.
  * Activations are written as C expressions equal to act_apply().
  */
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
 
 /* ---- activations ---- */
 
-/* The activation applied to the float variable v, as the same operations in
- * the same order as act_apply(), constants spelled exactly. */
+/* The float literal at *p (e.g. "0.0f"), re-spelled exactly; advances *p. */
+static void emit_const(Buf *b, const char **p)
+{
+    char lit[48], *end;
+    float f = strtof(*p, &end);
+    if (*end == 'f')
+        end++;
+    emit_float_lit(lit, sizeof lit, f);
+    buf_puts(b, lit);
+    *p = end;
+}
+
+/* The activation applied to the float variable v: acts.def's formula,
+ * which act_apply() runs, with x replaced by v, A and B by the exact
+ * literals of alpha and beta, and constants spelled by emit_float_lit. */
 static void emit_act_expr(Buf *b, const Act *a, const char *v)
 {
-    char al[48], be[48], c1[48], c2[48];
+    char al[48], be[48];
     emit_float_lit(al, sizeof al, a->alpha);
     emit_float_lit(be, sizeof be, a->beta);
-    emit_float_lit(c1, sizeof c1, 1.0507009873554805f);   /* selu lambda */
-    emit_float_lit(c2, sizeof c2, 1.6732632423543772f);   /* selu alpha */
-    switch (a->kind) {
-    case ACT_NONE: buf_puts(b, v); return;
-    case ACT_RELU: buf_printf(b, "%s > 0.0f ? %s : 0.0f", v, v); return;
-    case ACT_LEAKY_RELU: buf_printf(b, "%s >= 0.0f ? %s : %s * %s", v, v, al, v); return;
-    case ACT_SIGMOID: buf_printf(b, "1.0f / (1.0f + expf(-%s))", v); return;
-    case ACT_TANH: buf_printf(b, "tanhf(%s)", v); return;
-    case ACT_ELU: buf_printf(b, "%s > 0.0f ? %s : %s * expm1f(%s)", v, v, al, v); return;
-    case ACT_SELU:
-        buf_printf(b, "%s * (%s > 0.0f ? %s : %s * expm1f(%s))", c1, v, v, c2, v);
-        return;
-    case ACT_SOFTPLUS: buf_printf(b, "%s > 20.0f ? %s : log1pf(expf(%s))", v, v, v); return;
-    case ACT_SWISH: buf_printf(b, "%s * (1.0f / (1.0f + expf(-%s)))", v, v); return;
-    case ACT_RBF:   /* d = epsilon * (x - center); expf(-(d * d)) */
-        buf_printf(b, "expf(-((%s * (%s - %s)) * (%s * (%s - %s))))", be, v, al, be, v, al);
-        return;
+    const char *p = act_desc(a->kind)->expr;
+    while (*p) {
+        if (isalpha((unsigned char)*p) || *p == '_') {
+            const char *q = p;
+            while (isalnum((unsigned char)*q) || *q == '_')
+                q++;
+            if (q - p == 1 && (*p == 'x' || *p == 'A' || *p == 'B'))
+                buf_puts(b, *p == 'x' ? v : *p == 'A' ? al : be);
+            else
+                buf_put(b, p, (size_t)(q - p));
+            p = q;
+        } else if (isdigit((unsigned char)*p)) {
+            emit_const(b, &p);
+        } else {
+            buf_putc(b, *p++);
+        }
     }
-    ICE("emit: bad activation kind %d", (int)a->kind);
 }
 
 /* "dst = act(v);" */
@@ -281,6 +294,12 @@ static void emit_map(Emitter *E, const Act *act, const char *src, long long at, 
     emit_loop_close(E, i);
 }
 
+/* flatten and OP_ACT: out[i] = act(in[i]). */
+static void emit_map_op(Emitter *E, const Op *op)
+{
+    emit_map(E, &op->act, "in", 0, E->g->t[op->out].numel);
+}
+
 static void emit_dense(Emitter *E, const Op *op)
 {
     const long long N = E->g->t[op->in[0]].numel, U = E->g->t[op->out].numel;
@@ -379,62 +398,223 @@ static void emit_softmax(Emitter *E, const Op *op)
         emit_map(E, &op->act, "out", 0, t->numel);
 }
 
-/* dst[at .. at + n) = 0, as one statement or a loop. */
-static void emit_zeros(Emitter *E, const char *dst, long long at, long long n)
+/* dst[at .. at + n) = val, as one statement or a loop. */
+static void emit_fill(Emitter *E, const char *dst, long long at, long long n, const char *val)
 {
     if (n <= 0)
         return;
     if (n == 1) {
-        emit_line(E, "%s[%lld] = 0.0f;", dst, at);
+        emit_line(E, "%s[%lld] = %s;", dst, at, val);
         return;
     }
     emit_line(E, "for (int i = 0; i < %lld; ++i)", n);
-    emit_line(E, "    %s[%s] = 0.0f;", dst, lin_expr(E, lin_add(lin(at), "i", 1)));
+    emit_line(E, "    %s[%s] = %s;", dst, lin_expr(E, lin_add(lin(at), "i", 1)), val);
 }
 
-/* pad.c's explicit padding: per channel, zero rows on top, then each input
- * row between zero columns, then zero rows below. */
-static void emit_pad(Emitter *E, const Op *op)
+/* "const int iy = ...;": pad's reflected coordinate of output o. */
+static void emit_reflect(Emitter *E, const char *name, const char *o, int pad, int n)
+{
+    emit_line(E, "const int %s0 = %s;", name, lin_expr(E, lin_add(lin(-pad), o, 1)));
+    emit_line(E, "const int %s1 = %s0 < 0 ? -%s0 : %s0;", name, name, name, name);
+    emit_line(E, "const int %s = %s1 >= %d ? %d - %s1 : %s1;", name, name, n, 2 * (n - 1), name, name);
+}
+
+/* pad's reflect mode: each output cell from its reflected input cell. */
+static void emit_pad_reflect(Emitter *E, const Op *op)
 {
     const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
     const int H = is->dim[1], W = is->dim[2], Hp = os->dim[1], Wp = os->dim[2];
-    const int pt = op->win.pt, pl = op->win.pl;
     const char *c = emit_loop_open(E, "c", is->dim[0], 0);
     emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
     emit_line(E, "float *y = %s;", emit_plus(E, "out", lin_add(lin(0), c, (long long)Hp * Wp)));
-    emit_zeros(E, "y", 0, (long long)pt * Wp);
+    const char *py = emit_loop_open(E, "py", Hp, 1);
+    emit_reflect(E, "iy", py, op->win.pt, H);
+    const char *px = emit_loop_open(E, "px", Wp, 1);
+    emit_reflect(E, "ix", px, op->win.pl, W);
+    emit_line(E, "y[%s] = x[%s];", lin_expr(E, lin_add(lin_add(lin(0), py, Wp), px, 1)),
+              lin_expr(E, lin_add(lin_add(lin(0), "iy", W), "ix", 1)));
+    emit_loop_close(E, px);
+    emit_loop_close(E, py);
+    emit_loop_close(E, c);
+}
+
+/* A constant around the input (pad.c's zeros): per channel, rows of it on
+ * top, then each input row between columns of it, then rows below. */
+static void emit_pad(Emitter *E, const Op *op)
+{
+    if (op->mode == PAD_REFLECT) {
+        emit_pad_reflect(E, op);
+        return;
+    }
+    const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
+    const int H = is->dim[1], W = is->dim[2], Hp = os->dim[1], Wp = os->dim[2];
+    const int pt = op->win.pt, pl = op->win.pl;
+    char v[48];
+    emit_float_lit(v, sizeof v, op->value);
+    const char *c = emit_loop_open(E, "c", is->dim[0], 0);
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
+    emit_line(E, "float *y = %s;", emit_plus(E, "out", lin_add(lin(0), c, (long long)Hp * Wp)));
+    emit_fill(E, "y", 0, (long long)pt * Wp, v);
     const char *r = emit_loop_open(E, "r", H, 1);
     emit_line(E, "float *yr = y + %s;", lin_expr(E, lin_add(lin((long long)pt * Wp), r, Wp)));
-    emit_zeros(E, "yr", 0, pl);
+    emit_fill(E, "yr", 0, pl, v);
     emit_line(E, "for (int i = 0; i < %d; ++i)", W);
     emit_line(E, "    yr[%s] = x[%s];", lin_expr(E, lin_add(lin(pl), "i", 1)),
               lin_expr(E, lin_add(lin_add(lin(0), r, W), "i", 1)));
-    emit_zeros(E, "yr", pl + W, Wp - W - pl);
+    emit_fill(E, "yr", pl + W, Wp - W - pl, v);
     emit_loop_close(E, r);
-    emit_zeros(E, "y", (long long)(pt + H) * Wp, (long long)(Hp - H - pt) * Wp);
+    emit_fill(E, "y", (long long)(pt + H) * Wp, (long long)(Hp - H - pt) * Wp, v);
     emit_loop_close(E, c);
 }
+
+/* A loop variable, or 0 where its loop of one iteration was left out. */
+static const char *v0(const char *v)
+{
+    return v ? v : "0";
+}
+
+/* mul, sub: "const float v = in0[...] * in1[c];" per element; an operand
+ * smaller than the output is read once per channel. */
+static void emit_binary(Emitter *E, const Op *op)
+{
+    const Tensor *to = &E->g->t[op->out];
+    const long long HW = to->numel / to->shape.dim[0];
+    const char *c = emit_loop_open(E, "c", to->shape.dim[0], 0);
+    const char *i = emit_loop_open(E, "i", HW, 0);
+    const char *full = lin_expr(E, lin_add(lin_add(lin(0), c, HW), i, 1));
+    const char *at[2];
+    for (int k = 0; k < 2; k++)
+        at[k] = E->g->t[op->in[k]].numel < to->numel ? v0(c) : full;
+    emit_line(E, "const float v = in0[%s] %s in1[%s];", at[0], op->kind == OP_MUL ? "*" : "-", at[1]);
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", full), &op->act, "v");
+    emit_loop_close(E, i);
+    emit_loop_close(E, c);
+}
+
+/* numerics.md scale: y = x * w[c] (+ b[c]). */
+static void emit_scale(Emitter *E, const Op *op)
+{
+    const Tensor *t = &E->g->t[op->out];
+    const long long HW = t->numel / t->shape.dim[0];
+    const char *c = emit_loop_open(E, "c", t->shape.dim[0], 0);
+    const char *i = emit_loop_open(E, "i", HW, 0);
+    const char *at = lin_expr(E, lin_add(lin_add(lin(0), c, HW), i, 1));
+    if (op->b >= 0)
+        emit_line(E, "const float v = in[%s] * %s[%s] + %s[%s];", at, E->wexpr[op->w], v0(c),
+                  E->wexpr[op->b], v0(c));
+    else
+        emit_line(E, "const float v = in[%s] * %s[%s];", at, E->wexpr[op->w], v0(c));
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", at), &op->act, "v");
+    emit_loop_close(E, i);
+    emit_loop_close(E, c);
+}
+
+/* channel_shuffle: output channel oc copies input channel
+ * (oc % groups) * (C / groups) + oc / groups. */
+static void emit_shuffle(Emitter *E, const Op *op)
+{
+    const Tensor *t = &E->g->t[op->out];
+    const int C = t->shape.dim[0], G = op->groups;
+    const long long HW = t->numel / C;
+    const char *oc = emit_loop_open(E, "oc", C, 0);
+    emit_line(E, "const float *x = in + ((%s %% %d) * %d + %s / %d) * %lld;", v0(oc), G, C / G,
+              v0(oc), G, HW);
+    emit_line(E, "float *y = %s;", emit_plus(E, "out", lin_add(lin(0), oc, HW)));
+    const char *i = emit_loop_open(E, "i", HW, 0);
+    emit_line(E, "const float v = x[%s];", v0(i));
+    emit_store(E, arena_printf(E->ctx->arena, "y[%s]", v0(i)), &op->act, "v");
+    emit_loop_close(E, i);
+    emit_loop_close(E, oc);
+}
+
+/* numerics.md layernorm, per pixel p: the channels' mean, their variance,
+ * then each channel normalized, scaled and shifted. */
+static void emit_layernorm(Emitter *E, const Op *op)
+{
+    const Tensor *t = &E->g->t[op->out];
+    const int C = t->shape.dim[0];
+    const long long HW = t->numel / C;
+    char nc[48], eps[48];
+    emit_float_lit(nc, sizeof nc, (float)C);
+    emit_float_lit(eps, sizeof eps, op->epsilon);
+    const char *p = emit_loop_open(E, "p", HW, 0);
+    emit_line(E, "float s = 0.0f;");
+    emit_line(E, "float q = 0.0f;");
+    emit_line(E, "float mean;");
+    emit_line(E, "float inv;");
+    const char *c = emit_loop_open(E, "c", C, 0);
+    const char *at = lin_expr(E, lin_add(lin_add(lin(0), c, HW), p, 1));
+    emit_line(E, "s += in[%s];", at);
+    emit_loop_close(E, c);
+    emit_line(E, "mean = s / %s;", nc);
+    c = emit_loop_open(E, "c", C, 0);
+    emit_line(E, "const float d = in[%s] - mean;", at);
+    emit_line(E, "q += d * d;");
+    emit_loop_close(E, c);
+    emit_line(E, "inv = 1.0f / sqrtf(q / %s + %s);", nc, eps);
+    c = emit_loop_open(E, "c", C, 0);
+    emit_line(E, "const float v = (in[%s] - mean) * inv * %s[%s] + %s[%s];", at, E->wexpr[op->w],
+              v0(c), E->wexpr[op->b], v0(c));
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", at), &op->act, "v");
+    emit_loop_close(E, c);
+    emit_loop_close(E, p);
+}
+
+/* One axis of bilinear upsampling, as interp.c's lerp_at(): "i0", "i1" and
+ * the weight "l" of i1 for output coordinate o, prefixed by name. */
+static void emit_lerp(Emitter *E, const char *name, const char *o, int s, int n)
+{
+    char sc[48];
+    emit_float_lit(sc, sizeof sc, (float)s);
+    emit_line(E, "const float s%s0 = ((float)%s + 0.5f) / %s - 0.5f;", name, o, sc);
+    emit_line(E, "const float s%s = s%s0 < 0.0f ? 0.0f : s%s0;", name, name, name);
+    emit_line(E, "const int %s0 = (int)s%s;", name, name);
+    emit_line(E, "const int %s1 = %s0 < %d ? %s0 + 1 : %s0;", name, name, n - 1, name, name);
+    emit_line(E, "const float l%s = s%s - (float)%s0;", name, name, name);
+}
+
+static void emit_upsample(Emitter *E, const Op *op)
+{
+    const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
+    const int H = is->dim[1], W = is->dim[2], OH = os->dim[1], OW = os->dim[2];
+    const int sh = op->win.sh, sw = op->win.sw;
+    const char *c = emit_loop_open(E, "c", os->dim[0], 0);
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
+    const char *oy = emit_loop_open(E, "oy", OH, 0);
+    if (op->mode == UP_BILINEAR)
+        emit_lerp(E, "y", v0(oy), sh, H);
+    const char *ox = emit_loop_open(E, "ox", OW, 0);
+    const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), c, (long long)OH * OW), oy, OW), ox, 1));
+    if (op->mode == UP_NEAREST) {
+        emit_line(E, "const float v = x[(%s / %d) * %d + %s / %d];", v0(oy), sh, W, v0(ox), sw);
+    } else {
+        emit_lerp(E, "x", v0(ox), sw, W);
+        emit_line(E, "const float top = (1.0f - lx) * x[y0 * %d + x0] + lx * x[y0 * %d + x1];", W, W);
+        emit_line(E, "const float bot = (1.0f - lx) * x[y1 * %d + x0] + lx * x[y1 * %d + x1];", W, W);
+        emit_line(E, "const float v = (1.0f - ly) * top + ly * bot;");
+    }
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, "v");
+    emit_loop_close(E, ox);
+    emit_loop_close(E, oy);
+    emit_loop_close(E, c);
+}
+
+typedef void EmitFn(Emitter *E, const Op *op);
+
+/* ops.def's emit column. */
+static EmitFn *const emit_fns[OP__COUNT] = {
+#define OP(kind, name, nin, flags, check, keys, run, emit) [kind] = emit,
+#include "ops.def"
+#undef OP
+};
 
 void emit_op_body(Emitter *E, const Op *op)
 {
     if (emit_kernel_body(E, op))
         return;
-    switch (op->kind) {
-    case OP_CONV: emit_conv(E, op); return;
-    case OP_MAXPOOL:
-    case OP_AVGPOOL: emit_pool(E, op); return;
-    case OP_GLOBAL_AVGPOOL: emit_global_avgpool(E, op); return;
-    case OP_FLATTEN:
-    case OP_ACT: emit_map(E, &op->act, "in", 0, E->g->t[op->out].numel); return;
-    case OP_DENSE: emit_dense(E, op); return;
-    case OP_BATCHNORM: emit_batchnorm(E, op); return;
-    case OP_ADD: emit_add(E, op); return;
-    case OP_CONCAT: emit_concat(E, op); return;
-    case OP_SOFTMAX: emit_softmax(E, op); return;
-    case OP_PAD: emit_pad(E, op); return;
-    case OP__COUNT: break;
-    }
-    ICE("emit: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+    if ((unsigned)op->kind >= OP__COUNT)
+        ICE("emit: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+    emit_fns[op->kind](E, op);
 }
 
 /* ---- the parameter line of an op's comment ---- */
@@ -447,11 +627,11 @@ static void emit_window_params(Buf *b, const Window *w)
 
 static void emit_act_params(Buf *b, const Act *a)
 {
-    buf_printf(b, "%s", act_kind_name(a->kind));
-    if (a->kind == ACT_LEAKY_RELU || a->kind == ACT_ELU)
-        buf_printf(b, " alpha=%.9g", (double)a->alpha);
-    else if (a->kind == ACT_RBF)
-        buf_printf(b, " center=%.9g epsilon=%.9g", (double)a->alpha, (double)a->beta);
+    const ActDesc *d = act_desc(a->kind);
+    const float val[2] = { a->alpha, a->beta };
+    buf_printf(b, "%s", d->name);
+    for (int k = 0; k < 2 && d->param[k]; k++)
+        buf_printf(b, " %s=%.9g", d->param[k], (double)val[k]);
 }
 
 static void emit_kind_params(Emitter *E, const Op *op)
@@ -474,15 +654,26 @@ static void emit_kind_params(Emitter *E, const Op *op)
     case OP_DENSE:
         buf_printf(b, " *   units=%d bias=%s\n", out->shape.dim[0], op->b >= 0 ? "true" : "false");
         return;
+    case OP_LAYERNORM:
     case OP_BATCHNORM: buf_printf(b, " *   epsilon=%.9g\n", (double)op->epsilon); return;
+    case OP_CHANNEL_SHUFFLE: buf_printf(b, " *   groups=%d\n", op->groups); return;
+    case OP_UPSAMPLE:
+        buf_printf(b, " *   scale=%dx%d mode=%s\n", op->win.sh, op->win.sw,
+                   op->mode == UP_BILINEAR ? "bilinear" : "nearest");
+        return;
     case OP_SOFTMAX: buf_printf(b, " *   axis=%d\n", op->axis); return;
     case OP_PAD:
-        buf_printf(b, " *   zeros: top=%d left=%d bottom=%d right=%d\n", op->win.pt,
-                   op->win.pl, op->win.pb, op->win.pr);
+        if (op->mode == PAD_REFLECT)
+            buf_puts(b, " *   reflect:");
+        else if (op->value != 0.0f)
+            buf_printf(b, " *   value %.9g:", (double)op->value);
+        else
+            buf_puts(b, " *   zeros:");
+        buf_printf(b, " top=%d left=%d bottom=%d right=%d\n", op->win.pt, op->win.pl, op->win.pb,
+                   op->win.pr);
         return;
     case OP_ACT:   /* the kind is on the line above; its parameters, if any */
-        if (op->act.kind == ACT_LEAKY_RELU || op->act.kind == ACT_ELU ||
-            op->act.kind == ACT_RBF) {
+        if (act_desc(op->act.kind)->param[0]) {
             buf_puts(b, " *   ");
             emit_act_params(b, &op->act);
             buf_putc(b, '\n');

@@ -7,9 +7,8 @@
 
 static int fusable(const Graph *g, const Op *producer, const Op *act)
 {
-    return act->kind == OP_ACT && producer->act.kind == ACT_NONE &&
-           producer->kind != OP_ACT && producer->kind != OP_FLATTEN &&
-           producer->kind != OP_SOFTMAX && producer->nfused < MAX_FUSED &&
+    return (op_flags(act->kind) & OPF_IS_ACT) && producer->act.kind == ACT_NONE &&
+           (op_flags(producer->kind) & OPF_TAKES_ACT) && producer->nfused < MAX_FUSED &&
            g->t[producer->out].role == TR_ACT && graph_readers(g, producer->out) == 1;
 }
 
@@ -17,7 +16,7 @@ void fuse_run(Ctx *ctx, Graph *g)
 {
     for (int i = 0; i < g->nops; i++) {
         Op *act = &g->ops[i];
-        if (act->kind != OP_ACT)
+        if (!(op_flags(act->kind) & OPF_IS_ACT))
             continue;
         int src = g->t[act->in[0]].producer;
         if (src < 0 || !fusable(g, &g->ops[src], act))

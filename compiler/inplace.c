@@ -1,7 +1,7 @@
 /* inplace.c: pass: let results share their input's arena storage where
- * that is safe. A flatten between activations becomes a view (KV_VIEW: no
- * code, the output is the input's storage). An elementwise op (activation,
- * batchnorm, add, softmax) writes over an input of the same size when no
+ * that is safe. A flatten (ops.def: OPF_VIEW) between activations becomes a
+ * view (KV_VIEW: no code, the output is the input's storage). An
+ * elementwise op (OPF_INPLACE: activation, batchnorm, add, ...) writes over an input of the same size when no
  * op after it reads that input or anything sharing its storage. Op.inplace
  * records the shared input; plan.c places such tensors at one offset and
  * plan_check() verifies the sharing is safe.
@@ -52,8 +52,7 @@ static int is_act(const Graph *g, int t)
 
 static int elementwise(const Op *op)
 {
-    return op->kind == OP_ACT || op->kind == OP_BATCHNORM || op->kind == OP_ADD ||
-           op->kind == OP_SOFTMAX;
+    return (op_flags(op->kind) & OPF_INPLACE) != 0;
 }
 
 /* The input op i may overwrite: an activation of the output's size whose
@@ -77,7 +76,7 @@ void inplace_run(Ctx *ctx, Graph *g)
         Op *op = &g->ops[i];
         if (!is_act(g, op->out) || op->variant != KV_GENERIC)
             continue;
-        if (op->kind == OP_FLATTEN && is_act(g, op->in[0])) {
+        if ((op_flags(op->kind) & OPF_VIEW) && is_act(g, op->in[0])) {
             op->variant = KV_VIEW;
             op->inplace = 1;
             sharing_join(&s, op->out, op->in[0]);

@@ -37,23 +37,17 @@ static Dims3 dims3_of(const Tensor *t)
     return d;
 }
 
+/* acts.def's formulas, as code. */
 float act_apply(const Act *act, float x)
 {
+    const float A = act->alpha, B = act->beta;
+    (void)A, (void)B;
     switch (act->kind) {
-    case ACT_NONE: return x;
-    case ACT_RELU: return x > 0.0f ? x : 0.0f;
-    case ACT_LEAKY_RELU: return x >= 0.0f ? x : act->alpha * x;
-    case ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case ACT_TANH: return tanhf(x);
-    case ACT_ELU: return x > 0.0f ? x : act->alpha * expm1f(x);
-    case ACT_SELU:
-        return 1.0507009873554805f * (x > 0.0f ? x : 1.6732632423543772f * expm1f(x));
-    case ACT_SOFTPLUS: return x > 20.0f ? x : log1pf(expf(x));
-    case ACT_SWISH: return x * (1.0f / (1.0f + expf(-x)));
-    case ACT_RBF: {
-        float d = act->beta * (x - act->alpha);  /* beta = epsilon, alpha = center */
-        return expf(-(d * d));
-    }
+#define ACT(kind, name, flags, p1, d1, p2, d2, expr) \
+    case kind: return expr;
+#include "acts.def"
+#undef ACT
+    case ACT__COUNT: break;
     }
     ICE("act_apply: bad activation kind %d", (int)act->kind);
     return x;                           /* not reached; for compilers without _Noreturn */
@@ -172,7 +166,7 @@ static void run_global_avgpool(const Graph *g, const Op *op, const Bufs *b)
 }
 
 /* flatten is a copy; OP_ACT is the activation itself. */
-static void run_elementwise(const Graph *g, const Op *op, const Bufs *b)
+static void run_map(const Graph *g, const Op *op, const Bufs *b)
 {
     const float *x = b->rd[op->in[0]];
     float *y = b->wr[op->out];
@@ -278,8 +272,18 @@ static void run_softmax(const Graph *g, const Op *op, const Bufs *b)
         y[i] = act_apply(&op->act, y[i]);
 }
 
-/* Zeros around the input: pt rows on top, pl columns on the left, and so
- * on (pad.c makes these ops before convs). */
+/* One coordinate of pad's reflect mode: -1 -> 1, n -> n - 2 (pad < n). */
+static int reflect(int i, int n)
+{
+    if (i < 0)
+        return -i;
+    if (i >= n)
+        return 2 * (n - 1) - i;
+    return i;
+}
+
+/* A constant around the input (pt rows on top, pl columns on the left, and
+ * so on; pad.c makes zero pads before convs), or its reflection. */
 static void run_pad(const Graph *g, const Op *op, const Bufs *b)
 {
     const float *x = b->rd[op->in[0]];
@@ -290,31 +294,155 @@ static void run_pad(const Graph *g, const Op *op, const Bufs *b)
     for (int c = 0; c < dout.c; c++)
         for (int py = 0; py < dout.h; py++)
             for (int px = 0; px < dout.w; px++) {
-                const int iy = py - pt, ix = px - pl;
+                int iy = py - pt, ix = px - pl;
+                if (op->mode == PAD_REFLECT)
+                    iy = reflect(iy, di.h), ix = reflect(ix, di.w);
                 const int inside = iy >= 0 && iy < di.h && ix >= 0 && ix < di.w;
                 y[((long long)c * dout.h + py) * dout.w + px] =
-                    inside ? x[((long long)c * di.h + iy) * di.w + ix] : 0.0f;
+                    inside ? x[((long long)c * di.h + iy) * di.w + ix] : op->value;
             }
 }
 
+/* Elements per channel of t: H*W of a map, 1 of a vector. */
+static long long per_channel(const Tensor *t)
+{
+    return t->numel / t->shape.dim[0];
+}
+
+/* mul, sub: an operand with fewer elements than the output has one value
+ * per channel. */
+static void run_binary(const Graph *g, const Op *op, const Bufs *b)
+{
+    const Tensor *to = &g->t[op->out];
+    const float *x0 = b->rd[op->in[0]], *x1 = b->rd[op->in[1]];
+    const int bc0 = g->t[op->in[0]].numel < to->numel, bc1 = g->t[op->in[1]].numel < to->numel;
+    const long long HW = per_channel(to);
+    float *y = b->wr[op->out];
+
+    for (long long i = 0; i < to->numel; i++) {
+        const float a = bc0 ? x0[i / HW] : x0[i], c = bc1 ? x1[i / HW] : x1[i];
+        y[i] = act_apply(&op->act, op->kind == OP_MUL ? a * c : a - c);
+    }
+}
+
+static void run_scale(const Graph *g, const Op *op, const Bufs *b)
+{
+    const float *x = b->rd[op->in[0]], *w = b->rd[op->w];
+    const float *bias = op->b >= 0 ? b->rd[op->b] : NULL;
+    float *y = b->wr[op->out];
+    const Tensor *t = &g->t[op->out];
+    const long long HW = per_channel(t);
+
+    for (int c = 0; c < t->shape.dim[0]; c++)
+        for (long long i = 0; i < HW; i++) {
+            const float v = x[c * HW + i] * w[c];
+            y[c * HW + i] = act_apply(&op->act, bias ? v + bias[c] : v);
+        }
+}
+
+static void run_shuffle(const Graph *g, const Op *op, const Bufs *b)
+{
+    const float *x = b->rd[op->in[0]];
+    float *y = b->wr[op->out];
+    const Tensor *t = &g->t[op->out];
+    const int C = t->shape.dim[0], G = op->groups, per = C / G;
+    const long long HW = per_channel(t);
+
+    for (int oc = 0; oc < C; oc++) {
+        const int ic = (oc % G) * per + oc / G;
+        for (long long i = 0; i < HW; i++)
+            y[oc * HW + i] = act_apply(&op->act, x[ic * HW + i]);
+    }
+}
+
+/* Per pixel: mean and variance over the channels in channel order, then
+ * each channel normalized, scaled and shifted. */
+static void run_layernorm(const Graph *g, const Op *op, const Bufs *b)
+{
+    const float *x = b->rd[op->in[0]], *w = b->rd[op->w], *beta = b->rd[op->b];
+    float *y = b->wr[op->out];
+    const Tensor *t = &g->t[op->out];
+    const int C = t->shape.dim[0];
+    const long long HW = per_channel(t);
+
+    for (long long p = 0; p < HW; p++) {
+        float s = 0.0f, q = 0.0f;
+        for (int c = 0; c < C; c++)
+            s += x[c * HW + p];
+        const float mean = s / (float)C;
+        for (int c = 0; c < C; c++) {
+            const float d = x[c * HW + p] - mean;
+            q += d * d;
+        }
+        const float inv = 1.0f / sqrtf(q / (float)C + op->epsilon);
+        for (int c = 0; c < C; c++) {
+            const float v = (x[c * HW + p] - mean) * inv * w[c] + beta[c];
+            y[c * HW + p] = act_apply(&op->act, v);
+        }
+    }
+}
+
+/* One axis of bilinear upsampling (PyTorch, align_corners=False): the
+ * source coordinate (o + 0.5) / s - 0.5, at least 0, as a cell i0, the
+ * next cell i1 (the last cell repeats) and the weight l of i1. */
+typedef struct Lerp {
+    int i0, i1;
+    float l;
+} Lerp;
+
+static Lerp lerp_at(int o, int s, int n)
+{
+    float src = ((float)o + 0.5f) / (float)s - 0.5f;
+    if (src < 0.0f)
+        src = 0.0f;
+    Lerp r;
+    r.i0 = (int)src;
+    r.i1 = r.i0 < n - 1 ? r.i0 + 1 : r.i0;
+    r.l = src - (float)r.i0;
+    return r;
+}
+
+static float upsample_value(const Op *op, const float *plane, int H, int W, int oy, int ox)
+{
+    if (op->mode == UP_NEAREST)
+        return plane[(long long)(oy / op->win.sh) * W + ox / op->win.sw];
+    const Lerp ly = lerp_at(oy, op->win.sh, H), lx = lerp_at(ox, op->win.sw, W);
+    const float *r0 = plane + (long long)ly.i0 * W, *r1 = plane + (long long)ly.i1 * W;
+    const float top = (1.0f - lx.l) * r0[lx.i0] + lx.l * r0[lx.i1];
+    const float bot = (1.0f - lx.l) * r1[lx.i0] + lx.l * r1[lx.i1];
+    return (1.0f - ly.l) * top + ly.l * bot;
+}
+
+static void run_upsample(const Graph *g, const Op *op, const Bufs *b)
+{
+    const float *x = b->rd[op->in[0]];
+    float *y = b->wr[op->out];
+    const Dims3 di = dims3_of(&g->t[op->in[0]]), dout = dims3_of(&g->t[op->out]);
+
+    for (int c = 0; c < dout.c; c++) {
+        const float *plane = x + (long long)c * di.h * di.w;
+        for (int oy = 0; oy < dout.h; oy++)
+            for (int ox = 0; ox < dout.w; ox++) {
+                const float v = upsample_value(op, plane, di.h, di.w, oy, ox);
+                y[((long long)c * dout.h + oy) * dout.w + ox] = act_apply(&op->act, v);
+            }
+    }
+}
+
+typedef void RunFn(const Graph *g, const Op *op, const Bufs *b);
+
+/* ops.def's run column. */
+static RunFn *const run_fns[OP__COUNT] = {
+#define OP(kind, name, nin, flags, check, keys, run, emit) [kind] = run,
+#include "ops.def"
+#undef OP
+};
+
 static void run_op(const Graph *g, const Op *op, const Bufs *b)
 {
-    switch (op->kind) {
-    case OP_CONV: run_conv(g, op, b); return;
-    case OP_MAXPOOL:
-    case OP_AVGPOOL: run_pool(g, op, b); return;
-    case OP_GLOBAL_AVGPOOL: run_global_avgpool(g, op, b); return;
-    case OP_FLATTEN:
-    case OP_ACT: run_elementwise(g, op, b); return;
-    case OP_DENSE: run_dense(g, op, b); return;
-    case OP_BATCHNORM: run_batchnorm(g, op, b); return;
-    case OP_ADD: run_add(g, op, b); return;
-    case OP_CONCAT: run_concat(g, op, b); return;
-    case OP_SOFTMAX: run_softmax(g, op, b); return;
-    case OP_PAD: run_pad(g, op, b); return;
-    case OP__COUNT: break;
-    }
-    ICE("interp: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+    if ((unsigned)op->kind >= OP__COUNT)
+        ICE("interp: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
+    run_fns[op->kind](g, op, b);
 }
 
 /* ---- storage ---- */

@@ -3,33 +3,58 @@
  * compact). Tensors and ops live in arena arrays that double when full; ids
  * are indices, so growing them never invalidates a reference.
  */
+#include <math.h>
 #include <string.h>
 
 #include "ir.h"
 
-static const char *const op_names[OP__COUNT] = {
-    [OP_CONV] = "conv2d", [OP_MAXPOOL] = "maxpool", [OP_AVGPOOL] = "avgpool",
-    [OP_GLOBAL_AVGPOOL] = "global_avgpool", [OP_FLATTEN] = "flatten",
-    [OP_DENSE] = "dense", [OP_BATCHNORM] = "batchnorm", [OP_ADD] = "add",
-    [OP_CONCAT] = "concat", [OP_ACT] = "activation", [OP_SOFTMAX] = "softmax",
-    [OP_PAD] = "pad",
+static const OpDesc op_descs[OP__COUNT] = {
+#define OP(kind, name, nin, flags, check, keys, run, emit) [kind] = { name, nin, flags },
+#include "ops.def"
+#undef OP
 };
 
-static const char *const act_names[] = {
-    [ACT_NONE] = "none", [ACT_RELU] = "relu", [ACT_LEAKY_RELU] = "leaky_relu",
-    [ACT_SIGMOID] = "sigmoid", [ACT_TANH] = "tanh", [ACT_ELU] = "elu",
-    [ACT_SELU] = "selu", [ACT_SOFTPLUS] = "softplus", [ACT_SWISH] = "swish",
-    [ACT_RBF] = "rbf",
+static const ActDesc act_descs[ACT__COUNT] = {
+#define ACT(kind, name, flags, p1, d1, p2, d2, expr) \
+    [kind] = { name, flags, { p1, p2 }, { d1, d2 }, #expr },
+#include "acts.def"
+#undef ACT
 };
+
+const OpDesc *op_desc(OpKind k)
+{
+    if ((unsigned)k >= OP__COUNT)
+        ICE("op_desc: bad op kind %d", (int)k);
+    return &op_descs[k];
+}
+
+unsigned op_flags(OpKind k)
+{
+    return op_desc(k)->flags;
+}
+
+const ActDesc *act_desc(ActKind k)
+{
+    if ((unsigned)k >= ACT__COUNT)
+        ICE("act_desc: bad activation kind %d", (int)k);
+    return &act_descs[k];
+}
+
+Act act_default(ActKind k)
+{
+    const ActDesc *d = act_desc(k);
+    Act a = { k, d->dflt[0], d->dflt[1] };
+    return a;
+}
 
 const char *op_kind_name(OpKind k)
 {
-    return (unsigned)k < OP__COUNT ? op_names[k] : "?";
+    return (unsigned)k < OP__COUNT ? op_descs[k].name : "?";
 }
 
 const char *act_kind_name(ActKind k)
 {
-    return (unsigned)k <= ACT_RBF ? act_names[k] : "?";
+    return (unsigned)k < ACT__COUNT ? act_descs[k].name : "?";
 }
 
 long long shape_numel(const Shape *s)

@@ -29,9 +29,13 @@ typedef struct Tensor {
     long long offset;      /* TR_ACT: offset in the arena, in floats; -1 unplanned */
 } Tensor;
 
+/* Activation kinds: the rows of acts.def. */
+enum { ACTF_MATH = 1, ACTF_ORDERED = 2 };   /* acts.def flags */
 typedef enum {
-    ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_TANH, ACT_ELU,
-    ACT_SELU, ACT_SOFTPLUS, ACT_SWISH, ACT_RBF
+#define ACT(kind, ...) kind,
+#include "acts.def"
+#undef ACT
+    ACT__COUNT
 } ActKind;
 
 /* An elementwise function. leaky_relu, elu: alpha; rbf: alpha = center,
@@ -41,21 +45,37 @@ typedef struct Act {
     float alpha, beta;
 } Act;
 
+/* Op kinds: the rows of ops.def, where each one's inputs, weights and
+ * properties are described. */
+enum { NIN_MANY = -1 };          /* ops.def nin: two or more inputs */
+enum {                           /* ops.def flags */
+    OPF_TAKES_ACT = 1,           /* an activation after it can be fused into it */
+    OPF_IS_ACT = 2,              /* an elementwise activation: fusable into the op before */
+    OPF_INPLACE = 4,             /* elementwise: may write over an input of its size */
+    OPF_VIEW = 8,                /* a copy that can be a view of its input */
+    OPF_MATH = 16,               /* its C code calls math.h */
+};
 typedef enum {
-    OP_CONV,            /* in[0]; w [F, C/groups, KH, KW], b [F] or -1 */
-    OP_MAXPOOL,         /* in[0]; win */
-    OP_AVGPOOL,         /* in[0]; win, count_pad */
-    OP_GLOBAL_AVGPOOL,  /* in[0] [C,H,W] -> [C,1,1] */
-    OP_FLATTEN,         /* in[0] -> [numel]; a copy in C,H,W order */
-    OP_DENSE,           /* in[0] [N]; w [U, N], b [U] or -1 */
-    OP_BATCHNORM,       /* in[0]; w=gamma, b=beta, mean, var, each [C]; epsilon */
-    OP_ADD,             /* in[0..nin-1], nin >= 2, equal shapes */
-    OP_CONCAT,          /* in[0..nin-1] along dim 0 (channels, or N of a vector) */
-    OP_ACT,             /* in[0]; act: elementwise */
-    OP_SOFTMAX,         /* in[0]; along axis */
-    OP_PAD,             /* in[0] [C,H,W] -> [C,H+pt+pb,W+pl+pr]: zeros around (pad.c) */
+#define OP(kind, ...) kind,
+#include "ops.def"
+#undef OP
     OP__COUNT
 } OpKind;
+
+/* What ops.def and acts.def say of a kind, for the stages that do not
+ * expand the tables themselves. */
+typedef struct OpDesc {
+    const char *name;
+    int nin;                     /* 1, 2 or NIN_MANY */
+    unsigned flags;              /* OPF_* */
+} OpDesc;
+typedef struct ActDesc {
+    const char *name;
+    unsigned flags;              /* ACTF_* */
+    const char *param[2];        /* parameter names (alpha, beta); NULL: none */
+    float dflt[2];               /* their defaults */
+    const char *expr;            /* the formula in x, A (alpha), B (beta) */
+} ActDesc;
 
 /* Convolution / pooling window. Pads may be asymmetric. */
 typedef struct Window {
@@ -66,6 +86,8 @@ typedef struct Window {
 } Window;
 
 enum { MAX_FUSED = 4 };
+enum { UP_NEAREST, UP_BILINEAR };        /* Op.mode of OP_UPSAMPLE */
+enum { PAD_CONSTANT, PAD_REFLECT };      /* Op.mode of OP_PAD */
 
 /* How the C backend computes an op, chosen by the optimizer (pack.c,
  * inplace.c). The interpreter ignores it: every variant computes what
@@ -97,10 +119,13 @@ typedef struct Op {
     int out;             /* tensor id */
     int w, b;            /* weight tensors, -1 when absent */
     int mean, var;       /* OP_BATCHNORM running stats */
-    Window win;          /* OP_CONV, OP_MAXPOOL, OP_AVGPOOL */
-    int groups;          /* OP_CONV */
+    Window win;          /* OP_CONV, OP_MAXPOOL, OP_AVGPOOL, OP_PAD (pads);
+                            OP_UPSAMPLE (sh, sw: the scale) */
+    int groups;          /* OP_CONV, OP_CHANNEL_SHUFFLE */
     int count_pad;       /* OP_AVGPOOL: divide by the whole window */
-    float epsilon;       /* OP_BATCHNORM */
+    float epsilon;       /* OP_BATCHNORM, OP_LAYERNORM */
+    int mode;            /* OP_UPSAMPLE: UP_*; OP_PAD: PAD_* */
+    float value;         /* OP_PAD with PAD_CONSTANT: the value around */
     int axis;            /* OP_SOFTMAX: 0 .. rank-1 */
     Act act;             /* OP_ACT: the function; others: applied to the result */
     struct { const char *name; Loc loc; } fused[MAX_FUSED];  /* statements merged in */
@@ -129,6 +154,11 @@ typedef struct Graph {
 
 const char *op_kind_name(OpKind k);        /* "conv2d", "maxpool", ... */
 const char *act_kind_name(ActKind k);      /* "relu", ... */
+const OpDesc *op_desc(OpKind k);           /* its ops.def row */
+unsigned op_flags(OpKind k);               /* op_desc(k)->flags */
+const ActDesc *act_desc(ActKind k);        /* its acts.def row */
+/* The Act of kind with its parameters' defaults. */
+Act act_default(ActKind k);
 long long shape_numel(const Shape *s);
 int shape_equal(const Shape *a, const Shape *b);
 char *shape_str(Arena *a, const Shape *s); /* "[64, 12, 12]" */

@@ -64,11 +64,13 @@ static void print_tensor(Buf *b, const Graph *g, int id)
 /* "relu", "leaky_relu(alpha=0.1)", "rbf(center=0, epsilon=1)". */
 static void print_act(Buf *b, const Act *a)
 {
-    buf_puts(b, act_kind_name(a->kind));
-    if (a->kind == ACT_LEAKY_RELU || a->kind == ACT_ELU)
-        buf_printf(b, "(alpha=%.9g)", (double)a->alpha);
-    else if (a->kind == ACT_RBF)
-        buf_printf(b, "(center=%.9g, epsilon=%.9g)", (double)a->alpha, (double)a->beta);
+    const ActDesc *d = act_desc(a->kind);
+    const float val[2] = { a->alpha, a->beta };
+    buf_puts(b, d->name);
+    for (int k = 0; k < 2 && d->param[k]; k++)
+        buf_printf(b, "%s%s=%.9g", k ? ", " : "(", d->param[k], (double)val[k]);
+    if (d->param[0])
+        buf_putc(b, ')');
 }
 
 static void print_window(Buf *b, const Window *w)
@@ -94,7 +96,19 @@ static void print_attrs(Buf *b, const Op *op)
         break;
     case OP_PAD:
         buf_printf(b, " pad=[%d, %d, %d, %d]", op->win.pt, op->win.pl, op->win.pb, op->win.pr);
+        if (op->mode == PAD_REFLECT)
+            buf_puts(b, " mode=reflect");
+        else if (op->value != 0.0f)
+            buf_printf(b, " value=%.9g", (double)op->value);
         break;
+    case OP_UPSAMPLE:
+        buf_printf(b, " scale=%dx%d mode=%s", op->win.sh, op->win.sw,
+                   op->mode == UP_BILINEAR ? "bilinear" : "nearest");
+        break;
+    case OP_CHANNEL_SHUFFLE:
+        buf_printf(b, " groups=%d", op->groups);
+        break;
+    case OP_LAYERNORM:
     case OP_BATCHNORM:
         buf_printf(b, " epsilon=%.9g", (double)op->epsilon);
         break;

@@ -44,6 +44,12 @@ static void add_weights(Ctx *ctx, Graph *g, const Stmt *s, Op *op)
         op->mean = add_weight(ctx, g, s, "running_mean", shape_of(1, x->dim[0], 0, 0, 0));
         op->var = add_weight(ctx, g, s, "running_var", shape_of(1, x->dim[0], 0, 0, 0));
         break;
+    case OP_SCALE:
+    case OP_LAYERNORM:
+        op->w = add_weight(ctx, g, s, "weight", shape_of(1, x->dim[0], 0, 0, 0));
+        if (s->bias || op->kind == OP_LAYERNORM)
+            op->b = add_weight(ctx, g, s, "bias", shape_of(1, x->dim[0], 0, 0, 0));
+        break;
     default:
         break;
     }

@@ -29,14 +29,17 @@ static const char *did_you_mean(Ctx *ctx, const char *name, const char *const *c
 /* ------------------------------------------------------------------ */
 /* Op table: the statement ops and what they accept                   */
 
-typedef enum { SOP_CONV, SOP_MAXPOOL, SOP_AVGPOOL, SOP_GAP, SOP_FLATTEN, SOP_DENSE,
-               SOP_BATCHNORM, SOP_ADD, SOP_CONCAT, SOP_ACT, SOP_SOFTMAX } SemaOp;
+typedef struct Checker Checker;
+/* Checks one statement's arguments and source shapes into op and c->s. */
+typedef int CheckFn(Checker *c, Op *op, const Shape *x);
 
+/* A statement op: an ops.def row, or for OP_ACT an acts.def row. */
 typedef struct OpInfo {
     const char *name;
-    SemaOp sop;
-    ActKind act;              /* SOP_ACT */
-    const char *const *keys;  /* accepted arguments, NULL-terminated */
+    OpKind kind;
+    ActKind act;              /* OP_ACT */
+    const char *const *keys;  /* accepted arguments, NULL-terminated; NULL: acts.def's */
+    CheckFn *check;
 } OpInfo;
 
 static const char *const conv_keys[] = { "filters", "kernel", "stride", "padding", "dilation",
@@ -47,46 +50,35 @@ static const char *const avgpool_keys[] = { "kernel", "stride", "padding", "dila
 static const char *const dense_keys[] = { "units", "bias", "activation", NULL };
 static const char *const bn_keys[] = { "epsilon", NULL };
 static const char *const no_keys[] = { NULL };
-static const char *const alpha_keys[] = { "alpha", NULL };
-static const char *const rbf_keys[] = { "center", "epsilon", NULL };
 static const char *const softmax_keys[] = { "axis", NULL };
+static const char *const mean_keys[] = { "keepdims", NULL };
+static const char *const scale_keys[] = { "bias", NULL };
+static const char *const shuffle_keys[] = { "groups", NULL };
+static const char *const upsample_keys[] = { "scale", "mode", NULL };
+static const char *const pad_keys[] = { "padding", "top", "left", "bottom", "right", "mode",
+                                        "value", NULL };
 
-static const OpInfo op_table[] = {
-    { "conv2d", SOP_CONV, ACT_NONE, conv_keys },
-    { "maxpool", SOP_MAXPOOL, ACT_NONE, pool_keys },
-    { "avgpool", SOP_AVGPOOL, ACT_NONE, avgpool_keys },
-    { "global_avgpool", SOP_GAP, ACT_NONE, no_keys },
-    { "flatten", SOP_FLATTEN, ACT_NONE, no_keys },
-    { "dense", SOP_DENSE, ACT_NONE, dense_keys },
-    { "batchnorm", SOP_BATCHNORM, ACT_NONE, bn_keys },
-    { "add", SOP_ADD, ACT_NONE, no_keys },
-    { "concat", SOP_CONCAT, ACT_NONE, no_keys },
-    { "relu", SOP_ACT, ACT_RELU, no_keys },
-    { "leaky_relu", SOP_ACT, ACT_LEAKY_RELU, alpha_keys },
-    { "sigmoid", SOP_ACT, ACT_SIGMOID, no_keys },
-    { "tanh", SOP_ACT, ACT_TANH, no_keys },
-    { "elu", SOP_ACT, ACT_ELU, alpha_keys },
-    { "selu", SOP_ACT, ACT_SELU, no_keys },
-    { "softplus", SOP_ACT, ACT_SOFTPLUS, no_keys },
-    { "swish", SOP_ACT, ACT_SWISH, no_keys },
-    { "rbf", SOP_ACT, ACT_RBF, rbf_keys },
-    { "softmax", SOP_SOFTMAX, ACT_NONE, softmax_keys },
-};
-enum { NOPS = sizeof op_table / sizeof op_table[0] };
+/* The statement ops in ops.def's order, acts.def's rows where OP_ACT is. */
+enum { MAX_STMT_OPS = OP__COUNT + ACT__COUNT };
+static int stmt_ops(const OpInfo **list);
 
 static const OpInfo *op_lookup(const char *name)
 {
-    for (int i = 0; i < NOPS; i++)
-        if (strcmp(op_table[i].name, name) == 0)
-            return &op_table[i];
+    const OpInfo *list[MAX_STMT_OPS];
+    int n = stmt_ops(list);
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i]->name, name) == 0)
+            return list[i];
     return NULL;
 }
 
 static const char *op_suggestion(Ctx *ctx, const char *name)
 {
-    const char *names[NOPS];
-    for (int i = 0; i < NOPS; i++)
-        names[i] = op_table[i].name;
+    const OpInfo *list[MAX_STMT_OPS];
+    const char *names[MAX_STMT_OPS];
+    int n = stmt_ops(list);
+    for (int i = 0; i < n; i++)
+        names[i] = list[i]->name;
     /* common names from other frameworks */
     static const char *const aliases[][2] = {
         { "conv", "conv2d" }, { "linear", "dense" }, { "fc", "dense" },
@@ -96,19 +88,19 @@ static const char *op_suggestion(Ctx *ctx, const char *name)
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
         if (strcmp(name, aliases[i][0]) == 0)
             return arena_printf(ctx->arena, "; did you mean '%s'?", aliases[i][1]);
-    return did_you_mean(ctx, name, names, NOPS);
+    return did_you_mean(ctx, name, names, n);
 }
 
 /* ------------------------------------------------------------------ */
 /* Arguments                                                          */
 
-typedef struct Checker {
+struct Checker {
     Ctx *ctx;
     Model *m;
     Stmt *s;              /* the statement being checked */
     const OpInfo *op;
     int ok;               /* no error in this statement */
-} Checker;
+};
 
 /* "conv2d 'conv1'": how messages name the statement. */
 static const char *who(const Checker *c)
@@ -234,8 +226,8 @@ static int arg_pair(Checker *c, const char *key, long long lo, int *h, int *w)
     static const int lens[] = { 1, 2 };
     int v[2];
     const char *forms = arena_printf(c->ctx->arena, "an integer or a list [%sH, %sW]",
-                                     strcmp(key, "kernel") == 0 ? "K" : strcmp(key, "stride") == 0 ? "S" : "D",
-                                     strcmp(key, "kernel") == 0 ? "K" : strcmp(key, "stride") == 0 ? "S" : "D");
+                                     strcmp(key, "kernel") == 0 ? "K" : strcmp(key, "dilation") == 0 ? "D" : "S",
+                                     strcmp(key, "kernel") == 0 ? "K" : strcmp(key, "dilation") == 0 ? "D" : "S");
     int n = arg_ints(c, a, forms, lens, 2, lo, LIMIT_DIM, v);
     if (n <= 0)
         return n;
@@ -277,8 +269,16 @@ static int arg_padding(Checker *c, Window *win, PadMode *mode, Loc *loc)
     return 1;
 }
 
-static const char *const act_arg_names[] = { "relu", "leaky_relu", "sigmoid", "tanh", "elu",
-                                             "selu", "softplus", "swish", "rbf", "softmax", "none" };
+/* What activation= accepts: acts.def's names, softmax, none. */
+static int act_arg_names(const char **names)
+{
+    int n = 0;
+    for (int k = ACT_NONE + 1; k < ACT__COUNT; k++)
+        names[n++] = act_kind_name((ActKind)k);
+    names[n++] = "softmax";
+    names[n++] = "none";
+    return n;
+}
 
 /* activation=NAME: an elementwise op with its default parameters, or softmax. */
 static int arg_activation(Checker *c, Act *act, int *then_softmax)
@@ -298,14 +298,13 @@ static int arg_activation(Checker *c, Act *act, int *then_softmax)
     if (strcmp(v->s, "none") == 0)
         return 1;
     const OpInfo *op = op_lookup(v->s);
-    if (!op || op->sop != SOP_ACT) {
-        check_error(c, v->loc, "unknown activation '%s'%s", v->s,
-                    did_you_mean(c->ctx, v->s, act_arg_names, (int)(sizeof act_arg_names / sizeof *act_arg_names)));
+    if (!op || op->kind != OP_ACT) {
+        const char *names[ACT__COUNT + 2];
+        int n = act_arg_names(names);
+        check_error(c, v->loc, "unknown activation '%s'%s", v->s, did_you_mean(c->ctx, v->s, names, n));
         return -1;
     }
-    act->kind = op->act;
-    act->alpha = op->act == ACT_LEAKY_RELU ? 0.1f : op->act == ACT_ELU ? 1.0f : 0.0f;
-    act->beta = op->act == ACT_RBF ? 1.0f : 0.0f;
+    *act = act_default(op->act);
     return 1;
 }
 
@@ -320,7 +319,14 @@ static int key_known(const char *const *keys, const char *key)
 /* Every argument the op does not take is unknown; each may appear once. */
 static void check_unknown_args(Checker *c)
 {
+    const char *act_keys[3] = { NULL, NULL, NULL };
     const char *const *keys = c->op->keys;
+    if (!keys) {                             /* an activation: its parameters */
+        const ActDesc *d = act_desc(c->op->act);
+        act_keys[0] = c->op->act == ACT_GELU ? "approximate" : d->param[0];
+        act_keys[1] = d->param[0] ? d->param[1] : NULL;
+        keys = act_keys;
+    }
     int nkeys = 0, nattrs = 0;
     while (keys[nkeys])
         nkeys++;
@@ -524,7 +530,7 @@ static int check_pool(Checker *c, Op *op, const Shape *x)
     int oh, ow;
     if (!arg_required(c, "kernel", "kernel=2"))
         return 0;
-    if (c->op->sop == SOP_AVGPOOL)
+    if (c->op->kind == OP_AVGPOOL)
         arg_bool(c, "count_pad", &op->count_pad);
     if (!need_feature_map(c, x) || !check_window(c, x, &op->win, 1, &oh, &ow) ||
         !check_pool_padding(c, &op->win))
@@ -533,15 +539,14 @@ static int check_pool(Checker *c, Op *op, const Shape *x)
     return 1;
 }
 
-static int check_dense(Checker *c, const Op *op, const Shape *x)
+static int check_dense(Checker *c, Op *op, const Shape *x)
 {
     int units = 0, bias = 1;
-    (void)op;
     if (!arg_required(c, "units", "units=10"))
         return 0;
     arg_int(c, "units", 1, LIMIT_DIM, &units);
     arg_bool(c, "bias", &bias);
-    arg_activation(c, &c->s->info->act, &c->s->then_softmax);
+    arg_activation(c, &op->act, &c->s->then_softmax);
     if (x->rank != 1) {
         check_error(c, in_loc(c, 0), "input '%s' is a feature map %s; dense needs a vector: add 'flatten;' before it",
                     in_name(c, 0), shape_str(c->ctx->arena, x));
@@ -557,8 +562,9 @@ static int check_dense(Checker *c, const Op *op, const Shape *x)
     return 1;
 }
 
-static int check_multi(Checker *c, const Shape *x)
+static int check_multi(Checker *c, Op *op, const Shape *x)
 {
+    (void)op;
     Stmt *s = c->s;
     if (s->nin < 2) {
         check_error(c, s->op_loc, "%s needs two or more sources, e.g. %s(a, b)", s->op, s->op);
@@ -568,16 +574,16 @@ static int check_multi(Checker *c, const Shape *x)
     long long channels = x->dim[0];     /* vectors of 2^28 could overflow int */
     for (int i = 1; i < s->nin; i++) {
         const Shape *y = &s->in[i]->shape;
-        int same = c->op->sop == SOP_ADD ? shape_equal(x, y)
+        int same = c->op->kind == OP_ADD ? shape_equal(x, y)
                  : x->rank == y->rank && (x->rank == 1 || (x->dim[1] == y->dim[1] && x->dim[2] == y->dim[2]));
         if (!same) {
             Arena *a = c->ctx->arena;
             check_error(c, in_loc(c, i), "source '%s' has shape %s, which does not match '%s' %s%s",
                         in_name(c, i), shape_str(a, y), in_name(c, 0), shape_str(a, x),
-                        c->op->sop == SOP_ADD ? "" : " (concat needs equal H and W)");
+                        c->op->kind == OP_ADD ? "" : " (concat needs equal H and W)");
             return 0;
         }
-        if (c->op->sop == SOP_CONCAT)
+        if (c->op->kind == OP_CONCAT)
             channels += y->dim[0];
     }
     long long limit = x->rank == 1 ? LIMIT_TENSOR_ELEMS : LIMIT_DIM;
@@ -591,74 +597,264 @@ static int check_multi(Checker *c, const Shape *x)
     return 1;
 }
 
+/* gelu's approximate=none|tanh picks the erf or the tanh formula. */
+static void arg_approximate(Checker *c, Act *act)
+{
+    Attr *a = arg_find(c, "approximate");
+    if (!a)
+        return;
+    if (a->val->kind == VAL_IDENT && strcmp(a->val->s, "tanh") == 0)
+        act->kind = ACT_GELU_TANH;
+    else if (a->val->kind != VAL_IDENT || strcmp(a->val->s, "none") != 0)
+        check_error(c, a->val->loc, "approximate must be none or tanh, got %s", value_desc(c->ctx, a->val));
+}
+
+/* An activation: acts.def's parameters, each with its default. */
 static int check_act(Checker *c, Op *op, const Shape *x)
 {
-    op->act.kind = c->op->act;
-    switch (op->act.kind) {
-    case ACT_LEAKY_RELU:
-        op->act.alpha = 0.1f;
-        arg_real(c, "alpha", &op->act.alpha);
-        break;
-    case ACT_ELU:
-        op->act.alpha = 1.0f;
-        arg_real(c, "alpha", &op->act.alpha);
-        break;
-    case ACT_RBF:
-        op->act.alpha = 0.0f;
-        op->act.beta = 1.0f;
-        arg_real(c, "center", &op->act.alpha);
-        arg_real(c, "epsilon", &op->act.beta);
-        break;
-    default:
-        break;
+    const ActDesc *d = act_desc(c->op->act);
+    op->act = act_default(c->op->act);
+    if (d->param[0])
+        arg_real(c, d->param[0], &op->act.alpha);
+    if (d->param[0] && d->param[1])
+        arg_real(c, d->param[1], &op->act.beta);
+    if ((d->flags & ACTF_ORDERED) && c->ok && op->act.alpha > op->act.beta) {
+        Attr *a = arg_find(c, d->param[0]);
+        check_error(c, a ? a->val->loc : c->s->op_loc, "%s %g is greater than %s %g", d->param[0],
+                    (double)op->act.alpha, d->param[1], (double)op->act.beta);
+    }
+    if (c->op->act == ACT_GELU)
+        arg_approximate(c, &op->act);
+    c->s->shape = *x;
+    return c->ok;
+}
+
+static int check_gap(Checker *c, Op *op, const Shape *x)
+{
+    (void)op;
+    if (!need_feature_map(c, x))
+        return 0;
+    c->s->shape = shape3(x->dim[0], 1, 1);
+    return 1;
+}
+
+static int check_flatten(Checker *c, Op *op, const Shape *x)
+{
+    (void)op;
+    c->s->shape = shape1((int)shape_numel(x));
+    return 1;
+}
+
+static int check_batchnorm(Checker *c, Op *op, const Shape *x)
+{
+    op->epsilon = 1e-5f;
+    if (arg_real(c, "epsilon", &op->epsilon) > 0 && !(op->epsilon > 0))
+        check_error(c, arg_find(c, "epsilon")->val->loc, "epsilon must be greater than 0");
+    c->s->shape = *x;
+    return c->ok;
+}
+
+static int check_softmax(Checker *c, Op *op, const Shape *x)
+{
+    arg_int(c, "axis", -x->rank, x->rank - 1, &op->axis);
+    if (op->axis < 0)
+        op->axis += x->rank;
+    c->s->shape = *x;
+    return c->ok;
+}
+
+/* An identifier argument that must be one of words; its index, or dflt
+ * when absent, -1 after an error. */
+static int arg_word(Checker *c, const char *key, const char *const *words, int nwords, int dflt)
+{
+    Attr *a = arg_find(c, key);
+    if (!a)
+        return dflt;
+    for (int i = 0; a->val->kind == VAL_IDENT && i < nwords; i++)
+        if (strcmp(a->val->s, words[i]) == 0)
+            return i;
+    const char *list = words[0];
+    for (int i = 1; i < nwords; i++)
+        list = arena_printf(c->ctx->arena, "%s%s%s", list, i == nwords - 1 ? " or " : ", ", words[i]);
+    check_error(c, a->val->loc, "%s must be %s, got %s", key, list, value_desc(c->ctx, a->val));
+    return -1;
+}
+
+/* Whether small is one value per channel of big: [C, 1, 1] or [C]
+ * against [C, H, W]. */
+static int per_channel_of(const Shape *small, const Shape *big)
+{
+    if (big->rank != 3 || small->dim[0] != big->dim[0])
+        return 0;
+    return small->rank == 1 || (small->rank == 3 && small->dim[1] == 1 && small->dim[2] == 1);
+}
+
+/* mul, sub: two sources of one shape, or one of them per channel of the
+ * other (squeeze-and-excitation's channel scaling). */
+static int check_binary(Checker *c, Op *op, const Shape *x)
+{
+    Stmt *s = c->s;
+    (void)op;
+    if (s->nin != 2) {
+        check_error(c, s->nin < 2 ? s->op_loc : in_loc(c, 2), "%s needs exactly two sources, e.g. %s(a, b), got %d",
+                    s->op, s->op, s->nin);
+        return 0;
+    }
+    const Shape *y = &s->in[1]->shape;
+    if (shape_equal(x, y) || per_channel_of(y, x)) {
+        s->shape = *x;
+        return 1;
+    }
+    if (per_channel_of(x, y)) {
+        s->shape = *y;
+        return 1;
+    }
+    Arena *a = c->ctx->arena;
+    check_error(c, in_loc(c, 1), "source '%s' has shape %s, which neither matches '%s' %s nor has one value per channel of it ([C, 1, 1] or [C] against [C, H, W])",
+                in_name(c, 1), shape_str(a, y), in_name(c, 0), shape_str(a, x));
+    return 0;
+}
+
+/* mean over H and W: global_avgpool, keeping the dimensions or not. */
+static int check_mean(Checker *c, Op *op, const Shape *x)
+{
+    int keep = 1;
+    (void)op;
+    arg_bool(c, "keepdims", &keep);
+    if (!need_feature_map(c, x))
+        return 0;
+    c->s->shape = keep ? shape3(x->dim[0], 1, 1) : shape1(x->dim[0]);
+    return c->ok;
+}
+
+static int check_scale(Checker *c, Op *op, const Shape *x)
+{
+    int bias = 0;
+    (void)op;
+    arg_bool(c, "bias", &bias);
+    c->s->bias = bias;
+    c->s->shape = *x;
+    return c->ok;
+}
+
+static int check_shuffle(Checker *c, Op *op, const Shape *x)
+{
+    if (!arg_required(c, "groups", "groups=2") || arg_int(c, "groups", 1, LIMIT_DIM, &op->groups) < 0 ||
+        !need_feature_map(c, x))
+        return 0;
+    if (x->dim[0] % op->groups) {
+        check_error(c, arg_find(c, "groups")->val->loc, "groups=%d must divide the input channels (%d)",
+                    op->groups, x->dim[0]);
+        return 0;
     }
     c->s->shape = *x;
     return 1;
 }
 
-static int check_op(Checker *c, Op *op, const Shape *x)
+static int check_layernorm(Checker *c, Op *op, const Shape *x)
 {
-    switch (c->op->sop) {
-    case SOP_CONV: return check_conv(c, op, x);
-    case SOP_MAXPOOL:
-    case SOP_AVGPOOL: return check_pool(c, op, x);
-    case SOP_GAP:
-        if (!need_feature_map(c, x))
-            return 0;
-        c->s->shape = shape3(x->dim[0], 1, 1);
-        return 1;
-    case SOP_FLATTEN:
-        c->s->shape = shape1((int)shape_numel(x));
-        return 1;
-    case SOP_DENSE: return check_dense(c, op, x);
-    case SOP_BATCHNORM:
-        op->epsilon = 1e-5f;
-        if (arg_real(c, "epsilon", &op->epsilon) > 0 && !(op->epsilon > 0))
-            check_error(c, arg_find(c, "epsilon")->val->loc, "epsilon must be greater than 0");
-        c->s->shape = *x;
-        return c->ok;
-    case SOP_ADD:
-    case SOP_CONCAT: return check_multi(c, x);
-    case SOP_ACT: return check_act(c, op, x);
-    case SOP_SOFTMAX:
-        arg_int(c, "axis", -x->rank, x->rank - 1, &op->axis);
-        if (op->axis < 0)
-            op->axis += x->rank;
-        c->s->shape = *x;
-        return c->ok;
-    }
-    return 0;
+    return check_batchnorm(c, op, x);
 }
 
-static OpKind op_kind_of(SemaOp sop)
+static int check_upsample(Checker *c, Op *op, const Shape *x)
 {
-    static const OpKind kinds[] = {
-        [SOP_CONV] = OP_CONV, [SOP_MAXPOOL] = OP_MAXPOOL, [SOP_AVGPOOL] = OP_AVGPOOL,
-        [SOP_GAP] = OP_GLOBAL_AVGPOOL, [SOP_FLATTEN] = OP_FLATTEN, [SOP_DENSE] = OP_DENSE,
-        [SOP_BATCHNORM] = OP_BATCHNORM, [SOP_ADD] = OP_ADD, [SOP_CONCAT] = OP_CONCAT,
-        [SOP_ACT] = OP_ACT, [SOP_SOFTMAX] = OP_SOFTMAX,
-    };
-    return kinds[sop];
+    static const char *const modes[] = { "nearest", "bilinear" };
+    if (!arg_required(c, "scale", "scale=2") || arg_pair(c, "scale", 1, &op->win.sh, &op->win.sw) < 0)
+        return 0;
+    op->mode = arg_word(c, "mode", modes, 2, UP_NEAREST);
+    if (op->mode < 0 || !need_feature_map(c, x))
+        return 0;
+    long long oh = (long long)x->dim[1] * op->win.sh, ow = (long long)x->dim[2] * op->win.sw;
+    if (oh > LIMIT_DIM || ow > LIMIT_DIM) {
+        check_error(c, arg_find(c, "scale")->val->loc, "upsampled size %lldx%lld is over the limit of %d",
+                    oh, ow, LIMIT_DIM);
+        return 0;
+    }
+    c->s->shape = shape3(x->dim[0], (int)oh, (int)ow);
+    return 1;
+}
+
+/* pad's sizes: padding= as conv2d's numeric forms, or top=, left=,
+ * bottom=, right= (each 0 by default), not both. */
+static int arg_pad_sides(Checker *c, Window *w)
+{
+    static const char *const sides[] = { "top", "left", "bottom", "right" };
+    int *at[] = { &w->pt, &w->pl, &w->pb, &w->pr };
+    Attr *p = arg_find(c, "padding"), *side = NULL;
+    for (int k = 0; k < 4; k++) {
+        Attr *a = arg_find(c, sides[k]);
+        side = side ? side : a;
+        if (a && arg_int(c, sides[k], 0, LIMIT_DIM, at[k]) < 0)
+            return 0;
+    }
+    if (p && side) {
+        check_error(c, side->loc, "give padding= or top=, left=, bottom=, right=, not both");
+        return 0;
+    }
+    if (!p)
+        return 1;
+    static const int lens[] = { 1, 2, 4 };
+    int v[4], n = arg_ints(c, p, "an integer P, [PH, PW] or [PT, PL, PB, PR]", lens, 3, 0, LIMIT_DIM, v);
+    if (n <= 0)
+        return n == 0;
+    w->pt = v[0], w->pl = n == 1 ? v[0] : v[1];
+    w->pb = n == 4 ? v[2] : v[0], w->pr = n == 4 ? v[3] : w->pl;
+    return 1;
+}
+
+static int check_pad(Checker *c, Op *op, const Shape *x)
+{
+    static const char *const modes[] = { "constant", "reflect" };
+    if (!arg_pad_sides(c, &op->win))
+        return 0;
+    op->mode = arg_word(c, "mode", modes, 2, PAD_CONSTANT);
+    if (op->mode < 0 || arg_real(c, "value", &op->value) < 0 || !need_feature_map(c, x))
+        return 0;
+    const Window *w = &op->win;
+    if (op->mode == PAD_REFLECT) {
+        Attr *v = arg_find(c, "value");
+        if (v) {
+            check_error(c, v->loc, "value is for mode=constant; reflect pads with the input's own values");
+            return 0;
+        }
+        if (w->pt >= x->dim[1] || w->pb >= x->dim[1] || w->pl >= x->dim[2] || w->pr >= x->dim[2]) {
+            check_error(c, arg_find(c, "mode")->val->loc, "reflect padding [%d, %d, %d, %d] must be smaller than the input's H and W (%d, %d)",
+                        w->pt, w->pl, w->pb, w->pr, x->dim[1], x->dim[2]);
+            return 0;
+        }
+    }
+    long long h = (long long)x->dim[1] + w->pt + w->pb, wd = (long long)x->dim[2] + w->pl + w->pr;
+    if (h > LIMIT_DIM || wd > LIMIT_DIM) {
+        check_error(c, c->s->op_loc, "padded size %lldx%lld is over the limit of %d", h, wd, LIMIT_DIM);
+        return 0;
+    }
+    c->s->shape = shape3(x->dim[0], (int)h, (int)wd);
+    return 1;
+}
+
+/* ops.def's statement rows, then acts.def's. */
+static const OpInfo op_rows[] = {
+#define OP(kind, name, nin, flags, check, keys, run, emit) { name, kind, ACT_NONE, keys, check },
+#include "ops.def"
+#undef OP
+};
+static const OpInfo act_rows[] = {
+#define ACT(kind, name, ...) { name, OP_ACT, kind, NULL, check_act },
+#include "acts.def"
+#undef ACT
+};
+
+static int stmt_ops(const OpInfo **list)
+{
+    int n = 0;
+    for (int i = 0; i < OP__COUNT; i++) {
+        if (op_rows[i].kind == OP_ACT)
+            for (int k = ACT_NONE + 1; k < ACT__COUNT; k++)
+                list[n++] = &act_rows[k];
+        else if (op_rows[i].check)
+            list[n++] = &op_rows[i];
+    }
+    return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -745,7 +941,7 @@ static Stmt *resolve_source(Checker *c, const Scope *sc, const Scope *all, const
 static int resolve_sources(Checker *c, const Scope *sc, const Scope *all, Stmt *prev)
 {
     Stmt *s = c->s;
-    int multi = c->op->sop == SOP_ADD || c->op->sop == SOP_CONCAT;
+    int multi = op_desc(c->op->kind)->nin != 1;
     if (s->nsrcs > LIMIT_SOURCES) {
         check_error(c, s->op_loc, "%d sources exceed the limit of %d", s->nsrcs, LIMIT_SOURCES);
         return 0;
@@ -776,7 +972,7 @@ static int check_layer(Ctx *ctx, Model *m, const Scope *sc, const Scope *all, St
         diag_error(ctx, s->op_loc, "unknown op '%s'%s", s->op, op_suggestion(ctx, s->op));
         return 0;
     }
-    s->op_kind = (int)op_kind_of(c.op->sop);
+    s->op_kind = (int)c.op->kind;
     Op *op = arena_alloc(ctx->arena, sizeof *op);
     op->kind = (OpKind)s->op_kind;
     op->name = s->name;
@@ -785,7 +981,7 @@ static int check_layer(Ctx *ctx, Model *m, const Scope *sc, const Scope *all, St
     check_unknown_args(&c);
     if (!resolve_sources(&c, sc, all, prev))
         return 0;
-    int ok = check_op(&c, op, &s->in[0]->shape) && c.ok;
+    int ok = c.op->check(&c, op, &s->in[0]->shape) && c.ok;
     return ok && check_numel(&c, &s->shape) && c.ok;
 }
 

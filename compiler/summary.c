@@ -79,7 +79,12 @@ static const char *spatial_text(Arena *a, const Graph *g, const Op *op)
         h = pad_formula(a, in->dim[1], op->win.pt, op->win.pb);
         w = pad_formula(a, in->dim[2], op->win.pl, op->win.pr);
         break;
+    case OP_UPSAMPLE:
+        h = arena_printf(a, "%d * %d = %d", in->dim[1], op->win.sh, in->dim[1] * op->win.sh);
+        w = arena_printf(a, "%d * %d = %d", in->dim[2], op->win.sw, in->dim[2] * op->win.sw);
+        break;
     case OP_GLOBAL_AVGPOOL:
+    case OP_MEAN:
         return "1 (global)";
     default:
         return "";

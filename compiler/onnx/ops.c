@@ -8,6 +8,7 @@
  * constant Add into the bias of the Conv/Gemm/MatMul before it, a zero Pad
  * into the Conv after it, x * Sigmoid(x) into swish.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -125,6 +126,91 @@ static int op_selu(Imp *im)
     if (fabsf(gamma - gamma0) > 1e-6f * gamma0)
         return imp_error(im, "attribute 'gamma' = %g is not supported: cnnc's selu has lambda 1.0507010", (double)gamma);
     return unary(im, "selu", "");
+}
+
+/* HardSigmoid max(0, min(1, alpha*x + beta)) is cnnc's hard_sigmoid
+ * (relu6(x + 3) / 6) for PyTorch's alpha = 1/6, beta = 0.5 only. */
+static int op_hard_sigmoid(Imp *im)
+{
+    static const char *const known[] = { "alpha", "beta", "consumed_inputs", NULL };
+    float alpha, beta;
+    if (imp_attrs_known(im, known) || imp_attr_float(im, "alpha", 0.2f, &alpha) ||
+        imp_attr_float(im, "beta", 0.5f, &beta))
+        return -1;
+    if (fabsf(alpha - 1.0f / 6.0f) > 1e-6f || beta != 0.5f)
+        return imp_error(im, "alpha = %g, beta = %g are not supported: cnnc's hard_sigmoid is PyTorch's "
+                         "(alpha 1/6, beta 0.5)", (double)alpha, (double)beta);
+    return unary(im, "hard_sigmoid", "");
+}
+
+static int op_hard_swish(Imp *im)
+{
+    return imp_attrs_known(im, no_attrs) ? -1 : unary(im, "hard_swish", "");
+}
+
+/* One bound of a Clip from opset 11 on: an optional constant scalar input. */
+static int clip_bound(Imp *im, int k, float *out)
+{
+    OnnxVal *v = imp_input_opt(im, k);
+    if (!v)
+        return 0;
+    if (v->kind != VAL_CONST || v->dtype != ONNX_FLOAT || v->numel != 1)
+        return imp_error(im, "input %d '%s' (%s) must be a constant scalar", k, vname(im, v), k == 1 ? "min" : "max");
+    *out = v->f[0];
+    return 0;
+}
+
+/* Clip is relu6 for [0, 6], else clip; an infinite or absent bound is left out. */
+static int op_clip(Imp *im)
+{
+    static const char *const known[] = { "min", "max", "consumed_inputs", NULL };
+    float lo = -INFINITY, hi = INFINITY;
+    if (imp_attrs_known(im, known))
+        return -1;
+    if (im->opset < 11 ? imp_attr_float(im, "min", -INFINITY, &lo) || imp_attr_float(im, "max", INFINITY, &hi)
+                       : clip_bound(im, 1, &lo) || clip_bound(im, 2, &hi))
+        return -1;
+    if (isnan(lo) || isnan(hi) || lo > hi)
+        return imp_error(im, "min %g and max %g are not supported: cnnc's clip needs min <= max", (double)lo, (double)hi);
+    if (lo == 0.0f && hi == 6.0f)
+        return unary(im, "relu6", "");
+    int has_lo = lo > -FLT_MAX, has_hi = hi < FLT_MAX;
+    return unary(im, "clip", arena_printf(im->a, "%s%s%s%s%s", has_lo ? "min=" : "", has_lo ? imp_fmt_float(im, lo) : "",
+                                          has_lo && has_hi ? ", " : "", has_hi ? "max=" : "",
+                                          has_hi ? imp_fmt_float(im, hi) : ""));
+}
+
+/* ReduceMean over H and W with keepdims is mean (axes: an attribute, or
+ * from opset 18 a constant input). */
+static int op_reduce_mean(Imp *im)
+{
+    static const char *const known[] = { "axes", "keepdims", "noop_with_empty_axes", NULL };
+    long long axes[ONNX_MAX_RANK], keep;
+    int n = 0;
+    OnnxVal *x = imp_act(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "keepdims", 1, &keep))
+        return -1;
+    if (im->opset < 18) {
+        if (imp_attr_ints(im, "axes", ONNX_MAX_RANK, axes, &n))
+            return -1;
+    } else {
+        OnnxVal *a = imp_input_opt(im, 1);
+        if (a && (a->kind != VAL_CONST || a->dtype != ONNX_INT64 || a->numel > ONNX_MAX_RANK))
+            return imp_error(im, "input 1 (axes) must be a constant list");
+        n = a ? (int)a->numel : 0;
+        for (int k = 0; k < n; k++)
+            axes[k] = a->i[k];
+    }
+    for (int k = 0; k < n; k++)
+        axes[k] += axes[k] < 0 ? x->rank : 0;
+    int hw = x->rank == 4 && x->lead && n == 2 && ((axes[0] == 2 && axes[1] == 3) || (axes[0] == 3 && axes[1] == 2));
+    if (!hw || !keep)
+        return imp_error(im, "only the mean over H and W of [N, C, H, W] with keepdims=1 is supported (cnnc's mean)");
+    long long dims[ONNX_MAX_RANK] = { x->dims[0], x->dims[1], 1, 1 };
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "mean", "", src, 1);
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), 4, dims);
+    return 0;
 }
 
 /* Opset < 13 flattens dims [axis, rank) and normalizes them together: that
@@ -852,6 +938,34 @@ static int op_add(Imp *im)
     return 0;
 }
 
+/* Whether small is one value per channel of big: [N, C, 1, 1] against
+ * [N, C, H, W]. */
+static int per_channel_of(const OnnxVal *small, const OnnxVal *big)
+{
+    return big->rank == 4 && small->rank == 4 && small->dims[0] == big->dims[0] &&
+           small->dims[1] == big->dims[1] && small->dims[2] == 1 && small->dims[3] == 1;
+}
+
+/* mul or sub of two activations: equal shapes, or one per channel of the
+ * other (squeeze-and-excitation). 1 when a or b is not an activation. */
+static int binary_act(Imp *im, const char *op, OnnxVal *a, OnnxVal *b)
+{
+    if (a->kind != VAL_ACT || b->kind != VAL_ACT)
+        return 1;
+    if (!imp_act(im, 0) || !imp_act(im, 1))
+        return -1;
+    int same = a->rank == b->rank && memcmp(a->dims, b->dims, sizeof *a->dims * (size_t)a->rank) == 0;
+    const OnnxVal *big = per_channel_of(a, b) ? b : a;
+    if (a->layout != b->layout || (!same && !per_channel_of(a, b) && !per_channel_of(b, a)))
+        return imp_error(im, "inputs '%s' %s and '%s' %s: cnnc's %s needs equal shapes, or [N, C, 1, 1] "
+                         "against [N, C, H, W]", vname(im, a), shape_text(im, a), vname(im, b),
+                         shape_text(im, b), op);
+    const OnnxVal *src[2] = { a, b };
+    OnnxStmt *s = imp_stmt(im, op, "", src, 2);
+    imp_set_act(im, imp_output(im, 0), big, stmt_index(im, s), big->rank, big->dims);
+    return 0;
+}
+
 /* ---- rbf: exp(-(epsilon * (x - center))^2), as PyTorch exports it ---- */
 
 static int is_scalar(const OnnxVal *v)
@@ -893,8 +1007,11 @@ static int op_sub(Imp *im)
     OnnxVal *a = imp_input(im, 0), *b = a ? imp_input(im, 1) : NULL, e;
     if (!b || imp_attrs_known(im, known))
         return -1;
+    int r = binary_act(im, "sub", a, b);
+    if (r <= 0)
+        return r;
     if (!lin_of(a, &e) || !is_scalar(b))
-        return imp_error(im, "Sub %s (as x - c)", rbf_msg);
+        return imp_error(im, "Sub %s (as x - c), or of two activations", rbf_msg);
     e.center += b->f[0] / e.epsilon;
     return set_expr(im, &e, 1);
 }
@@ -958,7 +1075,11 @@ static int op_mul(Imp *im)
     }
     if (a == b && lin_of(a, &e))
         return set_expr(im, &e, 2);
-    return imp_error(im, "Mul is supported only as x * Sigmoid(x) (swish) or inside exp(-(e*(x - c))^2) (rbf)");
+    int r = binary_act(im, "mul", a, b);
+    if (r <= 0)
+        return r;
+    return imp_error(im, "Mul is supported only as x * Sigmoid(x) (swish), of two activations, or inside "
+                     "exp(-(e*(x - c))^2) (rbf)");
 }
 
 static int concat_fits(Imp *im, const OnnxVal *first, const OnnxVal *x, long long a)
@@ -1146,6 +1267,7 @@ static const struct {
     { "Add", op_add, 0 },
     { "AveragePool", op_avgpool, 1 },
     { "BatchNormalization", op_batchnorm, 1 },
+    { "Clip", op_clip, 0 },
     { "Concat", op_concat, 1 },
     { "Constant", op_constant, 0 },
     { "Conv", op_conv, 1 },
@@ -1155,6 +1277,8 @@ static const struct {
     { "Flatten", op_flatten, 1 },
     { "Gemm", op_gemm, 1 },
     { "GlobalAveragePool", op_global_avgpool, 1 },
+    { "HardSigmoid", op_hard_sigmoid, 0 },
+    { "HardSwish", op_hard_swish, 0 },
     { "Identity", op_identity, 0 },
     { "LeakyRelu", op_leaky_relu, 0 },
     { "MatMul", op_matmul, 1 },
@@ -1163,6 +1287,7 @@ static const struct {
     { "Neg", op_neg, 0 },
     { "Pad", op_pad, 1 },
     { "Pow", op_pow, 0 },
+    { "ReduceMean", op_reduce_mean, 1 },
     { "Relu", op_relu, 0 },
     { "Reshape", op_reshape, 1 },
     { "Selu", op_selu, 0 },

@@ -1,4 +1,4 @@
-"""Every example's emitted C compiles without a warning under the strict
+"""Every example's (and tests/golden/mobile.cnn's) emitted C compiles without a warning under the strict
 flags users build with, and runs clean under ASan+UBSan, matching the
 interpreter.
 
@@ -82,6 +82,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     models = sorted(os.path.join(EXAMPLES, f) for f in os.listdir(EXAMPLES) if f.endswith(".cnn"))
+    models.append(os.path.join(HERE, "mobile.cnn"))   # the mobile-CNN ops and blocks
     failed = 0
     for model in models:
         errors = check_example(cnnc, tcc, work, model)

@@ -1,4 +1,4 @@
-"""Golden files of the emitted C: compiling tiny.cnn and residual.cnn must
+"""Golden files of the emitted C: compiling tiny.cnn, residual.cnn and mobile.cnn must
 give exactly the committed .c and .h, and compiling any model twice must
 give byte-identical files (no dates, paths of the build, pointer values).
 
@@ -51,7 +51,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     failures = []
-    for name in ("tiny", "residual"):
+    for name in ("tiny", "residual", "mobile"):
         failures += check_golden(cnnc, work, name, update)
     models = sorted(os.path.join(EXAMPLES, f) for f in os.listdir(EXAMPLES) if f.endswith(".cnn"))
     for model in models:

@@ -21,7 +21,7 @@ import tempfile
 # Which headers each layer may reach (transitively); system headers and
 # files generated in the build tree (parser.h, lexer.h) are the front end's.
 BASE = {"base.h", "cnnc.h"}
-IR = BASE | {"ir.h"}
+IR = BASE | {"ir.h", "ops.def", "acts.def"}   # the op tables are the IR's
 PASSES = IR | {"passes.h"}
 BACKEND = PASSES | {"backend.h"}
 JIT = BACKEND | {"jit.h"}
@@ -38,6 +38,7 @@ FILES = {
     "compiler/cnnc.h": "base", "compiler/base.h": "base", "compiler/arena.c": "base",
     "compiler/buf.c": "base", "compiler/diag.c": "base",
     "compiler/ir.h": "ir", "compiler/ir.c": "ir", "compiler/ir_print.c": "ir",
+    "compiler/ops.def": "ir", "compiler/acts.def": "ir",
     "compiler/interp.c": "ir",
     "compiler/passes.h": "passes", "compiler/pass.c": "passes", "compiler/fold_bn.c": "passes",
     "compiler/fuse.c": "passes", "compiler/pack.c": "passes", "compiler/pad.c": "passes",
@@ -67,7 +68,7 @@ def sources(root):
     for top in SEARCH:
         for dirpath, _, names in os.walk(os.path.join(root, top)):
             for n in names:
-                if n.endswith((".c", ".h", ".l", ".y")) and n != "CMakeLists.txt":
+                if n.endswith((".c", ".h", ".l", ".y", ".def")) and n != "CMakeLists.txt":
                     yield os.path.relpath(os.path.join(dirpath, n), root)
 
 

@@ -44,6 +44,8 @@ NODE_PREFIXES = {
     "identity": "Identity", "leakyrelu": "LeakyRelu", "matmul": "MatMul", "maxpool": "MaxPool",
     "relu": "Relu", "reshape": "Reshape", "selu": "Selu", "sigmoid": "Sigmoid",
     "softmax": "Softmax", "softplus": "Softplus", "tanh": "Tanh",
+    "clip": "Clip", "hardsigmoid": "HardSigmoid", "hardswish": "HardSwish",
+    "reduce_mean": "ReduceMean",
 }
 SUPPORTED = set(NODE_PREFIXES.values())
 
@@ -51,7 +53,7 @@ SUPPORTED = set(NODE_PREFIXES.values())
 # becomes an initializer.
 PARAM_INPUTS = {
     "Conv": {1, 2}, "Gemm": {1, 2}, "MatMul": {1}, "BatchNormalization": {1, 2, 3, 4},
-    "Dropout": {1, 2}, "Reshape": {1}, "Pad": {1, 2, 3},
+    "Dropout": {1, 2}, "Reshape": {1}, "Pad": {1, 2, 3}, "Clip": {1, 2}, "ReduceMean": {1},
 }
 
 def _each(names, reason):
@@ -85,6 +87,8 @@ EXPECTED_UNSUPPORTED = {
     "node/test_identity_opt": "input 'opt_in' has type that is not a tensor",
     "node/test_identity_sequence": "input 'x' has type that is not a tensor",
     "node/test_maxpool_2d_uint8": "input 'x' has type UINT8",
+    **_each(["node/test_clip_default_int8_inbounds", "node/test_clip_default_int8_max",
+             "node/test_clip_default_int8_min"], "input 'x' has type INT8"),
     "node/test_reshape_allowzero_reordered": "input 'data': dimension 0 is 0",
     # no .cnn equivalent
     **_each(["node/test_gemm_all_attributes", "node/test_gemm_transposeA"],
@@ -92,6 +96,15 @@ EXPECTED_UNSUPPORTED = {
     "node/test_gemm_default_matrix_bias": "node 0 (Gemm): input 2 'c' [3, 4] gives each sample a different bias",
     **_each(["node/test_matmul_3d", "node/test_matmul_4d"], "node 0 (MatMul): input 0 'a' has shape"),
     **_each(["node/test_selu", "node/test_selu_example"], "node 0 (Selu): attribute 'alpha' = 2 is not supported"),
+    **_each(["node/test_hardsigmoid", "node/test_hardsigmoid_example"],
+            "node 0 (HardSigmoid): alpha = 0.5, beta = 0.6 are not supported"),
+    "node/test_hardsigmoid_default": "node 0 (HardSigmoid): alpha = 0.2, beta = 0.5 are not supported",
+    # cnnc's mean is over H and W of [N, C, H, W]; these reduce [3, 2, 2] along other axes
+    **_each(["node/test_reduce_mean_" + t for t in
+             ["default_axes_keepdims_example", "default_axes_keepdims_random", "do_not_keepdims_example",
+              "do_not_keepdims_random", "keepdims_example", "keepdims_random",
+              "negative_axes_keepdims_example", "negative_axes_keepdims_random"]],
+            "node 0 (ReduceMean): only the mean over H and W"),
     **_each(["node/test_training_dropout", "node/test_training_dropout_default"],
             "node 0 (Dropout): input 2 (training_mode) is true"),
     # ops outside the list, in PyTorch modules that use a supported one

@@ -24,9 +24,12 @@ torch.set_num_threads(1)
 
 KEYWORDS = {"model", "input", "weights", "output", "random", "true", "false"}
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "selu",
-               "softplus", "swish", "rbf")
+               "softplus", "swish", "rbf", "relu6", "clip", "hard_sigmoid",
+               "hard_swish", "gelu", "gelu_tanh")
 OPS = ("conv2d", "maxpool", "avgpool", "global_avgpool", "flatten", "dense",
-       "batchnorm", "add", "concat", "softmax") + ACTIVATIONS
+       "batchnorm", "add", "concat", "softmax", "mul", "sub", "mean", "scale",
+       "channel_shuffle", "layernorm", "upsample", "pad") + ACTIVATIONS
+BINARY = ("mul", "sub")
 # An unnamed statement is OP_K, K counting all of that op's statements, named
 # or not (docs/language.md): `c = conv2d(...); conv2d(...);` names the second
 # conv2d_1.
@@ -297,8 +300,26 @@ def _shape_of(st, shapes):
     op, a = st.op, st.args
     if op in ("add", "concat") and len(ins) < 2:
         raise CnnError("line %d: %s needs two sources" % (st.line, op))
+    if op in BINARY:
+        return _binary_shape(st, ins)
     if op not in ("add", "concat") and len(ins) != 1:
         raise CnnError("line %d: %s takes one source" % (st.line, op))
+    if op in ("mean", "channel_shuffle", "upsample", "pad"):
+        _need_map(st, x)
+    if op == "mean":
+        return (x[0], 1, 1) if a.get("keepdims", True) else (x[0],)
+    if op == "channel_shuffle":
+        if x[0] % int(a["groups"]):
+            raise CnnError("line %d: groups" % st.line)
+        return x
+    if op == "upsample":
+        sh, sw = _pair(a["scale"], None)
+        return (x[0], x[1] * sh, x[2] * sw)
+    if op == "pad":
+        pt, pl, pb, pr = pad_sides(a)
+        if a.get("mode", "constant") == "reflect" and (max(pt, pb) >= x[1] or max(pl, pr) >= x[2]):
+            raise CnnError("line %d: reflect pad" % st.line)
+        return (x[0], x[1] + pt + pb, x[2] + pl + pr)
     if op == "conv2d":
         _need_map(st, x)
         win = window(a, x, pool=False)
@@ -336,6 +357,34 @@ def _shape_of(st, shapes):
             raise CnnError("line %d: axis" % st.line)
         return x
     return x  # elementwise activations
+
+
+def _per_channel(small, big):
+    return len(big) == 3 and small[0] == big[0] and (len(small) == 1 or small[1:] == (1, 1))
+
+
+def _binary_shape(st, ins):
+    if len(ins) != 2:
+        raise CnnError("line %d: %s takes two sources" % (st.line, st.op))
+    a, b = ins
+    if a == b or _per_channel(b, a):
+        return a
+    if _per_channel(a, b):
+        return b
+    raise CnnError("line %d: %s shapes %r" % (st.line, st.op, ins))
+
+
+def pad_sides(a):
+    """(top, left, bottom, right) of a pad statement's arguments."""
+    if "padding" in a:
+        p = a["padding"]
+        p = list(p) if isinstance(p, list) else [p]
+        if len(p) == 1:
+            return (p[0],) * 4
+        if len(p) == 2:
+            return (p[0], p[1], p[0], p[1])
+        return tuple(p)
+    return tuple(int(a.get(k, 0)) for k in ("top", "left", "bottom", "right"))
 
 
 def _need_map(st, x):
@@ -378,6 +427,10 @@ def param_specs(m):
             out.append((st.name + ".weight", (u, x[0]), "weight"))
             if st.args.get("bias", True):
                 out.append((st.name + ".bias", (u,), "bias"))
+        elif st.op in ("scale", "layernorm"):
+            out.append((st.name + ".weight", (x[0],), "gamma"))
+            if st.op == "layernorm" or st.args.get("bias", False):
+                out.append((st.name + ".bias", (x[0],), "beta"))
         elif st.op == "batchnorm":
             c = x[0]
             for suffix, role in (("weight", "gamma"), ("bias", "beta"),
@@ -424,6 +477,10 @@ def _act_params(name, args):
         return (float(args.get("alpha", 1.0)),)
     if name == "rbf":
         return (float(args.get("center", 0.0)), float(args.get("epsilon", 1.0)))
+    if name == "clip":
+        return (float(args.get("min", -math.inf)), float(args.get("max", math.inf)))
+    if name == "gelu":
+        return (str(args.get("approximate", "none")),)
     return ()
 
 
@@ -449,6 +506,19 @@ def activation(x, name, params=()):
     if name == "rbf":
         c, eps = params if params else (0.0, 1.0)
         return torch.exp(-((eps * (x - c)) ** 2))
+    if name == "relu6":
+        return F.relu6(x)
+    if name == "clip":
+        lo, hi = params if params else (-math.inf, math.inf)
+        return torch.clamp(x, min=lo, max=hi)
+    if name == "hard_sigmoid":
+        return F.hardsigmoid(x)
+    if name == "hard_swish":
+        return F.hardswish(x)
+    if name == "gelu":
+        return F.gelu(x, approximate=params[0] if params else "none")
+    if name == "gelu_tanh":
+        return F.gelu(x, approximate="tanh")
     if name == "softmax":
         return F.softmax(x, dim=0)
     raise CnnError("unknown activation %s" % name)
@@ -507,6 +577,49 @@ def _fused(y, st):
     return activation(y, str(act), ())
 
 
+def _per_channel_view(t, other):
+    """A [C] operand against a [C, H, W] one, as [C, 1, 1] for broadcasting."""
+    return t.reshape(-1, 1, 1) if t.dim() == 1 and other.dim() == 3 else t
+
+
+def channels_last_layernorm(x, w, b, eps):
+    """LayerNorm over the channels of [C, H, W] (ConvNeXt's LayerNorm2d), or
+    of a vector [C]."""
+    if x.dim() == 1:
+        return F.layer_norm(x, (x.shape[0],), w, b, eps)
+    y = F.layer_norm(x.permute(1, 2, 0), (x.shape[0],), w, b, eps)
+    return y.permute(2, 0, 1)
+
+
+def run_new_op(st, ins, p):
+    """mul, sub, mean, scale, channel_shuffle, layernorm, upsample, pad."""
+    a, x = st.args, ins[0]
+    if st.op in BINARY:
+        u, v = _per_channel_view(ins[0], ins[1]), _per_channel_view(ins[1], ins[0])
+        return _fused(u * v if st.op == "mul" else u - v, st)
+    if st.op == "mean":
+        return x.mean(dim=(1, 2), keepdim=bool(a.get("keepdims", True)))
+    if st.op == "scale":
+        w, b = p[st.name + ".weight"], p.get(st.name + ".bias")
+        y = x * (w.reshape(-1, 1, 1) if x.dim() == 3 else w)
+        return y if b is None else y + (b.reshape(-1, 1, 1) if x.dim() == 3 else b)
+    if st.op == "channel_shuffle":
+        return F.channel_shuffle(x[None], int(a["groups"]))[0]
+    if st.op == "layernorm":
+        return channels_last_layernorm(x, p[st.name + ".weight"], p[st.name + ".bias"],
+                                       float(a.get("epsilon", 1e-5)))
+    if st.op == "upsample":
+        sh, sw = _pair(a["scale"], None)
+        mode = str(a.get("mode", "nearest"))
+        kw = {"align_corners": False} if mode == "bilinear" else {}
+        return F.interpolate(x[None], scale_factor=(float(sh), float(sw)), mode=mode, **kw)[0]
+    pt, pl, pb, pr = pad_sides(a)
+    mode = str(a.get("mode", "constant"))
+    if mode == "reflect":
+        return F.pad(x[None], (pl, pr, pt, pb), mode="reflect")[0]
+    return F.pad(x[None], (pl, pr, pt, pb), mode="constant", value=float(a.get("value", 0.0)))[0]
+
+
 def run_stmt(st, env, p, dtype):
     a = st.args
     ins = [env[n] for n in st.inputs]
@@ -537,6 +650,8 @@ def run_stmt(st, env, p, dtype):
         return torch.cat(ins, dim=0)
     if st.op == "softmax":
         return F.softmax(x, dim=int(a.get("axis", 0)))
+    if st.op in OPS and st.op not in ACTIVATIONS:
+        return run_new_op(st, ins, p)
     return activation(x, st.op, _act_params(st.op, a))
 
 

@@ -50,6 +50,7 @@ class Options:
         self.max_elems = MAX_ELEMS      # per activation tensor
         self.max_weights = MAX_WEIGHTS  # per layer
         self.max_stmts = 10
+        self.mobile = True              # mul/sub, mean, scale, layernorm, shuffle, upsample, pad
         self.tiny = 0.12                # share of models on 1..3-element inputs
 
 
@@ -255,6 +256,15 @@ class Gen:
                 args["center"] = self.real(["0.5", "-0.25", "1", "0.0", "-1e-1"])
             if self.chance(0.5):
                 args["epsilon"] = self.real(["0.5", "2.0", "1", "0.3"])
+        elif op == "clip":
+            lo = self.real(["-1", "-0.5", "0", "0.25"])
+            hi = self.real(["0.5", "1", "6", "1e1"])
+            if self.chance(0.8):
+                args["min"] = lo
+            if self.chance(0.8):
+                args["max"] = hi
+        elif op == "gelu" and self.chance(0.5):
+            args["approximate"] = self.pick(["none", "tanh"])
         return self.emit(op, src, args, explicit_src=self.chance(0.1))
 
     def op_softmax(self, src, shape):
@@ -269,6 +279,73 @@ class Gen:
             args["epsilon"] = self.real(["1e-3", "0.001", "1e-5", "0.1"])
         self.has_params = True
         return self.emit("batchnorm", src, args, explicit_src=self.chance(0.1))
+
+    # ------------------------------------------------ mobile-CNN ops
+
+    def op_binary(self, shape):
+        """mul or sub of the previous tensor and an equal one, or a per-channel
+        one (a mean of it: squeeze-and-excitation's form)."""
+        first = self.prev()
+        if len(shape) == 3 and self.chance(0.6):
+            args = {"keepdims": "false"} if self.chance(0.3) else {}
+            other = self.emit("mean", [], args)
+        else:
+            other = self.pick(self.tensors(lambda s: s == shape))
+        srcs = [first, other]
+        self.r.shuffle(srcs)
+        return self.emit(self.pick(cnnref.BINARY), srcs, {})
+
+    def op_shuffle(self, src, shape):
+        groups = self.pick([g for g in range(1, shape[0] + 1) if shape[0] % g == 0])
+        return self.emit("channel_shuffle", src, {"groups": groups}, explicit_src=self.chance(0.1))
+
+    def op_norm_scale(self, src):
+        self.has_params = True
+        if self.chance(0.5):
+            args = {"epsilon": self.real(["1e-6", "0.01"])} if self.chance(0.3) else {}
+            return self.emit("layernorm", src, args, explicit_src=self.chance(0.1))
+        args = {"bias": self.pick(["true", "false"])} if self.chance(0.6) else {}
+        return self.emit("scale", src, args, explicit_src=self.chance(0.1))
+
+    def op_upsample(self, src, shape):
+        sh, sw = self.r.randint(1, 3), self.r.randint(1, 3)
+        if shape[0] * shape[1] * sh * shape[2] * sw > self.o.max_elems:
+            return None
+        args = {"scale": self.pick([[sh, sw], sh])}
+        if self.chance(0.7):
+            args["mode"] = self.pick(["nearest", "bilinear"])
+        return self.emit("upsample", src, args, explicit_src=self.chance(0.1))
+
+    def op_pad(self, src, shape):
+        reflect = self.chance(0.4)
+        lim = [min(2, shape[1] - 1), min(2, shape[2] - 1)] if reflect else [2, 2]
+        t, b = self.r.randint(0, lim[0]), self.r.randint(0, lim[0])
+        l, r = self.r.randint(0, lim[1]), self.r.randint(0, lim[1])
+        if shape[0] * (shape[1] + t + b) * (shape[2] + l + r) > self.o.max_elems:
+            return None
+        if self.chance(0.5):
+            args = {"padding": [t, l, b, r]}
+        else:
+            args = {k: v for k, v in (("top", t), ("left", l), ("bottom", b), ("right", r)) if v}
+        if reflect:
+            args["mode"] = "reflect"
+        elif self.chance(0.4):
+            args["value"] = self.real(["0.5", "-1", "0"])
+        return self.emit("pad", src, args, explicit_src=self.chance(0.1))
+
+    def step_mobile(self, src, shape):
+        op = self.pick(["binary", "binary", "shuffle", "norm", "upsample", "pad", "mean"])
+        if op == "binary":
+            return None if src else self.op_binary(shape)
+        if op == "shuffle":
+            return self.op_shuffle(src, shape)
+        if op == "norm":
+            return self.op_norm_scale(src)
+        if op == "upsample":
+            return self.op_upsample(src, shape)
+        if op == "pad":
+            return self.op_pad(src, shape)
+        return self.emit("mean", src, {"keepdims": "false"} if self.chance(0.3) else {})
 
     def side_branch(self, shape, keep_channels):
         """A shape-preserving (or, for concat, H,W-preserving) statement on
@@ -332,7 +409,11 @@ class Gen:
                                                              "add", "add", "concat", "concat"]
         if remaining <= 3:
             ops += ["flatten", "global_avgpool"]
+        if self.o.mobile:
+            ops += ["mobile"] * 4
         op = self.pick(ops)
+        if op == "mobile":
+            return self.step_mobile(src, shape)
         if op == "conv2d":
             return self.op_conv(src, shape)
         if op == "pool":
@@ -348,7 +429,12 @@ class Gen:
         return self.emit(op, src, {}, explicit_src=self.chance(0.1))
 
     def step_vector(self, src, shape):
-        op = self.pick(["dense"] * 4 + ["act"] * 2 + ["softmax", "add", "concat"])
+        op = self.pick(["dense"] * 4 + ["act"] * 2 + ["softmax", "add", "concat"] +
+                       (["norm", "mul"] if self.o.mobile else []))
+        if op == "norm":
+            return self.op_norm_scale(src)
+        if op == "mul":
+            return None if src else self.op_binary(shape)
         if op == "dense":
             return self.op_dense(src, shape)
         if op == "act":

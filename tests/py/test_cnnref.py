@@ -7,6 +7,7 @@ reference were wrong, the other suites would blame the wrong code.
 """
 
 import itertools
+import math
 import os
 import sys
 import tempfile
@@ -110,6 +111,20 @@ def np_act(x, name, params=()):
     if name == "rbf":
         c, e = params if params else (0.0, 1.0)
         return np.exp(-(e * (x - c)) ** 2)
+    if name == "relu6":
+        return np.minimum(np.maximum(x, 0.0), 6.0)
+    if name == "clip":
+        lo, hi = params if params else (-np.inf, np.inf)
+        return np.minimum(np.maximum(x, lo), hi)
+    if name == "hard_sigmoid":
+        return np.minimum(np.maximum(x + 3.0, 0.0), 6.0) / 6.0
+    if name == "hard_swish":
+        return x * np.minimum(np.maximum(x + 3.0, 0.0), 6.0) / 6.0
+    if name == "gelu" and params in ((), ("none",)):
+        return x * 0.5 * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+    if name in ("gelu", "gelu_tanh"):
+        k = math.sqrt(2.0 / math.pi)
+        return 0.5 * x * (1.0 + np.tanh(k * (x + 0.044715 * x ** 3)))
     raise ValueError(name)
 
 

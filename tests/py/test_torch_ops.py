@@ -87,7 +87,10 @@ def pool_cases():
 def misc_cases():
     act_forms = ["relu", "leaky_relu", "leaky_relu(alpha=0.3)", "leaky_relu(alpha=2.5)",
                  "sigmoid", "tanh", "elu", "elu(alpha=0.5)", "selu", "softplus", "swish",
-                 "rbf", "rbf(center=0.5)", "rbf(epsilon=2.0)", "rbf(center=-1, epsilon=0.3)"]
+                 "rbf", "rbf(center=0.5)", "rbf(epsilon=2.0)", "rbf(center=-1, epsilon=0.3)",
+                 "relu6", "clip", "clip(min=-0.5, max=0.25)", "clip(max=0.5)", "clip(min=1)",
+                 "clip(min=2, max=2)", "hard_sigmoid", "hard_swish", "gelu",
+                 "gelu(approximate=none)", "gelu(approximate=tanh)", "gelu_tanh"]
     out = []
     for i, a in enumerate(act_forms):
         out.append(("act_%d" % i, M("act%d" % i, "2, 5, 6", "%s;" % a, False)))
@@ -132,6 +135,64 @@ def misc_cases():
 
 # Inputs that make a case meaningful: all-negative values for pools (padding
 # must never win a max), values around 20 for softplus's threshold.
+def mobile_cases():
+    """The ops of today's mobile CNNs (MobileNet v2/v3, EfficientNet,
+    ShuffleNet, ConvNeXt), each form, alone and in the blocks they make."""
+    W = True
+    forms = [
+        ("mul_same", "3, 4, 5", "r = relu; t = tanh(x); mul(r, t);", False),
+        ("mul_chan", "3, 4, 5", "m = mean; s = sigmoid; mul(x, s);", False),
+        ("mul_chan_first", "3, 4, 5", "m = mean(keepdims=false); t = tanh; mul(t, x);", False),
+        ("mul_vec", "7", "r = relu; mul(r, x);", False),
+        ("sub_chan", "3, 4, 5", "m = mean; sub(x, m);", False),
+        ("sub_chan_first", "3, 4, 5", "m = mean; sub(m, x);", False),
+        ("sub_vec_chan", "3, 4, 5", "m = mean(keepdims=false); sub(m, x);", False),
+        ("mul_then_relu", "3, 4, 5", "m = mean; mul(x, m); relu6;", False),
+        ("mean", "4, 3, 5", "mean;", False),
+        ("mean_flat", "4, 3, 5", "mean(keepdims=false);", False),
+        ("mean_one_pixel", "4, 1, 1", "mean;", False),
+        ("scale", "3, 4, 5", "sc = scale;", W),
+        ("scale_bias", "3, 4, 5", "sc = scale(bias=true);", W),
+        ("scale_vec", "9", "sc = scale(bias=true);", W),
+        ("shuffle2", "6, 3, 4", "channel_shuffle(groups=2);", False),
+        ("shuffle3", "6, 3, 4", "channel_shuffle(groups=3);", False),
+        ("shuffle1", "6, 3, 4", "channel_shuffle(groups=1);", False),
+        ("shuffle_pixel", "8, 1, 1", "channel_shuffle(groups=4);", False),
+        ("layernorm", "5, 3, 4", "ln = layernorm;", W),
+        ("layernorm_eps", "5, 3, 4", "ln = layernorm(epsilon=0.01);", W),
+        ("layernorm_vec", "12", "ln = layernorm;", W),
+        ("layernorm_one", "1, 3, 4", "ln = layernorm;", W),
+        ("up_nearest2", "2, 3, 4", "upsample(scale=2);", False),
+        ("up_nearest_13", "2, 3, 4", "upsample(scale=[1, 3], mode=nearest);", False),
+        ("up_bilinear2", "2, 3, 4", "upsample(scale=2, mode=bilinear);", False),
+        ("up_bilinear3", "2, 3, 4", "upsample(scale=3, mode=bilinear);", False),
+        ("up_bilinear_21", "2, 1, 5", "upsample(scale=[2, 1], mode=bilinear);", False),
+        ("pad1", "2, 3, 4", "pad(padding=1);", False),
+        ("pad_sides", "2, 3, 4", "pad(top=2, right=1);", False),
+        ("pad_value", "2, 3, 4", "pad(padding=[1, 2], value=-1.5);", False),
+        ("pad_reflect", "2, 3, 4", "pad(padding=[2, 1, 1, 3], mode=reflect);", False),
+        ("pad_reflect1", "2, 3, 4", "pad(padding=1, mode=reflect);", False),
+        ("inverted_residual", "4, 6, 6",
+         "e = conv2d(filters=12, kernel=1, bias=false); eb = batchnorm; relu6;"
+         " d = conv2d(filters=12, kernel=3, padding=1, groups=12, activation=relu6);"
+         " p = conv2d(filters=4, kernel=1); add(p, x);", W),
+        ("se_hardsigmoid", "8, 5, 5",
+         "m = mean; r = conv2d(filters=2, kernel=1, activation=relu);"
+         " e = conv2d(filters=8, kernel=1, activation=hard_sigmoid); mul(x, e); hard_swish;", W),
+        ("shuffle_unit", "4, 6, 6",
+         "a = conv2d(filters=4, kernel=1, activation=relu); b = conv2d(x, filters=4, kernel=3,"
+         " padding=1, groups=4); c = concat(a, b); channel_shuffle(groups=2);", W),
+        ("convnext_block", "4, 6, 6",
+         "d = conv2d(filters=4, kernel=7, padding=3, groups=4); ln = layernorm(epsilon=1e-6);"
+         " e = conv2d(filters=16, kernel=1, activation=gelu); p = conv2d(filters=4, kernel=1);"
+         " g = scale; add(g, x);", W),
+        ("normalize_upsample", "3, 4, 4",
+         "n = scale(bias=true); u = upsample(scale=2, mode=bilinear); pad(padding=1, mode=reflect);"
+         " c = conv2d(filters=2, kernel=3);", W),
+    ]
+    return [("mobile_" + n, M("mb_" + n, inp, body, w)) for n, inp, body, w in forms]
+
+
 SPECIAL_INPUT = {
     "softplus_threshold": lambda x: np.linspace(-30, 30, x.size).astype(np.float32).reshape(x.shape),
     "maxpool_all_pad": lambda x: -np.abs(x) - 1,
@@ -209,7 +270,7 @@ def main():
     cnnctest.require_tools(args, need_c=False)
     wdir = cnnctest.fresh_dir(args.workdir)
     t0 = time.time()
-    cases = conv_cases() + pool_cases() + misc_cases()
+    cases = conv_cases() + pool_cases() + misc_cases() + mobile_cases()
     stats = Stats()
     for i, (name, text) in enumerate(cases):
         check_model(args, name, i, text, stats, wdir)
