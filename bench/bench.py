@@ -267,7 +267,18 @@ def bench_generated(a, d, r):
         if r["arena"] is None:
             r["arena"] = ram
         r[tag] = time_generated(a, d, tag, exe)
+    r["compile_O2_hex"] = compile_hex(a, d)
     return src
+
+
+def compile_hex(a, d):
+    """gcc -O2 -c of the same model with --weights hex: what the weights as
+    bytes (the default) save in compile time."""
+    w = d["work"]
+    src = os.path.join(w, "bm_hex.c")
+    run([a.cnnc, d["model"], "-o", src, "--name", "bm", "--weights", "hex"])
+    _, secs = timed_run(["gcc"] + BUILDS["O2"] + ["-c", src, "-o", os.path.join(w, "bm_hex.o")])
+    return secs
 
 
 # ---------------------------------------------------------------- per layer
@@ -504,7 +515,8 @@ def guarded(r, step, fn, *args):
 
 COLUMNS = ["model", "MFLOP", "gcc -O3 native µs", "gcc -O2 µs", "interp µs",
            "PyTorch µs", "ORT µs", "GFLOP/s", "% peak", "×ORT", "×PyTorch",
-           ".text O3/O2 B", "arena B", "weights B", "gcc O3/O2 s", "check 1e-4"]
+           ".text O3/O2 B", "arena B", "weights B", "gcc O3/O2 s", "gcc O2 s hex",
+           "check 1e-4"]
 
 
 def fmt_us(x):
@@ -516,6 +528,10 @@ def fmt_us(x):
 def fmt_mflop(flops):
     x = flops / 1e6
     return "%.1f" % x if x >= 10 else ("%.2f" % x if x >= 1 else "%.3f" % x)
+
+
+def fmt_secs(s):
+    return "—" if s is None else ("%.2f" % s if s < 1 else "%.1f" % s)
 
 
 def fmt_int(x):
@@ -560,7 +576,7 @@ def model_row(r, peak):
             "%.1f" % gf if gf else "—", "%.0f%%" % (100 * gf / peak) if gf else "—",
             ratio(o3, us_of(r, "ort")), ratio(o3, us_of(r, "torch")),
             both("text", fmt_int), fmt_int(r.get("arena")), fmt_int(r.get("weights")),
-            both("compile", lambda s: "%.2f" % s if s < 1 else "%.1f" % s), check_cell(r)]
+            both("compile", fmt_secs), fmt_secs(r.get("compile_O2_hex")), check_cell(r)]
 
 
 def layer_rows(r, peak):
