@@ -383,11 +383,67 @@ int imp_reshape_target(Imp *im, const OnnxVal *x, const long long *shape, int r,
     return 0;
 }
 
+/* ---- channel shuffle: Reshape [N, G, C/G, H, W], Transpose (1 2), Reshape
+ * [N, C, H, W], as PyTorch's (and ShuffleNet's) code writes it ---- */
+
+enum { SHUF_SPLIT = 21, SHUF_SWAP };   /* VAL_EXPR stages after gelu's */
+
+static int set_stage(Imp *im, const OnnxVal *e, int stage)
+{
+    OnnxVal *out = imp_output(im, 0);
+    imp_alias(out, e);
+    if (out) {
+        out->kind = VAL_EXPR;
+        out->expr = stage;
+        out->producer = im->node;
+    }
+    return 0;
+}
+
+/* The first Reshape: [N, C, H, W] to [N, G, C/G, H, W]; 1 when it is not. */
+static int shuffle_split(Imp *im, const OnnxVal *x, int r, const long long *t)
+{
+    if (x->kind != VAL_ACT || x->rank != 4 || !x->lead || r != 5 || t[0] != x->dims[0] || t[1] < 2 ||
+        t[1] * t[2] != x->dims[1] || t[3] != x->dims[2] || t[4] != x->dims[3])
+        return 1;
+    OnnxVal e = *x;
+    e.rank = 5;
+    memcpy(e.dims, t, sizeof *t * 5);
+    e.groups = (int)t[1];
+    return set_stage(im, &e, SHUF_SPLIT);
+}
+
+/* The last Reshape, back to [N, C, H, W]: cnnc's channel_shuffle. */
+static int shuffle_join(Imp *im, OnnxVal *e)
+{
+    long long shape[ONNX_MAX_RANK], target[ONNX_MAX_RANK];
+    OnnxVal *s = imp_const(im, 1, ONNX_INT64);
+    if (!s || s->rank != 1 || s->numel != 4)
+        return s ? imp_error(im, "a channel shuffle must reshape back to [N, C, H, W]") : -1;
+    memcpy(shape, s->i, sizeof *shape * 4);
+    if (imp_reshape_target(im, e, shape, 4, 0, target) != 0)
+        return -1;
+    long long dims[ONNX_MAX_RANK] = { e->dims[0], e->dims[1] * e->dims[2], e->dims[3], e->dims[4] };
+    if (memcmp(target, dims, sizeof *dims * 4) != 0)
+        return imp_error(im, "a channel shuffle must reshape back to [N, C, H, W]");
+    OnnxVal x = *e;
+    x.kind = VAL_ACT;
+    x.rank = 4;
+    memcpy(x.dims, dims, sizeof dims);
+    const OnnxVal *src[1] = { &x };
+    OnnxStmt *st = imp_stmt(im, "channel_shuffle", arena_printf(im->a, "groups=%d", e->groups), src, 1);
+    imp_set_act(im, imp_output(im, 0), &x, stmt_index(im, st), 4, dims);
+    return 0;
+}
+
 static int op_reshape(Imp *im)
 {
     static const char *const known[] = { "allowzero", "shape", "consumed_inputs", NULL };
     long long allowzero, shape[ONNX_MAX_RANK], target[ONNX_MAX_RANK];
     int r;
+    OnnxVal *x0 = imp_input(im, 0);
+    if (x0 && x0->kind == VAL_EXPR && x0->expr == SHUF_SWAP)
+        return imp_attrs_known(im, known) ? -1 : shuffle_join(im, x0);
     OnnxVal *x = imp_act(im, 0);
     if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "allowzero", 0, &allowzero) ||
         imp_attr_ints(im, "shape", ONNX_MAX_RANK, shape, &r))
@@ -403,7 +459,8 @@ static int op_reshape(Imp *im)
     }
     if (imp_reshape_target(im, x, shape, r, (int)allowzero, target) != 0)
         return -1;
-    return reshape_to(im, x, r, target, "Reshape of");
+    int sh = shuffle_split(im, x, r, target);
+    return sh <= 0 ? sh : reshape_to(im, x, r, target, "Reshape of");
 }
 
 /* ---- windows: Conv, MaxPool, AveragePool ---- */
@@ -1474,10 +1531,24 @@ static int op_upsample(Imp *im)
     return upsample_stmt(im, 1, 1);
 }
 
-/* A constant Transpose was folded (fold.c): this one reads an activation. */
+/* A constant Transpose was folded (fold.c): this one reads an activation,
+ * which is supported as the middle of a channel shuffle. */
 static int op_transpose(Imp *im)
 {
-    return imp_error(im, "a Transpose of an activation is not supported (only of constants)");
+    static const char *const known[] = { "perm", NULL };
+    static const long long swap[5] = { 0, 2, 1, 3, 4 };
+    long long perm[ONNX_MAX_RANK];
+    int n;
+    OnnxVal *x = imp_input(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_ints(im, "perm", ONNX_MAX_RANK, perm, &n))
+        return -1;
+    if (x->kind != VAL_EXPR || x->expr != SHUF_SPLIT || n != 5 || memcmp(perm, swap, sizeof swap) != 0)
+        return imp_error(im, "a Transpose of an activation is supported only as the middle of a channel "
+                         "shuffle (Reshape to [N, G, C/G, H, W], perm [0, 2, 1, 3, 4], Reshape back)");
+    OnnxVal e = *x;
+    e.dims[1] = x->dims[2];
+    e.dims[2] = x->dims[1];
+    return set_stage(im, &e, SHUF_SWAP);
 }
 
 /* ---- the table ---- */

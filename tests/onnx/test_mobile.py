@@ -102,9 +102,27 @@ class Normalize(nn.Module):
         return torch.relu(y * self.gamma) + self.mean
 
 
+class ShuffleUnit(nn.Module):
+    """ShuffleNet v1 unit: grouped 1x1, channel shuffle written as
+    view/transpose/view (Reshape, Transpose, Reshape), depthwise 3x3,
+    grouped 1x1, residual."""
+    def __init__(self, c=8, g=2):
+        super().__init__()
+        self.g = g
+        self.gconv1 = nn.Conv2d(c, c, 1, groups=g)
+        self.dw = nn.Conv2d(c, c, 3, padding=1, groups=c)
+        self.gconv2 = nn.Conv2d(c, c, 1, groups=g)
+
+    def forward(self, x):
+        y = torch.relu(self.gconv1(x))
+        n, c, h, w = y.shape
+        y = y.view(n, self.g, c // self.g, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        return torch.relu(x + self.gconv2(self.dw(y)))
+
+
 BLOCKS = {"inverted_residual": InvertedResidual, "squeeze_excite": SqueezeExcite, "clamp_sub": ClampSub,
           "decoder": Decoder, "convnext_mlp": ConvNeXtMlp,
-          "normalize": Normalize}
+          "normalize": Normalize, "shuffle_unit": ShuffleUnit}
 
 
 def run_block(args, name, net, opset):
