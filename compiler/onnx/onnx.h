@@ -171,9 +171,11 @@ typedef struct OnnxVal {
     Layout layout;
     int pad[4];                   /* zero padding t, l, b, r from a Pad, owed to a Conv */
     int padded;
-    /* VAL_EXPR: 1 epsilon * (x - center), 2 its square, 3 minus that */
+    /* VAL_EXPR: 1 epsilon * (x - center), 2 its square, 3 minus that;
+     * gelu's and channel shuffle's stages (ops.c) */
     int expr;
     float center, epsilon;
+    int groups;                   /* channel shuffle: the groups */
     /* VAL_CONST */
     const OnnxTensor *tensor;     /* an initializer, converted when first read */
     int dtype;                    /* ONNX_FLOAT or ONNX_INT64 */

@@ -383,11 +383,67 @@ int imp_reshape_target(Imp *im, const OnnxVal *x, const long long *shape, int r,
     return 0;
 }
 
+/* ---- channel shuffle: Reshape [N, G, C/G, H, W], Transpose (1 2), Reshape
+ * [N, C, H, W], as PyTorch's (and ShuffleNet's) code writes it ---- */
+
+enum { SHUF_SPLIT = 21, SHUF_SWAP };   /* VAL_EXPR stages after gelu's */
+
+static int set_stage(Imp *im, const OnnxVal *e, int stage)
+{
+    OnnxVal *out = imp_output(im, 0);
+    imp_alias(out, e);
+    if (out) {
+        out->kind = VAL_EXPR;
+        out->expr = stage;
+        out->producer = im->node;
+    }
+    return 0;
+}
+
+/* The first Reshape: [N, C, H, W] to [N, G, C/G, H, W]; 1 when it is not. */
+static int shuffle_split(Imp *im, const OnnxVal *x, int r, const long long *t)
+{
+    if (x->kind != VAL_ACT || x->rank != 4 || !x->lead || r != 5 || t[0] != x->dims[0] || t[1] < 2 ||
+        t[1] * t[2] != x->dims[1] || t[3] != x->dims[2] || t[4] != x->dims[3])
+        return 1;
+    OnnxVal e = *x;
+    e.rank = 5;
+    memcpy(e.dims, t, sizeof *t * 5);
+    e.groups = (int)t[1];
+    return set_stage(im, &e, SHUF_SPLIT);
+}
+
+/* The last Reshape, back to [N, C, H, W]: cnnc's channel_shuffle. */
+static int shuffle_join(Imp *im, OnnxVal *e)
+{
+    long long shape[ONNX_MAX_RANK], target[ONNX_MAX_RANK];
+    OnnxVal *s = imp_const(im, 1, ONNX_INT64);
+    if (!s || s->rank != 1 || s->numel != 4)
+        return s ? imp_error(im, "a channel shuffle must reshape back to [N, C, H, W]") : -1;
+    memcpy(shape, s->i, sizeof *shape * 4);
+    if (imp_reshape_target(im, e, shape, 4, 0, target) != 0)
+        return -1;
+    long long dims[ONNX_MAX_RANK] = { e->dims[0], e->dims[1] * e->dims[2], e->dims[3], e->dims[4] };
+    if (memcmp(target, dims, sizeof *dims * 4) != 0)
+        return imp_error(im, "a channel shuffle must reshape back to [N, C, H, W]");
+    OnnxVal x = *e;
+    x.kind = VAL_ACT;
+    x.rank = 4;
+    memcpy(x.dims, dims, sizeof dims);
+    const OnnxVal *src[1] = { &x };
+    OnnxStmt *st = imp_stmt(im, "channel_shuffle", arena_printf(im->a, "groups=%d", e->groups), src, 1);
+    imp_set_act(im, imp_output(im, 0), &x, stmt_index(im, st), 4, dims);
+    return 0;
+}
+
 static int op_reshape(Imp *im)
 {
     static const char *const known[] = { "allowzero", "shape", "consumed_inputs", NULL };
     long long allowzero, shape[ONNX_MAX_RANK], target[ONNX_MAX_RANK];
     int r;
+    OnnxVal *x0 = imp_input(im, 0);
+    if (x0 && x0->kind == VAL_EXPR && x0->expr == SHUF_SWAP)
+        return imp_attrs_known(im, known) ? -1 : shuffle_join(im, x0);
     OnnxVal *x = imp_act(im, 0);
     if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "allowzero", 0, &allowzero) ||
         imp_attr_ints(im, "shape", ONNX_MAX_RANK, shape, &r))
@@ -403,7 +459,8 @@ static int op_reshape(Imp *im)
     }
     if (imp_reshape_target(im, x, shape, r, (int)allowzero, target) != 0)
         return -1;
-    return reshape_to(im, x, r, target, "Reshape of");
+    int sh = shuffle_split(im, x, r, target);
+    return sh <= 0 ? sh : reshape_to(im, x, r, target, "Reshape of");
 }
 
 /* ---- windows: Conv, MaxPool, AveragePool ---- */
@@ -894,6 +951,32 @@ static int bias_axis_ok(Imp *im, const OnnxVal *x, const OnnxVal *c, long long f
     return first >= 0 && first + c->rank <= x->rank;
 }
 
+/* x op c for a constant c of one value, or of one per channel: cnnc's
+ * scale (input normalization, layer scale). op is '*', '/' (as the
+ * product with 1/c, within a rounding of the division), '+' or '-'.
+ * 1 when x and c are not that. */
+static int const_scale(Imp *im, const OnnxVal *x, const OnnxVal *c, char op)
+{
+    if (x->kind != VAL_ACT || x->padded || c->kind != VAL_CONST || c->dtype != ONNX_FLOAT || x->rank < 2 ||
+        !x->lead)
+        return 1;
+    long long C = x->dims[1];
+    if (c->numel != 1 && !(c->numel == C && c->rank <= x->rank && bias_axis_ok(im, x, c, x->rank - c->rank)))
+        return 1;
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "scale", op == '+' || op == '-' ? "bias=true" : "", src, 1);
+    float *w = imp_weight(im, s, "weight", 1, &C)->data;
+    float *b = op == '+' || op == '-' ? imp_weight(im, s, "bias", 1, &C)->data : NULL;
+    for (long long i = 0; i < C; i++) {
+        const float v = c->f[c->numel == 1 ? 0 : i];
+        w[i] = op == '*' ? v : op == '/' ? 1.0f / v : 1.0f;
+        if (b)
+            b[i] = op == '+' ? v : -v;
+    }
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), x->rank, x->dims);
+    return 0;
+}
+
 /* x + c folds into the bias of the conv2d/dense that made x, when c varies
  * only along its channels (units) and nothing else reads x. */
 static int fold_bias(Imp *im, OnnxVal *x, OnnxVal *c)
@@ -905,10 +988,15 @@ static int fold_bias(Imp *im, OnnxVal *x, OnnxVal *c)
     OnnxStmt *s = x->stmt >= 0 ? &im->stmts[x->stmt] : NULL;
     int foldable = s && x->kind == VAL_ACT && (strcmp(s->op, "conv2d") == 0 || strcmp(s->op, "dense") == 0) && x->nuses == 1 &&
                    x->lead && !x->padded && c->dtype == ONNX_FLOAT;
-    if (!foldable || !bias_axis_ok(im, x, c, first) || (!legacy && im->opset < 7 && c->rank != x->rank))
+    if (!foldable || !bias_axis_ok(im, x, c, first) || (!legacy && im->opset < 7 && c->rank != x->rank)) {
+        int r = legacy ? 1 : const_scale(im, x, c, '+');
+        if (r <= 0)
+            return r;
         return imp_error(im, "adding the constant '%s' %s to '%s' %s is not supported: cnnc adds a constant only "
-                         "as the per-channel bias of the Conv, Gemm or MatMul that computes the other input",
+                         "as the per-channel bias of the Conv, Gemm or MatMul that computes the other input, "
+                         "or one value or one per channel (a scale)",
                          vname(im, c), shape_text(im, c), vname(im, x), shape_text(im, x));
+    }
     float *bias = stmt_bias(im, s);
     long long f = s->w[0].shape[0];
     for (long long i = 0; i < f; i++)
@@ -917,6 +1005,8 @@ static int fold_bias(Imp *im, OnnxVal *x, OnnxVal *c)
     return 0;
 }
 
+static int gelu_add(Imp *im, const OnnxVal *a, const OnnxVal *b);
+
 static int op_add(Imp *im)
 {
     static const char *const known[] = { "broadcast", "axis", "consumed_inputs", NULL };
@@ -924,6 +1014,9 @@ static int op_add(Imp *im)
     OnnxVal *b = a ? imp_input(im, 1) : NULL;
     if (!b || imp_attrs_known(im, known))
         return -1;
+    int g = gelu_add(im, a, b);
+    if (g <= 0)
+        return g;
     if (a->kind == VAL_CONST || b->kind == VAL_CONST)
         return a->kind == VAL_CONST ? fold_bias(im, b, a) : fold_bias(im, a, b);
     if (!imp_act(im, 0) || !imp_act(im, 1))
@@ -1008,6 +1101,8 @@ static int op_sub(Imp *im)
     if (!b || imp_attrs_known(im, known))
         return -1;
     int r = binary_act(im, "sub", a, b);
+    if (r > 0 && !is_scalar(b))
+        r = const_scale(im, a, b, '-');
     if (r <= 0)
         return r;
     if (!lin_of(a, &e) || !is_scalar(b))
@@ -1049,6 +1144,81 @@ static int op_exp(Imp *im)
                                                   imp_fmt_float(im, a->epsilon)));
 }
 
+/* ---- gelu: Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5), PyTorch's export ---- */
+
+enum { GELU_DIV = 11, GELU_ERF, GELU_ADD, GELU_MUL };   /* VAL_EXPR stages after rbf's */
+
+static const char *const gelu_msg = "is supported only inside x * 0.5 * (1 + erf(x / sqrt(2))), cnnc's gelu";
+
+static int is_stage(const OnnxVal *v, int stage)
+{
+    return v->kind == VAL_EXPR && v->expr == stage;
+}
+
+static int scalar_is(const OnnxVal *v, float want)
+{
+    return is_scalar(v) && fabsf(v->f[0] - want) <= 1e-6f * fabsf(want);
+}
+
+/* x / c: the first step of a gelu (c = sqrt 2). */
+static int op_div(Imp *im)
+{
+    OnnxVal *a = imp_input(im, 0), *b = a ? imp_input(im, 1) : NULL;
+    if (!b || imp_attrs_known(im, no_attrs))
+        return -1;
+    if (a->kind != VAL_ACT || a->padded || !scalar_is(b, 1.41421356f)) {
+        int r = const_scale(im, a, b, '/');
+        return r <= 0 ? r : imp_error(im, "Div is supported only by a constant (one value, or one per channel) or %s",
+                                      gelu_msg + strlen("is supported only "));
+    }
+    OnnxVal e = *a;
+    e.kind = VAL_EXPR;
+    return set_expr(im, &e, GELU_DIV);
+}
+
+static int op_erf(Imp *im)
+{
+    OnnxVal *a = imp_input(im, 0);
+    if (!a || imp_attrs_known(im, no_attrs))
+        return -1;
+    if (!is_stage(a, GELU_DIV))
+        return imp_error(im, "Erf %s", gelu_msg);
+    return set_expr(im, a, GELU_ERF);
+}
+
+/* Add(erf, 1) of a gelu; 1 when a and b are not that. */
+static int gelu_add(Imp *im, const OnnxVal *a, const OnnxVal *b)
+{
+    const OnnxVal *e = is_stage(a, GELU_ERF) ? a : is_stage(b, GELU_ERF) ? b : NULL;
+    if (!e)
+        return 1;
+    if (!scalar_is(e == a ? b : a, 1.0f))
+        return imp_error(im, "Add %s", gelu_msg);
+    return set_expr(im, e, GELU_ADD);
+}
+
+/* Mul(x, 1 + erf) and Mul(that, 0.5) of a gelu; 1 when a and b are not
+ * those. */
+static int gelu_mul(Imp *im, OnnxVal *a, OnnxVal *b)
+{
+    for (int k = 0; k < 2; k++) {
+        OnnxVal *e = k ? b : a, *o = k ? a : b;
+        if (is_stage(e, GELU_ADD)) {
+            if (o->kind != VAL_ACT || o->stmt != e->stmt || o->padded)
+                return imp_error(im, "Mul %s (as x * (1 + erf(...)) of the same x)", gelu_msg);
+            return set_expr(im, e, GELU_MUL);
+        }
+        if (is_stage(e, GELU_MUL)) {
+            if (!scalar_is(o, 0.5f))
+                return imp_error(im, "Mul %s (as ... * 0.5)", gelu_msg);
+            OnnxVal x = *e;
+            x.kind = VAL_ACT;
+            return same_shape(im, &x, "gelu", "");
+        }
+    }
+    return 1;
+}
+
 /* x * Sigmoid(x) is swish (PyTorch exports SiLU this way); x * e and d * d
  * are parts of an rbf. */
 static int op_mul(Imp *im)
@@ -1057,6 +1227,9 @@ static int op_mul(Imp *im)
     OnnxVal *b = a ? imp_input(im, 1) : NULL, e;
     if (!b || imp_attrs_known(im, no_attrs))
         return -1;
+    int g = gelu_mul(im, a, b);
+    if (g <= 0)
+        return g;
     for (int k = 0; k < 2; k++) {
         OnnxVal *x = k ? b : a, *sg = k ? a : b;
         OnnxStmt *s = sg->kind == VAL_ACT && sg->stmt >= 0 ? &im->stmts[sg->stmt] : NULL;
@@ -1076,10 +1249,12 @@ static int op_mul(Imp *im)
     if (a == b && lin_of(a, &e))
         return set_expr(im, &e, 2);
     int r = binary_act(im, "mul", a, b);
+    if (r > 0)
+        r = b->kind == VAL_CONST ? const_scale(im, a, b, '*') : const_scale(im, b, a, '*');
     if (r <= 0)
         return r;
-    return imp_error(im, "Mul is supported only as x * Sigmoid(x) (swish), of two activations, or inside "
-                     "exp(-(e*(x - c))^2) (rbf)");
+    return imp_error(im, "Mul is supported only as x * Sigmoid(x) (swish), of two activations, by a constant "
+                     "of one value per channel, or inside exp(-(e*(x - c))^2) (rbf) or a gelu");
 }
 
 static int concat_fits(Imp *im, const OnnxVal *first, const OnnxVal *x, long long a)
@@ -1189,23 +1364,23 @@ static int op_constant(Imp *im)
     return 0;
 }
 
-static int pad_list(Imp *im, const OnnxVal *x, long long *pads)
+static int pad_list(Imp *im, const OnnxVal *x, long long *pads, float *value)
 {
     int n;
+    *value = 0.0f;
     if (im->opset < 11) {
-        float value;
         if (imp_attr_ints(im, imp_attr(im, "paddings") ? "paddings" : "pads", ONNX_MAX_RANK * 2, pads, &n) ||
-            imp_attr_float(im, "value", 0.0f, &value))
+            imp_attr_float(im, "value", 0.0f, value))
             return -1;
-        if (value != 0.0f)
-            return imp_error(im, "attribute 'value' = %g is not supported (only zero padding)", (double)value);
     } else {
         OnnxVal *p = imp_const(im, 1, ONNX_INT64);
         OnnxVal *v = p ? imp_input_opt(im, 2) : NULL;
         if (!p || im->ctx->nerrors)
             return -1;
-        if (v && (v->kind != VAL_CONST || v->dtype != ONNX_FLOAT || v->numel != 1 || v->f[0] != 0.0f))
-            return imp_error(im, "input 2 '%s' (constant_value) must be the constant 0", vname(im, v));
+        if (v && (v->kind != VAL_CONST || v->dtype != ONNX_FLOAT || v->numel != 1))
+            return imp_error(im, "input 2 '%s' (constant_value) must be a constant scalar", vname(im, v));
+        if (v)
+            *value = v->f[0];
         if (imp_input_opt(im, 3))
             return imp_error(im, "input 3 (axes) is not supported");
         n = p->numel > 2 * ONNX_MAX_RANK ? -1 : (int)p->numel;
@@ -1217,25 +1392,51 @@ static int pad_list(Imp *im, const OnnxVal *x, long long *pads)
     return 0;
 }
 
-/* A zero Pad of the spatial axes stays owed to the Conv that reads it. */
+/* A reflect or non-zero Pad is cnnc's pad statement. */
+static int pad_stmt(Imp *im, OnnxVal *x, const long long *p, int reflect, float value)
+{
+    int r = x->rank, h = r == 4 ? 2 : -1, w = r - 1;
+    if (x->padded || !imp_act(im, 0))
+        return x->padded ? imp_error(im, "a Pad of a Pad is not supported") : -1;
+    long long t = h >= 0 ? p[h] : 0, b = h >= 0 ? p[r + h] : 0, dims[ONNX_MAX_RANK];
+    const char *args = arena_printf(im->a, "padding=[%lld, %lld, %lld, %lld]", t, p[w], b, p[r + w]);
+    if (reflect)
+        args = arena_printf(im->a, "%s, mode=reflect", args);
+    else
+        args = arena_printf(im->a, "%s, value=%s", args, imp_fmt_float(im, value));
+    memcpy(dims, x->dims, sizeof dims);
+    for (int i = 0; i < r; i++)
+        dims[i] += p[i] + p[r + i];
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "pad", args, src, 1);
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), r, dims);
+    return 0;
+}
+
+/* A zero Pad of the spatial axes stays owed to the Conv that reads it; a
+ * reflect or non-zero one is a pad statement. */
 static int op_pad(Imp *im)
 {
     static const char *const known[] = { "mode", "pads", "paddings", "value", NULL };
     const char *mode;
+    float value;
     long long p[2 * ONNX_MAX_RANK];
     OnnxVal *x = conv_input(im, "Pad");
     if (!x || imp_attrs_known(im, known) || imp_attr_string(im, "mode", "constant", &mode))
         return -1;
-    if (strcmp(mode, "constant") != 0)
-        return imp_error(im, "attribute 'mode' = '%s' is not supported (only constant zero padding)",
+    int reflect = strcmp(mode, "reflect") == 0;
+    if (strcmp(mode, "constant") != 0 && !reflect)
+        return imp_error(im, "attribute 'mode' = '%s' is not supported (only constant and reflect)",
                          onnx_printable(im->a, mode));
-    if (pad_list(im, x, p) != 0)
+    if (pad_list(im, x, p, &value) != 0)
         return -1;
     int r = x->rank;
     for (int i = 0; i < r; i++)
         if (p[i] < 0 || p[r + i] < 0 || p[i] > LIMIT_DIM || p[r + i] > LIMIT_DIM || (i < 2 && (p[i] || p[r + i])))
             return imp_error(im, "pads on axis %d are not supported: cnnc pads only the spatial axes, by 0 to %d",
                              i, LIMIT_DIM);
+    if (reflect || value != 0.0f)
+        return pad_stmt(im, x, p, reflect, value);
     OnnxVal *out = imp_output(im, 0);
     imp_alias(out, x);
     if (!out)
@@ -1251,10 +1452,103 @@ static int op_pad(Imp *im)
     return 0;
 }
 
-/* A constant Transpose was folded (fold.c): this one reads an activation. */
+/* ---- Resize, Upsample: cnnc's upsample by integer factors ---- */
+
+/* The integer factors of H and W from constant scales (or sizes); the
+ * batch and channels must keep their size. */
+static int resize_factors(Imp *im, const OnnxVal *x, int scales_at, long long *f)
+{
+    OnnxVal *sc = imp_input_opt(im, scales_at), *sz = scales_at == 2 ? imp_input_opt(im, 3) : NULL;
+    if (sc && sc->kind == VAL_CONST && sc->numel == 0)
+        sc = NULL;
+    const OnnxVal *v = sc ? sc : sz;
+    if (!v || v->kind != VAL_CONST || v->dtype != (sc ? ONNX_FLOAT : ONNX_INT64) || v->numel != x->rank ||
+        x->rank != 4 || !x->lead)
+        return imp_error(im, "only constant scales (or sizes) of [N, C, H, W] are supported");
+    for (int i = 0; i < 4; i++) {
+        double q = sc ? (double)v->f[i] : (double)v->i[i] / (double)x->dims[i];
+        f[i] = (long long)q;
+        if ((double)f[i] != q || f[i] < 1 || (i < 2 && f[i] != 1) || f[i] * x->dims[i] > LIMIT_DIM)
+            return imp_error(im, "scale %g on axis %d is not supported: cnnc upsamples H and W by whole factors",
+                             q, i);
+    }
+    return 0;
+}
+
+/* Whether mode and its coordinate rules are PyTorch's nearest (floor(o/s),
+ * which half_pixel with round_prefer_* equals for whole factors) or
+ * bilinear with align_corners=False; the .cnn mode name, or NULL. */
+static const char *resize_mode(Imp *im, int legacy)
+{
+    const char *mode, *ctm, *nearest;
+    if (imp_attr_string(im, "mode", "nearest", &mode) ||
+        imp_attr_string(im, "coordinate_transformation_mode", legacy ? "asymmetric" : "half_pixel", &ctm) ||
+        imp_attr_string(im, "nearest_mode", "round_prefer_floor", &nearest))
+        return NULL;
+    int half = strcmp(ctm, "half_pixel") == 0 || strcmp(ctm, "pytorch_half_pixel") == 0;
+    if (strcmp(mode, "nearest") == 0 &&
+        ((strcmp(ctm, "asymmetric") == 0 && (legacy || strcmp(nearest, "floor") == 0)) ||
+         (half && strncmp(nearest, "round_prefer_", 13) == 0)))
+        return "nearest";
+    if (strcmp(mode, "linear") == 0 && half)
+        return "bilinear";
+    imp_error(im, "mode '%s' with coordinate_transformation_mode '%s' and nearest_mode '%s' is not supported: "
+              "cnnc upsamples as PyTorch's nearest or bilinear (align_corners=False)",
+              onnx_printable(im->a, mode), onnx_printable(im->a, ctm), onnx_printable(im->a, nearest));
+    return NULL;
+}
+
+static int upsample_stmt(Imp *im, int scales_at, int legacy)
+{
+    long long f[4];
+    OnnxVal *x = imp_act(im, 0);
+    const char *mode = x ? resize_mode(im, legacy) : NULL;
+    if (!mode || resize_factors(im, x, scales_at, f) != 0)
+        return -1;
+    long long dims[ONNX_MAX_RANK] = { x->dims[0], x->dims[1], x->dims[2] * f[2], x->dims[3] * f[3] };
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "upsample", arena_printf(im->a, "scale=[%lld, %lld], mode=%s", f[2], f[3], mode),
+                           src, 1);
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), 4, dims);
+    return 0;
+}
+
+static int op_resize(Imp *im)
+{
+    static const char *const known[] = { "mode", "coordinate_transformation_mode", "nearest_mode",
+                                         "cubic_coeff_a", "exclude_outside", "extrapolation_value", NULL };
+    return imp_attrs_known(im, known) ? -1 : upsample_stmt(im, im->opset >= 11 ? 2 : 1, 0);
+}
+
+/* Upsample (opset 9): scales as input 1; asymmetric coordinates. */
+static int op_upsample(Imp *im)
+{
+    static const char *const known[] = { "mode", NULL };
+    if (imp_attrs_known(im, known))
+        return -1;
+    if (im->opset < 9)
+        return imp_error(im, "Upsample before opset 9 (scales as an attribute) is not supported");
+    return upsample_stmt(im, 1, 1);
+}
+
+/* A constant Transpose was folded (fold.c): this one reads an activation,
+ * which is supported as the middle of a channel shuffle. */
 static int op_transpose(Imp *im)
 {
-    return imp_error(im, "a Transpose of an activation is not supported (only of constants)");
+    static const char *const known[] = { "perm", NULL };
+    static const long long swap[5] = { 0, 2, 1, 3, 4 };
+    long long perm[ONNX_MAX_RANK];
+    int n;
+    OnnxVal *x = imp_input(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_ints(im, "perm", ONNX_MAX_RANK, perm, &n))
+        return -1;
+    if (x->kind != VAL_EXPR || x->expr != SHUF_SPLIT || n != 5 || memcmp(perm, swap, sizeof swap) != 0)
+        return imp_error(im, "a Transpose of an activation is supported only as the middle of a channel "
+                         "shuffle (Reshape to [N, G, C/G, H, W], perm [0, 2, 1, 3, 4], Reshape back)");
+    OnnxVal e = *x;
+    e.dims[1] = x->dims[2];
+    e.dims[2] = x->dims[1];
+    return set_stage(im, &e, SHUF_SWAP);
 }
 
 /* ---- the table ---- */
@@ -1271,8 +1565,10 @@ static const struct {
     { "Concat", op_concat, 1 },
     { "Constant", op_constant, 0 },
     { "Conv", op_conv, 1 },
+    { "Div", op_div, 0 },
     { "Dropout", op_dropout, 0 },
     { "Elu", op_elu, 0 },
+    { "Erf", op_erf, 0 },
     { "Exp", op_exp, 0 },
     { "Flatten", op_flatten, 1 },
     { "Gemm", op_gemm, 1 },
@@ -1289,6 +1585,7 @@ static const struct {
     { "Pow", op_pow, 0 },
     { "ReduceMean", op_reduce_mean, 1 },
     { "Relu", op_relu, 0 },
+    { "Resize", op_resize, 1 },
     { "Reshape", op_reshape, 1 },
     { "Selu", op_selu, 0 },
     { "Sigmoid", op_sigmoid, 0 },
@@ -1297,6 +1594,7 @@ static const struct {
     { "Sub", op_sub, 0 },
     { "Tanh", op_tanh, 0 },
     { "Transpose", op_transpose, 0 },
+    { "Upsample", op_upsample, 1 },
 };
 
 ImpOpFn imp_find_op(const char *op_type)

@@ -45,7 +45,8 @@ NODE_PREFIXES = {
     "relu": "Relu", "reshape": "Reshape", "selu": "Selu", "sigmoid": "Sigmoid",
     "softmax": "Softmax", "softplus": "Softplus", "tanh": "Tanh",
     "clip": "Clip", "hardsigmoid": "HardSigmoid", "hardswish": "HardSwish",
-    "reduce_mean": "ReduceMean",
+    "reduce_mean": "ReduceMean", "resize": "Resize", "upsample": "Upsample",
+    "constant_pad": "Pad", "reflect_pad": "Pad", "edge_pad": "Pad",
 }
 SUPPORTED = set(NODE_PREFIXES.values())
 
@@ -54,6 +55,7 @@ SUPPORTED = set(NODE_PREFIXES.values())
 PARAM_INPUTS = {
     "Conv": {1, 2}, "Gemm": {1, 2}, "MatMul": {1}, "BatchNormalization": {1, 2, 3, 4},
     "Dropout": {1, 2}, "Reshape": {1}, "Pad": {1, 2, 3}, "Clip": {1, 2}, "ReduceMean": {1},
+    "Resize": {1, 2, 3}, "Upsample": {1},
 }
 
 def _each(names, reason):
@@ -89,6 +91,7 @@ EXPECTED_UNSUPPORTED = {
     "node/test_maxpool_2d_uint8": "input 'x' has type UINT8",
     **_each(["node/test_clip_default_int8_inbounds", "node/test_clip_default_int8_max",
              "node/test_clip_default_int8_min"], "input 'x' has type INT8"),
+    **_each(["node/test_edge_pad", "node/test_reflect_pad"], "input 'x' has type INT32"),
     "node/test_reshape_allowzero_reordered": "input 'data': dimension 0 is 0",
     # no .cnn equivalent
     **_each(["node/test_gemm_all_attributes", "node/test_gemm_transposeA"],
@@ -107,6 +110,53 @@ EXPECTED_UNSUPPORTED = {
             "node 0 (ReduceMean): only the mean over H and W"),
     **_each(["node/test_training_dropout", "node/test_training_dropout_default"],
             "node 0 (Dropout): input 2 (training_mode) is true"),
+    # Resize beyond PyTorch's nearest and bilinear (align_corners=False) by whole factors
+    "node/test_resize_downsample_scales_cubic":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'half_pixel' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_downsample_scales_cubic_A_n0p5_exclude_outside":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'half_pixel' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_downsample_scales_cubic_align_corners":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'align_corners' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_downsample_scales_linear":
+        "node 0 (Resize): scale 0.6 on axis 2",
+    "node/test_resize_downsample_scales_linear_align_corners":
+        "node 0 (Resize): mode 'linear' with coordinate_transformation_mode 'align_corners' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_downsample_scales_nearest":
+        "node 0 (Resize): scale 0.6 on axis 2",
+    "node/test_resize_downsample_sizes_cubic":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'half_pixel' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_downsample_sizes_linear_pytorch_half_pixel":
+        "node 0 (Resize): scale 0.75 on axis 2",
+    "node/test_resize_downsample_sizes_nearest":
+        "node 0 (Resize): scale 0.5 on axis 2",
+    "node/test_resize_downsample_sizes_nearest_tf_half_pixel_for_nn":
+        "node 2 (Resize): mode 'nearest' with coordinate_transformation_mode 'tf_half_pixel_for_nn' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_tf_crop_and_resize":
+        "node 0 (Resize): mode 'linear' with coordinate_transformation_mode 'tf_crop_and_resize' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_upsample_scales_cubic":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'half_pixel' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_upsample_scales_cubic_A_n0p5_exclude_outside":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'half_pixel' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_upsample_scales_cubic_align_corners":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'align_corners' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_upsample_scales_cubic_asymmetric":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'asymmetric' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_upsample_scales_linear_align_corners":
+        "node 0 (Resize): mode 'linear' with coordinate_transformation_mode 'align_corners' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_upsample_sizes_cubic":
+        "node 0 (Resize): mode 'cubic' with coordinate_transformation_mode 'half_pixel' and nearest_mode 'round_prefer_floor'",
+    "node/test_resize_upsample_sizes_nearest":
+        "node 0 (Resize): scale 3.5 on axis 2",
+    "node/test_resize_upsample_sizes_nearest_ceil_half_pixel":
+        "node 0 (Resize): mode 'nearest' with coordinate_transformation_mode 'half_pixel' and nearest_mode 'ceil'",
+    "node/test_resize_upsample_sizes_nearest_floor_align_corners":
+        "node 0 (Resize): mode 'nearest' with coordinate_transformation_mode 'align_corners' and nearest_mode 'floor'",
+    "node/test_resize_upsample_sizes_nearest_round_prefer_ceil_asymmetric":
+        "node 0 (Resize): mode 'nearest' with coordinate_transformation_mode 'asymmetric' and nearest_mode 'round_prefer_ceil'",
+    "pytorch-converted/test_ReplicationPad2d":
+        "node 0 (Pad): attribute 'mode' = 'edge'",
+    "pytorch-converted/test_ZeroPad2d":
+        "the graph's output comes from a Pad, which cnnc folds only i",
     # ops outside the list, in PyTorch modules that use a supported one
     **_each(["pytorch-converted/test_AvgPool1d", "pytorch-converted/test_AvgPool1d_stride"],
             "node 0 (Unsqueeze): op 'Unsqueeze' is supported only on constants"),

@@ -1,4 +1,4 @@
-"""Mobile-CNN blocks written in torch.nn (torchvision is not packaged in
+"""Mobile-CNN and decoder blocks written in torch.nn (torchvision is not packaged in
 Debian 12: these are its blocks' shapes), exported by torch.onnx.export at
 opsets 11, 13 and 17, compiled by cnnc, built with gcc and run: the output
 must equal PyTorch's within 1e-5 (relative to its largest magnitude).
@@ -57,7 +57,72 @@ class ClampSub(nn.Module):
         return torch.clamp(y * x, min=-0.1)
 
 
-BLOCKS = {"inverted_residual": InvertedResidual, "squeeze_excite": SqueezeExcite, "clamp_sub": ClampSub}
+class Decoder(nn.Module):
+    """Segmentation-decoder steps: reflect and constant Pad, nearest and
+    bilinear (align_corners=False) upsampling, convs between."""
+    def __init__(self, c=8):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3)
+        self.conv2 = nn.Conv2d(c, 4, 1)
+
+    def forward(self, x):
+        y = self.conv(nn.functional.pad(x, (1, 2, 1, 1), mode="reflect"))
+        y = nn.functional.interpolate(y, scale_factor=2, mode="nearest")
+        y = nn.functional.pad(y, (0, 1, 2, 0), value=0.5)
+        y = nn.functional.interpolate(self.conv2(y), scale_factor=(2, 3), mode="bilinear",
+                                      align_corners=False)
+        return y
+
+
+class ConvNeXtMlp(nn.Module):
+    """ConvNeXt's pointwise MLP: 1x1 expand, GELU (exported as Div, Erf, Add,
+    Mul, Mul), 1x1 project, residual."""
+    def __init__(self, c=8):
+        super().__init__()
+        self.expand = nn.Conv2d(c, 4 * c, 1)
+        self.project = nn.Conv2d(4 * c, c, 1)
+
+    def forward(self, x):
+        return x + self.project(nn.functional.gelu(self.expand(x)))
+
+
+class Normalize(nn.Module):
+    """Input normalization (x - mean) / std per channel, a layer scale
+    (x * gamma per channel, ConvNeXt) and a per-channel constant added to
+    a non-conv result: each a Sub, Div, Mul or Add of a constant."""
+    def __init__(self, c=8):
+        super().__init__()
+        self.mean = torch.linspace(-0.5, 0.5, c).reshape(1, c, 1, 1)
+        self.std = torch.linspace(0.5, 2.0, c).reshape(1, c, 1, 1)
+        self.gamma = torch.linspace(-1.0, 1.0, c).reshape(c, 1, 1)
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv((x - self.mean) / self.std)
+        return torch.relu(y * self.gamma) + self.mean
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNet v1 unit: grouped 1x1, channel shuffle written as
+    view/transpose/view (Reshape, Transpose, Reshape), depthwise 3x3,
+    grouped 1x1, residual."""
+    def __init__(self, c=8, g=2):
+        super().__init__()
+        self.g = g
+        self.gconv1 = nn.Conv2d(c, c, 1, groups=g)
+        self.dw = nn.Conv2d(c, c, 3, padding=1, groups=c)
+        self.gconv2 = nn.Conv2d(c, c, 1, groups=g)
+
+    def forward(self, x):
+        y = torch.relu(self.gconv1(x))
+        n, c, h, w = y.shape
+        y = y.view(n, self.g, c // self.g, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        return torch.relu(x + self.gconv2(self.dw(y)))
+
+
+BLOCKS = {"inverted_residual": InvertedResidual, "squeeze_excite": SqueezeExcite, "clamp_sub": ClampSub,
+          "decoder": Decoder, "convnext_mlp": ConvNeXtMlp,
+          "normalize": Normalize, "shuffle_unit": ShuffleUnit}
 
 
 def run_block(args, name, net, opset):
