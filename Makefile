@@ -10,7 +10,7 @@ TEST_PACKAGES = $(DEMO_PACKAGES) clang valgrind python3 python3-numpy python3-to
 # Developer and CI builds: every test, and warnings are errors.
 DEV_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DCNNC_WERROR=ON
 
-.PHONY: all deps test-deps build test demo clean
+.PHONY: all deps test-deps build test demo clean firmware-test
 
 all: build
 
@@ -66,3 +66,18 @@ BENCH_ARGS ?=
 bench: build
 	/usr/bin/python3 -B bench/bench.py --build $(BUILD) --install-ort \
 	    $(if $(BENCH_DOC),--update-doc $(BENCH_DOC)) $(BENCH_ARGS)
+
+# Firmware (docs/firmware.md): examples/firmware built with arm-none-eabi-gcc
+# and newlib-nano for QEMU's mps2-an386 (Cortex-M4F) and mps2-an500
+# (Cortex-M7), every model that fits (the examples and the four MLPerf Tiny
+# models of tests/firmware) run as --emit-test programs in qemu-system-arm;
+# prints flash, RAM, stack and instructions per model and board. About a
+# minute on 2 cores. `make firmware-test FIRMWARE_ARGS="--models tiny,dscnn"`
+# runs some.
+FIRMWARE_PACKAGES = gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+FIRMWARE_ARGS ?=
+
+firmware-test: build
+	@sh scripts/deps.sh $(FIRMWARE_PACKAGES)
+	/usr/bin/python3 -B tests/firmware/firmware_test.py --cnnc $(BUILD)/compiler/cnnc \
+	    --work $(BUILD)/firmware-test --jobs $(JOBS) $(FIRMWARE_ARGS)

@@ -400,7 +400,7 @@ static void emit_weight(Emitter *E, int id)
         return;
     }
     if (E->opt->weights == WEIGHTS_HEX) {
-        buf_printf(b, "static const union { unsigned int u[%lld]; float f[%lld]; } %s = {{\n",
+        buf_printf(b, "CNNC_WEIGHTS_SECTION static const union { unsigned int u[%lld]; float f[%lld]; } %s = {{\n",
                    t->numel, t->numel, E->wname[id]);
         emit_hex_values(b, t->data, t->numel);
         buf_puts(b, "}};\n");
@@ -408,7 +408,7 @@ static void emit_weight(Emitter *E, int id)
     }
     /* Exactly 4n bytes: the literal's NUL is not stored (C99 6.7.8p14),
      * and the union needs no padding. */
-    buf_printf(b, "static const union { unsigned char b[%lld]; float f[%lld]; } %s = {\n",
+    buf_printf(b, "CNNC_WEIGHTS_SECTION static const union { unsigned char b[%lld]; float f[%lld]; } %s = {\n",
                4 * t->numel, t->numel, E->wname[id]);
     emit_byte_string(b, t->data, t->numel);
     buf_puts(b, "};\n");
@@ -768,7 +768,7 @@ static void emit_run_functions(Emitter *E)
         emit_batch_loop(E);
     long long n = E->g->arena_floats > 0 ? E->g->arena_floats : 1;
     buf_printf(b, "/* The arena behind %s_run(): the file's only mutable state. */\n", p);
-    buf_printf(b, "static float %s_arena[%lld];\n\n", p, n);
+    buf_printf(b, "CNNC_ARENA_SECTION static float %s_arena[%lld];\n\n", p, n);
     buf_printf(b, "void %s_run(%sconst float *input, float *output)\n{\n", p, blob_param(E));
     buf_printf(b, "    %s_run_ws(%sinput, output, %s_arena);\n}\n", p, blob_arg(E), p);
 }
@@ -808,6 +808,19 @@ static void emit_weights_preamble(Emitter *E)
     buf_putc(b, '\n');
 }
 
+/* Where the weights and the arena go: a build may define either macro to
+ * an attribute (-DCNNC_WEIGHTS_SECTION='__attribute__((section(".qspi")))')
+ * to place them in a named section of its linker script. */
+static void emit_section_macros(Emitter *E)
+{
+    Buf *b = E->c;
+    buf_puts(b, "/* Where the weights and the arena go: empty, the compiler's default\n"
+                " * sections; define to e.g. __attribute__((section(\".qspi\"))). */\n");
+    if (graph_has_weights(E->g) && !E->opt->weights_extern && !blob_mode(E))
+        buf_puts(b, "#ifndef CNNC_WEIGHTS_SECTION\n#define CNNC_WEIGHTS_SECTION\n#endif\n");
+    buf_puts(b, "#ifndef CNNC_ARENA_SECTION\n#define CNNC_ARENA_SECTION\n#endif\n\n");
+}
+
 static void emit_c_file(Emitter *E)
 {
     Buf *b = E->c;
@@ -818,6 +831,7 @@ static void emit_c_file(Emitter *E)
     if (graph_needs_math(E->g))
         buf_puts(b, "#include <math.h>\n");
     buf_putc(b, '\n');
+    emit_section_macros(E);
     if (graph_has_weights(E->g) && !E->opt->weights_extern)
         emit_weights_preamble(E);
     for (int i = 0; i < E->g->nops; i++)
@@ -878,6 +892,9 @@ static void emit_h_file(Emitter *E, Buf *b)
                up, E->g->arena_floats * 4, p);
     if (blob_mode(E))
         emit_blob_comment(E, b, up);
+    buf_puts(b, "/* The .c places its weights with CNNC_WEIGHTS_SECTION and its static\n"
+                " * arena with CNNC_ARENA_SECTION, both empty unless defined when it is\n"
+                " * compiled: e.g. -DCNNC_ARENA_SECTION='__attribute__((section(\".noinit\")))'. */\n\n");
     buf_printf(b, "/* Runs the model on input (%s_INPUT_SIZE floats) into output\n"
                   " * (%s_OUTPUT_SIZE floats), which may not overlap. Uses one static\n"
                   " * arena: not reentrant, not thread-safe. */\n", up, up);

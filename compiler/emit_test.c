@@ -7,8 +7,11 @@
  * reference interpreter's outputs for them, and per op a checksum of its
  * output, which the program compares when built with -DCNNC_TRACE through
  * the model's trace hook (EmitOptions.trace), naming the first layer that
- * diverges. Every float is written as its bit pattern, every checksum with
- * 17 digits, so the program carries exactly what the interpreter computed.
+ * diverges. Every float is written as its bit pattern, every checksum as
+ * the float nearest the exact sum. The program computes in float only (no
+ * double arithmetic: none of a Cortex-M4F's software double calls) and
+ * prints numbers with its own formatter, so the smallest printf, without
+ * floating point (newlib-nano's), does.
  */
 #include <math.h>
 #include <stdint.h>
@@ -156,14 +159,12 @@ static void test_floats(Buf *b, const char *name, const float *v, long long n)
     buf_puts(b, "}};\n\n");
 }
 
-static void test_double(Buf *b, double v)
+/* A checksum as the float literal nearest to it (NAN, INFINITY too). */
+static void test_sum_lit(Buf *b, double v)
 {
-    if (isnan(v))
-        buf_puts(b, "NAN");
-    else if (isinf(v))
-        buf_puts(b, v > 0 ? "HUGE_VAL" : "(-HUGE_VAL)");
-    else
-        buf_printf(b, "%.17g", v);
+    char lit[64];
+    emit_float_lit(lit, sizeof lit, (float)v);
+    buf_puts(b, lit);
 }
 
 static void test_file_comment(Buf *b, const Graph *g, const TestOptions *opt, int nvec)
@@ -186,7 +187,9 @@ static void test_file_comment(Buf *b, const Graph *g, const TestOptions *opt, in
                 " * Built with -DCNNC_TRACE (this file and the model's .c), it also\n"
                 " * checks a checksum of every layer's output, from the model's trace\n"
                 " * hook, and names the first layer that diverges. Define\n"
-                " * CNNC_TEST_PRINTF to route the report elsewhere than printf (a UART).\n */\n");
+                " * CNNC_TEST_PRINTF to route the report elsewhere than printf (a UART):\n"
+                " * it is called with %d, %ld and %s only; the program checks in float\n"
+                " * and formats its numbers itself, so printf needs no float support.\n */\n");
 }
 
 static void test_prelude(Buf *b, const TestOptions *opt, const TestData *d)
@@ -196,7 +199,7 @@ static void test_prelude(Buf *b, const TestOptions *opt, const TestData *d)
     buf_printf(b, "#include \"%s\"\n\n", opt->header_name);
     buf_printf(b, "#define NVECTORS %d\n#define NINPUT %lld\n#define NOUTPUT %lld\n", d->nvec, d->nin,
                d->nout);
-    buf_puts(b, "#define TOLERANCE 1e-4\n\n");
+    buf_puts(b, "#define TOLERANCE 1e-4f\n\n");
     buf_puts(b, "/* Weights, inputs and outputs are stored as float bit patterns. */\n"
                 "typedef char cnnc_uint_is_32_bits[sizeof(unsigned int) == 4 ? 1 : -1];\n\n");
 }
@@ -226,7 +229,7 @@ static void test_sum_table(Buf *b, const TestData *d)
 {
     buf_puts(b, "/* Per vector, sample and op: sum, sum |x|, and both weighted by\n"
                 " * 1 + i % 16. */\n");
-    buf_puts(b, "static const double layer_sums[NVECTORS][NSAMPLES][NOPS + 1][4] = {\n");
+    buf_puts(b, "static const float layer_sums[NVECTORS][NSAMPLES][NOPS + 1][4] = {\n");
     for (int v = 0; v < d->nvec; v++) {
         buf_puts(b, "    {\n");
         for (int smp = 0; smp < d->nsamples; smp++) {
@@ -235,7 +238,7 @@ static void test_sum_table(Buf *b, const TestData *d)
                 const double *s = test_sums(d, v, smp, i);
                 buf_puts(b, "            { ");
                 for (int k = 0; k < NCHECK; k++) {
-                    test_double(b, s[k]);
+                    test_sum_lit(b, s[k]);
                     buf_puts(b, k < NCHECK - 1 ? ", " : " },\n");
                 }
             }
@@ -247,35 +250,117 @@ static void test_sum_table(Buf *b, const TestData *d)
 }
 
 /* The program's fixed part: the trace hook, the comparisons, main(). */
-static const char test_trace_code[] =
-    "static int close_enough(double got, double want, double tol)\n"
+/* The comparison and the number formatter. */
+static const char test_check_code[] =
+    "static int close_enough(float got, float want, float tol)\n"
     "{\n"
     "    if (isnan(want))\n"
     "        return isnan(got);\n"
     "    if (isinf(want))\n"
     "        return isinf(got) && (got > 0) == (want > 0);\n"
-    "    return fabs(got - want) <= tol;\n"
+    "    return fabsf(got - want) <= tol;\n"
     "}\n"
     "\n"
+    "/* x with `digits` (1..7) significant digits, as printf's %g prints it\n"
+    " * (to within the last digit), in buf[24]: no float goes through printf,\n"
+    " * whose floating-point support small C libraries leave out. */\n"
+    "static const char *show(char *buf, float x, int digits)\n"
+    "{\n"
+    "    char d[8], *p = buf;\n"
+    "    long m, scale = 1;\n"
+    "    int e = 0, i, last;\n"
+    "    if (isnan(x))\n"
+    "        return \"nan\";\n"
+    "    if (isinf(x))\n"
+    "        return x > 0 ? \"inf\" : \"-inf\";\n"
+    "    if (x < 0) {\n"
+    "        *p++ = '-';\n"
+    "        x = -x;\n"
+    "    }\n"
+    "    if (!(x > 0)) {                /* zero */\n"
+    "        p[0] = '0';\n"
+    "        p[1] = 0;\n"
+    "        return buf;\n"
+    "    }\n"
+    "    for (i = 1; i < digits; i++)\n"
+    "        scale *= 10;\n"
+    "    for (; x >= 1e10f; e += 10)\n"
+    "        x /= 1e10f;\n"
+    "    for (; x < 1e-9f; e -= 10)\n"
+    "        x *= 1e10f;\n"
+    "    for (; x >= 10.0f; e++)\n"
+    "        x /= 10.0f;\n"
+    "    for (; x < 1.0f; e--)\n"
+    "        x *= 10.0f;\n"
+    "    m = (long)(x * (float)scale + 0.5f);\n"
+    "    if (m >= 10 * scale) {\n"
+    "        m /= 10;\n"
+    "        e++;\n"
+    "    }\n"
+    "    for (i = digits - 1; i >= 0; i--, m /= 10)\n"
+    "        d[i] = (char)('0' + m % 10);\n"
+    "    for (last = digits - 1; last > 0 && d[last] == '0'; last--)\n"
+    "        ;\n"
+    "    if (e < -4 || e >= digits) {   /* d.ddde-07 */\n"
+    "        *p++ = d[0];\n"
+    "        if (last > 0)\n"
+    "            *p++ = '.';\n"
+    "        for (i = 1; i <= last; i++)\n"
+    "            *p++ = d[i];\n"
+    "        *p++ = 'e';\n"
+    "        *p++ = e < 0 ? '-' : '+';\n"
+    "        e = e < 0 ? -e : e;\n"
+    "        *p++ = (char)('0' + e / 10);\n"
+    "        *p++ = (char)('0' + e % 10);\n"
+    "    } else if (e < 0) {            /* 0.000ddd */\n"
+    "        *p++ = '0';\n"
+    "        *p++ = '.';\n"
+    "        for (i = -1; i > e; i--)\n"
+    "            *p++ = '0';\n"
+    "        for (i = 0; i <= last; i++)\n"
+    "            *p++ = d[i];\n"
+    "    } else {                       /* ddd.dd */\n"
+    "        for (i = 0; i <= e || i <= last; i++) {\n"
+    "            if (i == e + 1)\n"
+    "                *p++ = '.';\n"
+    "            *p++ = d[i];\n"
+    "        }\n"
+    "    }\n"
+    "    *p = 0;\n"
+    "    return buf;\n"
+    "}\n"
+    "\n";
+
+/* The trace hook and its checks, under #ifdef CNNC_TRACE. */
+static const char test_trace_code[] =
     "#ifdef CNNC_TRACE\n"
     "/* The trace: state of the vector being run (this program is a test\n"
     " * driver; the model's code itself keeps no such state). */\n"
     "static int trace_vector, trace_calls, trace_failed;\n"
     "\n"
-    "/* Recomputes the checksums of one layer's output as cnnc did. */\n"
-    "static int layer_matches(int sample, int op, const float *out, long n, double got[4])\n"
+    "/* Recomputes the checksums of one layer's output as cnnc did, in float\n"
+    " * with compensated (Kahan) sums: as precise as the exact sums the table\n"
+    " * holds, to a few units in the last place, however long the layer. */\n"
+    "static int layer_matches(int sample, int op, const float *out, long n, float got[4])\n"
     "{\n"
-    "    const double *want = layer_sums[trace_vector][sample][op];\n"
+    "    const float *want = layer_sums[trace_vector][sample][op];\n"
+    "    float carry[4] = { 0, 0, 0, 0 };\n"
     "    for (long i = 0; i < n; i++) {\n"
-    "        double v = (double)out[i], w = (double)(i % 16 + 1);\n"
-    "        got[0] += v;\n"
-    "        got[1] += fabs(v);\n"
-    "        got[2] += v * w;\n"
-    "        got[3] += fabs(v) * w;\n"
+    "        float v = out[i], w = (float)(i % 16 + 1);\n"
+    "        float term[4];\n"
+    "        term[0] = v;\n"
+    "        term[1] = fabsf(v);\n"
+    "        term[2] = v * w;\n"
+    "        term[3] = fabsf(v) * w;\n"
+    "        for (int k = 0; k < 4; k++) {\n"
+    "            float y = term[k] - carry[k], t = got[k] + y;\n"
+    "            carry[k] = isinf(t) || isnan(t) ? 0.0f : (t - got[k]) - y;\n"
+    "            got[k] = t;\n"
+    "        }\n"
     "    }\n"
     "    /* sums compare relative to the sums of |x|: want[1], want[3] */\n"
     "    for (int k = 0; k < 4; k++)\n"
-    "        if (!close_enough(got[k], want[k], TOLERANCE * (want[k | 1] + 1e-3)))\n"
+    "        if (!close_enough(got[k], want[k], TOLERANCE * (want[k | 1] + 1e-3f)))\n"
     "            return 0;\n"
     "    return 1;\n"
     "}\n"
@@ -285,7 +370,8 @@ static const char test_trace_code[] =
     "/* Called by the model after each op (built with -DCNNC_TRACE). */\n"
     "void PREFIX_trace(int op, const char *layer, const float *out, long n)\n"
     "{\n"
-    "    double got[4] = { 0, 0, 0, 0 };\n"
+    "    float got[4] = { 0, 0, 0, 0 };\n"
+    "    char got_text[24], want_text[24];\n"
     "    int sample = trace_calls / NOPS, expected_op = trace_calls % NOPS;\n"
     "    trace_calls++;\n"
     "    if (trace_failed)\n"
@@ -300,9 +386,9 @@ static const char test_trace_code[] =
     "        CNNC_TEST_PRINTF(\"vector %d, sample %d:\\n\", trace_vector, sample);\n"
     "#endif\n"
     "        CNNC_TEST_PRINTF(\"vector %d: first divergent layer: op %d %s: \"\n"
-    "                         \"sum %.9g, expected %.9g\\n\",\n"
-    "                         trace_vector, op, layer_name[op], got[0],\n"
-    "                         layer_sums[trace_vector][sample][op][0]);\n"
+    "                         \"sum %s, expected %s\\n\",\n"
+    "                         trace_vector, op, layer_name[op], show(got_text, got[0], 7),\n"
+    "                         show(want_text, layer_sums[trace_vector][sample][op][0], 7));\n"
     "        trace_failed = 1;\n"
     "    }\n"
     "}\n"
@@ -344,15 +430,16 @@ static const char test_main_code[] =
     "static int run_vector(int v, float *output)\n"
     "{\n"
     "    const float *want = expected.f + (long)v * NOUTPUT;\n"
+    "    char got_text[24], want_text[24];\n"
     "    long bad = -1;\n"
-    "    double worst = 0;\n"
+    "    float worst = 0.0f;\n"
     "    int layers_bad;\n"
     "    trace_begin(v);\n"
     "    PREFIX_run(inputs.f + (long)v * NINPUT, output);\n"
     "    layers_bad = trace_end(v);\n"
     "    for (long i = 0; i < NOUTPUT; i++) {\n"
-    "        double got = (double)output[i], w = (double)want[i], d = fabs(got - w);\n"
-    "        if (!close_enough(got, w, TOLERANCE * (1.0 + fabs(w)))) {\n"
+    "        float d = fabsf(output[i] - want[i]);\n"
+    "        if (!close_enough(output[i], want[i], TOLERANCE * (1.0f + fabsf(want[i])))) {\n"
     "            if (bad < 0)\n"
     "                bad = i;\n"
     "        } else if (d > worst) {\n"
@@ -360,12 +447,12 @@ static const char test_main_code[] =
     "        }\n"
     "    }\n"
     "    if (bad >= 0)\n"
-    "        CNNC_TEST_PRINTF(\"vector %d: FAILED: output[%ld] = %.9g, expected %.9g (tolerance 1e-4)\\n\",\n"
-    "                         v, bad, (double)output[bad], (double)want[bad]);\n"
+    "        CNNC_TEST_PRINTF(\"vector %d: FAILED: output[%ld] = %s, expected %s (tolerance 1e-4)\\n\",\n"
+    "                         v, bad, show(got_text, output[bad], 7), show(want_text, want[bad], 7));\n"
     "    else if (layers_bad)\n"
     "        CNNC_TEST_PRINTF(\"vector %d: FAILED (see the trace above)\\n\", v);\n"
     "    else\n"
-    "        CNNC_TEST_PRINTF(\"vector %d: ok (max |diff| %.3g)\\n\", v, worst);\n"
+    "        CNNC_TEST_PRINTF(\"vector %d: ok (max |diff| %s)\\n\", v, show(got_text, worst, 3));\n"
     "    return bad >= 0 || layers_bad;\n"
     "}\n"
     "\n"
@@ -407,6 +494,7 @@ int emit_test(Ctx *ctx, const Graph *g, const TestOptions *opt, Buf *b)
     test_layer_table(b, g);
     test_sum_table(b, &d);
     buf_puts(b, "#endif\n\n");
+    test_put_code(b, test_check_code, opt->prefix);
     test_put_code(b, test_trace_code, opt->prefix);
     test_put_code(b, test_main_code, opt->prefix);
     return 0;

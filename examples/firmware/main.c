@@ -5,7 +5,9 @@
  * would fill, one call of model_run() (cnnc ... --name model), and the
  * index of the largest output left in fw_class and returned. On a device,
  * the SDK's reset handler calls fw_main(); on a Linux host the _start below
- * stands in for it, so `./firmware.elf; echo $?` prints the class.
+ * stands in for it, so `./firmware.elf; echo $?` prints the class. On the
+ * QEMU boards (make BOARD=mps2-an386 run), startup.c calls main() below,
+ * which prints the class through semihosting.
  */
 #include "model.h"
 
@@ -48,6 +50,14 @@ void _start(void)
     __asm__ volatile("syscall" : : "a"(60L), "D"(status) : "rcx", "r11", "memory");
     for (;;) {
     }
+}
+#elif defined(__arm__) && !defined(__linux__)
+#include "semihost.h"
+
+int main(void)
+{
+    semihost_printf("model_run: class %d\n", fw_main());
+    return 0;
 }
 #elif defined(__linux__) && defined(__aarch64__)
 __attribute__((noreturn)) void _start(void);

@@ -369,7 +369,7 @@ def break_weight(model_c, broken_c):
     100.0f, whose little-endian bytes are 00 00 c8 42. The array is string
     literals of bytes, each a character or a 3-digit octal escape."""
     text = open(model_c).read()
-    m = re.search(r'/\* conv2\.\w+ \[[^\]]*\] \*/\nstatic const union[^\n]*\n"'
+    m = re.search(r'/\* conv2\.\w+ \[[^\]]*\] \*/\n(?:CNNC_WEIGHTS_SECTION )?static const union[^\n]*\n"'
                   r'((?:\\[0-7]{3}|[^"\\]){4})', text)
     text = text[:m.start(1)] + "\\000\\000\\310B" + text[m.end(1):]
     with open(broken_c, "w") as f:
