@@ -34,7 +34,10 @@ static int is_utf8_continuation(char c)
 
 /* The part [*lo, *hi) of the line [start, end) shown around off: all of a
  * line up to LINE_SHOWN_MAX bytes, else LINE_WINDOW bytes with the caret
- * about LINE_BEFORE_CARET in, never splitting a UTF-8 character. */
+ * about LINE_BEFORE_CARET in, never splitting a UTF-8 character (moving an
+ * end by at most 3 bytes: a run of continuation bytes in a file that is
+ * not UTF-8 must not shrink the window to nothing), and always showing the
+ * byte under the caret. */
 static void line_window(const char *text, size_t start, size_t end, size_t off, size_t *lo,
                         size_t *hi)
 {
@@ -46,9 +49,9 @@ static void line_window(const char *text, size_t start, size_t end, size_t off, 
     if (*lo + LINE_WINDOW > end)
         *lo = end - LINE_WINDOW;
     *hi = *lo + LINE_WINDOW;
-    while (*lo > start && *lo < off && is_utf8_continuation(text[*lo]))
+    for (int k = 0; k < 3 && *lo > start && *lo < off && is_utf8_continuation(text[*lo]); k++)
         (*lo)++;
-    while (*hi < end && *hi > off && is_utf8_continuation(text[*hi]))
+    for (int k = 0; k < 3 && *hi < end && *hi > off + 1 && is_utf8_continuation(text[*hi]); k++)
         (*hi)--;
 }
 
