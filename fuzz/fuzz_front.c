@@ -94,26 +94,15 @@ static int ends_with(const char *text, const Buf *tail)
     return n >= tail->len && memcmp(text + n - tail->len, tail->data, tail->len) == 0;
 }
 
-/* Whether d->text ends in the line [start, end) quoted around off: whole
- * up to 120 bytes; else a part of at most 100 bytes holding off, the part
- * read back from the caret line (docs/language.md, Diagnostics). */
-static int quotes_line(const Source *src, size_t start, size_t off, const char *text)
+/* Whether text ends in the window of [start, end) around off that begins
+ * `lead` bytes of "..." into the quoted line (0: no cut at the start),
+ * with or without a cut at the end. */
+static int quotes_window(const Source *src, size_t start, size_t end, size_t off,
+                         const char *text, size_t quoted, size_t caret, size_t lead)
 {
-    size_t end = off;
-    while (end < src->len && src->text[end] != '\n' && src->text[end] != '\r')
-        end++;
-    size_t n = strlen(text), caret = 0, quoted = 0;
-    if (n < 2 || text[n - 1] != '\n' || text[n - 2] != '^')
-        return 0;
-    while (caret < n - 1 && text[n - 2 - caret] != '\n')
-        caret++;                          /* the caret line's length, '^' included */
-    while (quoted + caret + 1 < n && text[n - caret - 3 - quoted] != '\n')
-        quoted++;                         /* the quoted line's length */
-    int pre = end - start > 120 && quoted >= 3 && memcmp(text + n - caret - 2 - quoted, "...", 3) == 0;
-    size_t lead = (size_t)pre * 3, lo;
     if (caret - 1 < lead || caret - 1 - lead > off - start)
         return 0;
-    lo = off - (caret - 1 - lead);
+    size_t lo = off - (caret - 1 - lead);
     for (int suf = 0; suf < 2; suf++) {
         size_t body = quoted - lead - (size_t)suf * 3, hi = lo + body;
         if (quoted < lead + (size_t)suf * 3 || hi > end || hi < off)
@@ -128,6 +117,31 @@ static int quotes_line(const Source *src, size_t start, size_t off, const char *
         if (ok)
             return 1;
     }
+    return 0;
+}
+
+/* Whether d->text ends in the line [start, end) quoted around off: whole
+ * up to 120 bytes; else a part of at most 100 bytes holding off, the part
+ * read back from the caret line (docs/language.md, Diagnostics). A quoted
+ * line that starts with "..." may be a cut or the source's own dots: both
+ * readings are tried. */
+static int quotes_line(const Source *src, size_t start, size_t off, const char *text)
+{
+    size_t end = off;
+    while (end < src->len && src->text[end] != '\n' && src->text[end] != '\r')
+        end++;
+    size_t n = strlen(text), caret = 0, quoted = 0;
+    if (n < 2 || text[n - 1] != '\n' || text[n - 2] != '^')
+        return 0;
+    while (caret < n - 1 && text[n - 2 - caret] != '\n')
+        caret++;                          /* the caret line's length, '^' included */
+    while (quoted + caret + 1 < n && text[n - caret - 3 - quoted] != '\n')
+        quoted++;                         /* the quoted line's length */
+    int dots = end - start > 120 && quoted >= 3 &&
+               memcmp(text + n - caret - 2 - quoted, "...", 3) == 0;
+    for (int pre = dots; pre >= 0; pre--)
+        if (quotes_window(src, start, end, off, text, quoted, caret, (size_t)pre * 3))
+            return 1;
     return 0;
 }
 
