@@ -473,15 +473,23 @@ static const char *v0(const char *v)
     return v ? v : "0";
 }
 
+/* Opens the loops over t's channels (c) and each channel's elements (i);
+ * returns the flat index c * HW + i. Close with emit_loop_close(i), (c). */
+static const char *open_channel_elements(Emitter *E, const Tensor *t, const char **c,
+                                         const char **i)
+{
+    const long long HW = t->numel / t->shape.dim[0];
+    *c = emit_loop_open(E, "c", t->shape.dim[0], 0);
+    *i = emit_loop_open(E, "i", HW, 0);
+    return lin_expr(E, lin_add(lin_add(lin(0), *c, HW), *i, 1));
+}
+
 /* mul, sub: "const float v = in0[...] * in1[c];" per element; an operand
  * smaller than the output is read once per channel. */
 static void emit_binary(Emitter *E, const Op *op)
 {
     const Tensor *to = &E->g->t[op->out];
-    const long long HW = to->numel / to->shape.dim[0];
-    const char *c = emit_loop_open(E, "c", to->shape.dim[0], 0);
-    const char *i = emit_loop_open(E, "i", HW, 0);
-    const char *full = lin_expr(E, lin_add(lin_add(lin(0), c, HW), i, 1));
+    const char *c, *i, *full = open_channel_elements(E, to, &c, &i);
     const char *at[2];
     for (int k = 0; k < 2; k++)
         at[k] = E->g->t[op->in[k]].numel < to->numel ? v0(c) : full;
@@ -494,11 +502,7 @@ static void emit_binary(Emitter *E, const Op *op)
 /* numerics.md scale: y = x * w[c] (+ b[c]). */
 static void emit_scale(Emitter *E, const Op *op)
 {
-    const Tensor *t = &E->g->t[op->out];
-    const long long HW = t->numel / t->shape.dim[0];
-    const char *c = emit_loop_open(E, "c", t->shape.dim[0], 0);
-    const char *i = emit_loop_open(E, "i", HW, 0);
-    const char *at = lin_expr(E, lin_add(lin_add(lin(0), c, HW), i, 1));
+    const char *c, *i, *at = open_channel_elements(E, &E->g->t[op->out], &c, &i);
     if (op->b >= 0)
         emit_line(E, "const float v = in[%s] * %s[%s] + %s[%s];", at, E->wexpr[op->w], v0(c),
                   E->wexpr[op->b], v0(c));
