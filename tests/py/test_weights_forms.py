@@ -1,5 +1,6 @@
 """The three ways to store weights (docs/emitted-c.md) compute the same.
 
+Bad uses of --weights are usage errors (exit 2, nothing written).
 For every example: `cnnc --weights bytes` (string literals of little-endian
 bytes, the default) and `--weights=hex` (32-bit integers) give the same
 header, and their C, built with gcc (and the bytes form with tcc too),
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 
 import cnnref
-from cnnctest import (GCC_FLAGS, TCC_FLAGS, ToolError, arg_parser, build, check_run,
+from cnnctest import (GCC_FLAGS, TCC_FLAGS, ToolError, arg_parser, build, check_run, run,
                       fresh_dir, header_facts, interp, random_input, require_tools,
                       run_built, worst)
 
@@ -108,14 +109,38 @@ def check_example(args, model):
     return name
 
 
+USAGE_CASES = [
+    (["--weights", "octal"], "cnnc: --weights takes bytes, hex or file, not 'octal'"),
+    (["--weights", "file", "-o", "-"],
+     "cnnc: --weights file needs -o OUT.c naming a file: OUT.weights goes beside it"),
+    (["--weights=file", "-o", "x.c", "--emit-test", "t.c"],
+     "cnnc: --emit-test runs OUT.c alone: not with --weights file"),
+]
+
+
+def check_usage(args):
+    """Bad uses of --weights: exit 2, the exact message, nothing written."""
+    d = os.path.join(args.work, "usage")
+    os.makedirs(d)
+    model = os.path.join(args.examples, "tiny.cnn")
+    for extra, want in USAGE_CASES:
+        p = run([args.cnnc, model] + extra, cwd=d)
+        if p.returncode != 2 or not p.stderr.startswith(want + "\n") or os.listdir(d):
+            raise ToolError("%s: want exit 2 and %r, got %d: %s (files: %s)"
+                            % (" ".join(extra), want, p.returncode, p.stderr, os.listdir(d)))
+    return "usage"
+
+
 def main():
     args = arg_parser(__doc__.splitlines()[0]).parse_args()
     require_tools(args)
     args.work = fresh_dir(args.workdir)
     failed = passed = 0
-    for model in sorted(glob.glob(os.path.join(args.examples, "*.cnn"))):
+    checks = [(check_usage, None)] + [(check_example, m) for m in
+                                      sorted(glob.glob(os.path.join(args.examples, "*.cnn")))]
+    for fn, model in checks:
         try:
-            print("PASS", check_example(args, model))
+            print("PASS", fn(args) if model is None else fn(args, model))
             passed += 1
         except ToolError as e:
             failed += 1
