@@ -258,6 +258,8 @@ def main():
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
+    # make -C runs in examples/firmware: a relative BUILD= would land there.
+    args.work = os.path.abspath(args.work)
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make"):
         if not shutil.which(tool):
             sys.exit("firmware_test: %s is missing (make firmware-test installs it)" % tool)
