@@ -283,7 +283,10 @@ def compile_hex(a, d):
 
 # ---------------------------------------------------------------- per layer
 
-OPFN_RE = re.compile(r"^static\s+void\s+(op(\d+)_\w*)\s*\(", re.M)
+OPFN_RE = re.compile(r"^(?:CNNC_\w+_FN\s+)?static\s+void\s+(op(\d+)_\w*)\s*\(", re.M)
+# The functions that call the op functions: bm_run_ws (or bm_run), or with
+# several code variants (docs/targets.md) each variant's bm_run_<isa>.
+RUNFN_RE = re.compile(r"^(?:CNNC_\w+_FN\s+)?(?:static\s+)?void\s+bm_run(?:_ws|_c|_avx2|_avx512|_neon)?\s*\(", re.M)
 OPCOMMENT_RE = re.compile(r"/\*\s*op (\d+):\s*\S+\s+([\w.]+)\s*=\s*(\w+)")
 
 
@@ -302,30 +305,47 @@ def find_body_end(text, start):
     raise StepError("unbalanced braces in the generated C")
 
 
+def run_bodies(text):
+    """[(start, end)] of the functions that call op functions: every code
+    variant's bm_run_<isa> when there are variants, else bm_run_ws (or
+    bm_run)."""
+    spans = [(m.start(), find_body_end(text, m.start())) for m in RUNFN_RE.finditer(text)]
+    variants = [(a, b) for a, b in spans if re.match(r".*bm_run_(c|avx2|avx512|neon)\s*\(",
+                                                    text[a:text.index("(", a) + 1], re.S)]
+    if variants:
+        return variants
+    ws = [(a, b) for a, b in spans if "bm_run_ws" in text[a:text.index("(", a) + 1]]
+    return ws or spans[:1]
+
+
 def instrument(text):
-    """The emitted C with each op function's call in bm_run_ws (or bm_run)
-    wrapped by bench_layer_begin()/bench_layer_end(K): function-like macros
-    defined after the op functions and undefined after the run function, so
-    no definition is touched. An op function is a static void opK_...()
-    that the run function calls (opK_..._tile8 helpers are not).
-    Returns (text, {K: function name})."""
-    mm = re.search(r"^void\s+bm_run_ws\s*\(", text, re.M) or \
-        re.search(r"^void\s+bm_run\s*\(", text, re.M)
-    if not mm:
+    """The emitted C with each op function's call in the run functions
+    (run_bodies) wrapped by bench_layer_begin()/bench_layer_end(K):
+    function-like macros defined before each run function and undefined
+    after it, so no definition is touched. An op function is a static void
+    opK_...() that a run function calls (opK_..._tile8 helpers are not);
+    the variant the CPU runs is the one timed. Returns (text, {K: function
+    name}), the names of the first variant's functions."""
+    bodies = run_bodies(text)
+    if not bodies:
         raise StepError("no run function found to instrument")
-    end = find_body_end(text, mm.start())
-    body = text[mm.start():end]
-    fns = {int(k): name for name, k in OPFN_RE.findall(text)
-           if re.search(r"\b%s\s*\(" % name, body)}
-    if not fns:
+    out, last, names = [], 0, {}
+    for start, end in bodies:
+        body = text[start:end]
+        fns = {int(k): name for name, k in OPFN_RE.findall(text)
+               if re.search(r"\b%s\s*\(" % name, body)}
+        for k, fn in fns.items():
+            names.setdefault(k, fn)
+        defs = ["void bench_layer_begin(void);", "void bench_layer_end(int k);"]
+        defs += ["#define %s(...) (bench_layer_begin(), %s(__VA_ARGS__), bench_layer_end(%d))"
+                 % (fn, fn, k) for k, fn in sorted(fns.items())]
+        undefs = ["#undef %s" % fn for _, fn in sorted(fns.items())]
+        out += [text[last:start], "\n".join(defs), "\n", body, "\n", "\n".join(undefs), "\n"]
+        last = end
+    if not names:
         raise StepError("the run function calls no opK_ function")
-    defs = ["void bench_layer_begin(void);", "void bench_layer_end(int k);"]
-    defs += ["#define %s(...) (bench_layer_begin(), %s(__VA_ARGS__), bench_layer_end(%d))"
-             % (fn, fn, k) for k, fn in sorted(fns.items())]
-    undefs = ["#undef %s" % fn for _, fn in sorted(fns.items())]
-    out = text[:mm.start()] + "\n".join(defs) + "\n" + body + "\n" + \
-        "\n".join(undefs) + "\n" + text[end:]
-    return out, fns
+    out.append(text[last:])
+    return "".join(out), names
 
 
 def layer_names(text, fns, flops):

@@ -160,6 +160,9 @@ static cnnc_model *model_new(const cnnc_options *opt, PassOptions *po)
         m->print_after = arena_strdup_or_null(m->c.arena, opt->print_after);
         m->memory_limit = opt->memory_limit;
         arena_set_limit(m->c.arena, m->memory_limit);
+        if (opt->target && !(m->c.ctx.target = target_find(opt->target)))
+            diag_file_error(&m->c.ctx, NULL, "unknown target '%s' (cnnc --print-targets "
+                            "lists them)", opt->target);
     }
     m->c.ctx.after_pass = model_after_pass;
     m->c.ctx.after_pass_user = m;
@@ -188,6 +191,8 @@ cnnc_model *cnnc_model_from_file(const char *path, const cnnc_options *opt)
     int onnx = n > 5 && strcmp(path + n - 5, ".onnx") == 0;   /* docs/onnx.md */
     if (setjmp(*api_guard(m)) != 0)
         return model_loaded(m, api_out_of_memory(m));
+    if (m->c.ctx.nerrors)
+        return model_loaded(m, -1);   /* a bad option */
     int rc = onnx ? compilation_run_onnx(&m->c, path, &po) : compilation_run_file(&m->c, path, &po);
     return model_loaded(m, rc);
 }
@@ -203,6 +208,8 @@ int cnnc_import_onnx(const char *onnx_path, const char *cnn_path, const cnnc_opt
     int rc;
     if (setjmp(*api_guard(m)) != 0)
         rc = api_out_of_memory(m);
+    else if (m->c.ctx.nerrors)
+        rc = -1;   /* a bad option */
     else
         rc = onnx_import_files(&m->c, onnx_path, cnn_path, &po);
     model_loaded(m, rc);
@@ -221,6 +228,8 @@ cnnc_model *cnnc_model_from_string(const char *name, const char *text, const cha
         return NULL;
     if (setjmp(*api_guard(m)) != 0)
         return model_loaded(m, api_out_of_memory(m));
+    if (m->c.ctx.nerrors)
+        return model_loaded(m, -1);   /* a bad option */
     return model_loaded(m, compilation_run_string(&m->c, name, text, base_dir, &po));
 }
 
@@ -365,7 +374,7 @@ int api_emit_names(cnnc_model *m, const cnnc_emit_options *opt, const char **pre
 static int model_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_text,
                         size_t *c_len, char **h_text, size_t *h_len)
 {
-    EmitOptions eo = { NULL, NULL, 0, 0, 0 };
+    EmitOptions eo = { .target = m->c.ctx.target };
     int file = opt && opt->weights == CNNC_WEIGHTS_FILE;
     if (!api_usable(m, "emit C") || api_emit_names(m, opt, &eo.prefix, &eo.header_name) != 0 ||
         (!file && check_emit_size(m) != 0))

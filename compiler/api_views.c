@@ -72,6 +72,14 @@ const char *cnnc_pass_name(int i)
     return pass_name(i);
 }
 
+const char *cnnc_target_name(int i, const char **summary)
+{
+    const Target *t = target_at(i);
+    if (summary)
+        *summary = t ? t->summary : NULL;
+    return t ? t->name : NULL;
+}
+
 /* The names cnnc_emit_c uses for the same options. */
 static int views_test_options(cnnc_model *m, const cnnc_emit_options *eo,
                               const cnnc_test_options *to, TestOptions *t)

@@ -23,6 +23,8 @@ typedef struct EmitOptions {
     int trace;                 /* call <prefix>_trace() after each op under
                                   -DCNNC_TRACE (emit_test.c's programs) */
     WeightsForm weights;       /* unless weights_extern */
+    const Target *target;      /* NULL: target_default(); as the passes had it */
+    int portable_only;         /* write no SIMD variant (the JIT: tcc) */
 } EmitOptions;
 void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out);
 /* WEIGHTS_FILE's blob: every weight the code reads, little-endian float32,
@@ -43,11 +45,16 @@ typedef struct Emitter {
     char *wdone;               /* per tensor: weight already written */
     const char **fname;        /* per op: its function's name */
     long long blob_floats;     /* WEIGHTS_FILE: the blob's size in floats */
+    const Target *target;
+    const Isa *isa;            /* the variant being written; NULL: portable C */
+    const char *sfx;           /* its functions' suffix: "" or "_avx2" */
 } Emitter;
 void emit_line(Emitter *E, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void emit_comment_text(Buf *b, const char *s);      /* escapes end-of-comment */
 void emit_float_lit(char *dst, size_t n, float f);  /* exact, e.g. "0.100000001f" */
 void emit_loc(Buf *b, const Graph *g, Loc loc);     /* "path:line:col" */
+/* "" in portable C; a SIMD variant's function attribute macro and a space. */
+const char *emit_fn_attr(Emitter *E);
 
 /* ---- emit_c.c: index expressions and loops, for emit_ops.c and emit_kernels.c ---- */
 /* A linear index expression c0*v0 + c1*v1 + ... + k over loop variables. */

@@ -83,6 +83,7 @@ typedef struct Source {
 
 /* ---- diag.c: the compilation context and diagnostics ---- */
 struct Graph;
+struct Target;
 typedef struct Ctx {
     Arena *arena;
     const Source *src;          /* the model being compiled */
@@ -103,6 +104,9 @@ typedef struct Ctx {
     /* During an API call: where running out of memory jumps (api.c). A
      * Buf of the library's own that may grow large sets on_oom from it. */
     jmp_buf *on_oom;
+    /* The machine pack.c lays weights out for (passes.h, target.c); NULL:
+     * target_default(). */
+    const struct Target *target;
 } Ctx;
 
 void ctx_init(Ctx *ctx, Arena *arena);

@@ -59,6 +59,8 @@ typedef struct cnnc_options {
     size_t memory_limit;    /* bytes of compiler memory one model may use; 0: no
                                limit. Past it, as when malloc fails, the call
                                reports "out of memory" and fails: never an abort */
+    const char *target;     /* the machine the C is for (cnnc_target_name);
+                               NULL: "auto". An unknown name is an error. */
 } cnnc_options;
 
 /* Parse, check and lower a model, and bind its weights (a weights file is
@@ -203,6 +205,11 @@ int cnnc_model_check_budget(cnnc_model *m, unsigned long long ram_bytes,
 /* The names of the passes, in order, for print_after: i = 0, 1, ... until
  * NULL. The first is "lower" (the IR before any pass). */
 const char *cnnc_pass_name(int i);
+
+/* The targets for cnnc_options.target, in order, i = 0, 1, ... until NULL
+ * (the first, "auto", is the default); *summary (if summary is not NULL)
+ * gets a line that says what the target's C holds. docs/targets.md. */
+const char *cnnc_target_name(int i, const char **summary);
 
 /* Zero-initialize, then set what you need. */
 typedef struct cnnc_test_options {

@@ -197,7 +197,8 @@ static int name_id_cmp(const void *pa, const void *pb)
 
 static int is_reserved(const Emitter *E, const char *name)
 {
-    static const char *const suffixes[] = { "_run", "_run_ws", "_run_sample", "_arena", "_trace" };
+    static const char *const suffixes[] = { "_run", "_run_ws", "_run_sample", "_arena", "_trace",
+                                            "_run_c", "_run_avx2", "_run_avx512", "_run_neon" };
     size_t n = strlen(E->opt->prefix);
     if (strncmp(name, E->opt->prefix, n) != 0)
         return 0;
@@ -531,6 +532,12 @@ static int takes_blob(const Emitter *E, const Op *op)
            op_code_params(E->g, op, ids) > 0;
 }
 
+/* A SIMD variant's functions: "CNNC_AVX2_FN ", its target attribute. */
+const char *emit_fn_attr(Emitter *E)
+{
+    return E->isa ? arena_printf(E->ctx->arena, "%s_FN ", E->isa->guard) : "";
+}
+
 /* static void opN_layer_what(const float *restrict in, float *restrict out) */
 static void emit_op_signature(Emitter *E, int i)
 {
@@ -539,8 +546,9 @@ static void emit_op_signature(Emitter *E, int i)
     Arena *a = E->ctx->arena;
     /* In place, out is one of the inputs: no restrict. */
     const char *rs = op->inplace > 0 ? "" : "restrict ";
-    int col = (int)(strlen("static void (") + strlen(E->fname[i]));
-    buf_printf(b, "static void %s(", E->fname[i]);
+    const char *attr = emit_fn_attr(E);
+    int col = (int)(strlen(attr) + strlen("static void (") + strlen(E->fname[i]));
+    buf_printf(b, "%sstatic void %s(", attr, E->fname[i]);
     if (takes_blob(E, op))
         buf_printf(b, "const float *restrict weights, /* the weights file's floats */\n%*s",
                    col, "");
@@ -580,12 +588,13 @@ static void emit_op_function(Emitter *E, int i)
     buf_puts(E->c, "}\n\n");
 }
 
+/* opN_layer_what, plus the variant's suffix. */
 static void name_ops(Emitter *E)
 {
     for (int i = 0; i < E->g->nops; i++) {
         const Op *op = &E->g->ops[i];
-        E->fname[i] = arena_printf(E->ctx->arena, "op%d_%s_%s", i,
-                                   c_ident(E->ctx, op->name), op_what(E->ctx, op));
+        E->fname[i] = arena_printf(E->ctx->arena, "op%d_%s_%s%s", i, c_ident(E->ctx, op->name),
+                                   op_what(E->ctx, op), E->sfx);
     }
 }
 
@@ -741,16 +750,13 @@ static void emit_trace_call(Emitter *E, int i)
                c_ident(E->ctx, op->name), tensor_ptr(E, op->out), E->g->t[op->out].numel);
 }
 
-static void emit_run_functions(Emitter *E)
+/* [attr ]STORAGE void <prefix>NAME(input, output, arena): the model's ops
+ * in order, on the arena's tensors. */
+static void emit_run_body(Emitter *E, const char *storage, const char *name)
 {
-    const char *p = E->opt->prefix;
     Buf *b = E->c;
-    if (E->g->batch > 1)
-        buf_printf(b, "static void %s_run_sample(%sconst float *input, float *output, void *arena)\n{\n",
-                   p, blob_param(E));
-    else
-        buf_printf(b, "void %s_run_ws(%sconst float *input, float *output, void *arena)\n{\n", p,
-                   blob_param(E));
+    buf_printf(b, "%s%svoid %s%s(%sconst float *input, float *output, void *arena)\n{\n",
+               emit_fn_attr(E), storage, E->opt->prefix, name, blob_param(E));
     emit_arena_pointers(E);
     if (blob_mode(E))
         buf_puts(b, "    (void)weights;\n");   /* after the declarations: C90-clean */
@@ -764,7 +770,52 @@ static void emit_run_functions(Emitter *E)
     if (E->g->nops == 0)
         emit_identity(E);
     buf_puts(b, "}\n\n");
-    if (E->g->batch > 1)
+}
+
+/* The SIMD variants this file holds (IsaBit), beside portable C. */
+static unsigned file_isas(const Emitter *E)
+{
+    return E->opt->portable_only ? 0 : E->target->isas;
+}
+
+/* What the CPU runs, in order of preference: the fastest variant it has. */
+static void emit_dispatch_case(Emitter *E, IsaBit bit, const char *test)
+{
+    const Isa *isa = isa_of(bit);
+    if (!(file_isas(E) & bit))
+        return;
+    buf_printf(E->c, "#if %s\n    if (%s) {\n", isa->guard, test);
+    buf_printf(E->c, "        %s_run_%s(%sinput, output, arena);\n        return;\n    }\n#endif\n",
+               E->opt->prefix, isa->name, blob_arg(E));
+}
+
+static void emit_dispatch(Emitter *E, const char *storage, const char *name)
+{
+    const char *p = E->opt->prefix;
+    buf_printf(E->c, "/* Runs the fastest variant this CPU has (docs/targets.md). */\n"
+                     "%svoid %s%s(%sconst float *input, float *output, void *arena)\n{\n",
+               storage, p, name, blob_param(E));
+    emit_dispatch_case(E, ISA_AVX512, "__builtin_cpu_supports(\"avx512f\")");
+    emit_dispatch_case(E, ISA_AVX2, "__builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"fma\")");
+    if (file_isas(E) & ISA_NEON)
+        buf_printf(E->c, "#if CNNC_NEON\n    %s_run_neon(%sinput, output, arena);\n#else\n"
+                         "    %s_run_c(%sinput, output, arena);\n#endif\n}\n\n",
+                   p, blob_arg(E), p, blob_arg(E));
+    else
+        buf_printf(E->c, "    %s_run_c(%sinput, output, arena);\n}\n\n", p, blob_arg(E));
+}
+
+static void emit_run_functions(Emitter *E)
+{
+    const char *p = E->opt->prefix;
+    Buf *b = E->c;
+    const int batched = E->g->batch > 1;
+    const char *storage = batched ? "static " : "", *name = batched ? "_run_sample" : "_run_ws";
+    if (file_isas(E))
+        emit_dispatch(E, storage, name);
+    else
+        emit_run_body(E, storage, name);
+    if (batched)
         emit_batch_loop(E);
     long long n = E->g->arena_floats > 0 ? E->g->arena_floats : 1;
     buf_printf(b, "/* The arena behind %s_run(): the file's only mutable state. */\n", p);
@@ -821,6 +872,71 @@ static void emit_section_macros(Emitter *E)
     buf_puts(b, "#ifndef CNNC_ARENA_SECTION\n#define CNNC_ARENA_SECTION\n#endif\n\n");
 }
 
+/* Each variant's macros: CNNC_<ISA> is 1 where its code compiles (gcc or
+ * clang for that architecture; not tcc, not under -DCNNC_NO_SIMD or
+ * -DCNNC_NO_<ISA>), CNNC_<ISA>_FN its functions' attribute, cnnc_f<lanes>
+ * its vector of floats (4-byte aligned: loads from any float address). */
+static void emit_isa_macros(Emitter *E)
+{
+    static const struct { IsaBit bit; const char *arch, *attr; } defs[] = {
+        { ISA_AVX2, "defined(__x86_64__)", "__attribute__((target(\"avx2,fma\")))" },
+        { ISA_AVX512, "defined(__x86_64__)", "__attribute__((target(\"avx512f,avx2,fma\")))" },
+        { ISA_NEON, "defined(__aarch64__)", "" },
+    };
+    Buf *b = E->c;
+    buf_puts(b, "/* Code variants (docs/targets.md): portable C99, and SIMD versions for\n"
+                " * gcc and clang, chosen at run time by the CPU's features. -DCNNC_NO_SIMD\n"
+                " * keeps only the portable code; -DCNNC_NO_AVX512 (etc.) drops a variant. */\n");
+    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++) {
+        const Isa *isa = isa_of(defs[k].bit);
+        const char *up = isa->guard + strlen("CNNC_");
+        if (!(file_isas(E) & defs[k].bit))
+            continue;
+        buf_printf(b, "#if defined(__GNUC__) && !defined(__TINYC__) && !defined(CNNC_NO_SIMD) && \\\n"
+                      "    !defined(CNNC_NO_%s) && %s\n", up, defs[k].arch);
+        buf_printf(b, "#define %s 1\n#define %s_FN %s\n", isa->guard, isa->guard, defs[k].attr);
+        buf_printf(b, "typedef float cnnc_f%d __attribute__((vector_size(%d), aligned(4), may_alias));\n",
+                   isa->lanes, 4 * isa->lanes);
+        buf_printf(b, "#else\n#define %s 0\n#endif\n", isa->guard);
+    }
+    buf_putc(b, '\n');
+}
+
+/* One variant's op functions and its <prefix>_run_<name> (isa NULL:
+ * portable C, "_run_c"), under the variant's #if. */
+static void emit_variant(Emitter *E, const Isa *isa)
+{
+    E->isa = isa;
+    E->sfx = isa ? arena_printf(E->ctx->arena, "_%s", isa->name) : "";
+    name_ops(E);
+    if (isa)
+        buf_printf(E->c, "#if %s /* the %s variant */\n\n", isa->guard, isa->name);
+    else if (file_isas(E) & ISA_NEON)
+        buf_puts(E->c, "#if !CNNC_NEON /* the portable variant */\n\n");
+    for (int i = 0; i < E->g->nops; i++)
+        emit_op_function(E, i);
+    emit_run_body(E, "static ", isa ? arena_printf(E->ctx->arena, "_run%s", E->sfx) : "_run_c");
+    if (isa || (file_isas(E) & ISA_NEON))
+        buf_puts(E->c, "#endif\n\n");
+    E->isa = NULL;
+    E->sfx = "";
+    name_ops(E);
+}
+
+/* A file of several variants: the weights first, outside every #if. */
+static void emit_variants(Emitter *E)
+{
+    static const IsaBit order[] = { ISA_AVX2, ISA_AVX512, ISA_NEON };
+    for (int i = 0; i < E->g->nops; i++)
+        emit_op_weights(E, &E->g->ops[i]);
+    if (E->opt->trace)
+        emit_trace_hook(E);
+    emit_variant(E, NULL);
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+        if (file_isas(E) & order[k])
+            emit_variant(E, isa_of(order[k]));
+}
+
 static void emit_c_file(Emitter *E)
 {
     Buf *b = E->c;
@@ -832,12 +948,18 @@ static void emit_c_file(Emitter *E)
         buf_puts(b, "#include <math.h>\n");
     buf_putc(b, '\n');
     emit_section_macros(E);
+    if (file_isas(E))
+        emit_isa_macros(E);
     if (graph_has_weights(E->g) && !E->opt->weights_extern)
         emit_weights_preamble(E);
-    for (int i = 0; i < E->g->nops; i++)
-        emit_op_function(E, i);
-    if (E->opt->trace)
-        emit_trace_hook(E);
+    if (file_isas(E)) {
+        emit_variants(E);
+    } else {
+        for (int i = 0; i < E->g->nops; i++)
+            emit_op_function(E, i);
+        if (E->opt->trace)
+            emit_trace_hook(E);
+    }
     emit_run_functions(E);
 }
 
@@ -874,6 +996,17 @@ static void emit_blob_comment(Emitter *E, Buf *b, const char *up)
                   " * flash) or read into memory by the application. */\n", up);
 }
 
+/* <UP>_VARIANTS: the code variants the .c holds (cnnc --target). */
+static void emit_variants_macro(Emitter *E, Buf *b, const char *up)
+{
+    static const IsaBit order[] = { ISA_AVX2, ISA_AVX512, ISA_NEON };
+    buf_printf(b, "#define %s_VARIANTS \"portable", up);
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+        if (file_isas(E) & order[k])
+            buf_printf(b, " %s", isa_of(order[k])->name);
+    buf_printf(b, "\" /* --target=%s; the CPU's best is run */\n\n", E->target->name);
+}
+
 static void emit_h_file(Emitter *E, Buf *b)
 {
     const char *p = E->opt->prefix;
@@ -888,8 +1021,9 @@ static void emit_h_file(Emitter *E, Buf *b)
         buf_printf(b, "#define %s_BATCH %d /* samples per call, one after another */\n", up, E->g->batch);
     emit_shape_macros(b, up, "INPUT", &E->g->t[E->g->input], E->ctx->arena, E->g->batch);
     emit_shape_macros(b, up, "OUTPUT", &E->g->t[E->g->output], E->ctx->arena, E->g->batch);
-    buf_printf(b, "#define %s_ARENA_BYTES %lld /* scratch for %s_run_ws(); may be 0 */\n\n",
+    buf_printf(b, "#define %s_ARENA_BYTES %lld /* scratch for %s_run_ws(); may be 0 */\n",
                up, E->g->arena_floats * 4, p);
+    emit_variants_macro(E, b, up);
     if (blob_mode(E))
         emit_blob_comment(E, b, up);
     buf_puts(b, "/* The .c places its weights with CNNC_WEIGHTS_SECTION and its static\n"
@@ -914,7 +1048,8 @@ void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h
         ICE("emit_c: prefix '%s' is not a C identifier", opt->prefix ? opt->prefix : "");
     if (g->input < 0 || g->output < 0)
         ICE("emit_c: graph has no input or output");
-    Emitter E = { .ctx = ctx, .g = g, .opt = opt, .c = c_out };
+    Emitter E = { .ctx = ctx, .g = g, .opt = opt, .c = c_out, .sfx = "" };
+    E.target = opt->target ? opt->target : target_default();
     size_t nt = (size_t)(g->nt ? g->nt : 1), nops = (size_t)(g->nops ? g->nops : 1);
     E.wname = arena_alloc(ctx->arena, nt * sizeof *E.wname);
     E.wexpr = arena_alloc(ctx->arena, nt * sizeof *E.wexpr);

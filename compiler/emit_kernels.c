@@ -1,23 +1,26 @@
 /* emit_kernels.c: the fast kernels the optimizer chose (Op.variant, set by
  * pack.c): conv2d with channels or pixels in the vector lanes, conv2d one
  * channel at a time along rows, and dense on transposed weights. Each op
- * gets one or two "tile" functions, written before its own function, which
+ * gets a few "tile" functions, written before its own function, which
  * calls them over the output.
  *
- * A tile is plain C99 with literal trip counts, shaped so that gcc -O3
- * -march=native keeps its accumulators (a few arrays of 8 to 64 floats) in
- * vector registers and emits full-width FMAs (docs/passes.md, "pack"). Each
- * output still sums bias, then ic, ky, kx (dense: i) in numerics.md's order,
- * so without contraction the results are the interpreter's bit for bit. The
- * conv tiles read every tap without a bounds test: they need an unpadded
- * window (pad.c pads explicitly); a padded conv falls back to emit_ops.c.
+ * In portable C (Emitter.isa NULL) a tile is plain C99 with literal trip
+ * counts, shaped so that gcc -O3 -march=native keeps its accumulators (a
+ * few arrays of 8 to 64 floats) in vector registers and emits full-width
+ * FMAs. In a SIMD variant (Emitter.isa: AVX2, AVX-512, NEON; target.c) the
+ * accumulators are GCC vector-extension values, register-blocked to the
+ * ISA's register file, so any -O level gets the vector code (docs/targets.md).
+ * Each output still sums bias, then ic, ky, kx (dense: i) in numerics.md's
+ * order, so without contraction the results are the interpreter's bit for
+ * bit. The conv tiles read every tap without a bounds test: they need an
+ * unpadded window (pad.c pads explicitly); a padded conv falls back to
+ * emit_ops.c.
  */
 #include <string.h>
 
 #include "backend.h"
 
 enum {
-    CONV_XB = 8,       /* pixels of a KV_CONV_BLOCKED tile */
     ROWS_XV = 32,      /* pixels of a KV_CONV_ROWS tile, at most */
 };
 
@@ -63,12 +66,14 @@ static void scope_close(Emitter *E, int opened)
     }
 }
 
-/* "static void NAME(decl0, /" "* comment0 *" "/ ...)" and the opening brace. */
+/* "static void NAME(decl0, /" "* comment0 *" "/ ...)" and the opening brace;
+ * a SIMD variant's function carries its target attribute first. */
 static void tile_open(Emitter *E, const char *name, const char *const decl[4],
                       const char *const comment[4])
 {
-    int col = (int)strlen("static void (") + (int)strlen(name);
-    buf_printf(E->c, "static void %s(", name);
+    const char *attr = emit_fn_attr(E);
+    int col = (int)strlen(attr) + (int)strlen("static void (") + (int)strlen(name);
+    buf_printf(E->c, "%sstatic void %s(", attr, name);
     for (int i = 0; i < 4; i++)
         buf_printf(E->c, "%*s%s%s /* %s */\n", i ? col : 0, "", decl[i], i == 3 ? ")" : ",",
                    comment[i]);
@@ -87,15 +92,51 @@ static const char *tile_name(Emitter *E, const Op *op, const char *what, int n)
     return arena_printf(E->ctx->arena, "%s_%s%d", E->fname[op - E->g->ops], what, n);
 }
 
+/* ---- SIMD values: GCC vector extensions (emit_c.c defines the types) ---- */
+
+/* "cnnc_f8": the variant's vector of floats, 4-byte aligned, may alias. */
+static const char *vec_type(Emitter *E)
+{
+    return arena_printf(E->ctx->arena, "cnnc_f%d", E->isa->lanes);
+}
+
+/* "*(const cnnc_f8 *)(p + 8)": a vector load from any float address. */
+static const char *vec_load(Emitter *E, const char *p, long long at)
+{
+    if (at)
+        return arena_printf(E->ctx->arena, "*(const %s *)(%s + %lld)", vec_type(E), p, at);
+    return arena_printf(E->ctx->arena, "*(const %s *)(%s)", vec_type(E), p);
+}
+
+/* "{ v, v, ... }": a vector of lanes copies of the scalar expression v. */
+static const char *vec_splat(Emitter *E, const char *v)
+{
+    const char *r = arena_printf(E->ctx->arena, "{ %s", v);
+    for (int l = 1; l < E->isa->lanes; l++)
+        r = arena_printf(E->ctx->arena, "%s, %s", r, v);
+    return arena_printf(E->ctx->arena, "%s }", r);
+}
+
+/* The array NAME[n] (declared first: C90's declarations before code),
+ * filled from the vectors ACC0 .. ACC(n/lanes - 1) (acc: "s3_" names them
+ * s3_0, s3_1, ...): what the scalar stores read. */
+static void vec_spill(Emitter *E, const char *name, int n, const char *acc)
+{
+    for (int v = 0; v < n / E->isa->lanes; v++)
+        emit_line(E, "*(%s *)(%s + %d) = %s%d;", vec_type(E), name, v * E->isa->lanes, acc, v);
+}
+
 /* ---- a conv's shapes, and which kernels can be emitted ---- */
 
 typedef struct ConvDims {
     int C, H, W, F, OH, OW, G, Cg, Fg, KH, KW, SH, SW, DH, DW;
+    int B;             /* output channels per packed block (1: KV_CONV_ROWS) */
 } ConvDims;
 
 static ConvDims conv_dims(const Graph *g, const Op *op)
 {
     const Shape *is = &g->t[op->in[0]].shape, *os = &g->t[op->out].shape;
+    const int packed = op_packed_weight(op);
     ConvDims d;
     d.C = is->dim[0], d.H = is->dim[1], d.W = is->dim[2];
     d.F = os->dim[0], d.OH = os->dim[1], d.OW = os->dim[2];
@@ -103,6 +144,7 @@ static ConvDims conv_dims(const Graph *g, const Op *op)
     d.Cg = d.C / d.G, d.Fg = d.F / d.G;
     d.KH = op->win.kh, d.KW = op->win.kw;
     d.SH = op->win.sh, d.SW = op->win.sw, d.DH = op->win.dh, d.DW = op->win.dw;
+    d.B = packed >= 0 ? g->t[packed].shape.dim[2] : 1;
     return d;
 }
 
@@ -128,15 +170,119 @@ int emit_kernel_usable(const Graph *g, const Op *op)
     return 0;
 }
 
+/* The SIMD variant's vectors fit the op's block (else: portable tiles). */
+static int simd_fits(const Emitter *E, const ConvDims *d)
+{
+    return E->isa && d->B % E->isa->lanes == 0;
+}
+
+/* ---- tiles, and how a row of output pixels is cut into them ---- */
+
+typedef enum { TILE_BLOCKED, TILE_PIXELS, TILE_ROWS } TileKind;
+
+/* One tile function: n pixels of a row; TILE_PIXELS: x cb channels. */
+typedef struct Tile {
+    TileKind kind;
+    int n, cb;
+    int simd;          /* vector-extension code (Emitter.isa) */
+} Tile;
+
+/* count tiles side by side from pixel x0 of a row. */
+typedef struct Segment {
+    Tile tile;
+    int x0, count;
+} Segment;
+
+typedef struct RowPlan {
+    Segment seg[4];
+    int nseg;
+} RowPlan;
+
+static void plan_add(RowPlan *p, Tile t, int x0, int count)
+{
+    if (count > 0 && t.n > 0) {
+        Segment s = { t, x0, count };
+        p->seg[p->nseg++] = s;
+    }
+}
+
+/* Pixels x0 .. x0 + n - 1 in tiles of `most` and one of the rest. */
+static void plan_tiles(RowPlan *p, TileKind kind, int cb, int simd, int x0, int n, int most)
+{
+    const int width = n < most ? n : most;
+    if (width <= 0)
+        return;
+    Tile full = { kind, width, cb, simd }, rest = { kind, n % width, cb, simd };
+    plan_add(p, full, x0, n / width);
+    plan_add(p, rest, x0 + n / width * width, 1);
+}
+
+/* Portable KV_CONV_PIXELS: rows of 16 pixels x a block of channels, or a
+ * row of 16..32 (a multiple of 8) at once x half a block; the rest of a
+ * row, a block of channels. At most 16 accumulator arrays. */
+static void plan_portable_pixels(RowPlan *p, const ConvDims *d)
+{
+    const int ow = d->OW;
+    const int whole = !(ow % 16 == 0 || ow > 32 || ow % 8 != 0);
+    const int xv = whole ? ow : 16, cb = whole ? d->B / 2 : d->B;
+    Tile main = { TILE_PIXELS, xv, cb, 0 }, rest = { TILE_PIXELS, ow % xv, d->B, 0 };
+    plan_add(p, main, 0, ow / xv);
+    plan_add(p, rest, ow / xv * xv, 1);
+}
+
+/* SIMD KV_CONV_PIXELS: pixel_vecs vectors of pixels x pixel_ch channels,
+ * the rest of the row in blocked tiles (channels in the lanes). */
+static void plan_simd_pixels(Emitter *E, RowPlan *p, const ConvDims *d)
+{
+    const Isa *isa = E->isa;
+    int pv = d->OW / isa->lanes;
+    pv = pv < isa->pixel_vecs ? pv : isa->pixel_vecs;
+    const int xv = pv * isa->lanes, cb = isa->pixel_ch <= d->B ? isa->pixel_ch : d->B;
+    const int full = pv ? d->OW / xv * xv : 0;
+    if (pv) {
+        Tile t = { TILE_PIXELS, xv, cb, 1 };
+        plan_add(p, t, 0, d->OW / xv);
+    }
+    plan_tiles(p, TILE_BLOCKED, 0, 1, full, d->OW - full, isa->blocked_px);
+}
+
+static RowPlan row_plan(Emitter *E, const Op *op, const ConvDims *d)
+{
+    RowPlan p = { .nseg = 0 };
+    const int simd = simd_fits(E, d);
+    switch (op->variant) {
+    case KV_CONV_ROWS:
+        plan_tiles(&p, TILE_ROWS, 0, 0, 0, d->OW, ROWS_XV);
+        break;
+    case KV_CONV_PIXELS:
+        if (simd)
+            plan_simd_pixels(E, &p, d);
+        else
+            plan_portable_pixels(&p, d);
+        break;
+    default:
+        plan_tiles(&p, TILE_BLOCKED, 0, simd, 0, d->OW, simd ? E->isa->blocked_px
+                                                             : E->target->conv_xb);
+        break;
+    }
+    return p;
+}
+
+static const char *tile_fn(Emitter *E, const Op *op, const Tile *t)
+{
+    static const char *const what[] = { "tile", "pix", "row" };
+    return tile_name(E, op, what[t->kind], t->n);
+}
+
 /* ---- the tap loops every conv tile shares ---- */
 
 /* What a tile does for one tap: q points at its first pixel's input, kr at
  * the tap row's weights (w for the tap itself is kr + kx * lanes). */
-typedef void (*TapBody)(Emitter *E, const ConvDims *d, const char *kx, int n);
+typedef void (*TapBody)(Emitter *E, const ConvDims *d, const char *kx, const Tile *t);
 
 /* for ic, ky, kx in order: p = the input row, kr = the weights of (ic, ky);
  * lanes weights per tap, after a row of biases when lanes > 1. */
-static void tap_loops(Emitter *E, const ConvDims *d, int lanes, TapBody body, int n)
+static void tap_loops(Emitter *E, const ConvDims *d, int lanes, TapBody body, const Tile *t)
 {
     const char *ic = emit_loop_open(E, "ic", d->Cg, 0);
     const char *ky = emit_loop_open(E, "ky", d->KH, 0);
@@ -148,49 +294,80 @@ static void tap_loops(Emitter *E, const ConvDims *d, int lanes, TapBody body, in
                                                     NONE, lanes > 1 ? lanes : 0)));
     const char *kx = emit_loop_open(E, "kx", d->KW, 0);
     emit_line(E, "const float *q = %s;", emit_plus(E, "p", sum3(term(kx, d->DW), NONE, NONE, 0)));
-    body(E, d, kx, n);
+    body(E, d, kx, t);
     emit_loop_close(E, kx);
     scope_close(E, scope);
     emit_loop_close(E, ky);
     emit_loop_close(E, ic);
 }
 
-/* ---- KV_CONV_BLOCKED: 16 channels in the lanes x n pixels ---- */
+/* ---- KV_CONV_BLOCKED: a block of channels in the lanes x n pixels ---- */
 
-/* n input values, one per pixel; each times the tap's 16 weights. */
-static void blocked_tap(Emitter *E, const ConvDims *d, const char *kx, int n)
+/* n input values, one per pixel; each times the tap's B weights. */
+static void blocked_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile *t)
 {
-    emit_line(E, "const float *w = %s;", emit_plus(E, "kr", sum3(term(kx, KV_BLOCK), NONE, NONE, 0)));
-    for (int x = 0; x < n; x++)
+    emit_line(E, "const float *w = %s;", emit_plus(E, "kr", sum3(term(kx, d->B), NONE, NONE, 0)));
+    if (t->simd) {
+        const int nv = d->B / E->isa->lanes;
+        for (int v = 0; v < nv; v++)
+            emit_line(E, "const %s w%d = %s;", vec_type(E), v,
+                      vec_load(E, "w", (long long)v * E->isa->lanes));
+        for (int x = 0; x < t->n; x++)
+            emit_line(E, "const float v%d = q[%lld];", x, (long long)x * d->SW);
+        for (int x = 0; x < t->n; x++)
+            for (int v = 0; v < nv; v++)
+                emit_line(E, "s%d_%d += w%d * v%d;", x, v, v, x);
+        return;
+    }
+    for (int x = 0; x < t->n; x++)
         emit_line(E, "const float v%d = q[%lld];", x, (long long)x * d->SW);
-    emit_line(E, "for (int j = 0; j < %d; ++j) {", KV_BLOCK);
-    for (int x = 0; x < n; x++)
+    emit_line(E, "for (int j = 0; j < %d; ++j) {", d->B);
+    for (int x = 0; x < t->n; x++)
         emit_line(E, "    a%d[j] += w[j] * v%d;", x, x);
     emit_line(E, "}");
 }
 
-static void blocked_tile(Emitter *E, const Op *op, const ConvDims *d, int n)
+/* The accumulators, one block of channels per pixel, from the biases. */
+static void blocked_init(Emitter *E, const ConvDims *d, const Tile *t)
+{
+    if (t->simd) {
+        for (int x = 0; x < t->n; x++)
+            emit_line(E, "float a%d[%d];", x, d->B);
+        for (int x = 0; x < t->n; x++)
+            for (int v = 0; v < d->B / E->isa->lanes; v++)
+                emit_line(E, "%s s%d_%d = %s;", vec_type(E), x, v,
+                          vec_load(E, "k", (long long)v * E->isa->lanes));
+        return;
+    }
+    for (int x = 0; x < t->n; x++)
+        emit_line(E, "float a%d[%d];", x, d->B);
+    emit_line(E, "for (int j = 0; j < %d; ++j) {", d->B);
+    for (int x = 0; x < t->n; x++)
+        emit_line(E, "    a%d[j] = k[j];", x);
+    emit_line(E, "}");
+}
+
+static void blocked_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *t)
 {
     static const char *const decl[4] = { "const float *restrict x", "const float *restrict k",
                                          "float *restrict o", "int nj" };
     static const char *const comment[4] = { "the first pixel's window", "a block of packed weights",
                                             "the first pixel of the first channel",
                                             "channels to store" };
-    buf_printf(E->c, "/* %d output channels x %d pixels of a row, of op %d. */\n", KV_BLOCK, n,
+    buf_printf(E->c, "/* %d output channels x %d pixels of a row, of op %d. */\n", d->B, t->n,
                (int)(op - E->g->ops));
-    tile_open(E, tile_name(E, op, "tile", n), decl, comment);
-    for (int x = 0; x < n; x++)
-        emit_line(E, "float a%d[%d];", x, KV_BLOCK);
-    emit_line(E, "for (int j = 0; j < %d; ++j) {", KV_BLOCK);
-    for (int x = 0; x < n; x++)
-        emit_line(E, "    a%d[j] = k[j];", x);
-    emit_line(E, "}");
-    tap_loops(E, d, KV_BLOCK, blocked_tap, n);
+    tile_open(E, tile_fn(E, op, t), decl, comment);
+    blocked_init(E, d, t);
+    tap_loops(E, d, d->B, blocked_tap, t);
+    if (t->simd)
+        for (int x = 0; x < t->n; x++)
+            vec_spill(E, arena_printf(E->ctx->arena, "a%d", x), d->B,
+                      arena_printf(E->ctx->arena, "s%d_", x));
     emit_line(E, "for (int j = 0; j < nj; ++j) {");
     emit_line(E, "    float *y = %s;", emit_plus(E, "o", sum3(term("j", (long long)d->OH * d->OW),
                                                           NONE, NONE, 0)));
     E->depth++;
-    for (int x = 0; x < n; x++)
+    for (int x = 0; x < t->n; x++)
         emit_store(E, arena_printf(E->ctx->arena, "y[%d]", x), &op->act,
                    arena_printf(E->ctx->arena, "a%d[j]", x));
     E->depth--;
@@ -198,39 +375,49 @@ static void blocked_tile(Emitter *E, const Op *op, const ConvDims *d, int n)
     tile_close(E);
 }
 
-/* ---- KV_CONV_PIXELS: a row of pixels in the lanes x up to 16 channels ---- */
+/* ---- KV_CONV_PIXELS: a row of pixels in the lanes x up to a block of channels ---- */
 
-/* The tiles of a row of ow pixels: xv pixels x cb channels, then a rest of
- * ow % xv pixels x 16 channels (0: none). At most 16 vector accumulators:
- * half of AVX-512's registers, the rest for inputs and weights. */
-static void pixel_tiles(int ow, int *xv, int *cb, int *rest)
+/* The tap's cb weights as scalars; each times every pixel's input. */
+static void pixel_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile *t)
 {
-    if (ow % 16 == 0 || ow > 32 || ow % 8 != 0)
-        *xv = 16, *cb = KV_BLOCK;
-    else
-        *xv = ow, *cb = KV_BLOCK / 2;
-    *rest = ow % *xv;
-}
-
-static int pixel_channels(int ow, int n)
-{
-    int xv, cb, rest;
-    pixel_tiles(ow, &xv, &cb, &rest);
-    return n == xv ? cb : KV_BLOCK;
-}
-
-/* The tap's weights as scalars; for each pixel j, one input value times
- * each of them. */
-static void pixel_tap(Emitter *E, const ConvDims *d, const char *kx, int n)
-{
-    const int cb = pixel_channels(d->OW, n);
-    emit_line(E, "const float *w = %s;", emit_plus(E, "kr", sum3(term(kx, KV_BLOCK), NONE, NONE, 0)));
-    for (int c = 0; c < cb; c++)
+    emit_line(E, "const float *w = %s;", emit_plus(E, "kr", sum3(term(kx, d->B), NONE, NONE, 0)));
+    for (int c = 0; c < t->cb; c++)
         emit_line(E, "const float w%d = w[%d];", c, c);
-    emit_line(E, "for (int j = 0; j < %d; ++j) {", n);
+    if (t->simd) {
+        const int nv = t->n / E->isa->lanes;
+        for (int v = 0; v < nv; v++)
+            emit_line(E, "const %s x%d = %s;", vec_type(E), v,
+                      vec_load(E, "q", (long long)v * E->isa->lanes));
+        for (int c = 0; c < t->cb; c++)
+            for (int v = 0; v < nv; v++)
+                emit_line(E, "s%d_%d += w%d * x%d;", c, v, c, v);
+        return;
+    }
+    emit_line(E, "for (int j = 0; j < %d; ++j) {", t->n);
     emit_line(E, "    const float v = q[j];");
-    for (int c = 0; c < cb; c++)
+    for (int c = 0; c < t->cb; c++)
         emit_line(E, "    a%d[j] += w%d * v;", c, c);
+    emit_line(E, "}");
+}
+
+static void pixel_init(Emitter *E, const Tile *t)
+{
+    if (t->simd) {
+        for (int c = 0; c < t->cb; c++)
+            emit_line(E, "float a%d[%d];", c, t->n);
+        for (int c = 0; c < t->cb; c++) {
+            emit_line(E, "const float b%d = k[%d];", c, c);
+            for (int v = 0; v < t->n / E->isa->lanes; v++)
+                emit_line(E, "%s s%d_%d = %s;", vec_type(E), c, v,
+                          vec_splat(E, arena_printf(E->ctx->arena, "b%d", c)));
+        }
+        return;
+    }
+    for (int c = 0; c < t->cb; c++)
+        emit_line(E, "float a%d[%d];", c, t->n);
+    emit_line(E, "for (int j = 0; j < %d; ++j) {", t->n);
+    for (int c = 0; c < t->cb; c++)
+        emit_line(E, "    a%d[j] = k[%d];", c, c);
     emit_line(E, "}");
 }
 
@@ -249,7 +436,7 @@ static void pixel_store(Emitter *E, const Op *op, const ConvDims *d, int n, int 
     E->depth -= c > 0 ? 2 : 1;
 }
 
-static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, int n)
+static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *t)
 {
     static const char *const decl[4] = { "const float *restrict x", "const float *restrict k",
                                          "float *restrict o", "int nj" };
@@ -257,64 +444,49 @@ static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, int n)
                                             "packed weights of the first channel",
                                             "the first pixel of the first channel",
                                             "channels to store" };
-    const int cb = pixel_channels(d->OW, n);
-    buf_printf(E->c, "/* %d pixels of a row x %d output channels, of op %d. */\n", n, cb,
+    buf_printf(E->c, "/* %d pixels of a row x %d output channels, of op %d. */\n", t->n, t->cb,
                (int)(op - E->g->ops));
-    tile_open(E, tile_name(E, op, "pix", n), decl, comment);
-    for (int c = 0; c < cb; c++)
-        emit_line(E, "float a%d[%d];", c, n);
-    emit_line(E, "for (int j = 0; j < %d; ++j) {", n);
-    for (int c = 0; c < cb; c++)
-        emit_line(E, "    a%d[j] = k[%d];", c, c);
-    emit_line(E, "}");
-    tap_loops(E, d, KV_BLOCK, pixel_tap, n);
-    for (int c = 0; c < cb; c++)
-        pixel_store(E, op, d, n, c);
+    tile_open(E, tile_fn(E, op, t), decl, comment);
+    pixel_init(E, t);
+    tap_loops(E, d, d->B, pixel_tap, t);
+    if (t->simd)
+        for (int c = 0; c < t->cb; c++)
+            vec_spill(E, arena_printf(E->ctx->arena, "a%d", c), t->n,
+                      arena_printf(E->ctx->arena, "s%d_", c));
+    for (int c = 0; c < t->cb; c++)
+        pixel_store(E, op, d, t->n, c);
     tile_close(E);
 }
 
 /* ---- KV_CONV_ROWS: a row of pixels of one channel in the lanes ---- */
 
-static void rows_tap(Emitter *E, const ConvDims *d, const char *kx, int n)
+static void rows_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile *t)
 {
     emit_line(E, "const float w = kr[%s];", kx ? kx : "0");
-    emit_line(E, "for (int j = 0; j < %d; ++j)", n);
+    emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
     emit_line(E, "    a[j] += w * q[%s];", lin_expr(E, sum3(term("j", d->SW), NONE, NONE, 0)));
 }
 
-static void rows_tile(Emitter *E, const Op *op, const ConvDims *d, int n)
+static void rows_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *t)
 {
     static const char *const decl[4] = { "const float *restrict x", "const float *restrict k",
                                          "float b", "float *restrict o" };
     static const char *const comment[4] = { "the first pixel's window", "the channel's weights",
                                             "its bias", "the first pixel" };
-    buf_printf(E->c, "/* %d pixels of a row of one output channel, of op %d. */\n", n,
+    buf_printf(E->c, "/* %d pixels of a row of one output channel, of op %d. */\n", t->n,
                (int)(op - E->g->ops));
-    tile_open(E, tile_name(E, op, "row", n), decl, comment);
-    emit_line(E, "float a[%d];", n);
-    emit_line(E, "for (int j = 0; j < %d; ++j)", n);
+    tile_open(E, tile_fn(E, op, t), decl, comment);
+    emit_line(E, "float a[%d];", t->n);
+    emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
     emit_line(E, "    a[j] = b;");
-    tap_loops(E, d, 1, rows_tap, n);
-    emit_line(E, "for (int j = 0; j < %d; ++j)", n);
+    tap_loops(E, d, 1, rows_tap, t);
+    emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
     E->depth++;
     emit_store(E, "o[j]", &op->act, "a[j]");
     tile_close(E);
 }
 
 /* ---- the conv functions: tiles along each output row ---- */
-
-/* Tile widths along a row: the main one and the rest (0: none). */
-static void row_split(const Op *op, const ConvDims *d, int *width, int *rest)
-{
-    int cb;
-    if (op->variant == KV_CONV_PIXELS) {
-        pixel_tiles(d->OW, width, &cb, rest);
-        return;
-    }
-    const int most = op->variant == KV_CONV_ROWS ? ROWS_XV : CONV_XB;
-    *width = d->OW < most ? d->OW : most;
-    *rest = d->OW % *width;
-}
 
 /* The tile's window and output for output pixel ox + px (ox: a loop
  * variable or NONE) of row oy, channel expression ch (+ dc channels). */
@@ -331,80 +503,81 @@ static const char *at_out(Emitter *E, const ConvDims *d, const char *ch, long lo
     return emit_plus(E, "out", sum3(term(ch, plane), term(oy, d->OW), ox, px + dc * plane));
 }
 
-/* One tile call of width n at (oy, ox + px) of channel ch (the first of
- * a block: f0; KV_CONV_ROWS: f, or NULL for channel 0). A KV_CONV_PIXELS
- * tile of half a block is called for each half. */
-static void tile_call(Emitter *E, const Op *op, const ConvDims *d, const char *ch,
-                      const char *oy, Term ox, long long px, int n)
+/* One call of tile t at (oy, ox + px) of channel ch (the first of a block:
+ * f0; KV_CONV_ROWS: f, or NULL for channel 0). A TILE_PIXELS tile of cb
+ * channels is called for each cb channels of the block. */
+static void tile_call(Emitter *E, const Op *op, const ConvDims *d, const Tile *t,
+                      const char *ch, const char *oy, Term ox, long long px)
 {
-    const char *in = at_in(E, d, oy, ox, px);
-    switch (op->variant) {
-    case KV_CONV_ROWS:
-        emit_line(E, "%s(%s, k, b, %s);", tile_name(E, op, "row", n), in,
-                  at_out(E, d, ch, 0, oy, ox, px));
+    const char *in = at_in(E, d, oy, ox, px), *fn = tile_fn(E, op, t);
+    if (t->kind == TILE_ROWS) {
+        emit_line(E, "%s(%s, k, b, %s);", fn, in, at_out(E, d, ch, 0, oy, ox, px));
         return;
-    case KV_CONV_BLOCKED:
-        emit_line(E, "%s(%s, k, %s, nj);", tile_name(E, op, "tile", n), in,
-                  at_out(E, d, ch, 0, oy, ox, px));
-        return;
-    default:
-        break;
     }
-    const int cb = pixel_channels(d->OW, n);
-    for (int h = 0; h < KV_BLOCK / cb; h++) {
+    if (t->kind == TILE_BLOCKED) {
+        emit_line(E, "%s(%s, k, %s, nj);", fn, in, at_out(E, d, ch, 0, oy, ox, px));
+        return;
+    }
+    for (int h = 0; h < d->B / t->cb; h++) {
         if (h)
-            emit_line(E, "if (nj > %d)", h * cb);
-        emit_line(E, "%s%s(%s, %s, %s, %s);", h ? "    " : "", tile_name(E, op, "pix", n), in,
-                  h ? arena_printf(E->ctx->arena, "k + %d", h * cb) : "k",
-                  at_out(E, d, ch, (long long)h * cb, oy, ox, px),
-                  h ? arena_printf(E->ctx->arena, "nj - %d", h * cb) : "nj");
+            emit_line(E, "if (nj > %d)", h * t->cb);
+        emit_line(E, "%s%s(%s, %s, %s, %s);", h ? "    " : "", fn, in,
+                  h ? arena_printf(E->ctx->arena, "k + %d", h * t->cb) : "k",
+                  at_out(E, d, ch, (long long)h * t->cb, oy, ox, px),
+                  h ? arena_printf(E->ctx->arena, "nj - %d", h * t->cb) : "nj");
     }
+}
+
+/* A segment's calls: one, or a loop over ox. */
+static void segment_calls(Emitter *E, const Op *op, const ConvDims *d, const Segment *s,
+                          const char *ch, const char *oy)
+{
+    if (s->count == 1) {
+        tile_call(E, op, d, &s->tile, ch, oy, NONE, s->x0);
+        return;
+    }
+    if (s->x0)
+        emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", s->x0,
+                  s->x0 + s->count * s->tile.n, s->tile.n);
+    else
+        emit_line(E, "for (int ox = 0; ox < %d; ox += %d) {", s->count * s->tile.n, s->tile.n);
+    E->depth++;
+    tile_call(E, op, d, &s->tile, ch, oy, term("ox", 1), 0);
+    E->depth--;
+    emit_line(E, "}");
 }
 
 static void conv_row(Emitter *E, const Op *op, const ConvDims *d, const char *ch,
                      const char *oy)
 {
-    int width, rest;
-    row_split(op, d, &width, &rest);
-    const int full = d->OW - rest;
-    if (full == width) {
-        tile_call(E, op, d, ch, oy, NONE, 0, width);
-    } else {
-        emit_line(E, "for (int ox = 0; ox < %d; ox += %d) {", full, width);
-        E->depth++;
-        tile_call(E, op, d, ch, oy, term("ox", 1), 0, width);
-        E->depth--;
-        emit_line(E, "}");
-    }
-    if (rest)
-        tile_call(E, op, d, ch, oy, NONE, full, rest);
+    const RowPlan p = row_plan(E, op, d);
+    for (int i = 0; i < p.nseg; i++)
+        segment_calls(E, op, d, &p.seg[i], ch, oy);
 }
 
-/* Per block ob of 16 channels (of group ob / nbg): its packed weights k,
+/* Per block ob of B channels (of group ob / nbg): its packed weights k,
  * first channel f0, input x and the count nj of real channels in it. */
 static void blocked_block_vars(Emitter *E, const Op *op, const ConvDims *d, const char *ob)
 {
-    const int nbg = (d->Fg + KV_BLOCK - 1) / KV_BLOCK;
-    const long long size = (long long)(1 + d->Cg * d->KH * d->KW) * KV_BLOCK;
+    const int B = d->B, nbg = (d->Fg + B - 1) / B;
+    const long long size = (long long)(1 + d->Cg * d->KH * d->KW) * B;
     const char *obv = ob ? ob : "0";
     emit_line(E, "const float *k = %s;", emit_plus(E, E->wexpr[op->packed],
                                                sum3(term(ob, size), NONE, NONE, 0)));
     if (d->G > 1) {
-        emit_line(E, "const int f0 = %s / %d * %d + %s %% %d * %d;", obv, nbg, d->Fg, obv, nbg,
-                  KV_BLOCK);
+        emit_line(E, "const int f0 = %s / %d * %d + %s %% %d * %d;", obv, nbg, d->Fg, obv, nbg, B);
         emit_line(E, "const float *x = in + %s / %d * %lld;", obv, nbg,
                   (long long)d->Cg * d->H * d->W);
     } else {
-        emit_line(E, "const int f0 = %s;", lin_expr(E, sum3(term(ob, KV_BLOCK), NONE, NONE, 0)));
+        emit_line(E, "const int f0 = %s;", lin_expr(E, sum3(term(ob, B), NONE, NONE, 0)));
         emit_line(E, "const float *x = in;");
     }
-    if (d->Fg % KV_BLOCK == 0)
-        emit_line(E, "const int nj = %d;", KV_BLOCK);
+    if (d->Fg % B == 0)
+        emit_line(E, "const int nj = %d;", B);
     else if (nbg == 1)
         emit_line(E, "const int nj = %d;", d->Fg);
     else
-        emit_line(E, "const int nj = %s %% %d == %d ? %d : %d;", obv, nbg, nbg - 1,
-                  d->Fg % KV_BLOCK, KV_BLOCK);
+        emit_line(E, "const int nj = %s %% %d == %d ? %d : %d;", obv, nbg, nbg - 1, d->Fg % B, B);
 }
 
 /* Per channel f: its weights k (PyTorch layout), bias b and input x. */
@@ -433,7 +606,7 @@ static void conv_body(Emitter *E, const Op *op)
         outer = emit_loop_open(E, "f", d.F, 0);
         rows_channel_vars(E, op, &d, outer);
     } else {
-        outer = emit_loop_open(E, "ob", (long long)d.G * ((d.Fg + KV_BLOCK - 1) / KV_BLOCK), 0);
+        outer = emit_loop_open(E, "ob", (long long)d.G * ((d.Fg + d.B - 1) / d.B), 0);
         blocked_block_vars(E, op, &d, outer);
     }
     const char *oy = emit_loop_open(E, "oy", d.OH, 0);
@@ -442,17 +615,25 @@ static void conv_body(Emitter *E, const Op *op)
     emit_loop_close(E, outer);
 }
 
+/* One function per distinct tile of the row plan. */
 static void conv_tiles(Emitter *E, const Op *op)
 {
     const ConvDims d = conv_dims(E->g, op);
-    void (*tile)(Emitter *, const Op *, const ConvDims *, int) =
-        op->variant == KV_CONV_PIXELS ? pixel_tile
-        : op->variant == KV_CONV_ROWS ? rows_tile : blocked_tile;
-    int width, rest;
-    row_split(op, &d, &width, &rest);
-    tile(E, op, &d, width);
-    if (rest)
-        tile(E, op, &d, rest);
+    const RowPlan p = row_plan(E, op, &d);
+    for (int i = 0; i < p.nseg; i++) {
+        const Tile *t = &p.seg[i].tile;
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            seen |= p.seg[j].tile.kind == t->kind && p.seg[j].tile.n == t->n;
+        if (seen)
+            continue;
+        if (t->kind == TILE_PIXELS)
+            pixel_tile(E, op, &d, t);
+        else if (t->kind == TILE_ROWS)
+            rows_tile(E, op, &d, t);
+        else
+            blocked_tile(E, op, &d, t);
+    }
 }
 
 /* ---- KV_DENSE_BLOCKED: the units of a block in the lanes ---- */
@@ -468,17 +649,31 @@ static void dense_tile(Emitter *E, const Op *op, int width)
                      " * units' weights for i, so the block streams its weights once. */\n",
                width, (int)(op - E->g->ops));
     tile_open(E, tile_name(E, op, "units", width), decl, comment);
+    const int simd = E->isa && width % E->isa->lanes == 0;
+    const int nv = simd ? width / E->isa->lanes : 0;
     emit_line(E, "float a[%d];", width);
-    emit_line(E, "for (int j = 0; j < %d; ++j)", width);
-    emit_line(E, "    a[j] = k[j];");
+    if (simd)
+        for (int v = 0; v < nv; v++)
+            emit_line(E, "%s s%d = %s;", vec_type(E), v, vec_load(E, "k", (long long)v * E->isa->lanes));
+    else {
+        emit_line(E, "for (int j = 0; j < %d; ++j)", width);
+        emit_line(E, "    a[j] = k[j];");
+    }
     const char *i = emit_loop_open(E, "i", N, 0);
     const int scope = scope_open(E, i, NULL);
     emit_line(E, "const float v = x[%s];", i ? i : "0");
     emit_line(E, "const float *r = %s;", emit_plus(E, "k", sum3(term(i, width), NONE, NONE, width)));
-    emit_line(E, "for (int j = 0; j < %d; ++j)", width);
-    emit_line(E, "    a[j] += r[j] * v;");
+    if (simd) {
+        for (int v = 0; v < nv; v++)
+            emit_line(E, "s%d += %s * v;", v, vec_load(E, "r", (long long)v * E->isa->lanes));
+    } else {
+        emit_line(E, "for (int j = 0; j < %d; ++j)", width);
+        emit_line(E, "    a[j] += r[j] * v;");
+    }
     scope_close(E, scope);
     emit_loop_close(E, i);
+    if (simd)
+        vec_spill(E, "a", width, "s");
     emit_line(E, "for (int j = 0; j < nj; ++j)");
     E->depth++;
     emit_store(E, "o[j]", &op->act, "a[j]");

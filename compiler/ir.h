@@ -94,7 +94,7 @@ enum { PAD_CONSTANT, PAD_REFLECT };      /* Op.mode of OP_PAD */
  * docs/numerics.md says for the op's kind, from the op's own weights. */
 typedef enum {
     KV_GENERIC,        /* the reference loop nest (always with -O0) */
-    KV_CONV_BLOCKED,   /* conv2d: KV_BLOCK output channels (vector lanes) x a
+    KV_CONV_BLOCKED,   /* conv2d: a block of output channels (vector lanes) x a
                           few pixels of a row in registers; weights packed
                           (pack.c); no padding */
     KV_CONV_ROWS,      /* conv2d vectorized along output x: depthwise, thin
@@ -102,11 +102,12 @@ typedef enum {
     KV_DENSE_BLOCKED,  /* dense: weights packed transposed (pack.c) */
     KV_VIEW,           /* flatten: no code; the output is its input's storage */
     KV_CONV_PIXELS,    /* conv2d, stride 1 along x: a row of pixels (vector
-                          lanes) x up to KV_BLOCK output channels in registers;
+                          lanes) x up to a block of output channels in registers;
                           packed as KV_CONV_BLOCKED; no padding */
 } KernelVariant;
+/* Output channels per conv block: the target's (pack.c); the packed
+ * tensor's last dimension. */
 enum {
-    KV_BLOCK = 16,       /* output channels per conv block: one 512-bit vector */
     KV_DENSE_UNITS = 64, /* output units per dense block */
 };
 

@@ -129,7 +129,9 @@ static int splice_header(Ctx *ctx, const Buf *c, const Buf *h, Buf *src)
 /* Emits the model's C with extern weights; 0 ok, -1 after a diagnostic. */
 static int jit_source(Ctx *ctx, const Graph *g, Buf *src)
 {
-    EmitOptions eo = { JIT_PREFIX, JIT_HEADER, 1, 0, 0 };
+    /* tcc compiles portable C only: no SIMD variants to parse. */
+    EmitOptions eo = { .prefix = JIT_PREFIX, .header_name = JIT_HEADER, .weights_extern = 1,
+                       .target = ctx->target, .portable_only = 1 };
     Buf c, h;
     buf_init(&c);
     buf_init(&h);

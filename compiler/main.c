@@ -36,14 +36,14 @@ enum { EXIT_USER = 1, EXIT_USAGE = 2, MAX_PRINTED = 20 };
 #define CHECK_TOLERANCE 1e-5   /* max |jit - interp| / max |interp| */
 
 static const char usage_text[] =
-    "usage: cnnc MODEL.cnn|MODEL.onnx -o OUT.c [--name PREFIX] [-O0]\n"
+    "usage: cnnc MODEL.cnn|MODEL.onnx -o OUT.c [--name PREFIX] [-O0] [--target NAME]\n"
     "       cnnc import MODEL.onnx -o OUT.cnn\n"
     "       cnnc MODEL.cnn -o OUT.c [--emit-test TEST.c] [--ram-budget BYTES]\n"
     "                [--flash-budget BYTES] [--weights bytes|hex|file]\n"
     "       cnnc MODEL.cnn --summary | --emit ir|dot [-o FILE] | --print-after PASS\n"
     "       cnnc run MODEL.cnn --input X.npy|X.f32|random [--seed N] [--output Y.npy]\n"
     "                [--top K] [--interp | --check] [--bench N]\n"
-    "       cnnc --help | --version\n"
+    "       cnnc --help | --version | --print-targets\n"
     "\n"
     "Compile a .cnn model to standalone C99: OUT.c and OUT.h, with\n"
     "<PREFIX>_run(input, output). PREFIX defaults to the model's name\n"
@@ -54,6 +54,9 @@ static const char usage_text[] =
     "  -o OUT.c        output file; the header is written beside it as OUT.h\n"
     "  --name PREFIX   prefix of the generated names (a C identifier)\n"
     "  -O0, --no-opt   skip optimizations (fusion), for debugging\n"
+    "  --target NAME   the machine the C is for: auto (default: portable C plus\n"
+    "                  SIMD variants picked at run time), generic, x86-64-v3,\n"
+    "                  x86-64-v4, aarch64, cortex-m; --print-targets lists them\n"
     "  --dump-ast      print the parsed model and stop\n"
     "  --dump-ir       print the optimized IR and stop\n"
     "  --emit KIND     c (default), ir (the IR as text) or dot (Graphviz); ir and\n"
@@ -105,6 +108,7 @@ typedef struct Options {
     long top, bench;
     unsigned long long seed;
     const char *model, *out, *name, *input, *output;
+    const char *target;          /* --target, NULL: auto */
     const char *run_only;        /* first run-only option seen, for the usage error */
     char *stdin_text;            /* the model when it is "-": read once, NUL-terminated */
     const char *weights_file;    /* the loaded model's weights file, or NULL */
@@ -276,6 +280,7 @@ static const char *const all_options[] = {
     "-o", "--name", "-O0", "--no-opt", "--dump-ast", "--dump-ir", "--emit", "--summary",
     "--print-after", "--emit-test", "--ram-budget", "--flash-budget", "--weights", "--input",
     "--output", "--top", "--bench", "--seed", "--interp", "--check", "--help", "--version",
+    "--target", "--print-targets",
 };
 enum { NUM_OPTIONS = sizeof all_options / sizeof all_options[0] };
 
@@ -329,6 +334,7 @@ static int parse_arg(int argc, char **argv, int *i, Options *o)
     else if (strcmp(a, "--name") == 0) slot = &o->name;
     else if (strcmp(a, "--input") == 0) slot = &o->input;
     else if (strcmp(a, "--output") == 0) slot = &o->output;
+    else if (strcmp(a, "--target") == 0) slot = &o->target;
     else if (strcmp(a, "-O0") == 0 || strcmp(a, "--no-opt") == 0) o->no_opt = 1;
     else if (strcmp(a, "--interp") == 0) o->interp = 1;
     else if (strcmp(a, "--check") == 0) o->check = 1;
@@ -346,9 +352,29 @@ static int parse_arg(int argc, char **argv, int *i, Options *o)
     return 0;
 }
 
+/* --target NAME: one of cnnc_target_name's, or a usage error. */
+static int check_target(const char *name)
+{
+    const char *names[16];
+    size_t n = 0;
+    while (n < 16 && (names[n] = cnnc_target_name((int)n, NULL)) != NULL)
+        n++;
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(name, names[k]) == 0)
+            return 0;
+    const char *near = cnnc_suggest(name, names, n);
+    if (!near)
+        return usage_error("unknown target '%s' (cnnc --print-targets lists them)", name);
+    fprintf(stderr, "cnnc: unknown target '%s'; did you mean '%s'?\n"
+                    "(cnnc --print-targets lists them)\n", name, near);
+    return EXIT_USAGE;
+}
+
 static int check_run_options(const Options *o)
 {
-    if (o->import && (o->run_only || o->name || o->dump_ast || o->dump_ir || !o->out))
+    if (o->target && check_target(o->target) != 0)
+        return EXIT_USAGE;
+    if (o->import && (o->target || o->run_only || o->name || o->dump_ast || o->dump_ir || !o->out))
         return usage_error("%s", "'cnnc import' takes MODEL.onnx -o OUT.cnn [-O0] and no other option");
     if (!o->run && o->run_only)
         return usage_error("option '%s' is only for 'cnnc run'", o->run_only);
@@ -878,7 +904,7 @@ static void print_time(const Engine *e, long bench)
 
 static cnnc_model *load_model(const Options *o, int no_opt, cnnc_diag_fn fn)
 {
-    cnnc_options opt = { fn, NULL, no_opt, NULL, o->print_after, 0 };
+    cnnc_options opt = { fn, NULL, no_opt, NULL, o->print_after, 0, o->target };
     if (o->stdin_text)
         return cnnc_model_from_string("<stdin>", o->stdin_text, NULL, &opt);
     return cnnc_model_from_file(o->model, &opt);
@@ -1089,6 +1115,14 @@ static int run_compiler(const Options *o)
     return rc;
 }
 
+static int print_targets(void)
+{
+    const char *summary;
+    for (int i = 0; cnnc_target_name(i, &summary); i++)
+        printf("%-10s %s\n", cnnc_target_name(i, NULL), summary);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -1100,6 +1134,8 @@ int main(int argc, char **argv)
             printf("cnnc %s\n", CNNC_VERSION);
             return 0;
         }
+        if (strcmp(argv[i], "--print-targets") == 0)
+            return print_targets();
     }
     Options o = { 0 };
     int rc = parse_args(argc, argv, &o);

@@ -7,7 +7,8 @@
  *   provides: kernels chosen, packed weights (IRP_KERNELS)
  *   breaks:   the arena plan
  *
- * Layouts (B = KV_BLOCK, U = KV_DENSE_UNITS; padding lanes are zero):
+ * Layouts (B = the target's block, U = KV_DENSE_UNITS; padding lanes are
+ * zero):
  *   KV_CONV_BLOCKED, KV_CONV_PIXELS
  *                    [groups * ceil(Fg/B)][1 + Cg*KH*KW][B]: per block of B
  *                    output channels of one group, the biases, then for
@@ -23,19 +24,26 @@ static int round16(int n)
     return (n + 15) / 16 * 16;
 }
 
+static const Target *target_of(const Ctx *ctx)
+{
+    return ctx->target ? ctx->target : target_default();
+}
+
 /* Blocks of B output channels pay when a group has enough of them (and,
- * grouped, enough input channels per group). Along a row of 16 or more
- * pixels read with stride 1, the pixels go in the vector lanes: contiguous
- * loads and stores. Else the channels do, with one input value broadcast
- * per pixel. Measured on AVX-512: docs/passes.md. */
-static KernelVariant conv_variant(const Graph *g, const Op *op)
+ * grouped, enough input channels per group). Along a row of the target's
+ * pixels_min_ow or more pixels read with stride 1, the pixels go in the
+ * vector lanes: contiguous loads and stores. Else the channels do, with one
+ * input value broadcast per pixel. docs/passes.md. */
+static KernelVariant conv_variant(const Target *t, const Graph *g, const Op *op)
 {
     const int G = op->groups > 0 ? op->groups : 1;
     const int C = g->t[op->in[0]].shape.dim[0], F = g->t[op->out].shape.dim[0];
     const int Cg = C / G, Fg = F / G, OW = g->t[op->out].shape.dim[2];
-    if (Fg < 8 || (G > 1 && Cg < 8))
+    if (Fg < (t->block + 1) / 2 || (G > 1 && Cg < 8))
         return KV_CONV_ROWS;
-    return op->win.sw == 1 && OW >= 16 ? KV_CONV_PIXELS : KV_CONV_BLOCKED;
+    if (op->win.sw == 1 && t->pixels_min_ow && OW >= t->pixels_min_ow)
+        return KV_CONV_PIXELS;
+    return KV_CONV_BLOCKED;
 }
 
 static Shape shape3(int a, int b, int c)
@@ -46,22 +54,23 @@ static Shape shape3(int a, int b, int c)
 
 static void pack_conv(Ctx *ctx, Graph *g, Op *op, KernelVariant v)
 {
+    const int B = target_of(ctx)->block;
     const int G = op->groups > 0 ? op->groups : 1;
     const int F = g->t[op->out].shape.dim[0], Cg = g->t[op->in[0]].shape.dim[0] / G;
     const int Fg = F / G, taps = Cg * op->win.kh * op->win.kw;
-    const int nbg = (Fg + KV_BLOCK - 1) / KV_BLOCK, rows = 1 + taps;
+    const int nbg = (Fg + B - 1) / B, rows = 1 + taps;
     const float *w = g->t[op->w].data, *b = op->b >= 0 ? g->t[op->b].data : NULL;
-    const long long n = (long long)G * nbg * rows * KV_BLOCK;
+    const long long n = (long long)G * nbg * rows * B;
     float *p = arena_alloc(ctx->arena, sizeof *p * (size_t)n);
     for (int f = 0; f < F; f++) {
-        const int blk = f / Fg * nbg + f % Fg / KV_BLOCK, lane = f % Fg % KV_BLOCK;
-        float *dst = p + (long long)blk * rows * KV_BLOCK + lane;
+        const int blk = f / Fg * nbg + f % Fg / B, lane = f % Fg % B;
+        float *dst = p + (long long)blk * rows * B + lane;
         dst[0] = b ? b[f] : 0.0f;
         for (int k = 0; k < taps; k++)
-            dst[(long long)(1 + k) * KV_BLOCK] = w[(long long)f * taps + k];
+            dst[(long long)(1 + k) * B] = w[(long long)f * taps + k];
     }
     const char *name = arena_printf(ctx->arena, "%s.packed", op->name ? op->name : "conv");
-    op->packed = graph_add_weight(ctx, g, name, shape3(G * nbg, rows, KV_BLOCK), p);
+    op->packed = graph_add_weight(ctx, g, name, shape3(G * nbg, rows, B), p);
     op->variant = v;
 }
 
@@ -120,7 +129,7 @@ void pack_run(Ctx *ctx, Graph *g)
         if (op->variant != KV_GENERIC || op->w < 0 || !weights_bound(g, op))
             continue;
         if (op->kind == OP_CONV) {
-            KernelVariant v = conv_variant(g, op);
+            KernelVariant v = conv_variant(target_of(ctx), g, op);
             if (v == KV_CONV_ROWS)
                 op->variant = v;
             else

@@ -6,6 +6,39 @@
 
 #include "ir.h"
 
+/* ---- target.c: the machines code is written for (docs/targets.md) ---- */
+typedef enum {
+    ISA_AVX2 = 1,      /* x86-64-v3: AVX2 + FMA, 8 lanes */
+    ISA_AVX512 = 2,    /* x86-64-v4: AVX-512F, 16 lanes */
+    ISA_NEON = 4,      /* aarch64: NEON (Advanced SIMD), 4 lanes */
+} IsaBit;
+enum { ISA_ALL = ISA_AVX2 | ISA_AVX512 | ISA_NEON };
+
+/* One SIMD variant of the emitted kernels. */
+typedef struct Isa {
+    const char *name;  /* its functions' suffix: "avx2" */
+    const char *guard; /* the macro that is 1 where it compiles: "CNNC_AVX2" */
+    int lanes;         /* floats per vector register */
+    int vregs;         /* vector registers */
+    int blocked_px;    /* pixels of a KV_CONV_BLOCKED tile (channels in lanes) */
+    int pixel_vecs;    /* KV_CONV_PIXELS tile: vectors of pixels ... */
+    int pixel_ch;      /* ... x channels (divides the block) */
+} Isa;
+
+typedef struct Target {
+    const char *name;  /* --target=NAME */
+    const char *summary;
+    int block;         /* output channels per packed conv block (a multiple of
+                          every variant's lanes) */
+    int conv_xb;       /* pixels of the portable KV_CONV_BLOCKED tile */
+    int pixels_min_ow; /* KV_CONV_PIXELS from this output width on (0: never) */
+    unsigned isas;     /* IsaBit: the SIMD variants written beside portable C */
+} Target;
+const Target *target_default(void);           /* "auto" */
+const Target *target_find(const char *name);  /* NULL: no such target */
+const Target *target_at(int i);               /* the i-th, NULL past the end */
+const Isa *isa_of(IsaBit bit);
+
 /* ---- pass.c: the pass pipeline ---- */
 typedef struct PassOptions {
     int no_opt;        /* only the passes the backend needs (plan) */

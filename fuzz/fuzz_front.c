@@ -286,7 +286,7 @@ void fuzz_emit_check(Compilation *c)
     Buf cbuf, hbuf;
     buf_init(&cbuf);
     buf_init(&hbuf);
-    EmitOptions eo = { c->graph->name, "fuzz.h", 0, 0, 0 };
+    EmitOptions eo = { .prefix = c->graph->name, .header_name = "fuzz.h" };
     emit_c(&c->ctx, c->graph, &eo, &cbuf, &hbuf);
     check_emitted(c->arena, c->graph->name, &cbuf, &hbuf);
     buf_free(&cbuf);

@@ -160,7 +160,7 @@ static void emit_source(Compilation *c, Buf *src)
     Buf cbuf, hbuf;
     buf_init(&cbuf);
     buf_init(&hbuf);
-    EmitOptions eo = { c->graph->name, "fuzz_model.h", 0, 0, 0 };
+    EmitOptions eo = { .prefix = c->graph->name, .header_name = "fuzz_model.h" };
     emit_c(&c->ctx, c->graph, &eo, &cbuf, &hbuf);
     const char *at = cbuf.data ? strstr(cbuf.data, include) : NULL;
     if (!at)

@@ -234,7 +234,7 @@ int plan_and_emit(Graph *g, Ctx *ctx, const char *dir, const char *prefix, int w
         return 1;
     }
     char *header = arena_printf(ctx->arena, "%s.h", prefix);
-    EmitOptions opt = { prefix, header, weights_extern, 0, 0 };
+    EmitOptions opt = { .prefix = prefix, .header_name = header, .weights_extern = weights_extern };
     Buf c, h;
     buf_init(&c);
     buf_init(&h);

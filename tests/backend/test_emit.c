@@ -34,7 +34,8 @@ static int count(const char *hay, const char *needle)
  * integers, or (neither) as bytes in string literals. */
 static void emit_graph_as(TB *b, const char *prefix, int ext, int hex, Buf *c, Buf *h)
 {
-    EmitOptions opt = { prefix, arena_printf(b->arena, "%s.h", prefix), ext, 0, hex };
+    EmitOptions opt = { .prefix = prefix, .header_name = arena_printf(b->arena, "%s.h", prefix),
+                        .weights_extern = ext, .weights = hex };
     buf_init(c);
     buf_init(h);
     emit_c(&b->ctx, b->g, &opt, c, h);

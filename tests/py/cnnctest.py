@@ -144,12 +144,12 @@ def interp(cnnc, model_path, x, d, tag="interp"):
     return cnnref.read_npy(yout)
 
 
-def jit(cnnc, model_path, x, d):
+def jit(cnnc, model_path, x, d, extra=()):
     """`cnnc run` without --interp (the libtcc JIT); returns the output."""
     xin = os.path.join(d, "jit_in.npy")
     yout = os.path.join(d, "jit_out.npy")
     cnnref.write_npy(xin, x)
-    check_run([cnnc, "run", model_path, "--input", xin, "--output", yout])
+    check_run([cnnc, "run", model_path, "--input", xin, "--output", yout] + list(extra))
     return cnnref.read_npy(yout)
 
 
@@ -161,10 +161,10 @@ def input_scale(seed):
 
 # ------------------------------------------------------------ emitted C
 
-def compile_model(cnnc, model_path, d, name=None, base="model"):
-    """cnnc MODEL -o d/base.c [--name name]; returns the header facts."""
+def compile_model(cnnc, model_path, d, name=None, base="model", extra=()):
+    """cnnc MODEL -o d/base.c [--name name] [extra...]; returns the header facts."""
     out_c = os.path.join(d, base + ".c")
-    cmd = [cnnc, model_path, "-o", out_c] + (["--name", name] if name else [])
+    cmd = [cnnc, model_path, "-o", out_c] + (["--name", name] if name else []) + list(extra)
     check_run(cmd)
     out_h = out_c[:-2] + ".h"
     for f in (out_c, out_h):

@@ -2,10 +2,14 @@
 
 Consumes random models from genmodels.py (seeds 0..N-1, this shard's share)
 and every examples/*.cnn (weights rewritten to random safetensors). For each:
-cnnc compiles it to C; the C and a generated harness are built once with
-`gcc -std=c99 -O2 -ffp-contract=off -Wall -Wextra -pedantic` and once with
-`tcc -Wall`; both run on a seeded input and must match `cnnc run --interp`
-within max-rel 1e-5, as must `cnnc run` (the libtcc JIT). Also checked: the header's sizes against the model's
+cnnc compiles it to C for one target (by seed: auto, auto, cortex-m,
+x86-64-v3; docs/targets.md); the C and a generated harness are built once
+with `gcc -std=c99 -O2 -ffp-contract=off -Wall -Wextra -pedantic` (the best
+code variant this CPU runs), for auto models once more with that and
+-DCNNC_NO_AVX512 or -DCNNC_NO_SIMD (the next variant down: AVX2 where the
+CPU has it, the portable code), and once with `tcc -Wall`; all run on a
+seeded input and must match `cnnc run --interp` within max-rel 1e-5, as
+must `cnnc run` (the libtcc JIT, with the same --target). Also checked: the header's sizes against the model's
 shapes (computed by cnnref), no compiler warnings, and the harness's checks
 (input untouched, nothing written outside the output, runs independent,
 <prefix>_run_ws fine on an arena of exactly ARENA_BYTES filled with NaN
@@ -70,9 +74,14 @@ def check_build(args, d, facts, compiler, flags, exe, x, ref, stats):
     return problems
 
 
-def check_jit(args, path, x, d, ref, stats):
+# Per seed % 4: the target, and the extra gcc build's macros (docs/targets.md).
+TARGETS = [("auto", ["-DCNNC_NO_AVX512"]), ("auto", ["-DCNNC_NO_SIMD"]),
+           ("cortex-m", None), ("x86-64-v3", None)]
+
+
+def check_jit(args, path, x, d, ref, stats, target):
     """`cnnc run` without --interp: the same C, compiled in memory by libtcc."""
-    got = cnnctest.jit(args.cnnc, path, x, d).reshape(-1)
+    got = cnnctest.jit(args.cnnc, path, x, d, ["--target", target]).reshape(-1)
     stats.builds += 1
     err, _ = cnnref.max_rel_err(got, ref)
     stats.saw(err, "%s jit" % os.path.basename(d))
@@ -100,12 +109,15 @@ def check_model(args, label, seed, text, stats):
         path, m, _ = cnnctest.prepare(text, d, seed, force_file=False)
         x = cnnctest.random_input(m, seed) * cnnctest.input_scale(seed)
         ref = cnnctest.interp(args.cnnc, path, x, d).reshape(-1)
+        target, variant = TARGETS[seed % len(TARGETS)]
         if not args.no_jit:
-            problems += attempt(check_jit, args, path, x, d, ref, stats)
-        facts = cnnctest.compile_model(args.cnnc, path, d, name=name)
+            problems += attempt(check_jit, args, path, x, d, ref, stats, target)
+        facts = cnnctest.compile_model(args.cnnc, path, d, name=name, extra=["--target", target])
         header = check_header(facts, m, name)
         problems += header
         builds = [(args.gcc, cnnctest.GCC_FLAGS, "run_gcc"), (args.tcc, cnnctest.TCC_FLAGS, "run_tcc")]
+        if variant:
+            builds.append((args.gcc, cnnctest.GCC_FLAGS + variant, "run_gcc_variant"))
         if args.sanitize_every and seed % args.sanitize_every == 0:
             builds.append((args.gcc, cnnctest.SAN_FLAGS, "run_asan"))
         for cc, flags, exe in builds if not header else []:   # a wrong header breaks the harness
@@ -114,7 +126,8 @@ def check_model(args, label, seed, text, stats):
         problems.append(str(e))
     if problems:
         stats.fail += 1
-        cnnctest.report("differential " + label + (" --name " + name if name else ""),
+        cnnctest.report("differential " + label + " --target " + TARGETS[seed % len(TARGETS)][0] +
+                        (" --name " + name if name else ""),
                         seed, text, "\n".join(problems))
     elif not args.keep:
         cnnctest.shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,69 @@
+/* target.c: the machines cnnc writes code for (cnnc --target=NAME,
+ * --print-targets; docs/targets.md). A Target says how pack.c lays out
+ * weights and which code variants emit_c.c writes; an Isa says how one
+ * SIMD variant's kernels are shaped (emit_simd.c). A new ISA is a new row
+ * in each table, not edits across the kernels.
+ *
+ * Every file holds the portable C99 variant (what tcc, MSVC and firmware
+ * compilers get); a target's SIMD variants sit beside it under #if guards
+ * and share its one packed weight layout. Tile sizes follow the register
+ * files: accumulators + the values one tap loads stay under the number of
+ * vector registers, and there are at least 8 accumulators (two FMA pipes
+ * x four cycles of latency) where the shape allows.
+ */
+#include <string.h>
+
+#include "passes.h"
+
+static const Isa isas[] = {
+    /* name      guard          lanes regs  blocked_px  pixel_vecs pixel_ch  */
+    { "avx2",   "CNNC_AVX2",   8,    16,   6,          2,         4 },
+    { "avx512", "CNNC_AVX512", 16,   32,   12,         2,         8 },
+    { "neon",   "CNNC_NEON",   4,    32,   6,          4,         4 },
+};
+
+static const Target targets[] = {
+    { "auto", "portable C, plus AVX2+FMA and AVX-512F variants chosen at run time on "
+              "x86-64 (gcc, clang) and NEON on aarch64: what `cc -O2 model.c` wants",
+      16, 8, 16, ISA_AVX2 | ISA_AVX512 | ISA_NEON },
+    { "generic", "portable C99 only, no extensions: tcc, MSVC, any firmware compiler",
+      16, 8, 16, 0 },
+    { "x86-64-v3", "portable C plus an AVX2+FMA variant, used where the CPU has "
+                   "them (gcc, clang)", 16, 8, 16, ISA_AVX2 },
+    { "x86-64-v4", "portable C plus an AVX-512F variant, used where the CPU has it "
+                   "(gcc, clang)", 16, 8, 16, ISA_AVX512 },
+    { "aarch64", "portable C plus a NEON variant, used on any 64-bit Arm (gcc, clang)",
+      16, 8, 16, ISA_NEON },
+    { "cortex-m", "portable C with small tiles (4 channels x 4 pixels) that stay in a "
+                  "Cortex-M's 32 single-precision registers; -Os friendly", 4, 4, 0, 0 },
+};
+
+enum { NUM_TARGETS = sizeof targets / sizeof targets[0] };
+
+const Target *target_default(void)
+{
+    return &targets[0];
+}
+
+const Target *target_find(const char *name)
+{
+    for (int i = 0; i < NUM_TARGETS; i++)
+        if (strcmp(targets[i].name, name) == 0)
+            return &targets[i];
+    return NULL;
+}
+
+const Target *target_at(int i)
+{
+    return i >= 0 && i < NUM_TARGETS ? &targets[i] : NULL;
+}
+
+const Isa *isa_of(IsaBit bit)
+{
+    switch (bit) {
+    case ISA_AVX2: return &isas[0];
+    case ISA_AVX512: return &isas[1];
+    case ISA_NEON: return &isas[2];
+    }
+    return NULL;
+}
