@@ -269,15 +269,15 @@ OnnxVal *imp_input(Imp *im, int k)
     return v;
 }
 
-OnnxVal *imp_act(Imp *im, int k)
+OnnxVal *imp_act_nhwc(Imp *im, int k)
 {
     OnnxVal *v = imp_input(im, k);
     if (!v)
         return NULL;
     if (v->kind == VAL_EXPR) {
-        imp_error(im, "input %d '%s' comes from node %d (%s), which cnnc supports only inside "
-                  "exp(-(e*(x - c))^2), its rbf activation", k, onnx_printable(im->a, v->name), v->producer,
-                  onnx_printable(im->a, im->g->nodes[v->producer].op_type));
+        imp_error(im, "input %d '%s' comes from node %d (%s), which cnnc supports only inside %s", k,
+                  onnx_printable(im->a, v->name), v->producer,
+                  onnx_printable(im->a, im->g->nodes[v->producer].op_type), imp_expr_what(v->expr));
         return NULL;
     }
     if (v->kind != VAL_ACT) {
@@ -287,6 +287,18 @@ OnnxVal *imp_act(Imp *im, int k)
     }
     if (v->padded) {
         imp_error(im, "input %d '%s' comes from a Pad, which cnnc folds only into a following Conv",
+                  k, onnx_printable(im->a, v->name));
+        return NULL;
+    }
+    return v;
+}
+
+OnnxVal *imp_act(Imp *im, int k)
+{
+    OnnxVal *v = imp_act_nhwc(im, k);
+    if (v && v->nhwc) {
+        imp_error(im, "input %d '%s' is channels-last (Transpose perm [0, 2, 3, 1]); there cnnc supports "
+                  "elementwise ops, a LayerNorm or MatMul over the channels, and the Transpose back",
                   k, onnx_printable(im->a, v->name));
         return NULL;
     }
@@ -348,6 +360,7 @@ void imp_set_act(Imp *im, OnnxVal *out, const OnnxVal *x, int stmt, int rank, co
     out->rank = rank;
     memcpy(out->dims, dims, sizeof *dims * (size_t)rank);
     out->padded = 0;
+    out->nhwc = x->nhwc;
 }
 
 void imp_alias(OnnxVal *out, const OnnxVal *x)
@@ -792,8 +805,11 @@ static int finish_output(Imp *im, const OnnxVal *out)
     if (out->padded)
         return file_error(im, "the graph's output comes from a Pad, which cnnc folds only into a following Conv");
     if (out->kind == VAL_EXPR)
-        return file_error(im, "the graph's output is part of exp(-(e*(x - c))^2) (rbf), which cnnc supports "
-                          "only whole");
+        return diag_file_error(im->ctx, im->path, "the graph's output is part of %s, which cnnc supports only whole",
+                               imp_expr_what(out->expr)), -1;
+    if (out->nhwc)
+        return file_error(im, "the graph's output is channels-last (a Transpose perm [0, 2, 3, 1] of a feature "
+                          "map); cnnc's outputs are [N, C, H, W]");
     if (out->stmt >= 0)
         return out->stmt;
     im->node = -1;   /* no node of its own */
@@ -988,6 +1004,7 @@ int onnx_translate(Ctx *ctx, const char *path, const OnnxModel *m, const char *m
         return file_error(&im, "sparse initializers are not supported");
     if (setup_graph(&im, &live) != 0)
         return -1;
+    im.live = live;
     for (im.node = 0; im.node < im.g->nnodes; im.node++)
         if (live[im.node] && translate_node(&im) != 0)
             return -1;

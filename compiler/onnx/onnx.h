@@ -171,8 +171,10 @@ typedef struct OnnxVal {
     Layout layout;
     int pad[4];                   /* zero padding t, l, b, r from a Pad, owed to a Conv */
     int padded;
+    int nhwc;                     /* channels-last: dims are [N, H, W, C], a Transpose
+                                   * (perm 0 2 3 1) of the statement's [C, H, W] map */
     /* VAL_EXPR: 1 epsilon * (x - center), 2 its square, 3 minus that;
-     * gelu's and channel shuffle's stages (ops.c) */
+     * gelu's, channel shuffle's and layer norm's stages (ops.c) */
     int expr;
     float center, epsilon;
     int groups;                   /* channel shuffle: the groups */
@@ -231,6 +233,7 @@ typedef struct Imp {
     const OnnxVal *input;
     int batch;                    /* N */
     int node;                     /* index of the node being translated */
+    const char *live;             /* per node: the output depends on it */
 } Imp;
 
 /* import.c */
@@ -239,7 +242,8 @@ int imp_error(Imp *im, const char *fmt, ...) PRINTF_LIKE(2, 3);   /* names the n
 OnnxVal *imp_val(Imp *im, const char *name);                      /* NULL if unknown */
 OnnxVal *imp_input(Imp *im, int k);          /* the node's input k, defined; NULL + error */
 OnnxVal *imp_input_opt(Imp *im, int k);      /* NULL when absent or "" */
-OnnxVal *imp_act(Imp *im, int k);            /* input k, an unpadded activation */
+OnnxVal *imp_act(Imp *im, int k);            /* input k, an unpadded activation, not channels-last */
+OnnxVal *imp_act_nhwc(Imp *im, int k);       /* the same, channels-last allowed (elementwise ops) */
 OnnxVal *imp_const(Imp *im, int k, int dtype);  /* input k, a constant of dtype */
 OnnxVal *imp_output(Imp *im, int k);
 int imp_output_unused(Imp *im, int k);       /* output k absent or unread */
@@ -267,6 +271,9 @@ int imp_load_const(Imp *im, OnnxVal *v, const char *what);   /* v->tensor -> f o
 /* Resolves a Reshape's shape (0: copy, -1: infer) for x into target. */
 int imp_reshape_target(Imp *im, const OnnxVal *x, const long long *shape, int r, int allowzero,
                        long long *target);
+/* What a partly recognised pattern (VAL_EXPR stage) must become, for
+ * errors: "x * 0.5 * (1 + erf(x / sqrt(2))), cnnc's gelu". */
+const char *imp_expr_what(int expr);
 typedef int (*ImpOpFn)(Imp *im);
 ImpOpFn imp_find_op(const char *op_type);
 /* 1 if op_type needs the NCHW convention, so a rank-3 input is [N, C, L]. */

@@ -67,7 +67,7 @@ static int same_shape(Imp *im, const OnnxVal *x, const char *op, const char *arg
 
 static int unary(Imp *im, const char *op, const char *args)
 {
-    OnnxVal *x = imp_act(im, 0);
+    OnnxVal *x = imp_act_nhwc(im, 0);   /* elementwise: any layout */
     return x ? same_shape(im, x, op, args) : -1;
 }
 
@@ -128,19 +128,36 @@ static int op_selu(Imp *im)
     return unary(im, "selu", "");
 }
 
+static long long sample_dim0(const OnnxVal *x);
+
 /* HardSigmoid max(0, min(1, alpha*x + beta)) is cnnc's hard_sigmoid
- * (relu6(x + 3) / 6) for PyTorch's alpha = 1/6, beta = 0.5 only. */
+ * (relu6(x + 3) / 6) for PyTorch's alpha = 1/6, beta = 0.5; other values
+ * are a scale (x * alpha + beta, one value for every channel) with
+ * clip(min=0, max=1) as its activation. */
 static int op_hard_sigmoid(Imp *im)
 {
     static const char *const known[] = { "alpha", "beta", "consumed_inputs", NULL };
     float alpha, beta;
-    if (imp_attrs_known(im, known) || imp_attr_float(im, "alpha", 0.2f, &alpha) ||
+    OnnxVal *x = imp_act_nhwc(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_float(im, "alpha", 0.2f, &alpha) ||
         imp_attr_float(im, "beta", 0.5f, &beta))
         return -1;
-    if (fabsf(alpha - 1.0f / 6.0f) > 1e-6f || beta != 0.5f)
-        return imp_error(im, "alpha = %g, beta = %g are not supported: cnnc's hard_sigmoid is PyTorch's "
-                         "(alpha 1/6, beta 0.5)", (double)alpha, (double)beta);
-    return unary(im, "hard_sigmoid", "");
+    if (fabsf(alpha - 1.0f / 6.0f) <= 1e-6f && beta == 0.5f)
+        return same_shape(im, x, "hard_sigmoid", "");
+    long long c = sample_dim0(x);
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "scale", "bias=true", src, 1);
+    s->note = arena_printf(im->a, "%s * x + %s, then clipped to [0, 1]", imp_fmt_float(im, alpha),
+                           imp_fmt_float(im, beta));
+    float *w = imp_weight(im, s, "weight", 1, &c)->data, *b = imp_weight(im, s, "bias", 1, &c)->data;
+    for (long long i = 0; i < c; i++)
+        w[i] = alpha, b[i] = beta;
+    OnnxVal y = *x;
+    y.stmt = stmt_index(im, s);
+    src[0] = &y;
+    OnnxStmt *clip = imp_stmt(im, "clip", "min=0, max=1", src, 1);
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, clip), x->rank, x->dims);
+    return 0;
 }
 
 static int op_hard_swish(Imp *im)
@@ -178,39 +195,6 @@ static int op_clip(Imp *im)
     return unary(im, "clip", arena_printf(im->a, "%s%s%s%s%s", has_lo ? "min=" : "", has_lo ? imp_fmt_float(im, lo) : "",
                                           has_lo && has_hi ? ", " : "", has_hi ? "max=" : "",
                                           has_hi ? imp_fmt_float(im, hi) : ""));
-}
-
-/* ReduceMean over H and W with keepdims is mean (axes: an attribute, or
- * from opset 18 a constant input). */
-static int op_reduce_mean(Imp *im)
-{
-    static const char *const known[] = { "axes", "keepdims", "noop_with_empty_axes", NULL };
-    long long axes[ONNX_MAX_RANK], keep;
-    int n = 0;
-    OnnxVal *x = imp_act(im, 0);
-    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "keepdims", 1, &keep))
-        return -1;
-    if (im->opset < 18) {
-        if (imp_attr_ints(im, "axes", ONNX_MAX_RANK, axes, &n))
-            return -1;
-    } else {
-        OnnxVal *a = imp_input_opt(im, 1);
-        if (a && (a->kind != VAL_CONST || a->dtype != ONNX_INT64 || a->numel > ONNX_MAX_RANK))
-            return imp_error(im, "input 1 (axes) must be a constant list");
-        n = a ? (int)a->numel : 0;
-        for (int k = 0; k < n; k++)
-            axes[k] = a->i[k];
-    }
-    for (int k = 0; k < n; k++)
-        axes[k] += axes[k] < 0 ? x->rank : 0;
-    int hw = x->rank == 4 && x->lead && n == 2 && ((axes[0] == 2 && axes[1] == 3) || (axes[0] == 3 && axes[1] == 2));
-    if (!hw || !keep)
-        return imp_error(im, "only the mean over H and W of [N, C, H, W] with keepdims=1 is supported (cnnc's mean)");
-    long long dims[ONNX_MAX_RANK] = { x->dims[0], x->dims[1], 1, 1 };
-    const OnnxVal *src[1] = { x };
-    OnnxStmt *s = imp_stmt(im, "mean", "", src, 1);
-    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), 4, dims);
-    return 0;
 }
 
 /* Opset < 13 flattens dims [axis, rank) and normalizes them together: that
@@ -919,8 +903,13 @@ static int op_gemm(Imp *im)
     return c && beta != 0.0f ? gemm_bias(im, s, c, beta, a->dims[0], s->w[0].shape[0]) : 0;
 }
 
+static int matmul_channels_last(Imp *im, OnnxVal *x);
+
 static int op_matmul(Imp *im)
 {
+    OnnxVal *x = imp_input(im, 0);
+    if (x && x->kind == VAL_ACT && x->nhwc)
+        return matmul_channels_last(im, x);
     OnnxVal *a = batch_of_vectors(im, "MatMul");
     OnnxVal *b = a ? imp_const(im, 1, ONNX_FLOAT) : NULL;
     if (!b || imp_attrs_known(im, no_attrs))
@@ -929,6 +918,19 @@ static int op_matmul(Imp *im)
 }
 
 /* ---- Add, Mul, Concat ---- */
+
+/* The axis of x that holds the .cnn map's channels: 1 of [N, C, ...],
+ * the last of a channels-last [N, H, W, C]. */
+static int chan_axis(const OnnxVal *x)
+{
+    return x->nhwc ? x->rank - 1 : 1;
+}
+
+/* The first dim of x's .cnn sample: a map's channels, a vector's length. */
+static long long sample_dim0(const OnnxVal *x)
+{
+    return x->nhwc ? x->dims[x->rank - 1] : x->dims[x->lead];
+}
 
 static float *stmt_bias(Imp *im, OnnxStmt *s)
 {
@@ -942,9 +944,10 @@ static float *stmt_bias(Imp *im, OnnxStmt *s)
  * right; opset < 7 with broadcast=1: from attribute axis). */
 static int bias_axis_ok(Imp *im, const OnnxVal *x, const OnnxVal *c, long long first)
 {
+    int ch = chan_axis(x);
     for (int j = 0; j < c->rank; j++) {
         long long p = first + j;
-        if (c->dims[j] != 1 && (p != 1 || c->dims[j] != x->dims[1]))
+        if (c->dims[j] != 1 && (p != ch || c->dims[j] != x->dims[ch]))
             return 0;
     }
     (void)im;
@@ -953,25 +956,35 @@ static int bias_axis_ok(Imp *im, const OnnxVal *x, const OnnxVal *c, long long f
 
 /* x op c for a constant c of one value, or of one per channel: cnnc's
  * scale (input normalization, layer scale). op is '*', '/' (as the
- * product with 1/c, within a rounding of the division), '+' or '-'.
- * 1 when x and c are not that. */
+ * product with 1/c, within a rounding of the division), '+', '-', or '~'
+ * (c - x). A product with the result of a layernorm that nothing else
+ * reads scales its weight instead. 1 when x and c are not that. */
 static int const_scale(Imp *im, const OnnxVal *x, const OnnxVal *c, char op)
 {
     if (x->kind != VAL_ACT || x->padded || c->kind != VAL_CONST || c->dtype != ONNX_FLOAT || x->rank < 2 ||
         !x->lead)
         return 1;
-    long long C = x->dims[1];
+    long long C = x->dims[chan_axis(x)];
     if (c->numel != 1 && !(c->numel == C && c->rank <= x->rank && bias_axis_ok(im, x, c, x->rank - c->rank)))
         return 1;
+    OnnxStmt *ln = x->stmt >= 0 ? &im->stmts[x->stmt] : NULL;
+    if (op == '*' && ln && strcmp(ln->op, "layernorm") == 0 && x->nuses == 1) {
+        for (int k = 0; k < 2; k++)   /* the LayerNorm's weight: scales its weight and bias */
+            for (long long i = 0; i < C; i++)
+                ln->w[k].data[i] *= c->f[c->numel == 1 ? 0 : i];
+        imp_alias(imp_output(im, 0), x);
+        return 0;
+    }
+    int shift = op == '+' || op == '-' || op == '~';
     const OnnxVal *src[1] = { x };
-    OnnxStmt *s = imp_stmt(im, "scale", op == '+' || op == '-' ? "bias=true" : "", src, 1);
+    OnnxStmt *s = imp_stmt(im, "scale", shift ? "bias=true" : "", src, 1);
     float *w = imp_weight(im, s, "weight", 1, &C)->data;
-    float *b = op == '+' || op == '-' ? imp_weight(im, s, "bias", 1, &C)->data : NULL;
+    float *b = shift ? imp_weight(im, s, "bias", 1, &C)->data : NULL;
     for (long long i = 0; i < C; i++) {
         const float v = c->f[c->numel == 1 ? 0 : i];
-        w[i] = op == '*' ? v : op == '/' ? 1.0f / v : 1.0f;
+        w[i] = op == '*' ? v : op == '/' ? 1.0f / v : op == '~' ? -1.0f : 1.0f;
         if (b)
-            b[i] = op == '+' ? v : -v;
+            b[i] = op == '-' ? -v : v;
     }
     imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), x->rank, x->dims);
     return 0;
@@ -986,7 +999,8 @@ static int fold_bias(Imp *im, OnnxVal *x, OnnxVal *c)
         return -1;
     long long first = legacy ? axis : x->rank - c->rank;
     OnnxStmt *s = x->stmt >= 0 ? &im->stmts[x->stmt] : NULL;
-    int foldable = s && x->kind == VAL_ACT && (strcmp(s->op, "conv2d") == 0 || strcmp(s->op, "dense") == 0) && x->nuses == 1 &&
+    int foldable = s && x->kind == VAL_ACT && x->nuses == 1 &&
+                   (strcmp(s->op, "conv2d") == 0 || strcmp(s->op, "dense") == 0 || strcmp(s->op, "layernorm") == 0) &&
                    x->lead && !x->padded && c->dtype == ONNX_FLOAT;
     if (!foldable || !bias_axis_ok(im, x, c, first) || (!legacy && im->opset < 7 && c->rank != x->rank)) {
         int r = legacy ? 1 : const_scale(im, x, c, '+');
@@ -1006,6 +1020,11 @@ static int fold_bias(Imp *im, OnnxVal *x, OnnxVal *c)
 }
 
 static int gelu_add(Imp *im, const OnnxVal *a, const OnnxVal *b);
+static int ln_add(Imp *im, const OnnxVal *a, const OnnxVal *b);
+static int ln_sub(Imp *im, OnnxVal *a, const OnnxVal *b);
+static int ln_square(Imp *im, const OnnxVal *a, const OnnxVal *b, int mul);
+static int ln_div(Imp *im, const OnnxVal *a, const OnnxVal *b);
+static int feeds_rbf(Imp *im);
 
 static int op_add(Imp *im)
 {
@@ -1015,14 +1034,16 @@ static int op_add(Imp *im)
     if (!b || imp_attrs_known(im, known))
         return -1;
     int g = gelu_add(im, a, b);
+    if (g > 0)
+        g = ln_add(im, a, b);
     if (g <= 0)
         return g;
     if (a->kind == VAL_CONST || b->kind == VAL_CONST)
         return a->kind == VAL_CONST ? fold_bias(im, b, a) : fold_bias(im, a, b);
-    if (!imp_act(im, 0) || !imp_act(im, 1))
+    if (!imp_act_nhwc(im, 0) || !imp_act_nhwc(im, 1))
         return -1;
     if (a->rank != b->rank || memcmp(a->dims, b->dims, sizeof *a->dims * (size_t)a->rank) != 0 ||
-        a->layout != b->layout)
+        a->layout != b->layout || a->nhwc != b->nhwc)
         return imp_error(im, "inputs '%s' %s and '%s' %s differ in shape; cnnc adds activations of one shape",
                          vname(im, a), shape_text(im, a), vname(im, b), shape_text(im, b));
     const OnnxVal *src[2] = { a, b };
@@ -1100,9 +1121,13 @@ static int op_sub(Imp *im)
     OnnxVal *a = imp_input(im, 0), *b = a ? imp_input(im, 1) : NULL, e;
     if (!b || imp_attrs_known(im, known))
         return -1;
-    int r = binary_act(im, "sub", a, b);
-    if (r > 0 && !is_scalar(b))
+    int r = ln_sub(im, a, b);
+    if (r > 0)
+        r = binary_act(im, "sub", a, b);
+    if (r > 0 && (!is_scalar(b) || !feeds_rbf(im)))
         r = const_scale(im, a, b, '-');
+    if (r > 0)
+        r = const_scale(im, b, a, '~');
     if (r <= 0)
         return r;
     if (!lin_of(a, &e) || !is_scalar(b))
@@ -1116,6 +1141,9 @@ static int op_pow(Imp *im)
     OnnxVal *a = imp_input(im, 0), *b = a ? imp_input(im, 1) : NULL, e;
     if (!b || imp_attrs_known(im, no_attrs))
         return -1;
+    int l = ln_square(im, a, b, 0);
+    if (l <= 0)
+        return l;
     if (!lin_of(a, &e) || !is_scalar(b) || b->f[0] != 2.0f)
         return imp_error(im, "Pow %s (as d^2)", rbf_msg);
     return set_expr(im, &e, 2);
@@ -1166,6 +1194,9 @@ static int op_div(Imp *im)
     OnnxVal *a = imp_input(im, 0), *b = a ? imp_input(im, 1) : NULL;
     if (!b || imp_attrs_known(im, no_attrs))
         return -1;
+    int l = ln_div(im, a, b);
+    if (l <= 0)
+        return l;
     if (a->kind != VAL_ACT || a->padded || !scalar_is(b, 1.41421356f)) {
         int r = const_scale(im, a, b, '/');
         return r <= 0 ? r : imp_error(im, "Div is supported only by a constant (one value, or one per channel) or %s",
@@ -1227,7 +1258,9 @@ static int op_mul(Imp *im)
     OnnxVal *b = a ? imp_input(im, 1) : NULL, e;
     if (!b || imp_attrs_known(im, no_attrs))
         return -1;
-    int g = gelu_mul(im, a, b);
+    int g = ln_square(im, a, b, 1);
+    if (g > 0)
+        g = gelu_mul(im, a, b);
     if (g <= 0)
         return g;
     for (int k = 0; k < 2; k++) {
@@ -1241,7 +1274,7 @@ static int op_mul(Imp *im)
             imp_alias(imp_output(im, 0), sg);
             return 0;
         }
-        if (is_scalar(sg) && lin_of(x, &e)) {
+        if (is_scalar(sg) && lin_of(x, &e) && (x->kind == VAL_EXPR || feeds_rbf(im))) {
             e.epsilon *= sg->f[0];
             return set_expr(im, &e, 1);
         }
@@ -1254,7 +1287,7 @@ static int op_mul(Imp *im)
     if (r <= 0)
         return r;
     return imp_error(im, "Mul is supported only as x * Sigmoid(x) (swish), of two activations, by a constant "
-                     "of one value per channel, or inside exp(-(e*(x - c))^2) (rbf) or a gelu");
+                     "of one value or one per channel, or inside exp(-(e*(x - c))^2) (rbf), a gelu or a layer norm");
 }
 
 static int concat_fits(Imp *im, const OnnxVal *first, const OnnxVal *x, long long a)
@@ -1531,8 +1564,32 @@ static int op_upsample(Imp *im)
     return upsample_stmt(im, 1, 1);
 }
 
+/* [N, C, H, W] to channels-last [N, H, W, C] (perm 0 2 3 1) and back
+ * (perm 0 3 1 2) move no data in cnnc: the value is marked (OnnxVal.nhwc)
+ * and its readers map the channel axis (ConvNeXt's Permute around its
+ * LayerNorm and Linear layers). 1 when perm is neither. */
+static int channels_last(Imp *im, OnnxVal *x, const long long *perm)
+{
+    static const long long to_last[4] = { 0, 2, 3, 1 }, to_first[4] = { 0, 3, 1, 2 }, same[4] = { 0, 1, 2, 3 };
+    OnnxVal *out = imp_output(im, 0);
+    int flip = memcmp(perm, x->nhwc ? to_first : to_last, sizeof same) == 0;
+    if (!flip && memcmp(perm, same, sizeof same) != 0)
+        return imp_error(im, "perm [%lld, %lld, %lld, %lld] of '%s' %s%s is not supported: cnnc transposes a "
+                         "feature map only to channels-last and back (perm [0, 2, 3, 1], then [0, 3, 1, 2])",
+                         perm[0], perm[1], perm[2], perm[3], vname(im, x), shape_text(im, x),
+                         x->nhwc ? " (channels-last)" : "");
+    imp_alias(out, x);
+    if (out && flip) {
+        out->nhwc = !x->nhwc;
+        for (int i = 0; i < 4; i++)
+            out->dims[i] = x->dims[perm[i]];
+    }
+    return 0;
+}
+
 /* A constant Transpose was folded (fold.c): this one reads an activation,
- * which is supported as the middle of a channel shuffle. */
+ * which is supported to channels-last and back, and as the middle of a
+ * channel shuffle. */
 static int op_transpose(Imp *im)
 {
     static const char *const known[] = { "perm", NULL };
@@ -1542,13 +1599,453 @@ static int op_transpose(Imp *im)
     OnnxVal *x = imp_input(im, 0);
     if (!x || imp_attrs_known(im, known) || imp_attr_ints(im, "perm", ONNX_MAX_RANK, perm, &n))
         return -1;
+    if (x->kind == VAL_ACT && !x->padded && x->rank == 4 && x->lead && x->layout == LAY_MAP && n == 4)
+        return channels_last(im, x, perm);
     if (x->kind != VAL_EXPR || x->expr != SHUF_SPLIT || n != 5 || memcmp(perm, swap, sizeof swap) != 0)
-        return imp_error(im, "a Transpose of an activation is supported only as the middle of a channel "
+        return imp_error(im, "a Transpose of an activation is supported only to channels-last and back "
+                         "(perm [0, 2, 3, 1], then [0, 3, 1, 2]) and as the middle of a channel "
                          "shuffle (Reshape to [N, G, C/G, H, W], perm [0, 2, 1, 3, 4], Reshape back)");
     OnnxVal e = *x;
     e.dims[1] = x->dims[2];
     e.dims[2] = x->dims[1];
     return set_stage(im, &e, SHUF_SWAP);
+}
+
+/* ---- layer norm over the channels, as PyTorch exports it before opset 17:
+ * Div(Sub(x, ReduceMean(x)), Sqrt(Add(ReduceMean(Pow(Sub(...), 2)), eps))),
+ * each mean over the channel axis (the last of a channels-last map, 1 of
+ * [N, C, H, W], or a vector's); the Mul and Add of its weight and bias
+ * that follow fold into the layernorm statement ---- */
+
+enum { LN_MEAN = 31, LN_DIFF, LN_SQ, LN_VAR, LN_VAREPS, LN_STD };   /* VAL_EXPR stages after the shuffle's */
+
+static const char *const ln_msg = "is supported only inside (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) "
+                                  "over the channels, cnnc's layernorm";
+
+const char *imp_expr_what(int expr)
+{
+    if (expr >= LN_MEAN)
+        return "(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) over the channels, cnnc's layernorm";
+    if (expr >= SHUF_SPLIT)
+        return "a channel shuffle (Reshape to [N, G, C/G, H, W], Transpose perm [0, 2, 1, 3, 4], Reshape back)";
+    if (expr >= GELU_DIV)
+        return "x * 0.5 * (1 + erf(x / sqrt(2))), cnnc's gelu";
+    return "exp(-(e*(x - c))^2), its rbf activation";
+}
+
+/* Whether a and b are stages computed from the same activation. */
+static int same_source(const OnnxVal *a, const OnnxVal *b)
+{
+    return a->stmt == b->stmt && a->nhwc == b->nhwc && a->rank == b->rank && a->layout == b->layout &&
+           memcmp(a->dims, b->dims, sizeof *a->dims * (size_t)a->rank) == 0;
+}
+
+/* Sub(x, mean(x)); 1 when b is not a layer norm's mean. */
+static int ln_sub(Imp *im, OnnxVal *a, const OnnxVal *b)
+{
+    if (is_stage(a, LN_MEAN))
+        return imp_error(im, "Sub %s (as x - mean(x))", ln_msg);
+    if (!is_stage(b, LN_MEAN))
+        return 1;
+    if (a->kind != VAL_ACT || a->padded || !same_source(a, b))
+        return imp_error(im, "Sub %s (as x - mean(x) of the same x)", ln_msg);
+    OnnxVal e = *a;
+    e.kind = VAL_EXPR;
+    return set_expr(im, &e, LN_DIFF);
+}
+
+/* Pow(d, 2) or Mul(d, d) of d = x - mean(x); 1 when a is not d. */
+static int ln_square(Imp *im, const OnnxVal *a, const OnnxVal *b, int mul)
+{
+    if (!is_stage(a, LN_DIFF) && !is_stage(b, LN_DIFF))
+        return 1;
+    if (!is_stage(a, LN_DIFF) || (mul ? a != b : !scalar_is(b, 2.0f)))
+        return imp_error(im, "%s %s (as (x - mean(x))^2)", mul ? "Mul" : "Pow", ln_msg);
+    return set_expr(im, a, LN_SQ);
+}
+
+/* Add(variance, eps); 1 when neither is a layer norm's variance. */
+static int ln_add(Imp *im, const OnnxVal *a, const OnnxVal *b)
+{
+    const OnnxVal *v = is_stage(a, LN_VAR) ? a : is_stage(b, LN_VAR) ? b : NULL, *c = v == a ? b : a;
+    if (!v)
+        return 1;
+    if (!is_scalar(c) || !(c->f[0] > 0.0f) || !isfinite(c->f[0]))
+        return imp_error(im, "Add %s (as variance + eps, eps a constant greater than 0)", ln_msg);
+    OnnxVal e = *v;
+    e.epsilon = c->f[0];
+    return set_expr(im, &e, LN_VAREPS);
+}
+
+static int op_sqrt(Imp *im)
+{
+    OnnxVal *a = imp_input(im, 0);
+    if (!a || imp_attrs_known(im, no_attrs))
+        return -1;
+    if (!is_stage(a, LN_VAREPS))
+        return imp_error(im, "Sqrt %s", ln_msg);
+    return set_expr(im, a, LN_STD);
+}
+
+/* A layernorm statement on x: weight and bias from w and b (NULL: 1, 0). */
+static int ln_stmt(Imp *im, const OnnxVal *x, float eps, const OnnxVal *w, const OnnxVal *b)
+{
+    long long c = sample_dim0(x);
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "layernorm", eps == 1e-5f ? "" : arena_printf(im->a, "epsilon=%s",
+                                                                          imp_fmt_float(im, eps)), src, 1);
+    float *sw = imp_weight(im, s, "weight", 1, &c)->data, *sb = imp_weight(im, s, "bias", 1, &c)->data;
+    for (long long i = 0; i < c; i++) {
+        sw[i] = w ? w->f[w->numel == 1 ? 0 : i] : 1.0f;
+        sb[i] = b ? b->f[b->numel == 1 ? 0 : i] : 0.0f;
+    }
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), x->rank, x->dims);
+    return 0;
+}
+
+/* Div(x - mean(x), sqrt(var + eps)): the layernorm; 1 when b is not that. */
+static int ln_div(Imp *im, const OnnxVal *a, const OnnxVal *b)
+{
+    if (!is_stage(b, LN_STD) && !is_stage(a, LN_DIFF))
+        return 1;
+    if (!is_stage(a, LN_DIFF) || !is_stage(b, LN_STD) || !same_source(a, b))
+        return imp_error(im, "Div %s (as (x - mean(x)) / sqrt(var + eps) of the same x)", ln_msg);
+    OnnxVal x = *a;
+    x.kind = VAL_ACT;
+    return ln_stmt(im, &x, b->epsilon, NULL, NULL);
+}
+
+/* Whether a live node after this one reads its output as input k of an
+ * op_type. */
+static int read_later_as(Imp *im, const char *op_type, int k)
+{
+    const OnnxNode *me = imp_node(im);
+    if (me->noutputs < 1 || !me->outputs[0][0])
+        return 0;
+    for (int i = im->node + 1; i < im->g->nnodes; i++) {
+        const OnnxNode *n = &im->g->nodes[i];
+        if (im->live[i] && strcmp(n->op_type, op_type) == 0 && k < n->ninputs &&
+            strcmp(n->inputs[k], me->outputs[0]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether this node's output leads (through Sub and Mul by constants) to
+ * a square, as in exp(-(e*(x - c))^2): then x - c and x * e are parts of
+ * an rbf, otherwise a scale. */
+static int feeds_rbf(Imp *im)
+{
+    const OnnxNode *me = imp_node(im);
+    const char *v = me->noutputs ? me->outputs[0] : "";
+    for (int i = im->node + 1, steps = 0; v[0] && i < im->g->nnodes && steps < 4; i++) {
+        const OnnxNode *n = &im->g->nodes[i];
+        int reads = 0;
+        for (int k = 0; im->live[i] && k < n->ninputs; k++)
+            reads += strcmp(n->inputs[k], v) == 0;
+        if (!reads)
+            continue;
+        if (strcmp(n->op_type, "Pow") == 0 || (strcmp(n->op_type, "Mul") == 0 && reads == 2))
+            return 1;
+        if ((strcmp(n->op_type, "Mul") != 0 && strcmp(n->op_type, "Sub") != 0) || n->noutputs < 1)
+            return 0;
+        v = n->outputs[0];
+        steps++;
+    }
+    return 0;
+}
+
+/* The axes of a ReduceMean (an attribute, or from opset 18 a constant
+ * input), in range, made non-negative; n = 0: all (unless noop). */
+static int reduce_axes(Imp *im, const OnnxVal *x, long long *axes, int *n)
+{
+    if (im->opset < 18) {
+        if (imp_attr_ints(im, "axes", ONNX_MAX_RANK, axes, n))
+            return -1;
+    } else {
+        OnnxVal *a = imp_input_opt(im, 1);
+        if (im->ctx->nerrors)
+            return -1;
+        if (a && (a->kind != VAL_CONST || a->dtype != ONNX_INT64 || a->numel > ONNX_MAX_RANK))
+            return imp_error(im, "input 1 (axes) must be a constant list of at most %d axes", ONNX_MAX_RANK);
+        *n = a ? (int)a->numel : 0;
+        for (int k = 0; k < *n; k++)
+            axes[k] = a->i[k];
+    }
+    if (*n < 0)
+        *n = 0;
+    for (int k = 0; k < *n; k++) {
+        long long v = axes[k] < 0 ? axes[k] + x->rank : axes[k];
+        if (v < 0 || v >= x->rank)
+            return imp_error(im, "axis %lld is out of range for rank %d", axes[k], x->rank);
+        axes[k] = v;
+        for (int j = 0; j < k; j++)
+            if (axes[j] == v)
+                return imp_error(im, "axis %lld is listed twice", v);
+    }
+    return 0;
+}
+
+/* ReduceMean: over H and W of a feature map is cnnc's mean (keepdims=0:
+ * mean(keepdims=false), a vector per sample); over axes of size 1 a
+ * relabelling (a flatten); over the channels the start of a layer norm;
+ * of a layer norm's squared differences, its variance. */
+static int op_reduce_mean(Imp *im)
+{
+    static const char *const known[] = { "axes", "keepdims", "noop_with_empty_axes", NULL };
+    long long axes[ONNX_MAX_RANK], keep, noop;
+    int n;
+    OnnxVal *x = imp_input(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "keepdims", 1, &keep) ||
+        imp_attr_int(im, "noop_with_empty_axes", 0, &noop) || reduce_axes(im, x, axes, &n))
+        return -1;
+    if (n == 0 && noop) {
+        imp_alias(imp_output(im, 0), x);
+        return 0;
+    }
+    int on_channels = n == 1 && axes[0] == chan_axis(x) && keep;
+    if (is_stage(x, LN_SQ)) {
+        if (!on_channels)
+            return imp_error(im, "ReduceMean %s (as the mean of (x - mean(x))^2 over the channel axis %d, "
+                             "keepdims=1)", ln_msg, chan_axis(x));
+        return set_expr(im, x, LN_VAR);
+    }
+    if (!(x = imp_act_nhwc(im, 0)))
+        return -1;
+    if (on_channels && x->lead && x->rank >= 2 && read_later_as(im, "Sub", 1)) {
+        OnnxVal e = *x;
+        e.kind = VAL_EXPR;
+        return set_expr(im, &e, LN_MEAN);
+    }
+    long long dims[ONNX_MAX_RANK];
+    int r = 0, ones = 1, hw = 0;
+    for (int i = 0; i < x->rank; i++) {
+        int red = n == 0;
+        for (int k = 0; k < n; k++)
+            red |= axes[k] == i;
+        ones &= !red || x->dims[i] == 1;
+        hw += red && i >= 2 && x->lead && x->layout != LAY_VEC;
+        if (!red || keep)
+            dims[r++] = red ? 1 : x->dims[i];
+    }
+    int spatial = !x->nhwc && hw == n && hw == x->rank - 2 && n > 0;
+    if (ones && !x->nhwc)      /* a mean over sizes 1 moves no data */
+        return keep ? (imp_alias(imp_output(im, 0), x), 0) : reshape_to(im, x, r, dims, "ReduceMean of");
+    if (!spatial)
+        return imp_error(im, "only the mean over H and W of [N, C, H, W] (or L of [N, C, L]) is supported "
+                         "(cnnc's mean), over axes of size 1, or over the channels inside a layer norm; "
+                         "here over %d of the axes of %s%s", n ? n : x->rank, shape_text(im, x),
+                         x->nhwc ? " (channels-last)" : "");
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "mean", keep ? "" : "keepdims=false", src, 1);
+    OnnxVal *out = imp_output(im, 0);
+    imp_set_act(im, out, x, stmt_index(im, s), r, dims);
+    if (out && !keep)
+        out->layout = LAY_VEC;
+    return 0;
+}
+
+/* LayerNormalization (opset 17) over the channels: axis the last axis of a
+ * channels-last map or of a batch of vectors (or any axis when the other
+ * normalized dims are 1). */
+static int op_layer_norm(Imp *im)
+{
+    static const char *const known[] = { "axis", "epsilon", "stash_type", NULL };
+    long long axis;
+    float eps;
+    OnnxVal *x = imp_act_nhwc(im, 0);
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "axis", -1, &axis) ||
+        imp_attr_float(im, "epsilon", 1e-5f, &eps))
+        return -1;
+    long long a = axis < 0 ? axis + x->rank : axis;
+    if (a < 0 || a >= x->rank)
+        return imp_error(im, "attribute 'axis' = %lld is out of range for rank %d", axis, x->rank);
+    int ok = x->lead && x->rank >= 2 && a >= 1 && chan_axis(x) >= a;
+    for (int i = (int)a; ok && i < x->rank; i++)
+        ok = i == chan_axis(x) || x->dims[i] == 1;
+    if (!ok)
+        return imp_error(im, "a LayerNormalization over axes %lld.. of %s%s is not supported: cnnc's layernorm "
+                         "normalizes over the channels (the last axis after a Transpose perm [0, 2, 3, 1], "
+                         "or of a batch of vectors)", a, shape_text(im, x), x->nhwc ? " (channels-last)" : "");
+    if (!(eps > 0.0f))
+        return imp_error(im, "attribute 'epsilon' must be greater than 0");
+    for (int k = 1; k < imp_node(im)->noutputs; k++)
+        if (!imp_output_unused(im, k))
+            return imp_error(im, "output %d (%s) is not supported", k, k == 1 ? "Mean" : "InvStdDev");
+    long long c = sample_dim0(x);
+    OnnxVal *w = imp_const(im, 1, ONNX_FLOAT), *b = w ? imp_input_opt(im, 2) : NULL;
+    if (!w || im->ctx->nerrors || (b && !(b = imp_const(im, 2, ONNX_FLOAT))))
+        return -1;
+    for (int k = 1; k < 3; k++) {
+        const OnnxVal *v = k == 1 ? w : b;
+        if (v && v->numel != c && v->numel != 1)
+            return imp_error(im, "input %d '%s' has shape %s, expected [%lld] (one per channel)", k, vname(im, v),
+                             shape_text(im, v), c);
+    }
+    return ln_stmt(im, x, eps, w, b);
+}
+
+/* MatMul of a channels-last [N, H, W, K] by a constant [K, U] (a Linear
+ * layer on the channels, ConvNeXt): a 1x1 conv2d; the Add of its bias
+ * folds in. */
+static int matmul_channels_last(Imp *im, OnnxVal *x)
+{
+    OnnxVal *b = imp_const(im, 1, ONNX_FLOAT);
+    if (!b || imp_attrs_known(im, no_attrs) || !imp_act_nhwc(im, 0))
+        return -1;
+    long long k = x->dims[3];
+    if (b->rank != 2 || b->dims[0] != k)
+        return imp_error(im, "input 1 '%s' has shape %s, which does not fit input 0 %s (channels-last)",
+                         vname(im, b), shape_text(im, b), shape_text(im, x));
+    long long u = b->dims[1], shape[4] = { u, k, 1, 1 };
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, "conv2d", arena_printf(im->a, "filters=%lld, kernel=1", u), src, 1);
+    s->has_bias_arg = 1;
+    s->note = "MatMul over the channels of a channels-last map";
+    OnnxWeight *w = imp_weight(im, s, "weight", 4, shape);
+    for (long long i = 0; i < u; i++)
+        for (long long j = 0; j < k; j++)
+            w->data[i * k + j] = b->f[j * u + i];
+    long long dims[4] = { x->dims[0], x->dims[1], x->dims[2], u };
+    imp_set_act(im, imp_output(im, 0), x, stmt_index(im, s), 4, dims);
+    return 0;
+}
+
+/* ---- Slice and Split of the channels: a 1x1 conv2d with 0/1 weights
+ * (of a vector's features: a dense layer) ---- */
+
+/* Output k: channels [first, first + count) of x, as a 1x1 conv2d whose
+ * weights are 0 and 1 (exact for finite values: each output is one input
+ * times 1 plus zeros). */
+static int select_channels(Imp *im, const OnnxVal *x, int k, long long first, long long count)
+{
+    long long c = x->dims[1], shape[4] = { count, c, 1, 1 }, dims[ONNX_MAX_RANK];
+    int vec = x->layout == LAY_VEC;
+    const OnnxVal *src[1] = { x };
+    OnnxStmt *s = imp_stmt(im, vec ? "dense" : "conv2d", arena_printf(im->a, vec ? "units=%lld" : "filters=%lld, kernel=1",
+                                                                       count), src, 1);
+    s->has_bias_arg = 1;
+    s->note = arena_printf(im->a, "%s %lld..%lld of %lld (weights 0 and 1)", vec ? "features" : "channels", first,
+                           first + count - 1, c);
+    OnnxWeight *w = imp_weight(im, s, "weight", vec ? 2 : 4, shape);
+    memset(w->data, 0, sizeof *w->data * (size_t)(count * c));
+    for (long long i = 0; i < count; i++)
+        w->data[i * c + first + i] = 1.0f;
+    memcpy(dims, x->dims, sizeof dims);
+    dims[1] = count;
+    imp_set_act(im, imp_output(im, k), x, stmt_index(im, s), x->rank, dims);
+    return 0;
+}
+
+/* The data input of a Slice or Split along the channels (or the features
+ * of a batch of vectors: a dense layer with 0/1 weights). */
+static OnnxVal *channel_source(Imp *im, const char *what)
+{
+    OnnxVal *x = imp_act(im, 0);
+    if (x && x->lead && x->layout == LAY_VEC && x->rank == 2)
+        return x;
+    return x && !need_nchw(im, x, what) ? x : NULL;
+}
+
+static int slice_list(Imp *im, int k, const char *attr, long long *out, int *n)
+{
+    if (im->opset < 10)
+        return imp_attr_ints(im, attr, ONNX_MAX_RANK, out, n);
+    OnnxVal *v = imp_input_opt(im, k);
+    *n = -1;
+    if (!v)
+        return im->ctx->nerrors ? -1 : 0;
+    if (v->kind != VAL_CONST || v->dtype != ONNX_INT64 || v->numel > ONNX_MAX_RANK)
+        return imp_error(im, "input %d (%s) must be a constant list of at most %d values", k, attr, ONNX_MAX_RANK);
+    *n = (int)v->numel;
+    memcpy(out, v->i, sizeof *out * (size_t)*n);
+    return 0;
+}
+
+static int op_slice(Imp *im)
+{
+    static const char *const known[] = { "starts", "ends", "axes", NULL };
+    long long st[ONNX_MAX_RANK], en[ONNX_MAX_RANK], ax[ONNX_MAX_RANK], sp[ONNX_MAX_RANK];
+    int ns, ne, na, np;
+    OnnxVal *x = channel_source(im, "a Slice of an activation");
+    if (!x || imp_attrs_known(im, im->opset < 10 ? known : no_attrs) || slice_list(im, 1, "starts", st, &ns) ||
+        slice_list(im, 2, "ends", en, &ne) || slice_list(im, 3, "axes", ax, &na) || slice_list(im, 4, "steps", sp, &np))
+        return -1;
+    if (ns < 0 || ns != ne || (na >= 0 && na != ns) || (np >= 0 && np != ns))
+        return imp_error(im, "starts, ends, axes and steps must have one value per sliced axis");
+    long long first = 0, count = x->dims[1];
+    for (int i = 0; i < ns; i++) {
+        long long a = na >= 0 ? ax[i] : i;
+        a += a < 0 ? x->rank : 0;
+        if (a < 0 || a >= x->rank)
+            return imp_error(im, "axis %lld is out of range for rank %d", na >= 0 ? ax[i] : i, x->rank);
+        long long d = x->dims[a], b = st[i] < 0 ? st[i] + d : st[i], e = en[i] < 0 ? en[i] + d : en[i];
+        b = b < 0 ? 0 : b > d ? d : b;
+        e = e < 0 ? 0 : e > d ? d : e;
+        if (np >= 0 && sp[i] != 1)
+            return imp_error(im, "step %lld on axis %lld is not supported: cnnc slices channels with step 1",
+                             sp[i], a);
+        if (b == 0 && e == d)
+            continue;   /* the whole axis */
+        if (a != 1 || e <= b)
+            return imp_error(im, "a Slice of %s to [%lld, %lld) on axis %lld is not supported: cnnc takes a "
+                             "non-empty range of the channels (axis 1)", shape_text(im, x), b, e, a);
+        first = b, count = e - b;
+    }
+    if (count == x->dims[1]) {
+        imp_alias(imp_output(im, 0), x);
+        return 0;
+    }
+    return select_channels(im, x, 0, first, count);
+}
+
+static int op_split(Imp *im)
+{
+    static const char *const known[] = { "axis", "split", "num_outputs", NULL };
+    const OnnxNode *n = imp_node(im);
+    long long axis, parts[ONNX_MAX_RANK * 8], num;
+    int np = -1;
+    OnnxVal *x = channel_source(im, "a Split of an activation");
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "axis", 0, &axis) ||
+        imp_attr_int(im, "num_outputs", n->noutputs, &num))
+        return -1;
+    if (n->noutputs > ONNX_MAX_RANK * 8)
+        return imp_error(im, "%d outputs; cnnc splits into at most %d", n->noutputs, ONNX_MAX_RANK * 8);
+    if (im->opset < 13) {
+        if (imp_attr_ints(im, "split", ONNX_MAX_RANK * 8, parts, &np))
+            return -1;
+    } else {
+        OnnxVal *v = imp_input_opt(im, 1);
+        if (im->ctx->nerrors)
+            return -1;
+        if (v && (v->kind != VAL_CONST || v->dtype != ONNX_INT64 || v->numel > ONNX_MAX_RANK * 8))
+            return imp_error(im, "input 1 (split) must be a constant list");
+        if (v) {
+            np = (int)v->numel;
+            memcpy(parts, v->i, sizeof *parts * (size_t)np);
+        }
+    }
+    if (imp_cnn_axis(x, axis) != 0 || (axis < 0 ? axis + x->rank : axis) != 1)
+        return imp_error(im, "attribute 'axis' = %lld is not supported: cnnc splits the channels (axis 1)", axis);
+    long long c = x->dims[1], k = n->noutputs, first = 0;
+    if (np < 0) {
+        if (num != k || k < 1)
+            return imp_error(im, "attribute 'num_outputs' = %lld does not match the %lld outputs", num, k);
+        for (int i = 0; i < k; i++)
+            parts[i] = (c + k - 1) / k;
+        parts[k - 1] = c - (k - 1) * parts[0];
+        np = (int)k;
+    }
+    long long total = 0;
+    for (int i = 0; i < np; i++)
+        total += parts[i] > 0 ? parts[i] : c + 1;
+    if (np != k || total != c)
+        return imp_error(im, "the split into %d parts does not divide the %lld channels into %lld outputs of "
+                         "at least 1", np, c, k);
+    for (int i = 0; i < np; first += parts[i++])
+        if (imp_output(im, i) && imp_output(im, i)->nuses && select_channels(im, x, i, first, parts[i]) != 0)
+            return -1;
+    return 0;
 }
 
 /* ---- the table ---- */
@@ -1575,6 +2072,7 @@ static const struct {
     { "GlobalAveragePool", op_global_avgpool, 1 },
     { "HardSigmoid", op_hard_sigmoid, 0 },
     { "HardSwish", op_hard_swish, 0 },
+    { "LayerNormalization", op_layer_norm, 0 },
     { "Identity", op_identity, 0 },
     { "LeakyRelu", op_leaky_relu, 0 },
     { "MatMul", op_matmul, 1 },
@@ -1590,7 +2088,10 @@ static const struct {
     { "Selu", op_selu, 0 },
     { "Sigmoid", op_sigmoid, 0 },
     { "Softmax", op_softmax, 0 },
+    { "Slice", op_slice, 0 },
     { "Softplus", op_softplus, 0 },
+    { "Split", op_split, 1 },
+    { "Sqrt", op_sqrt, 0 },
     { "Sub", op_sub, 0 },
     { "Tanh", op_tanh, 0 },
     { "Transpose", op_transpose, 0 },

@@ -47,6 +47,7 @@ NODE_PREFIXES = {
     "clip": "Clip", "hardsigmoid": "HardSigmoid", "hardswish": "HardSwish",
     "reduce_mean": "ReduceMean", "resize": "Resize", "upsample": "Upsample",
     "constant_pad": "Pad", "reflect_pad": "Pad", "edge_pad": "Pad",
+    "layer_normalization": "LayerNormalization", "slice": "Slice", "split": "Split",
 }
 SUPPORTED = set(NODE_PREFIXES.values())
 
@@ -55,7 +56,7 @@ SUPPORTED = set(NODE_PREFIXES.values())
 PARAM_INPUTS = {
     "Conv": {1, 2}, "Gemm": {1, 2}, "MatMul": {1}, "BatchNormalization": {1, 2, 3, 4},
     "Dropout": {1, 2}, "Reshape": {1}, "Pad": {1, 2, 3}, "Clip": {1, 2}, "ReduceMean": {1},
-    "Resize": {1, 2, 3}, "Upsample": {1},
+    "Resize": {1, 2, 3}, "Upsample": {1}, "LayerNormalization": {1, 2}, "Slice": {1, 2, 3, 4}, "Split": {1},
 }
 
 def _each(names, reason):
@@ -82,6 +83,21 @@ EXPECTED_UNSUPPORTED = {
              "node/test_training_dropout_default_mask", "node/test_training_dropout_mask",
              "node/test_training_dropout_zero_ratio_mask", "node/test_maxpool_with_argmax_2d_precomputed_pads",
              "node/test_maxpool_with_argmax_2d_precomputed_strides"], "the graph has 2 outputs"),
+    # LayerNormalization's tests ask for its Mean and InvStdDev outputs too; Split's for several outputs
+    **_each(["node/test_layer_normalization_" + t for t in
+             ["2d_axis0", "2d_axis1", "2d_axis_negative_1", "2d_axis_negative_2", "3d_axis0_epsilon",
+              "3d_axis1_epsilon", "3d_axis2_epsilon", "3d_axis_negative_1_epsilon", "3d_axis_negative_2_epsilon",
+              "3d_axis_negative_3_epsilon", "4d_axis0", "4d_axis1", "4d_axis2", "4d_axis3", "4d_axis_negative_1",
+              "4d_axis_negative_2", "4d_axis_negative_3", "4d_axis_negative_4", "default_axis"]],
+            "the graph has 3 outputs"),
+    **_each(["node/test_split_equal_parts_1d", "node/test_split_equal_parts_default_axis",
+             "node/test_split_zero_size_splits"], "the graph has 3 outputs"),
+    **_each(["node/test_split_equal_parts_2d", "node/test_split_variable_parts_1d", "node/test_split_variable_parts_2d",
+             "node/test_split_variable_parts_default_axis"], "the graph has 2 outputs"),
+    # cnnc slices the channels of [N, C, H, W]: these slice one [20, 10, 5] sample along several axes
+    **_each(["node/test_slice" + t for t in
+             ["", "_default_axes", "_default_steps", "_end_out_of_bounds", "_neg", "_neg_steps", "_negative_axes",
+              "_start_out_of_bounds"]], "node 0 (Slice): input 'x' has shape [20, 10, 5]"),
     # 3-D data
     **_each(["node/test_averagepool_3d_default", "node/test_maxpool_3d_default"], "input 'x' has rank 5 (3-D data)"),
     **_each(["pytorch-converted/test_" + t for t in _3D], "input '0' has rank 5 (3-D data)"),
@@ -99,9 +115,6 @@ EXPECTED_UNSUPPORTED = {
     "node/test_gemm_default_matrix_bias": "node 0 (Gemm): input 2 'c' [3, 4] gives each sample a different bias",
     **_each(["node/test_matmul_3d", "node/test_matmul_4d"], "node 0 (MatMul): input 0 'a' has shape"),
     **_each(["node/test_selu", "node/test_selu_example"], "node 0 (Selu): attribute 'alpha' = 2 is not supported"),
-    **_each(["node/test_hardsigmoid", "node/test_hardsigmoid_example"],
-            "node 0 (HardSigmoid): alpha = 0.5, beta = 0.6 are not supported"),
-    "node/test_hardsigmoid_default": "node 0 (HardSigmoid): alpha = 0.2, beta = 0.5 are not supported",
     # cnnc's mean is over H and W of [N, C, H, W]; these reduce [3, 2, 2] along other axes
     **_each(["node/test_reduce_mean_" + t for t in
              ["default_axes_keepdims_example", "default_axes_keepdims_random", "do_not_keepdims_example",
@@ -160,7 +173,6 @@ EXPECTED_UNSUPPORTED = {
     # ops outside the list, in PyTorch modules that use a supported one
     **_each(["pytorch-converted/test_AvgPool1d", "pytorch-converted/test_AvgPool1d_stride"],
             "node 0 (Unsqueeze): op 'Unsqueeze' is supported only on constants"),
-    **_each(["pytorch-converted/test_GLU", "pytorch-converted/test_GLU_dim"], "node 0 (Split): op 'Split'"),
     "pytorch-converted/test_PixelShuffle": "node 1 (Reshape): Reshape of [1, 9, 4, 4] to [1, 1, 3, 3, 4, 4]",
     "pytorch-converted/test_Softmin": "node 0 (Neg): Neg is supported only inside",
     "pytorch-converted/test_Softsign": "node 0 (Abs): op 'Abs' is not supported",

@@ -77,6 +77,20 @@ def attr_ints(name, values):
     return ld(5, ld(1, name) + vi(20, 7) + b"".join(vi(8, v) for v in values))
 
 
+def attr_string(name, value):
+    return ld(5, ld(1, name) + vi(20, 3) + ld(4, value))
+
+
+def int64s(name, values):
+    return tensor(name, [len(values)], raw=struct.pack("<%dq" % len(values), *values), dtype=7)
+
+
+def one_node(op, inputs, shape, inits=(), opset=13, attrs=b""):
+    """A model of one node named 'n' on input x of the given shape."""
+    return model(graph([node(op, inputs, ["y"], name="n", attrs=attrs)], inits, [value_info("x", shape)],
+                       [value_info("y", [1])]), opset)
+
+
 def graph(nodes=(), inits=(), inputs=(), outputs=()):
     return (b"".join(ld(1, n) for n in nodes) + b"".join(ld(5, t) for t in inits) +
             b"".join(ld(11, v) for v in inputs) + b"".join(ld(12, v) for v in outputs))
@@ -189,6 +203,40 @@ def cases():
         ("packed-floats-7-bytes", model(graph(inits=[w2 + ld(4, b"\0" * 7)])),
          "invalid ONNX file: 'float_data' holds 7 bytes, not a multiple of 4 at byte %d (in ModelProto.graph"
          ".initializer[0])" % (GRAPH + 2 + len(w2) + 1)),
+        # patterns of whole networks (ConvNeXt, ShuffleNet) that cnnc recognises, broken
+        ("transpose-other-perm", one_node("Transpose", ["x"], [1, 2, 3, 4], attrs=attr_ints("perm", [0, 3, 2, 1])),
+         "node 0 'n' (Transpose): perm [0, 3, 2, 1] of 'x' [1, 2, 3, 4] is not supported: cnnc transposes a "
+         "feature map only to channels-last and back (perm [0, 2, 3, 1], then [0, 3, 1, 2])"),
+        ("channels-last-output", one_node("Transpose", ["x"], [1, 2, 3, 4], attrs=attr_ints("perm", [0, 2, 3, 1])),
+         "the graph's output is channels-last (a Transpose perm [0, 2, 3, 1] of a feature map); cnnc's outputs "
+         "are [N, C, H, W]"),
+        ("channels-last-pool", model(graph([node("Transpose", ["x"], ["t"], attrs=attr_ints("perm", [0, 2, 3, 1])),
+                                            node("MaxPool", ["t"], ["y"], name="p",
+                                                 attrs=attr_ints("kernel_shape", [2, 2]))],
+                                           inputs=[value_info("x", [1, 2, 4, 4])], outputs=[value_info("y", [1])])),
+         "node 1 'p' (MaxPool): input 0 't' is channels-last (Transpose perm [0, 2, 3, 1]); there cnnc supports "
+         "elementwise ops, a LayerNorm or MatMul over the channels, and the Transpose back"),
+        ("layernorm-broken", model(graph([node("ReduceMean", ["x"], ["m"], attrs=attr_ints("axes", [1])),
+                                          node("Sub", ["x", "m"], ["d"]), node("Sqrt", ["d"], ["y"], name="s")],
+                                         inputs=[value_info("x", [1, 2, 4, 4])], outputs=[value_info("y", [1])])),
+         "node 2 's' (Sqrt): Sqrt is supported only inside (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) "
+         "over the channels, cnnc's layernorm"),
+        ("layernorm-over-w", one_node("LayerNormalization", ["x", "w"], [1, 2, 3, 4], [tensor("w", [4], [1.0] * 4)],
+                                      opset=17),
+         "node 0 'n' (LayerNormalization): a LayerNormalization over axes 3.. of [1, 2, 3, 4] is not supported: "
+         "cnnc's layernorm normalizes over the channels (the last axis after a Transpose perm [0, 2, 3, 1], "
+         "or of a batch of vectors)"),
+        ("reduce-mean-batch", one_node("ReduceMean", ["x"], [2, 3, 4, 4], attrs=attr_ints("axes", [0])),
+         "node 0 'n' (ReduceMean): only the mean over H and W of [N, C, H, W] (or L of [N, C, L]) is supported "
+         "(cnnc's mean), over axes of size 1, or over the channels inside a layer norm; here over 1 of the axes "
+         "of [2, 3, 4, 4]"),
+        ("pad-edge", one_node("Pad", ["x", "p"], [1, 2, 4, 4], [int64s("p", [0, 0, 1, 1, 0, 0, 1, 1])],
+                              attrs=attr_string("mode", "edge")),
+         "node 0 'n' (Pad): attribute 'mode' = 'edge' is not supported (only constant and reflect)"),
+        ("slice-rows", one_node("Slice", ["x", "s", "e", "a"], [1, 2, 4, 4],
+                                [int64s("s", [0]), int64s("e", [2]), int64s("a", [2])]),
+         "node 0 'n' (Slice): a Slice of [1, 2, 4, 4] to [0, 2) on axis 2 is not supported: cnnc takes a "
+         "non-empty range of the channels (axis 1)"),
         ("packed-dims-truncated", model(graph(inits=[ld(1, b"\x02\x80") + vi(2, 1) + ld(8, "w")])),
          "invalid ONNX file: truncated varint at byte %d (in ModelProto.graph.initializer[0])" % (GRAPH + 2 + 3)),
     ]
