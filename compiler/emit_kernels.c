@@ -145,6 +145,10 @@ static ConvDims conv_dims(const Graph *g, const Op *op)
     d.KH = op->win.kh, d.KW = op->win.kw;
     d.SH = op->win.sh, d.SW = op->win.sw, d.DH = op->win.dh, d.DW = op->win.dw;
     d.B = packed >= 0 ? g->t[packed].shape.dim[2] : 1;
+    if (op_conv_pointwise(op)) {   /* the whole plane as one row */
+        d.W *= d.H, d.H = 1;
+        d.OW *= d.OH, d.OH = 1;
+    }
     return d;
 }
 
@@ -246,13 +250,33 @@ static void plan_simd_pixels(Emitter *E, RowPlan *p, const ConvDims *d)
     plan_tiles(p, TILE_BLOCKED, 0, 1, full, d->OW - full, isa->blocked_px);
 }
 
+/* SIMD KV_CONV_ROWS (stride 1 or 2): vectors of pixels, up to 4 per tile;
+ * the pixels that do not fill a vector, portable. With stride 2 a vector
+ * reads its pairs as two loads, so it must not touch the float after the
+ * row's last tap: the pixels whose pair ends inside the row. */
+static void plan_simd_rows(Emitter *E, RowPlan *p, const ConvDims *d)
+{
+    const int L = E->isa->lanes;
+    int n = d->OW;
+    if (d->SW == 2) {
+        const int room = (d->W - (d->KW - 1) * d->DW) / 2;
+        n = n < room ? n : room;
+    }
+    n = n / L * L;
+    plan_tiles(p, TILE_ROWS, 0, 1, 0, n, 4 * L);
+    plan_tiles(p, TILE_ROWS, 0, 0, n, d->OW - n, ROWS_XV);
+}
+
 static RowPlan row_plan(Emitter *E, const Op *op, const ConvDims *d)
 {
     RowPlan p = { .nseg = 0 };
     const int simd = simd_fits(E, d);
     switch (op->variant) {
     case KV_CONV_ROWS:
-        plan_tiles(&p, TILE_ROWS, 0, 0, 0, d->OW, ROWS_XV);
+        if (E->isa && (d->SW == 1 || d->SW == 2))
+            plan_simd_rows(E, &p, d);
+        else
+            plan_tiles(&p, TILE_ROWS, 0, 0, 0, d->OW, ROWS_XV);
         break;
     case KV_CONV_PIXELS:
         if (simd)
@@ -271,7 +295,8 @@ static RowPlan row_plan(Emitter *E, const Op *op, const ConvDims *d)
 static const char *tile_fn(Emitter *E, const Op *op, const Tile *t)
 {
     static const char *const what[] = { "tile", "pix", "row" };
-    return tile_name(E, op, what[t->kind], t->n);
+    /* A row may hold vector and portable rows tiles of one width. */
+    return tile_name(E, op, t->kind == TILE_ROWS && t->simd ? "vrow" : what[t->kind], t->n);
 }
 
 /* ---- the tap loops every conv tile shares ---- */
@@ -460,9 +485,27 @@ static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *
 
 /* ---- KV_CONV_ROWS: a row of pixels of one channel in the lanes ---- */
 
+/* Vector v of a stride-1 or stride-2 row at q: the pixels' taps. */
+static const char *rows_vec(Emitter *E, const ConvDims *d, int v)
+{
+    const int L = E->isa->lanes;
+    if (d->SW == 1)
+        return vec_load(E, "q", (long long)v * L);
+    const char *r = arena_printf(E->ctx->arena, "__builtin_shufflevector(%s, %s",
+                                 vec_load(E, "q", 2LL * v * L), vec_load(E, "q", 2LL * v * L + L));
+    for (int l = 0; l < L; l++)
+        r = arena_printf(E->ctx->arena, "%s, %d", r, 2 * l);
+    return arena_printf(E->ctx->arena, "%s)", r);
+}
+
 static void rows_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile *t)
 {
     emit_line(E, "const float w = kr[%s];", kx ? kx : "0");
+    if (t->simd) {
+        for (int v = 0; v < t->n / E->isa->lanes; v++)
+            emit_line(E, "s%d += %s * w;", v, rows_vec(E, d, v));
+        return;
+    }
     emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
     emit_line(E, "    a[j] += w * q[%s];", lin_expr(E, sum3(term("j", d->SW), NONE, NONE, 0)));
 }
@@ -477,9 +520,16 @@ static void rows_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *t
                (int)(op - E->g->ops));
     tile_open(E, tile_fn(E, op, t), decl, comment);
     emit_line(E, "float a[%d];", t->n);
-    emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
-    emit_line(E, "    a[j] = b;");
+    if (t->simd) {
+        for (int v = 0; v < t->n / E->isa->lanes; v++)
+            emit_line(E, "%s s%d = %s;", vec_type(E), v, vec_splat(E, "b"));
+    } else {
+        emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
+        emit_line(E, "    a[j] = b;");
+    }
     tap_loops(E, d, 1, rows_tap, t);
+    if (t->simd)
+        vec_spill(E, "a", t->n, "s");
     emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
     E->depth++;
     emit_store(E, "o[j]", &op->act, "a[j]");
@@ -624,7 +674,8 @@ static void conv_tiles(Emitter *E, const Op *op)
         const Tile *t = &p.seg[i].tile;
         int seen = 0;
         for (int j = 0; j < i; j++)
-            seen |= p.seg[j].tile.kind == t->kind && p.seg[j].tile.n == t->n;
+            seen |= p.seg[j].tile.kind == t->kind && p.seg[j].tile.n == t->n &&
+                    p.seg[j].tile.simd == t->simd;
         if (seen)
             continue;
         if (t->kind == TILE_PIXELS)

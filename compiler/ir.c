@@ -147,6 +147,13 @@ int graph_readers(const Graph *g, int tensor)
     return n;
 }
 
+int op_conv_pointwise(const Op *op)
+{
+    const Window *w = &op->win;
+    return op->kind == OP_CONV && w->kh == 1 && w->kw == 1 && w->sh == 1 && w->sw == 1 &&
+           !(w->pt || w->pl || w->pb || w->pr);
+}
+
 int op_packed_weight(const Op *op)
 {
     if (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||

@@ -170,6 +170,9 @@ Op *graph_add_op(Ctx *ctx, Graph *g, OpKind kind);   /* zeroed, w=b=mean=var=-1 
 int graph_readers(const Graph *g, int tensor);
 /* The packed weight tensor an op's kernel reads instead of w and b, or -1. */
 int op_packed_weight(const Op *op);
+/* A 1x1 conv2d of stride 1 without padding: a matrix product over the
+ * pixels, whose rows of pixels the kernels may run as one long row. */
+int op_conv_pointwise(const Op *op);
 
 /* ---- ir.c: graph editing, for the passes ---- */
 /* Inserts a zeroed op (w=b=mean=var=-1) at index at, shifting the later ops

@@ -366,7 +366,7 @@ static int check_target(const char *name)
     if (!near)
         return usage_error("unknown target '%s' (cnnc --print-targets lists them)", name);
     fprintf(stderr, "cnnc: unknown target '%s'; did you mean '%s'?\n"
-                    "(cnnc --print-targets lists them)\n", name, near);
+                    "(run 'cnnc --help' for usage)\n", name, near);
     return EXIT_USAGE;
 }
 

@@ -38,7 +38,9 @@ static KernelVariant conv_variant(const Target *t, const Graph *g, const Op *op)
 {
     const int G = op->groups > 0 ? op->groups : 1;
     const int C = g->t[op->in[0]].shape.dim[0], F = g->t[op->out].shape.dim[0];
-    const int Cg = C / G, Fg = F / G, OW = g->t[op->out].shape.dim[2];
+    const Shape *os = &g->t[op->out].shape;
+    const int Cg = C / G, Fg = F / G;
+    const int OW = op_conv_pointwise(op) ? os->dim[1] * os->dim[2] : os->dim[2];
     if (Fg < (t->block + 1) / 2 || (G > 1 && Cg < 8))
         return KV_CONV_ROWS;
     if (op->win.sw == 1 && t->pixels_min_ow && OW >= t->pixels_min_ow)

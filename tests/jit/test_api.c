@@ -394,6 +394,43 @@ static void test_out_of_memory(const char *workdir)
               workdir);
 }
 
+/* ---- targets: the names, an unknown one, what each file holds ---- */
+
+static int variants_of(cnnc_model *m, const char *want)
+{
+    char *c = NULL, *h = NULL;
+    int ok = cnnc_emit_c(m, NULL, &c, NULL, &h, NULL) == 0 && h && strstr(h, want) != NULL;
+    cnnc_free(c);
+    cnnc_free(h);
+    return ok;
+}
+
+static void test_targets(void)
+{
+    const char *summary = NULL;
+    CHECK(strcmp(cnnc_target_name(0, &summary), "auto") == 0 && summary && *summary);
+    int n = 0;
+    while (cnnc_target_name(n, NULL))
+        n++;
+    CHECK_INT(n, 6);
+    CHECK(cnnc_target_name(n, &summary) == NULL && summary == NULL);
+    CHECK(cnnc_target_name(-1, NULL) == NULL);
+    Seen seen = { 0 };
+    cnnc_options o = options_for(&seen);
+    o.target = "pdp-11";
+    cnnc_model *m = cnnc_model_from_string("net.cnn", conv_model, NULL, &o);
+    CHECK(m && cnnc_model_errors(m) == 1 && seen.errors == 1 &&
+          strstr(seen.last, "unknown target 'pdp-11'"));
+    cnnc_model_free(m);
+    o.target = "cortex-m";
+    m = cnnc_model_from_string("net.cnn", conv_model, NULL, &o);
+    CHECK(cnnc_model_errors(m) == 0 && variants_of(m, "_VARIANTS \"portable\" /* --target=cortex-m"));
+    cnnc_model_free(m);
+    m = cnnc_model_from_string("net.cnn", conv_model, NULL, NULL);
+    CHECK(variants_of(m, "_VARIANTS \"portable avx2 avx512 neon\" /* --target=auto"));
+    cnnc_model_free(m);
+}
+
 /* ---- libtcc failing inside: an internal-error diagnostic ---- */
 
 static void test_tcc_failure(void)
@@ -424,6 +461,7 @@ int main(int argc, char **argv)
     test_errors();
     test_emit();
     test_tcc_failure();
+    test_targets();
     test_out_of_memory(argv[1]);
     return check_status("test_jit_api");
 }

@@ -271,10 +271,19 @@ def case_cli_conventions(args):
             (["improt", "x.onnx", "-o", "x.cnn"], "cnnc: unknown command 'improt'; did you mean 'import'?"),
             (["tiny.cnn", "--summary=yes"], "cnnc: option '--summary' takes no value"),
             (["tiny.cnn", "--emti=ir"], "cnnc: unknown option '--emti'; did you mean '--emit'?"),
-            (["tiny.cnn", "--emit=xml"], "cnnc: --emit takes c, ir or dot, not 'xml'")):
+            (["tiny.cnn", "--emit=xml"], "cnnc: --emit takes c, ir or dot, not 'xml'"),
+            (["tiny.cnn", "-o", "t.c", "--target", "x86-64-v5"],
+             "cnnc: unknown target 'x86-64-v5'; did you mean 'x86-64-v3'?"),
+            (["run", "tiny.cnn", "--input", "random", "--target=sparc"],
+             "cnnc: unknown target 'sparc' (cnnc --print-targets lists them)")):
         p = cnnc(args, cmd)
         expect(p.returncode == 2 and p.stderr == want + usage and p.stdout == "",
                "%s: expected exit 2 and %r" % (" ".join(cmd), want), p)
+    expect(listing(args) == ["tiny.cnn"], "a usage error wrote %s" % listing(args))
+    p = cnnc(args, ["--print-targets"])
+    names = [line.split()[0] for line in p.stdout.splitlines()]
+    expect(p.returncode == 0 and names == ["auto", "generic", "x86-64-v3", "x86-64-v4", "aarch64",
+                                           "cortex-m"], "--print-targets listed %s" % names, p)
     ir = cnnc(args, ["tiny.cnn", "--emit", "ir"]).stdout
     p = cnnc(args, ["tiny.cnn", "--emit=ir", "--ram-budget=1M"])
     expect(p.returncode == 0 and p.stdout == ir and ir, "--emit=ir --ram-budget=1M", p)
