@@ -88,9 +88,9 @@ def run_line(stdout, tag="run"):
     raise StepError("no '%s' line in: %s" % (tag, stdout.strip()[:200]))
 
 
-def timing_args(a):
-    return ["--cpu", str(a.cpu), "--seconds", str(a.seconds),
-            "--warmup", str(a.warmup), "--min-samples", str(a.min_samples)]
+def timing_args(a, min_samples=None):
+    return ["--cpu", str(a.cpu), "--seconds", str(a.seconds), "--warmup", str(a.warmup),
+            "--min-samples", str(a.min_samples if min_samples is None else min_samples)]
 
 
 # ---------------------------------------------------------------- machine
@@ -124,20 +124,54 @@ def measure_peak(a, work):
 
 # ---------------------------------------------------------------- models
 
+MLPERF_TINY = ("resnet8", "dscnn", "mobilenet_v1", "autoencoder")
+TORCHVISION = ("squeezenet1_1", "resnet18", "mobilenet_v2")
+TV_PREFIX = "torchvision:"
+
+
+def group_members(group):
+    """The models of a group, in table order: "examples" (fashion and vgg
+    first), "mlperf" (the MLPerf Tiny models in tests/firmware) and
+    "torchvision" (built by torchvision_nets.py, imported from ONNX)."""
+    if group == "examples":
+        paths = sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn")))
+        key = lambda p: (FIRST.index(stem(p)) if stem(p) in FIRST else len(FIRST), p)
+        return sorted(paths, key=key)
+    if group == "mlperf":
+        return [os.path.join(ROOT, "tests", "firmware", n + ".cnn") for n in MLPERF_TINY]
+    return [TV_PREFIX + n for n in TORCHVISION]
+
+
+def resolve_model(arg):
+    """A model argument: a group name, a torchvision network, a bare name
+    of an example or an MLPerf Tiny model ("vgg", "dscnn"), or a path."""
+    if arg in ("examples", "mlperf", "torchvision"):
+        return group_members(arg)
+    if arg in TORCHVISION:
+        return [TV_PREFIX + arg]
+    if os.sep in arg or arg.endswith(".cnn"):
+        return [os.path.abspath(arg)]
+    for folder in (("examples",), ("tests", "firmware")):
+        path = os.path.join(ROOT, *folder, arg + ".cnn")
+        if os.path.exists(path):
+            return [path]
+    raise SystemExit("bench: no model '%s' (an example, an MLPerf Tiny model, %s, "
+                     "a group or a .cnn path)" % (arg, ", ".join(TORCHVISION)))
+
+
 def model_list(a):
-    """The models to run: paths, or bare names of examples ("vgg")."""
+    """The models to run, as .cnn paths or "torchvision:NAME"."""
     if a.models:
-        ex = lambda p: os.path.join(ROOT, "examples", p + ".cnn")
-        return [os.path.abspath(p if os.sep in p or p.endswith(".cnn") else ex(p))
-                for p in a.models]
+        return [m for arg in a.models for m in resolve_model(arg)]
     if a.smoke:
         return [os.path.join(ROOT, "examples", "tiny.cnn")]
-    paths = sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn")))
-    key = lambda p: (FIRST.index(stem(p)) if stem(p) in FIRST else len(FIRST), p)
-    return sorted(paths, key=key)
+    groups = ("examples", "mlperf") + (("torchvision",) if a.torchvision else ())
+    return [m for g in groups for m in group_members(g)]
 
 
 def stem(path):
+    if path.startswith(TV_PREFIX):
+        return path[len(TV_PREFIX):]
     return os.path.splitext(os.path.basename(path))[0]
 
 
@@ -161,9 +195,16 @@ def bind_weights(cnnref, path, m, text, work):
     return cnnref.set_weights(text, os.path.abspath(wpath)), params
 
 
-def layer_flops(cnnref, m):
-    """{statement name: FLOPs}: 2 * MACs of each conv2d and dense."""
+def layer_costs(cnnref, m):
+    """{statement name: (FLOPs, bytes)} of each conv2d and dense (others:
+    (0, 0)). FLOPs: 2 * MACs. Bytes: what the layer must move at least,
+    each float32 once: its weights and bias, its input and its output (the
+    roofline's arithmetic intensity is FLOPs / bytes)."""
     shapes, out = m.shapes(), {}
+    params = {}
+    for name, shape, _ in cnnref.param_specs(m):
+        layer = name.rsplit(".", 1)[0]
+        params[layer] = params.get(layer, 0) + int(np.prod(shape))
     for st in m.stmts:
         x = shapes[st.inputs[0]]
         if st.op == "conv2d":
@@ -173,13 +214,40 @@ def layer_flops(cnnref, m):
         elif st.op == "dense":
             macs = st.shape[0] * x[0]
         else:
-            macs = 0
-        out[st.name] = 2 * macs
+            out[st.name] = (0, 0)
+            continue
+        moved = params.get(st.name, 0) + int(np.prod(x)) + int(np.prod(st.shape))
+        out[st.name] = (2 * macs, 4 * moved)
     return out
 
 
-def prepare(cnnref, path, work):
+def import_torchvision(a, name, work):
+    """torchvision_nets' network exported to ONNX (work/model.onnx, what
+    ONNX Runtime runs) and imported by cnnc import (work/imported.cnn and
+    .safetensors). The import keeps ONNX's batch of one ([1, 3, 224, 224]);
+    the copy benched reads one sample ([3, 224, 224]), as the .cnn models
+    and cnnref do: the same computation. Returns (the .cnn, the module)."""
+    import torchvision_nets
+    net = torchvision_nets.build(name)
+    onnx = os.path.join(work, "model.onnx")
+    torchvision_nets.export_onnx(net, onnx)
+    cnn = os.path.join(work, "imported.cnn")
+    run([a.cnnc, "import", onnx, "-o", cnn])
+    with open(cnn) as f:
+        text, n = re.subn(r"^(\s*input\s+\w+\s*)\[1,\s*", r"\1[", f.read(), count=1,
+                          flags=re.M)
+    if n != 1:
+        raise StepError("%s: no input [1, ...] to make one sample" % cnn)
+    with open(cnn, "w") as f:
+        f.write(text)
+    return cnn, net
+
+
+def prepare(a, cnnref, spec, work):
     """Model copy, weights, input; returns a dict describing the model."""
+    path, module = spec, None
+    if spec.startswith(TV_PREFIX):
+        path, module = import_torchvision(a, stem(spec), work)
     with open(path) as f:
         text = f.read()
     m = cnnref.parse(text, path)
@@ -193,9 +261,13 @@ def prepare(cnnref, path, work):
     n = int(np.prod(m.input_shape))
     x = np.random.default_rng(2024).uniform(-1, 1, n).astype(np.float32)
     x.tofile(os.path.join(work, "input.f32"))
-    flops = layer_flops(cnnref, m)
-    return {"m": m, "params": params, "model": model, "x": x, "work": work,
-            "flops": flops, "total_flops": sum(flops.values()), "note": note}
+    costs = layer_costs(cnnref, m)
+    flops = {k: v[0] for k, v in costs.items()}
+    d = {"m": m, "params": params, "model": model, "x": x, "work": work, "costs": costs,
+         "flops": flops, "total_flops": sum(flops.values()), "note": note}
+    if module is not None:
+        d.update(torch_module=module, onnx=os.path.join(work, "model.onnx"))
+    return d
 
 
 def read_out(path, n=None):
@@ -283,8 +355,12 @@ def compile_hex(a, d):
 
 # ---------------------------------------------------------------- per layer
 
-OPFN_RE = re.compile(r"^static\s+void\s+(op(\d+)_\w*)\s*\(", re.M)
+# A definition (or declaration) of an op function: "static void opK_..(",
+# possibly after attributes or macros on the same line (a SIMD variant's
+# target attribute) and with its name on the next line.
+OPFN_RE = re.compile(r"^[^\n;{}]*?\bstatic\b[^\n;{}]*?\bvoid\s+(op(\d+)_\w*)\s*\(", re.M)
 OPCOMMENT_RE = re.compile(r"/\*\s*op (\d+):\s*\S+\s+([\w.]+)\s*=\s*(\w+)")
+RUNFN_RE = re.compile(r"^(?:static\s+)?void\s+bm_run\w*\s*\(", re.M)
 
 
 def find_body_end(text, start):
@@ -302,73 +378,108 @@ def find_body_end(text, start):
     raise StepError("unbalanced braces in the generated C")
 
 
-def instrument(text):
-    """The emitted C with each op function's call in bm_run_ws (or bm_run)
-    wrapped by bench_layer_begin()/bench_layer_end(K): function-like macros
-    defined after the op functions and undefined after the run function, so
-    no definition is touched. An op function is a static void opK_...()
-    that the run function calls (opK_..._tile8 helpers are not).
-    Returns (text, {K: function name})."""
-    mm = re.search(r"^void\s+bm_run_ws\s*\(", text, re.M) or \
-        re.search(r"^void\s+bm_run\s*\(", text, re.M)
-    if not mm:
-        raise StepError("no run function found to instrument")
-    end = find_body_end(text, mm.start())
-    body = text[mm.start():end]
-    fns = {int(k): name for name, k in OPFN_RE.findall(text)
-           if re.search(r"\b%s\s*\(" % name, body)}
-    if not fns:
-        raise StepError("the run function calls no opK_ function")
+def run_functions(text):
+    """[(start, end)] of each bm_run* definition (prototypes skipped)."""
+    spans = []
+    for mm in RUNFN_RE.finditer(text):
+        head_end = text.index(")", mm.end())
+        if text[head_end + 1:].lstrip().startswith("{"):
+            spans.append((mm.start(), find_body_end(text, mm.start())))
+    return spans
+
+
+def wrap_calls(body, fns):
+    """body with, before it, a function-like macro per op function it
+    calls ((bench_layer_begin(), f(args), bench_layer_end(K))) and, after
+    it, their #undefs: the definitions elsewhere are not touched."""
+    called = [(k, fn) for k, names in sorted(fns.items()) for fn in names
+              if re.search(r"\b%s\s*\(" % fn, body)]
+    if not called:
+        return body, set()
     defs = ["void bench_layer_begin(void);", "void bench_layer_end(int k);"]
     defs += ["#define %s(...) (bench_layer_begin(), %s(__VA_ARGS__), bench_layer_end(%d))"
-             % (fn, fn, k) for k, fn in sorted(fns.items())]
-    undefs = ["#undef %s" % fn for _, fn in sorted(fns.items())]
-    out = text[:mm.start()] + "\n".join(defs) + "\n" + body + "\n" + \
-        "\n".join(undefs) + "\n" + text[end:]
-    return out, fns
+             % (fn, fn, k) for k, fn in called]
+    undefs = ["#undef %s" % fn for _, fn in called]
+    return "\n".join(defs) + "\n" + body + "\n" + "\n".join(undefs) + "\n", \
+        {k for k, _ in called}
 
 
-def layer_names(text, fns, flops):
-    """{K: (statement name, FLOPs)}. The op comments name each op's source
-    statement and kind; only a conv2d or dense op is credited its
-    statement's FLOPs (a dense with activation=softmax is two ops, one
+def instrument(text):
+    """The emitted C with each op function's call in the run functions
+    (bm_run_ws, bm_run, and any other bm_run*) wrapped by
+    bench_layer_begin()/bench_layer_end(K). An op function is a static void
+    opK_...() that a run function calls (opK_..._tile8 helpers, called by
+    op functions, are not); every function called for op K is credited to
+    K, so when the code holds one variant of op K per ISA (opK_..._avx2,
+    opK_..._avx512) and the run function picks one, the one that runs is
+    counted. Returns (text, {K: [function names]})."""
+    spans = run_functions(text)
+    if not spans:
+        raise StepError("no run function found to instrument")
+    fns = {}
+    for name, k in OPFN_RE.findall(text):
+        if name not in fns.setdefault(int(k), []):
+            fns[int(k)].append(name)
+    out, pos, used = [], 0, set()
+    for start, end in spans:
+        body, ks = wrap_calls(text[start:end], fns)
+        out += [text[pos:start], body]
+        pos, used = end, used | ks
+    if not used:
+        raise StepError("the run function calls no opK_ function")
+    return "".join(out) + text[pos:], {k: sorted(fns[k], key=len) for k in used}
+
+
+def layer_names(text, fns, costs):
+    """{K: (statement name, FLOPs, bytes)}. The op comments name each op's
+    source statement and kind; only a conv2d or dense op is credited its
+    statement's costs (a dense with activation=softmax is two ops, one
     statement). Without the comments: the longest statement name that
     starts the function's name, credited to its first conv/dense function."""
     named = {int(k): (name, kind) for k, name, kind in OPCOMMENT_RE.findall(text)}
     out, credited = {}, set()
-    for k, fn in sorted(fns.items()):
+    for k, names in sorted(fns.items()):
         if k in named:
             name, kind = named[k]
-            out[k] = (name, flops.get(name, 0) if kind in ("conv2d", "dense") else 0)
+            out[k] = (name,) + (costs.get(name, (0, 0)) if kind in ("conv2d", "dense")
+                                else (0, 0))
             continue
+        fn = names[0]
         rest = fn.split("_", 1)[1] if "_" in fn else fn
-        cands = [st for st in flops if rest == st or rest.startswith(st + "_")]
+        cands = [st for st in costs if rest == st or rest.startswith(st + "_")]
         name = max(cands, key=len) if cands else fn
         computes = re.search(r"conv|dense", rest[len(name):]) is not None
-        out[k] = (name, flops.get(name, 0) if computes and name not in credited else 0)
+        out[k] = (name,) + (costs.get(name, (0, 0)) if computes and name not in credited
+                            else (0, 0))
         if computes:
             credited.add(name)
     return out
 
 
+def time_layers(a, d, src, tag):
+    """{K: median µs} of the instrumented src built with BUILDS[tag]."""
+    exe, _, _ = build_harness(d, src, "layers_" + tag, BUILDS[tag], ["-DBENCH_LAYERS"])
+    out = run([exe, "--input", os.path.join(d["work"], "input.f32")] + timing_args(a))
+    return {int(k): parse_kv(kv)["median_us"]
+            for k, kv in re.findall(r"^layer (\d+) (.*)$", out, re.M)}
+
+
 def bench_layers(a, d, src, r):
+    """Per-op time of both builds (see "Per layer" in docs/performance.md)."""
     with open(src) as f:
         text = f.read()
     itext, fns = instrument(text)
     lsrc = os.path.join(d["work"], "bm_layers.c")
     with open(lsrc, "w") as f:
         f.write(itext)
-    exe, _, _ = build_harness(d, lsrc, "layers", BUILDS["O3"], ["-DBENCH_LAYERS"])
-    names = layer_names(text, fns, d["flops"])
-    out = run([exe, "--input", os.path.join(d["work"], "input.f32")] + timing_args(a))
+    times = {tag: time_layers(a, d, lsrc, tag) for tag in BUILDS}
+    names = layer_names(text, fns, d["costs"])
     layers = []
-    for k, kv in re.findall(r"^layer (\d+) (.*)$", out, re.M):
-        k = int(k)
-        if k not in fns:
-            continue
-        name, flops = names.get(k, ("op%d" % k, 0))
-        layers.append({"op": k, "name": name, "fn": fns.get(k, ""),
-                       "us": parse_kv(kv)["median_us"], "flops": flops})
+    for k in sorted(set(fns) & set(times["O3"])):
+        name, flops, moved = names.get(k, ("op%d" % k, 0, 0))
+        layers.append({"op": k, "name": name, "fn": fns[k][0], "variants": fns[k],
+                       "us": times["O3"][k], "us_O2": times["O2"].get(k),
+                       "flops": flops, "bytes": moved})
     r["layers"] = layers
 
 
@@ -376,10 +487,12 @@ def bench_layers(a, d, src, r):
 
 def bench_interp(a, d, r):
     """The interpreter, in-process (cnnc_model_interp); its output is the
-    reference every other engine is checked against."""
+    reference every other engine is checked against. It takes a third of
+    the samples the others take (at least 3): at 224x224 one run is seconds."""
     out = os.path.join(d["work"], "out_interp.f32")
-    res = run_line(run([a.interp_bench, d["model"], "--input",
-                        os.path.join(d["work"], "input.f32"), "--output", out] + timing_args(a)))
+    few = max(3, a.min_samples // 3)
+    res = run_line(run([a.interp_bench, d["model"], "--input", os.path.join(d["work"], "input.f32"),
+                        "--output", out] + timing_args(a, few)))
     d["ref"] = read_out(out)
     r["interp"] = res
 
@@ -407,10 +520,12 @@ def time_python(fn, a):
 def bench_torch(a, d, r):
     """PyTorch: trace + freeze, and the same + optimize_for_inference; the
     table shows the faster (see docs/performance.md: with Debian's netlib
-    BLAS, freeze alone sends small batch-1 convs to a slow path)."""
+    BLAS, freeze alone sends small batch-1 convs to a slow path). A .cnn
+    model runs as torchnet's module, whose ONNX export ONNX Runtime then
+    runs; a torchvision network as its own module (its ONNX file exists)."""
     import torch
     import torchnet
-    net = torchnet.Net(d["m"], d["params"])
+    net = d.get("torch_module") or torchnet.Net(d["m"], d["params"])
     x = torchnet.example_input(d["m"], d["x"])
     variants = {}
     for name, opt in (("freeze", False), ("optimized", True)):
@@ -422,9 +537,10 @@ def bench_torch(a, d, r):
     best = min(variants, key=lambda k: variants[k]["median_us"])
     r["torch"] = dict(variants[best], variant=best)
     r["torch_variants"] = variants
-    onnx = os.path.join(d["work"], "model.onnx")
-    torchnet.export_onnx(net, x, onnx)
-    d["onnx"] = onnx
+    if not d.get("onnx"):
+        onnx = os.path.join(d["work"], "model.onnx")
+        torchnet.export_onnx(net, x, onnx)
+        d["onnx"] = onnx
 
 
 def bench_ort(a, d, r):
@@ -480,9 +596,9 @@ def bench_model(a, cnnref, path):
     os.makedirs(work)
     r = {"name": name, "errors": {}}
     try:
-        d = prepare(cnnref, path, work)
-    except (StepError, cnnref.CnnError, OSError) as e:
-        r["errors"]["prepare"] = str(e)
+        d = prepare(a, cnnref, path, work)
+    except Exception as e:   # a tool, the parse, torch's export: show, go on
+        r["errors"]["prepare"] = "%s: %s" % (type(e).__name__, str(e).strip()[-300:])
         return r
     r["flops"] = d["total_flops"]
     if d["note"]:
@@ -514,7 +630,7 @@ def guarded(r, step, fn, *args):
 # ---------------------------------------------------------------- the table
 
 COLUMNS = ["model", "MFLOP", "gcc -O3 native µs", "gcc -O2 µs", "interp µs",
-           "PyTorch µs", "ORT µs", "GFLOP/s", "% peak", "×ORT", "×PyTorch",
+           "PyTorch µs", "ORT µs", "GFLOP/s", "% peak", "×ORT O3n", "×ORT O2", "×PyTorch",
            ".text O3/O2 B", "arena B", "weights B", "gcc O3/O2 s", "gcc O2 s hex",
            "check 1e-4"]
 
@@ -574,7 +690,8 @@ def model_row(r, peak):
             engine_cell(r, "O3"), engine_cell(r, "O2"), engine_cell(r, "interp"),
             engine_cell(r, "torch"), engine_cell(r, "ort"),
             "%.1f" % gf if gf else "—", "%.0f%%" % (100 * gf / peak) if gf else "—",
-            ratio(o3, us_of(r, "ort")), ratio(o3, us_of(r, "torch")),
+            ratio(o3, us_of(r, "ort")), ratio(us_of(r, "O2"), us_of(r, "ort")),
+            ratio(o3, us_of(r, "torch")),
             both("text", fmt_int), fmt_int(r.get("arena")), fmt_int(r.get("weights")),
             both("compile", fmt_secs), fmt_secs(r.get("compile_O2_hex")), check_cell(r)]
 
@@ -584,9 +701,10 @@ def layer_rows(r, peak):
     for L in r.get("layers", []):
         gf = L["flops"] / (L["us"] * 1e3) if L["flops"] and L["us"] > 0 else None
         label = re.sub(r"^op\d+_", "", L["fn"]) or L["name"]
-        row = ["  ↳ op%d %s" % (L["op"], label),
-               fmt_mflop(L["flops"]) if L["flops"] else "", fmt_us(L["us"])]
-        row += [""] * 4 + ["%.1f" % gf if gf else "", "%.0f%%" % (100 * gf / peak) if gf else ""]
+        o2 = L.get("us_O2")
+        row = ["  ↳ op%d %s" % (L["op"], label), fmt_mflop(L["flops"]) if L["flops"] else "",
+               fmt_us(L["us"]), fmt_us(o2) if o2 is not None else ""]
+        row += [""] * 3 + ["%.1f" % gf if gf else "", "%.0f%%" % (100 * gf / peak) if gf else ""]
         rows.append(row + [""] * (len(COLUMNS) - len(row)))
     return rows
 
@@ -618,9 +736,11 @@ def notes(a, results, machine, peaks, load):
            "Load average (1 min) before/after: %.2f / %.2f%s." % (
                a.cpu, a.seconds, a.warmup, load[0], load[1],
                " — the machine was busy: re-run on a quiet one" if max(load) > 0.5 else ""),
-           "×ORT, ×PyTorch: latency of the gcc -O3 -march=native build divided by theirs "
-           "(below 1: the generated C is faster). ✗ after a time: that engine's output is "
-           "more than 1e-4 off the interpreter's."]
+           "×ORT O3n, ×PyTorch: latency of the gcc -O3 -march=native build divided by "
+           "theirs; ×ORT O2: of the plain gcc -O2 build (below 1: the generated C is "
+           "faster). ✗ after a time: that engine's output is more than 1e-4 off the "
+           "interpreter's. Layer rows: the op's time in each build, GFLOP/s and % peak "
+           "of the -O3 build."]
     tv = [(r["name"], r["torch_variants"]) for r in results if r.get("torch_variants")]
     if tv:
         out.append("PyTorch %s: trace + freeze + optimize_for_inference (the faster); trace + "
@@ -710,6 +830,9 @@ def parse_args(argv):
                     help="npm install onnxruntime-node into --ort-dir when missing")
     ap.add_argument("--no-torch", dest="torch", action="store_false")
     ap.add_argument("--no-ort", dest="ort", action="store_false")
+    ap.add_argument("--no-torchvision", dest="torchvision", action="store_false",
+                    help="leave out the 224x224 torchvision networks (the last, slowest "
+                         "third of the default run)")
     ap.add_argument("--cpu", type=int, default=-1, help="core to pin to (default: the last)")
     ap.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     ap.add_argument("--warmup", type=float, default=0.2)
@@ -718,7 +841,9 @@ def parse_args(argv):
                     help="tiny.cnn, short timings: checks that the benchmark runs")
     ap.add_argument("--update-doc", help="rewrite the bench section of this markdown file")
     ap.add_argument("models", nargs="*",
-                    help=".cnn files or example names (default: every examples/*.cnn)")
+                    help=".cnn files, names of examples or MLPerf Tiny models (vgg, dscnn), "
+                         "torchvision networks (%s) or groups (examples, mlperf, "
+                         "torchvision); default: all, in that order" % ", ".join(TORCHVISION))
     a = ap.parse_args(argv)
     a.cnnc = a.cnnc or os.path.join(a.build, "compiler", "cnnc")
     a.interp_bench = a.interp_bench or os.path.join(a.build, "bench", "cnnc_bench_interp")
