@@ -42,6 +42,8 @@ CWARN = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
          "-Wstrict-prototypes", "-Wmissing-prototypes", "-Werror"]
 BUILDS = {"O3": ["-O3", "-march=native"], "O2": ["-O2"]}
 DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+ROOFLINE_DOC = "performance-roofline.svg"   # beside the --update-doc document
+HEX_MAX_BYTES = 16 << 20   # bigger weights: no --weights hex compile (a minute or more)
 
 
 class StepError(Exception):
@@ -110,15 +112,32 @@ def lscpu():
 
 
 def measure_peak(a, work):
-    """peak.c built for this machine, and once more without AVX-512."""
+    """peak.c built for this machine, once more without AVX-512, and once
+    for plain x86-64 (SSE2, no FMA: the ceiling of the -O2 build)."""
     res = {}
-    variants = {"native": ["-march=native"], "avx2": ["-march=native", "-mno-avx512f"]}
+    variants = {"native": ["-march=native"], "avx2": ["-march=native", "-mno-avx512f"],
+                "sse2": []}
     for name, flags in variants.items():
         exe = os.path.join(work, "peak_" + name)
         run(["gcc", "-O3"] + flags + CWARN + ["-I" + HERE, os.path.join(HERE, "peak.c"),
              os.path.join(HERE, "timing.c"), "-o", exe])
         secs = "0.05" if a.smoke else "0.5"
         res[name] = run_line(run([exe, "--cpu", str(a.cpu), "--seconds", secs]), "peak")
+    return res
+
+
+def measure_bandwidth(a, work):
+    """bandwidth.c: {"dram": {...gbs...}, "cache": {...}}, one core's STREAM
+    triad from memory and from a cache-sized buffer (the roofline's slopes)."""
+    exe = os.path.join(work, "bandwidth")
+    run(["gcc", "-O3", "-march=native"] + CWARN + ["-I" + HERE, os.path.join(HERE, "bandwidth.c"),
+         os.path.join(HERE, "timing.c"), "-o", exe])
+    secs = "0.05" if a.smoke else "0.5"
+    out = run([exe, "--cpu", str(a.cpu), "--seconds", secs])
+    res = {kv["level"]: kv for kv in (parse_kv(line) for line in out.splitlines()
+                                      if line.startswith("bandwidth "))}
+    if set(res) != {"dram", "cache"}:
+        raise StepError("bandwidth: unexpected output: %s" % out.strip()[:200])
     return res
 
 
@@ -339,7 +358,8 @@ def bench_generated(a, d, r):
         if r["arena"] is None:
             r["arena"] = ram
         r[tag] = time_generated(a, d, tag, exe)
-    r["compile_O2_hex"] = compile_hex(a, d)
+    if r["weights"] <= HEX_MAX_BYTES:
+        r["compile_O2_hex"] = compile_hex(a, d)
     return src
 
 
@@ -725,13 +745,20 @@ def table(results, peak):
 
 
 def notes(a, results, machine, peaks, load):
-    pk = peaks["native"]
+    pk, bw = peaks["native"], machine["bandwidth"]
     out = ["Machine: %s, %s CPUs (%s thread(s) per core), avx2 %s, avx512f %s; gcc %s."
            % (machine["model"], machine["cpus"], machine["threads_per_core"],
               "yes" if machine["avx2"] else "no", "yes" if machine["avx512f"] else "no",
               machine["gcc"]),
-           "Single-core peak (peak.c, %d-lane FMAs, %s): %.1f GFLOP/s; without AVX-512: %.1f GFLOP/s."
-           % (int(pk["lanes"]), pk["isa"], pk["gflops"], peaks["avx2"]["gflops"]),
+           "Single-core peak (peak.c, %d-lane FMAs, %s): %.1f GFLOP/s; without AVX-512: "
+           "%.1f GFLOP/s; plain x86-64 (SSE2, no FMA: the -O2 build's ceiling): %.1f GFLOP/s."
+           % (int(pk["lanes"]), pk["isa"], pk["gflops"], peaks["avx2"]["gflops"],
+              peaks["sse2"]["gflops"]),
+           "Single-core bandwidth (bandwidth.c, STREAM triad, 12 B per element): %.1f GB/s "
+           "from memory (%.0f MiB), %.1f GB/s from cache (%.0f KiB); the roofline "
+           "(roofline.svg) has both as slopes." % (
+               bw["dram"]["gbs"], bw["dram"]["bytes"] / 2 ** 20,
+               bw["cache"]["gbs"], bw["cache"]["bytes"] / 2 ** 10),
            "Pinned to CPU %d; %.2g s per measurement after a %.2g s warm-up; median of samples. "
            "Load average (1 min) before/after: %.2f / %.2f%s." % (
                a.cpu, a.seconds, a.warmup, load[0], load[1],
@@ -810,9 +837,31 @@ def report(a, results, machine, peaks, load):
         json.dump({"machine": machine, "peak": peaks, "load": load, "models": results},
                   f, indent=1, default=str)
     print(md)
+    picture = write_roofline(a, results, machine, peaks)
     if a.update_doc:
         update_doc(a.update_doc, md)
         print("(table written to %s)" % a.update_doc)
+        if picture:
+            doc_svg = os.path.join(os.path.dirname(os.path.abspath(a.update_doc)), ROOFLINE_DOC)
+            shutil.copyfile(picture, doc_svg)
+            print("(roofline copied to %s)" % doc_svg)
+
+
+def write_roofline(a, results, machine, peaks):
+    """results/roofline.svg (roofline.py); its path, or None without layers."""
+    import roofline
+    bw = machine["bandwidth"]
+    title = "cnnc layers on %s, one core (%s)" % (
+        machine["model"], datetime.datetime.now().strftime("%Y-%m-%d"))
+    text = roofline.svg(results, peaks["native"]["gflops"], bw["dram"]["gbs"],
+                        bw["cache"]["gbs"], title, peak_o2=peaks["sse2"]["gflops"])
+    if not text:
+        return None
+    path = os.path.join(a.out, "roofline.svg")
+    with open(path, "w") as f:
+        f.write(text)
+    print("(roofline: %s)" % path)
+    return path
 
 
 # ---------------------------------------------------------------- main
@@ -889,6 +938,7 @@ def main(argv):
     load = [os.getloadavg()[0]]
     machine = lscpu()
     peaks = measure_peak(a, a.out)
+    machine["bandwidth"] = measure_bandwidth(a, a.out)
     results = [bench_model(a, cnnref, p) for p in model_list(a)]
     load.append(os.getloadavg()[0])
     report(a, results, machine, peaks, load)
