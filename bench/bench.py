@@ -2,18 +2,23 @@
 """bench.py: builds and runs the cnnc benchmark and prints ONE table.
 
 Consumes the example models (examples/*.cnn: the lecture network fashion
-and the VGG-style vgg first), the built cnnc and cnnc_bench_interp, gcc,
-Debian's python3-torch and, when installed, npm's onnxruntime-node. For
-each model it produces, in --out: the model bound to one weights file
-(trained, or generated here so that every engine reads the same numbers),
-a fixed input, the generated C with its harness builds, the ONNX export,
-every engine's output, results.md and results.json; on stdout the table:
-median microseconds per inference of the generated C (gcc -O3 -march=native
-and gcc -O2), the interpreter, PyTorch and ONNX Runtime; GFLOP/s and % of
-the single-core FMA peak measured by peak.c; latency ratios to ONNX Runtime
-and PyTorch; per-layer GFLOP/s of the generated C; .text, arena and weights
-bytes; gcc compile time; and whether the generated C matches the
-interpreter within 1e-4. Method: docs/performance.md.
+and the VGG-style vgg first), the MLPerf Tiny models of tests/firmware,
+torchvision's squeezenet1_1, resnet18 and mobilenet_v2 (torchvision_nets.py,
+exported to ONNX and read back by cnnc import), the built cnnc and
+cnnc_bench_interp, gcc, Debian's python3-torch and, when installed, npm's
+onnxruntime-node. For each model it produces, in --out: the model bound to
+one weights file (trained, imported, or generated here so that every engine
+reads the same numbers), a fixed input, the generated C with its harness
+builds, the ONNX file, every engine's output, results.md and results.json;
+on stdout the table: median microseconds per inference of the generated C
+(gcc -O3 -march=native and gcc -O2), the interpreter, PyTorch and ONNX
+Runtime; GFLOP/s and % of the single-core FMA peak measured by peak.c;
+latency ratios of both builds to ONNX Runtime, and to PyTorch; per-layer
+times of both builds and GFLOP/s; .text, arena and weights bytes; gcc
+compile time; and whether the generated C matches the interpreter within
+1e-4. It also draws every conv and dense layer on a roofline (roofline.py:
+roofline.svg) under the peak and the bandwidth that bandwidth.c measures.
+Method: docs/performance.md.
 """
 
 import argparse
@@ -777,7 +782,8 @@ def notes(a, results, machine, peaks, load):
     if ov:
         out.append("ONNX Runtime %s (npm onnxruntime-node; 1 intra-op thread, graph "
                    "optimization level all; timed from node, binding overhead included); "
-                   "ONNX file exported from the PyTorch module, opset 17." % ov[0])
+                   "ONNX file exported from the PyTorch module, opset 17 (torchvision networks: "
+                   "the opset 13 file cnnc imported)." % ov[0])
     if not a.ort:
         out.append("ONNX Runtime: not measured (%s)." % a.no_ort_why)
     for r in results:
