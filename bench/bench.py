@@ -166,6 +166,14 @@ def group_members(group):
     return [TV_PREFIX + n for n in TORCHVISION]
 
 
+def group_of(spec):
+    """The group a model belongs to (roofline.svg's marker), or "other"."""
+    for group in ("examples", "mlperf", "torchvision"):
+        if spec in group_members(group):
+            return group
+    return "other"
+
+
 def resolve_model(arg):
     """A model argument: a group name, a torchvision network, a bare name
     of an example or an MLPerf Tiny model ("vgg", "dscnn"), or a path."""
@@ -619,7 +627,7 @@ def bench_model(a, cnnref, path):
     work = os.path.join(a.out, name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    r = {"name": name, "errors": {}}
+    r = {"name": name, "group": group_of(path), "errors": {}}
     try:
         d = prepare(a, cnnref, path, work)
     except Exception as e:   # a tool, the parse, torch's export: show, go on

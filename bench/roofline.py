@@ -13,11 +13,13 @@ network. A dot far below the roof above it is a layer far from its limit.
 import math
 from xml.sax.saxutils import escape
 
-WIDTH, HEIGHT = 960, 600
+WIDTH, HEIGHT = 960, 640
 LEFT, RIGHT, TOP, BOTTOM = 70, 250, 50, 60      # margins around the plot
-COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-           "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939",
-           "#843c39", "#7b4173", "#3182bd", "#e6550d"]
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+# A network's marker says its group, its colour which one of the group.
+SHAPES = {"examples": "circle", "mlperf": "square", "torchvision": "triangle"}
+GROUP_NAMES = {"examples": "examples", "mlperf": "MLPerf Tiny", "torchvision": "torchvision"}
 
 
 class Axes:
@@ -37,14 +39,14 @@ class Axes:
 
 def layer_points(results):
     """[(network, layer, intensity, GFLOP/s -O3, GFLOP/s -O2 or None)] of
-    every timed conv/dense layer."""
+    every timed conv/dense layer; network is (group, name)."""
     pts = []
     for r in results:
         for L in r.get("layers", []):
             if not L.get("flops") or not L.get("bytes") or not L.get("us"):
                 continue
             o2 = L.get("us_O2")
-            pts.append((r["name"], L["name"], L["flops"] / L["bytes"],
+            pts.append(((r.get("group", ""), r["name"]), L["name"], L["flops"] / L["bytes"],
                         L["flops"] / (L["us"] * 1e3), L["flops"] / (o2 * 1e3) if o2 else None))
     return pts
 
@@ -101,37 +103,70 @@ def roof(ax, xlim, peak, gbs, label, cls):
     return out
 
 
-def dots(ax, pts, colour_of):
-    """-O3 layers as filled dots, -O2 as rings; a tooltip names each."""
-    out = []
-    for net, layer, x, g3, g2 in pts:
-        c = colour_of[net]
-        tip = "%s %s: %.2f FLOP/B, -O3 native %.1f GFLOP/s" % (net, layer, x, g3)
-        if g2:
-            tip += ", -O2 %.1f GFLOP/s" % g2
-            out.append('<circle cx="%.1f" cy="%.1f" r="3" fill="none" stroke="%s" '
-                       'stroke-width="1"><title>%s</title></circle>'
-                       % (ax.px(x), ax.py(g2), c, escape(tip)))
-        out.append('<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s" fill-opacity="0.85">'
-                   '<title>%s</title></circle>' % (ax.px(x), ax.py(g3), c, escape(tip)))
+def marker(shape, x, y, size, paint):
+    """One marker centred on (x, y); paint: its fill/stroke attributes."""
+    if shape == "square":
+        return '<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" %s' % (
+            x - size, y - size, 2 * size, 2 * size, paint)
+    if shape == "triangle":
+        h = size * 1.25
+        return '<polygon points="%.1f,%.1f %.1f,%.1f %.1f,%.1f" %s' % (
+            x, y - h, x - h, y + 0.8 * h, x + h, y + 0.8 * h, paint)
+    return '<circle cx="%.1f" cy="%.1f" r="%.1f" %s' % (x, y, size, paint)
+
+
+def style_of(nets):
+    """{network: (shape, colour)}: the group's shape, a colour per member."""
+    out, seen = {}, {}
+    for group, name in nets:
+        i = seen[group] = seen.get(group, -1) + 1
+        out[(group, name)] = (SHAPES.get(group, "circle"), COLOURS[i % len(COLOURS)])
     return out
 
 
-def legend(nets, colour_of, limits):
+def dots(ax, pts, style):
+    """-O3 layers as filled markers, -O2 as outlines; a tooltip names each."""
+    out = []
+    for net, layer, x, g3, g2 in pts:
+        shape, c = style[net]
+        tip = escape("%s %s: %.2f FLOP/B, -O3 native %.1f GFLOP/s%s" % (
+            net[1], layer, x, g3, ", -O2 %.1f GFLOP/s" % g2 if g2 else ""))
+        if g2:
+            out.append(marker(shape, ax.px(x), ax.py(g2), 3,
+                              'fill="none" stroke="%s"><title>%s</title></%s>'
+                              % (c, tip, tag_of(shape))))
+        out.append(marker(shape, ax.px(x), ax.py(g3), 3.5,
+                          'fill="%s" fill-opacity="0.85"><title>%s</title></%s>'
+                          % (c, tip, tag_of(shape))))
+    return out
+
+
+def tag_of(shape):
+    return {"square": "rect", "triangle": "polygon"}.get(shape, "circle")
+
+
+def legend(nets, style, limits):
     x, y = WIDTH - RIGHT + 16, TOP + 6
-    out = ['<text x="%d" y="%d" class="head">network</text>' % (x, y)]
+    out = []
+    group = None
     for net in nets:
-        y += 17
-        out.append('<circle cx="%d" cy="%d" r="4" fill="%s"/>' % (x + 4, y - 4, colour_of[net]))
-        out.append('<text x="%d" y="%d">%s</text>' % (x + 14, y, escape(net)))
-    y += 28
-    out.append('<circle cx="%d" cy="%d" r="3.5" fill="#444"/>' % (x + 4, y - 4))
+        if net[0] != group:
+            group = net[0]
+            y += 22 if out else 0
+            out.append('<text x="%d" y="%d" class="head">%s</text>'
+                       % (x, y, escape(GROUP_NAMES.get(group, "other"))))
+        y += 16
+        shape, c = style[net]
+        out.append(marker(shape, x + 4, y - 4, 4, 'fill="%s"/>' % c))
+        out.append('<text x="%d" y="%d">%s</text>' % (x + 14, y, escape(net[1])))
+    y += 24
+    out.append(marker("circle", x + 4, y - 4, 3.5, 'fill="#444"/>'))
     out.append('<text x="%d" y="%d">gcc -O3 -march=native</text>' % (x + 14, y))
-    y += 17
-    out.append('<circle cx="%d" cy="%d" r="3" fill="none" stroke="#444"/>' % (x + 4, y - 4))
+    y += 16
+    out.append(marker("circle", x + 4, y - 4, 3, 'fill="none" stroke="#444"/>'))
     out.append('<text x="%d" y="%d">gcc -O2 (same layer)</text>' % (x + 14, y))
     for line in limits:
-        y += 17
+        y += 16
         out.append('<text x="%d" y="%d" class="small">%s</text>' % (x, y, escape(line)))
     return out
 
@@ -147,7 +182,7 @@ def svg(results, peak, gbs_dram, gbs_cache, title, peak_o2=None):
     ylim = (min(ys) / 1.5, peak * 1.6)
     ax = Axes(xlim, ylim)
     nets = list(dict.fromkeys(p[0] for p in pts))
-    colour_of = {n: COLOURS[i % len(COLOURS)] for i, n in enumerate(nets)}
+    style = style_of(nets)
     limits = ["roof: FMA peak %.0f GFLOP/s" % peak,
               "memory (triad) %.0f GB/s" % gbs_dram,
               "cache (triad) %.0f GB/s, dashed" % gbs_cache]
@@ -162,8 +197,8 @@ def svg(results, peak, gbs_dram, gbs_cache, title, peak_o2=None):
                     % (LEFT, ax.py(peak_o2), WIDTH - RIGHT, ax.py(peak_o2)))
         body.append('<text x="%d" y="%.1f" text-anchor="end" class="roofl">-O2 (SSE2) peak '
                     '%.0f GFLOP/s</text>' % (WIDTH - RIGHT - 6, ax.py(peak_o2) - 6, peak_o2))
-    body += dots(ax, pts, colour_of)
-    body += legend(nets, colour_of, limits)
+    body += dots(ax, pts, style)
+    body += legend(nets, style, limits)
     style = ("text{font:12px sans-serif;fill:#222} .small{font-size:11px} "
              ".head{font-weight:bold} .title{font-size:15px;font-weight:bold} "
              ".grid{stroke:#ddd;stroke-width:1} .grid2{stroke:#f0f0f0;stroke-width:1} .frame{fill:none;stroke:#888} "
