@@ -54,11 +54,14 @@ test-sanitize:
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:intercept_strstr=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
-# Benchmark (docs/performance.md): every example's generated C (gcc -O3
-# -march=native and -O2) against the interpreter, PyTorch and ONNX Runtime
-# (npm onnxruntime-node, installed into $(BUILD)/bench/ort when missing and
-# reachable); prints one table and rewrites the one in docs/performance.md.
-# `make bench BENCH_DOC=` leaves the document alone.
+# Benchmark (docs/performance.md): the generated C (gcc -O3 -march=native
+# and -O2) of the examples, the MLPerf Tiny models and three torchvision
+# networks against the interpreter, PyTorch and ONNX Runtime (npm
+# onnxruntime-node, installed into $(BUILD)/bench/ort when missing and
+# reachable); prints one table, draws $(BUILD)/bench/results/roofline.svg and
+# rewrites the table and picture of docs/performance.md. About 6 minutes;
+# `make bench BENCH_ARGS=--no-torchvision` about 2.5. `make bench BENCH_DOC=`
+# leaves the document alone.
 BENCH_DOC ?= docs/performance.md
 BENCH_ARGS ?=
 .PHONY: bench

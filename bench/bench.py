@@ -2,18 +2,23 @@
 """bench.py: builds and runs the cnnc benchmark and prints ONE table.
 
 Consumes the example models (examples/*.cnn: the lecture network fashion
-and the VGG-style vgg first), the built cnnc and cnnc_bench_interp, gcc,
-Debian's python3-torch and, when installed, npm's onnxruntime-node. For
-each model it produces, in --out: the model bound to one weights file
-(trained, or generated here so that every engine reads the same numbers),
-a fixed input, the generated C with its harness builds, the ONNX export,
-every engine's output, results.md and results.json; on stdout the table:
-median microseconds per inference of the generated C (gcc -O3 -march=native
-and gcc -O2), the interpreter, PyTorch and ONNX Runtime; GFLOP/s and % of
-the single-core FMA peak measured by peak.c; latency ratios to ONNX Runtime
-and PyTorch; per-layer GFLOP/s of the generated C; .text, arena and weights
-bytes; gcc compile time; and whether the generated C matches the
-interpreter within 1e-4. Method: docs/performance.md.
+and the VGG-style vgg first), the MLPerf Tiny models of tests/firmware,
+torchvision's squeezenet1_1, resnet18 and mobilenet_v2 (torchvision_nets.py,
+exported to ONNX and read back by cnnc import), the built cnnc and
+cnnc_bench_interp, gcc, Debian's python3-torch and, when installed, npm's
+onnxruntime-node. For each model it produces, in --out: the model bound to
+one weights file (trained, imported, or generated here so that every engine
+reads the same numbers), a fixed input, the generated C with its harness
+builds, the ONNX file, every engine's output, results.md and results.json;
+on stdout the table: median microseconds per inference of the generated C
+(gcc -O3 -march=native and gcc -O2), the interpreter, PyTorch and ONNX
+Runtime; GFLOP/s and % of the single-core FMA peak measured by peak.c;
+latency ratios of both builds to ONNX Runtime, and to PyTorch; per-layer
+times of both builds and GFLOP/s; .text, arena and weights bytes; gcc
+compile time; and whether the generated C matches the interpreter within
+1e-4. It also draws every conv and dense layer on a roofline (roofline.py:
+roofline.svg) under the peak and the bandwidth that bandwidth.c measures.
+Method: docs/performance.md.
 """
 
 import argparse
@@ -42,6 +47,8 @@ CWARN = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
          "-Wstrict-prototypes", "-Wmissing-prototypes", "-Werror"]
 BUILDS = {"O3": ["-O3", "-march=native"], "O2": ["-O2"]}
 DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+ROOFLINE_DOC = "performance-roofline.svg"   # beside the --update-doc document
+HEX_MAX_BYTES = 16 << 20   # bigger weights: no --weights hex compile (a minute or more)
 
 
 class StepError(Exception):
@@ -88,9 +95,9 @@ def run_line(stdout, tag="run"):
     raise StepError("no '%s' line in: %s" % (tag, stdout.strip()[:200]))
 
 
-def timing_args(a):
-    return ["--cpu", str(a.cpu), "--seconds", str(a.seconds),
-            "--warmup", str(a.warmup), "--min-samples", str(a.min_samples)]
+def timing_args(a, min_samples=None):
+    return ["--cpu", str(a.cpu), "--seconds", str(a.seconds), "--warmup", str(a.warmup),
+            "--min-samples", str(a.min_samples if min_samples is None else min_samples)]
 
 
 # ---------------------------------------------------------------- machine
@@ -110,9 +117,11 @@ def lscpu():
 
 
 def measure_peak(a, work):
-    """peak.c built for this machine, and once more without AVX-512."""
+    """peak.c built for this machine, once more without AVX-512, and once
+    for plain x86-64 (SSE2, no FMA: the ceiling of the -O2 build)."""
     res = {}
-    variants = {"native": ["-march=native"], "avx2": ["-march=native", "-mno-avx512f"]}
+    variants = {"native": ["-march=native"], "avx2": ["-march=native", "-mno-avx512f"],
+                "sse2": []}
     for name, flags in variants.items():
         exe = os.path.join(work, "peak_" + name)
         run(["gcc", "-O3"] + flags + CWARN + ["-I" + HERE, os.path.join(HERE, "peak.c"),
@@ -122,22 +131,79 @@ def measure_peak(a, work):
     return res
 
 
+def measure_bandwidth(a, work):
+    """bandwidth.c: {"dram": {...gbs...}, "cache": {...}}, one core's STREAM
+    triad from memory and from a cache-sized buffer (the roofline's slopes)."""
+    exe = os.path.join(work, "bandwidth")
+    run(["gcc", "-O3", "-march=native"] + CWARN + ["-I" + HERE, os.path.join(HERE, "bandwidth.c"),
+         os.path.join(HERE, "timing.c"), "-o", exe])
+    secs = "0.05" if a.smoke else "0.5"
+    out = run([exe, "--cpu", str(a.cpu), "--seconds", secs])
+    res = {kv["level"]: kv for kv in (parse_kv(line) for line in out.splitlines()
+                                      if line.startswith("bandwidth "))}
+    if set(res) != {"dram", "cache"}:
+        raise StepError("bandwidth: unexpected output: %s" % out.strip()[:200])
+    return res
+
+
 # ---------------------------------------------------------------- models
 
+MLPERF_TINY = ("resnet8", "dscnn", "mobilenet_v1", "autoencoder")
+TORCHVISION = ("squeezenet1_1", "resnet18", "mobilenet_v2")
+TV_PREFIX = "torchvision:"
+
+
+def group_members(group):
+    """The models of a group, in table order: "examples" (fashion and vgg
+    first), "mlperf" (the MLPerf Tiny models in tests/firmware) and
+    "torchvision" (built by torchvision_nets.py, imported from ONNX)."""
+    if group == "examples":
+        paths = sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn")))
+        key = lambda p: (FIRST.index(stem(p)) if stem(p) in FIRST else len(FIRST), p)
+        return sorted(paths, key=key)
+    if group == "mlperf":
+        return [os.path.join(ROOT, "tests", "firmware", n + ".cnn") for n in MLPERF_TINY]
+    return [TV_PREFIX + n for n in TORCHVISION]
+
+
+def group_of(spec):
+    """The group a model belongs to (roofline.svg's marker), or "other"."""
+    for group in ("examples", "mlperf", "torchvision"):
+        if spec in group_members(group):
+            return group
+    return "other"
+
+
+def resolve_model(arg):
+    """A model argument: a group name, a torchvision network, a bare name
+    of an example or an MLPerf Tiny model ("vgg", "dscnn"), or a path."""
+    if arg in ("examples", "mlperf", "torchvision"):
+        return group_members(arg)
+    if arg in TORCHVISION:
+        return [TV_PREFIX + arg]
+    if os.sep in arg or arg.endswith(".cnn"):
+        return [os.path.abspath(arg)]
+    for folder in (("examples",), ("tests", "firmware")):
+        path = os.path.join(ROOT, *folder, arg + ".cnn")
+        if os.path.exists(path):
+            return [path]
+    raise SystemExit("bench: no model '%s' (an example, an MLPerf Tiny model, %s, "
+                     "a group or a .cnn path)" % (arg, ", ".join(TORCHVISION)))
+
+
 def model_list(a):
-    """The models to run: paths, or bare names of examples ("vgg")."""
+    """The models to run, as .cnn paths or "torchvision:NAME"."""
     if a.models:
-        ex = lambda p: os.path.join(ROOT, "examples", p + ".cnn")
-        return [os.path.abspath(p if os.sep in p or p.endswith(".cnn") else ex(p))
-                for p in a.models]
+        return [m for arg in a.models for m in resolve_model(arg)]
     if a.smoke:
         return [os.path.join(ROOT, "examples", "tiny.cnn")]
-    paths = sorted(glob.glob(os.path.join(ROOT, "examples", "*.cnn")))
-    key = lambda p: (FIRST.index(stem(p)) if stem(p) in FIRST else len(FIRST), p)
-    return sorted(paths, key=key)
+    groups = ("examples", "mlperf") + (("torchvision",) if a.torchvision else ())
+    return [m for g in groups for m in group_members(g)]
 
 
 def stem(path):
+    if path.startswith(TV_PREFIX):
+        return path[len(TV_PREFIX):]
     return os.path.splitext(os.path.basename(path))[0]
 
 
@@ -161,9 +227,16 @@ def bind_weights(cnnref, path, m, text, work):
     return cnnref.set_weights(text, os.path.abspath(wpath)), params
 
 
-def layer_flops(cnnref, m):
-    """{statement name: FLOPs}: 2 * MACs of each conv2d and dense."""
+def layer_costs(cnnref, m):
+    """{statement name: (FLOPs, bytes)} of each conv2d and dense (others:
+    (0, 0)). FLOPs: 2 * MACs. Bytes: what the layer must move at least,
+    each float32 once: its weights and bias, its input and its output (the
+    roofline's arithmetic intensity is FLOPs / bytes)."""
     shapes, out = m.shapes(), {}
+    params = {}
+    for name, shape, _ in cnnref.param_specs(m):
+        layer = name.rsplit(".", 1)[0]
+        params[layer] = params.get(layer, 0) + int(np.prod(shape))
     for st in m.stmts:
         x = shapes[st.inputs[0]]
         if st.op == "conv2d":
@@ -173,13 +246,40 @@ def layer_flops(cnnref, m):
         elif st.op == "dense":
             macs = st.shape[0] * x[0]
         else:
-            macs = 0
-        out[st.name] = 2 * macs
+            out[st.name] = (0, 0)
+            continue
+        moved = params.get(st.name, 0) + int(np.prod(x)) + int(np.prod(st.shape))
+        out[st.name] = (2 * macs, 4 * moved)
     return out
 
 
-def prepare(cnnref, path, work):
+def import_torchvision(a, name, work):
+    """torchvision_nets' network exported to ONNX (work/model.onnx, what
+    ONNX Runtime runs) and imported by cnnc import (work/imported.cnn and
+    .safetensors). The import keeps ONNX's batch of one ([1, 3, 224, 224]);
+    the copy benched reads one sample ([3, 224, 224]), as the .cnn models
+    and cnnref do: the same computation. Returns (the .cnn, the module)."""
+    import torchvision_nets
+    net = torchvision_nets.build(name)
+    onnx = os.path.join(work, "model.onnx")
+    torchvision_nets.export_onnx(net, onnx)
+    cnn = os.path.join(work, "imported.cnn")
+    run([a.cnnc, "import", onnx, "-o", cnn])
+    with open(cnn) as f:
+        text, n = re.subn(r"^(\s*input\s+\w+\s*)\[1,\s*", r"\1[", f.read(), count=1,
+                          flags=re.M)
+    if n != 1:
+        raise StepError("%s: no input [1, ...] to make one sample" % cnn)
+    with open(cnn, "w") as f:
+        f.write(text)
+    return cnn, net
+
+
+def prepare(a, cnnref, spec, work):
     """Model copy, weights, input; returns a dict describing the model."""
+    path, module = spec, None
+    if spec.startswith(TV_PREFIX):
+        path, module = import_torchvision(a, stem(spec), work)
     with open(path) as f:
         text = f.read()
     m = cnnref.parse(text, path)
@@ -193,9 +293,13 @@ def prepare(cnnref, path, work):
     n = int(np.prod(m.input_shape))
     x = np.random.default_rng(2024).uniform(-1, 1, n).astype(np.float32)
     x.tofile(os.path.join(work, "input.f32"))
-    flops = layer_flops(cnnref, m)
-    return {"m": m, "params": params, "model": model, "x": x, "work": work,
-            "flops": flops, "total_flops": sum(flops.values()), "note": note}
+    costs = layer_costs(cnnref, m)
+    flops = {k: v[0] for k, v in costs.items()}
+    d = {"m": m, "params": params, "model": model, "x": x, "work": work, "costs": costs,
+         "flops": flops, "total_flops": sum(flops.values()), "note": note}
+    if module is not None:
+        d.update(torch_module=module, onnx=os.path.join(work, "model.onnx"))
+    return d
 
 
 def read_out(path, n=None):
@@ -267,7 +371,8 @@ def bench_generated(a, d, r):
         if r["arena"] is None:
             r["arena"] = ram
         r[tag] = time_generated(a, d, tag, exe)
-    r["compile_O2_hex"] = compile_hex(a, d)
+    if r["weights"] <= HEX_MAX_BYTES:
+        r["compile_O2_hex"] = compile_hex(a, d)
     return src
 
 
@@ -283,11 +388,14 @@ def compile_hex(a, d):
 
 # ---------------------------------------------------------------- per layer
 
-OPFN_RE = re.compile(r"^(?:CNNC_\w+_FN\s+)?static\s+void\s+(op(\d+)_\w*)\s*\(", re.M)
-# The functions that call the op functions: bm_run_ws (or bm_run), or with
-# several code variants (docs/targets.md) each variant's bm_run_<isa>.
-RUNFN_RE = re.compile(r"^(?:CNNC_\w+_FN\s+)?(?:static\s+)?void\s+bm_run(?:_ws|_c|_avx2|_avx512|_neon)?\s*\(", re.M)
+# A definition (or declaration) of an op function: "static void opK_..(",
+# possibly after attributes or macros on the same line (a SIMD variant's
+# target attribute) and with its name on the next line.
+OPFN_RE = re.compile(r"^[^\n;{}]*?\bstatic\b[^\n;{}]*?\bvoid\s+(op(\d+)_\w*)\s*\(", re.M)
 OPCOMMENT_RE = re.compile(r"/\*\s*op (\d+):\s*\S+\s+([\w.]+)\s*=\s*(\w+)")
+# A run function: bm_run, bm_run_ws, or a code variant's bm_run_<isa>
+# (docs/targets.md), whose target attribute macro may come first.
+RUNFN_RE = re.compile(r"^(?:CNNC_\w+_FN\s+)?(?:static\s+)?void\s+bm_run\w*\s*\(", re.M)
 
 
 def find_body_end(text, start):
@@ -305,90 +413,108 @@ def find_body_end(text, start):
     raise StepError("unbalanced braces in the generated C")
 
 
-def run_bodies(text):
-    """[(start, end)] of the functions that call op functions: every code
-    variant's bm_run_<isa> when there are variants, else bm_run_ws (or
-    bm_run)."""
-    spans = [(m.start(), find_body_end(text, m.start())) for m in RUNFN_RE.finditer(text)]
-    variants = [(a, b) for a, b in spans if re.match(r".*bm_run_(c|avx2|avx512|neon)\s*\(",
-                                                    text[a:text.index("(", a) + 1], re.S)]
-    if variants:
-        return variants
-    ws = [(a, b) for a, b in spans if "bm_run_ws" in text[a:text.index("(", a) + 1]]
-    return ws or spans[:1]
+def run_functions(text):
+    """[(start, end)] of each bm_run* definition (prototypes skipped)."""
+    spans = []
+    for mm in RUNFN_RE.finditer(text):
+        head_end = text.index(")", mm.end())
+        if text[head_end + 1:].lstrip().startswith("{"):
+            spans.append((mm.start(), find_body_end(text, mm.start())))
+    return spans
+
+
+def wrap_calls(body, fns):
+    """body with, before it, a function-like macro per op function it
+    calls ((bench_layer_begin(), f(args), bench_layer_end(K))) and, after
+    it, their #undefs: the definitions elsewhere are not touched."""
+    called = [(k, fn) for k, names in sorted(fns.items()) for fn in names
+              if re.search(r"\b%s\s*\(" % fn, body)]
+    if not called:
+        return body, set()
+    defs = ["void bench_layer_begin(void);", "void bench_layer_end(int k);"]
+    defs += ["#define %s(...) (bench_layer_begin(), %s(__VA_ARGS__), bench_layer_end(%d))"
+             % (fn, fn, k) for k, fn in called]
+    undefs = ["#undef %s" % fn for _, fn in called]
+    return "\n".join(defs) + "\n" + body + "\n" + "\n".join(undefs) + "\n", \
+        {k for k, _ in called}
 
 
 def instrument(text):
     """The emitted C with each op function's call in the run functions
-    (run_bodies) wrapped by bench_layer_begin()/bench_layer_end(K):
-    function-like macros defined before each run function and undefined
-    after it, so no definition is touched. An op function is a static void
-    opK_...() that a run function calls (opK_..._tile8 helpers are not);
-    the variant the CPU runs is the one timed. Returns (text, {K: function
-    name}), the names of the first variant's functions."""
-    bodies = run_bodies(text)
-    if not bodies:
+    (bm_run_ws, bm_run, and any other bm_run*) wrapped by
+    bench_layer_begin()/bench_layer_end(K). An op function is a static void
+    opK_...() that a run function calls (opK_..._tile8 helpers, called by
+    op functions, are not); every function called for op K is credited to
+    K, so when the code holds one variant of op K per ISA (opK_..._avx2,
+    opK_..._avx512) and the run function picks one, the one that runs is
+    counted. Returns (text, {K: [function names]})."""
+    spans = run_functions(text)
+    if not spans:
         raise StepError("no run function found to instrument")
-    out, last, names = [], 0, {}
-    for start, end in bodies:
-        body = text[start:end]
-        fns = {int(k): name for name, k in OPFN_RE.findall(text)
-               if re.search(r"\b%s\s*\(" % name, body)}
-        for k, fn in fns.items():
-            names.setdefault(k, fn)
-        defs = ["void bench_layer_begin(void);", "void bench_layer_end(int k);"]
-        defs += ["#define %s(...) (bench_layer_begin(), %s(__VA_ARGS__), bench_layer_end(%d))"
-                 % (fn, fn, k) for k, fn in sorted(fns.items())]
-        undefs = ["#undef %s" % fn for _, fn in sorted(fns.items())]
-        out += [text[last:start], "\n".join(defs), "\n", body, "\n", "\n".join(undefs), "\n"]
-        last = end
-    if not names:
+    fns = {}
+    for name, k in OPFN_RE.findall(text):
+        if name not in fns.setdefault(int(k), []):
+            fns[int(k)].append(name)
+    out, pos, used = [], 0, set()
+    for start, end in spans:
+        body, ks = wrap_calls(text[start:end], fns)
+        out += [text[pos:start], body]
+        pos, used = end, used | ks
+    if not used:
         raise StepError("the run function calls no opK_ function")
-    out.append(text[last:])
-    return "".join(out), names
+    return "".join(out) + text[pos:], {k: sorted(fns[k], key=len) for k in used}
 
 
-def layer_names(text, fns, flops):
-    """{K: (statement name, FLOPs)}. The op comments name each op's source
-    statement and kind; only a conv2d or dense op is credited its
-    statement's FLOPs (a dense with activation=softmax is two ops, one
+def layer_names(text, fns, costs):
+    """{K: (statement name, FLOPs, bytes)}. The op comments name each op's
+    source statement and kind; only a conv2d or dense op is credited its
+    statement's costs (a dense with activation=softmax is two ops, one
     statement). Without the comments: the longest statement name that
     starts the function's name, credited to its first conv/dense function."""
     named = {int(k): (name, kind) for k, name, kind in OPCOMMENT_RE.findall(text)}
     out, credited = {}, set()
-    for k, fn in sorted(fns.items()):
+    for k, names in sorted(fns.items()):
         if k in named:
             name, kind = named[k]
-            out[k] = (name, flops.get(name, 0) if kind in ("conv2d", "dense") else 0)
+            out[k] = (name,) + (costs.get(name, (0, 0)) if kind in ("conv2d", "dense")
+                                else (0, 0))
             continue
+        fn = names[0]
         rest = fn.split("_", 1)[1] if "_" in fn else fn
-        cands = [st for st in flops if rest == st or rest.startswith(st + "_")]
+        cands = [st for st in costs if rest == st or rest.startswith(st + "_")]
         name = max(cands, key=len) if cands else fn
         computes = re.search(r"conv|dense", rest[len(name):]) is not None
-        out[k] = (name, flops.get(name, 0) if computes and name not in credited else 0)
+        out[k] = (name,) + (costs.get(name, (0, 0)) if computes and name not in credited
+                            else (0, 0))
         if computes:
             credited.add(name)
     return out
 
 
+def time_layers(a, d, src, tag):
+    """{K: median µs} of the instrumented src built with BUILDS[tag]."""
+    exe, _, _ = build_harness(d, src, "layers_" + tag, BUILDS[tag], ["-DBENCH_LAYERS"])
+    out = run([exe, "--input", os.path.join(d["work"], "input.f32")] + timing_args(a))
+    return {int(k): parse_kv(kv)["median_us"]
+            for k, kv in re.findall(r"^layer (\d+) (.*)$", out, re.M)}
+
+
 def bench_layers(a, d, src, r):
+    """Per-op time of both builds (see "Per layer" in docs/performance.md)."""
     with open(src) as f:
         text = f.read()
     itext, fns = instrument(text)
     lsrc = os.path.join(d["work"], "bm_layers.c")
     with open(lsrc, "w") as f:
         f.write(itext)
-    exe, _, _ = build_harness(d, lsrc, "layers", BUILDS["O3"], ["-DBENCH_LAYERS"])
-    names = layer_names(text, fns, d["flops"])
-    out = run([exe, "--input", os.path.join(d["work"], "input.f32")] + timing_args(a))
+    times = {tag: time_layers(a, d, lsrc, tag) for tag in BUILDS}
+    names = layer_names(text, fns, d["costs"])
     layers = []
-    for k, kv in re.findall(r"^layer (\d+) (.*)$", out, re.M):
-        k = int(k)
-        if k not in fns:
-            continue
-        name, flops = names.get(k, ("op%d" % k, 0))
-        layers.append({"op": k, "name": name, "fn": fns.get(k, ""),
-                       "us": parse_kv(kv)["median_us"], "flops": flops})
+    for k in sorted(set(fns) & set(times["O3"])):
+        name, flops, moved = names.get(k, ("op%d" % k, 0, 0))
+        layers.append({"op": k, "name": name, "fn": fns[k][0], "variants": fns[k],
+                       "us": times["O3"][k], "us_O2": times["O2"].get(k),
+                       "flops": flops, "bytes": moved})
     r["layers"] = layers
 
 
@@ -396,10 +522,12 @@ def bench_layers(a, d, src, r):
 
 def bench_interp(a, d, r):
     """The interpreter, in-process (cnnc_model_interp); its output is the
-    reference every other engine is checked against."""
+    reference every other engine is checked against. It takes a third of
+    the samples the others take (at least 3): at 224x224 one run is seconds."""
     out = os.path.join(d["work"], "out_interp.f32")
-    res = run_line(run([a.interp_bench, d["model"], "--input",
-                        os.path.join(d["work"], "input.f32"), "--output", out] + timing_args(a)))
+    few = max(3, a.min_samples // 3)
+    res = run_line(run([a.interp_bench, d["model"], "--input", os.path.join(d["work"], "input.f32"),
+                        "--output", out] + timing_args(a, few)))
     d["ref"] = read_out(out)
     r["interp"] = res
 
@@ -427,10 +555,12 @@ def time_python(fn, a):
 def bench_torch(a, d, r):
     """PyTorch: trace + freeze, and the same + optimize_for_inference; the
     table shows the faster (see docs/performance.md: with Debian's netlib
-    BLAS, freeze alone sends small batch-1 convs to a slow path)."""
+    BLAS, freeze alone sends small batch-1 convs to a slow path). A .cnn
+    model runs as torchnet's module, whose ONNX export ONNX Runtime then
+    runs; a torchvision network as its own module (its ONNX file exists)."""
     import torch
     import torchnet
-    net = torchnet.Net(d["m"], d["params"])
+    net = d.get("torch_module") or torchnet.Net(d["m"], d["params"])
     x = torchnet.example_input(d["m"], d["x"])
     variants = {}
     for name, opt in (("freeze", False), ("optimized", True)):
@@ -442,9 +572,10 @@ def bench_torch(a, d, r):
     best = min(variants, key=lambda k: variants[k]["median_us"])
     r["torch"] = dict(variants[best], variant=best)
     r["torch_variants"] = variants
-    onnx = os.path.join(d["work"], "model.onnx")
-    torchnet.export_onnx(net, x, onnx)
-    d["onnx"] = onnx
+    if not d.get("onnx"):
+        onnx = os.path.join(d["work"], "model.onnx")
+        torchnet.export_onnx(net, x, onnx)
+        d["onnx"] = onnx
 
 
 def bench_ort(a, d, r):
@@ -498,11 +629,11 @@ def bench_model(a, cnnref, path):
     work = os.path.join(a.out, name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    r = {"name": name, "errors": {}}
+    r = {"name": name, "group": group_of(path), "errors": {}}
     try:
-        d = prepare(cnnref, path, work)
-    except (StepError, cnnref.CnnError, OSError) as e:
-        r["errors"]["prepare"] = str(e)
+        d = prepare(a, cnnref, path, work)
+    except Exception as e:   # a tool, the parse, torch's export: show, go on
+        r["errors"]["prepare"] = "%s: %s" % (type(e).__name__, str(e).strip()[-300:])
         return r
     r["flops"] = d["total_flops"]
     if d["note"]:
@@ -534,7 +665,7 @@ def guarded(r, step, fn, *args):
 # ---------------------------------------------------------------- the table
 
 COLUMNS = ["model", "MFLOP", "gcc -O3 native µs", "gcc -O2 µs", "interp µs",
-           "PyTorch µs", "ORT µs", "GFLOP/s", "% peak", "×ORT", "×PyTorch",
+           "PyTorch µs", "ORT µs", "GFLOP/s", "% peak", "×ORT O3n", "×ORT O2", "×PyTorch",
            ".text O3/O2 B", "arena B", "weights B", "gcc O3/O2 s", "gcc O2 s hex",
            "check 1e-4"]
 
@@ -594,7 +725,8 @@ def model_row(r, peak):
             engine_cell(r, "O3"), engine_cell(r, "O2"), engine_cell(r, "interp"),
             engine_cell(r, "torch"), engine_cell(r, "ort"),
             "%.1f" % gf if gf else "—", "%.0f%%" % (100 * gf / peak) if gf else "—",
-            ratio(o3, us_of(r, "ort")), ratio(o3, us_of(r, "torch")),
+            ratio(o3, us_of(r, "ort")), ratio(us_of(r, "O2"), us_of(r, "ort")),
+            ratio(o3, us_of(r, "torch")),
             both("text", fmt_int), fmt_int(r.get("arena")), fmt_int(r.get("weights")),
             both("compile", fmt_secs), fmt_secs(r.get("compile_O2_hex")), check_cell(r)]
 
@@ -604,9 +736,10 @@ def layer_rows(r, peak):
     for L in r.get("layers", []):
         gf = L["flops"] / (L["us"] * 1e3) if L["flops"] and L["us"] > 0 else None
         label = re.sub(r"^op\d+_", "", L["fn"]) or L["name"]
-        row = ["  ↳ op%d %s" % (L["op"], label),
-               fmt_mflop(L["flops"]) if L["flops"] else "", fmt_us(L["us"])]
-        row += [""] * 4 + ["%.1f" % gf if gf else "", "%.0f%%" % (100 * gf / peak) if gf else ""]
+        o2 = L.get("us_O2")
+        row = ["  ↳ op%d %s" % (L["op"], label), fmt_mflop(L["flops"]) if L["flops"] else "",
+               fmt_us(L["us"]), fmt_us(o2) if o2 is not None else ""]
+        row += [""] * 3 + ["%.1f" % gf if gf else "", "%.0f%%" % (100 * gf / peak) if gf else ""]
         rows.append(row + [""] * (len(COLUMNS) - len(row)))
     return rows
 
@@ -627,20 +760,29 @@ def table(results, peak):
 
 
 def notes(a, results, machine, peaks, load):
-    pk = peaks["native"]
+    pk, bw = peaks["native"], machine["bandwidth"]
     out = ["Machine: %s, %s CPUs (%s thread(s) per core), avx2 %s, avx512f %s; gcc %s."
            % (machine["model"], machine["cpus"], machine["threads_per_core"],
               "yes" if machine["avx2"] else "no", "yes" if machine["avx512f"] else "no",
               machine["gcc"]),
-           "Single-core peak (peak.c, %d-lane FMAs, %s): %.1f GFLOP/s; without AVX-512: %.1f GFLOP/s."
-           % (int(pk["lanes"]), pk["isa"], pk["gflops"], peaks["avx2"]["gflops"]),
+           "Single-core peak (peak.c, %d-lane FMAs, %s): %.1f GFLOP/s; without AVX-512: "
+           "%.1f GFLOP/s; plain x86-64 (SSE2, no FMA: the -O2 build's ceiling): %.1f GFLOP/s."
+           % (int(pk["lanes"]), pk["isa"], pk["gflops"], peaks["avx2"]["gflops"],
+              peaks["sse2"]["gflops"]),
+           "Single-core bandwidth (bandwidth.c, STREAM triad, 12 B per element): %.1f GB/s "
+           "from memory (%.0f MiB), %.1f GB/s from cache (%.0f KiB); the roofline "
+           "(roofline.svg) has both as slopes." % (
+               bw["dram"]["gbs"], bw["dram"]["bytes"] / 2 ** 20,
+               bw["cache"]["gbs"], bw["cache"]["bytes"] / 2 ** 10),
            "Pinned to CPU %d; %.2g s per measurement after a %.2g s warm-up; median of samples. "
            "Load average (1 min) before/after: %.2f / %.2f%s." % (
                a.cpu, a.seconds, a.warmup, load[0], load[1],
                " — the machine was busy: re-run on a quiet one" if max(load) > 0.5 else ""),
-           "×ORT, ×PyTorch: latency of the gcc -O3 -march=native build divided by theirs "
-           "(below 1: the generated C is faster). ✗ after a time: that engine's output is "
-           "more than 1e-4 off the interpreter's."]
+           "×ORT O3n, ×PyTorch: latency of the gcc -O3 -march=native build divided by "
+           "theirs; ×ORT O2: of the plain gcc -O2 build (below 1: the generated C is "
+           "faster). ✗ after a time: that engine's output is more than 1e-4 off the "
+           "interpreter's. Layer rows: the op's time in each build, GFLOP/s and % peak "
+           "of the -O3 build."]
     tv = [(r["name"], r["torch_variants"]) for r in results if r.get("torch_variants")]
     if tv:
         out.append("PyTorch %s: trace + freeze + optimize_for_inference (the faster); trace + "
@@ -650,7 +792,8 @@ def notes(a, results, machine, peaks, load):
     if ov:
         out.append("ONNX Runtime %s (npm onnxruntime-node; 1 intra-op thread, graph "
                    "optimization level all; timed from node, binding overhead included); "
-                   "ONNX file exported from the PyTorch module, opset 17." % ov[0])
+                   "ONNX file exported from the PyTorch module, opset 17 (torchvision networks: "
+                   "the opset 13 file cnnc imported)." % ov[0])
     if not a.ort:
         out.append("ONNX Runtime: not measured (%s)." % a.no_ort_why)
     for r in results:
@@ -710,9 +853,31 @@ def report(a, results, machine, peaks, load):
         json.dump({"machine": machine, "peak": peaks, "load": load, "models": results},
                   f, indent=1, default=str)
     print(md)
+    picture = write_roofline(a, results, machine, peaks)
     if a.update_doc:
         update_doc(a.update_doc, md)
         print("(table written to %s)" % a.update_doc)
+        if picture:
+            doc_svg = os.path.join(os.path.dirname(os.path.abspath(a.update_doc)), ROOFLINE_DOC)
+            shutil.copyfile(picture, doc_svg)
+            print("(roofline copied to %s)" % doc_svg)
+
+
+def write_roofline(a, results, machine, peaks):
+    """results/roofline.svg (roofline.py); its path, or None without layers."""
+    import roofline
+    bw = machine["bandwidth"]
+    title = "cnnc layers on %s, one core (%s)" % (
+        machine["model"], datetime.datetime.now().strftime("%Y-%m-%d"))
+    text = roofline.svg(results, peaks["native"]["gflops"], bw["dram"]["gbs"],
+                        bw["cache"]["gbs"], title, peak_o2=peaks["sse2"]["gflops"])
+    if not text:
+        return None
+    path = os.path.join(a.out, "roofline.svg")
+    with open(path, "w") as f:
+        f.write(text)
+    print("(roofline: %s)" % path)
+    return path
 
 
 # ---------------------------------------------------------------- main
@@ -730,6 +895,9 @@ def parse_args(argv):
                     help="npm install onnxruntime-node into --ort-dir when missing")
     ap.add_argument("--no-torch", dest="torch", action="store_false")
     ap.add_argument("--no-ort", dest="ort", action="store_false")
+    ap.add_argument("--no-torchvision", dest="torchvision", action="store_false",
+                    help="leave out the 224x224 torchvision networks (the last, slowest "
+                         "third of the default run)")
     ap.add_argument("--cpu", type=int, default=-1, help="core to pin to (default: the last)")
     ap.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     ap.add_argument("--warmup", type=float, default=0.2)
@@ -738,7 +906,9 @@ def parse_args(argv):
                     help="tiny.cnn, short timings: checks that the benchmark runs")
     ap.add_argument("--update-doc", help="rewrite the bench section of this markdown file")
     ap.add_argument("models", nargs="*",
-                    help=".cnn files or example names (default: every examples/*.cnn)")
+                    help=".cnn files, names of examples or MLPerf Tiny models (vgg, dscnn), "
+                         "torchvision networks (%s) or groups (examples, mlperf, "
+                         "torchvision); default: all, in that order" % ", ".join(TORCHVISION))
     a = ap.parse_args(argv)
     a.cnnc = a.cnnc or os.path.join(a.build, "compiler", "cnnc")
     a.interp_bench = a.interp_bench or os.path.join(a.build, "bench", "cnnc_bench_interp")
@@ -784,6 +954,7 @@ def main(argv):
     load = [os.getloadavg()[0]]
     machine = lscpu()
     peaks = measure_peak(a, a.out)
+    machine["bandwidth"] = measure_bandwidth(a, a.out)
     results = [bench_model(a, cnnref, p) for p in model_list(a)]
     load.append(os.getloadavg()[0])
     report(a, results, machine, peaks, load)

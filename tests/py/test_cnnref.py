@@ -348,6 +348,12 @@ def test_vectors_and_misc():
     m = cnnref.parse("model g { input x[3, 4, 5]; global_avgpool; flatten; }")
     x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
     close(cnnref.forward(m, {}, x), x.astype(np.float64).mean(axis=(1, 2)), 1e-6, "gap")
+    m = cnnref.parse("model b { input x[5]; weights \"w\"; bn = batchnorm(epsilon=1e-3); }")
+    p = cnnref.random_weights(m, 2)
+    x = np.linspace(-2, 2, 5).astype(np.float32)
+    scale = p["bn.weight"] / np.sqrt(p["bn.running_var"].astype(np.float64) + 1e-3)
+    want = (x - p["bn.running_mean"]) * scale + p["bn.bias"]
+    close(cnnref.forward(m, p, x), want, 1e-6, "batchnorm of a vector (channels = dim 0)")
 
 
 def main():
