@@ -6,7 +6,8 @@ JOBS ?= 2
 DEMO_PACKAGES = build-essential cmake flex bison tcc libtcc-dev zlib1g-dev \
                 dataset-fashion-mnist
 TEST_PACKAGES = $(DEMO_PACKAGES) clang valgrind python3 python3-numpy python3-torch \
-                python3-onnx libonnx-testdata musl-dev graphviz
+                python3-onnx libonnx-testdata musl-dev graphviz \
+                gcc-aarch64-linux-gnu qemu-user
 # Developer and CI builds: every test, and warnings are errors.
 DEV_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DCNNC_WERROR=ON
 

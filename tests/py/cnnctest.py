@@ -296,7 +296,8 @@ def write_harness(d, facts, base="model"):
 
 
 def build(compiler, flags, d, facts, exe, base="model"):
-    """Builds the harness and the emitted C in one compiler invocation.
+    """Builds the harness and the emitted C in one compiler invocation
+    (any gcc-like compiler: gcc, tcc, a cross gcc with -static in flags).
     Returns the compiler's warnings (stderr text; '' when clean)."""
     main_c = write_harness(d, facts, base)
     cmd = [compiler] + flags + ["-I", d, main_c, os.path.join(d, base + ".c"),
@@ -305,11 +306,13 @@ def build(compiler, flags, d, facts, exe, base="model"):
     return p.stderr.strip()
 
 
-def run_built(d, exe, x):
+def run_built(d, exe, x, runner=(), timeout=60):
+    """Runs a harness built by build() on x; returns its output. runner is
+    a command prefix, e.g. ("qemu-aarch64",) for a cross-compiled harness."""
     xin = os.path.join(d, exe + ".in")
     yout = os.path.join(d, exe + ".out")
     np.ascontiguousarray(x, dtype="<f4").tofile(xin)
-    check_run([os.path.join(d, exe), xin, yout], timeout=60)
+    check_run(list(runner) + [os.path.join(d, exe), xin, yout], timeout=timeout)
     return np.fromfile(yout, dtype="<f4")
 
 
