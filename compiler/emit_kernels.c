@@ -21,7 +21,9 @@
 #include "backend.h"
 
 enum {
-    ROWS_XV = 32,      /* pixels of a KV_CONV_ROWS tile, at most */
+    ROWS_XV = 32,      /* pixels of a portable KV_CONV_ROWS tile, at most */
+    ROWS_VECS = 8,     /* vectors of a SIMD KV_CONV_ROWS tile, at most */
+    PLANE_MAX = 4096,  /* floats of a wide plane (SIMD KV_CONV_ROWS), at most */
 };
 
 /* ---- index expressions: "ic * 676 + ky * 26 + 16", zero terms left out ---- */
@@ -131,6 +133,9 @@ static void vec_spill(Emitter *E, const char *name, int n, const char *acc)
 typedef struct ConvDims {
     int C, H, W, F, OH, OW, G, Cg, Fg, KH, KW, SH, SW, DH, DW;
     int B;             /* output channels per packed block (1: KV_CONV_ROWS) */
+    int wide;          /* the plane as one wide row (conv_dims_for): OH 1, OW
+                          (RH - 1) * W + RW; the real output is RH x RW */
+    int RH, RW;
 } ConvDims;
 
 static ConvDims conv_dims(const Graph *g, const Op *op)
@@ -148,6 +153,26 @@ static ConvDims conv_dims(const Graph *g, const Op *op)
     if (op_conv_pointwise(op)) {   /* the whole plane as one row */
         d.W *= d.H, d.H = 1;
         d.OW *= d.OH, d.OH = 1;
+    }
+    d.wide = 0, d.RH = d.OH, d.RW = d.OW;
+    return d;
+}
+
+/* In a SIMD variant, a KV_CONV_ROWS of stride 1 or 2 (both axes) on rows
+ * too short for its vectors (depthwise on small maps) runs the channel's
+ * plane as one wide row: output j = y * W + x reads input s * j + taps,
+ * like a row of stride s over the (explicitly padded) input. Columns
+ * x >= RW are computed into a local plane and dropped (stride 2: about
+ * half of them); the row ends at the last real output, so no tap reads
+ * past the input plane. */
+static ConvDims conv_dims_for(const Emitter *E, const Op *op)
+{
+    ConvDims d = conv_dims(E->g, op);
+    const long long n = (long long)(d.OH - 1) * d.W + d.OW;
+    if (E->isa && op->variant == KV_CONV_ROWS && d.SW == d.SH && d.SW <= 2 && d.OH > 1 &&
+        d.OW < 4 * E->isa->lanes && n <= PLANE_MAX) {
+        d.wide = 1;
+        d.OW = (int)n, d.OH = 1;
     }
     return d;
 }
@@ -258,12 +283,14 @@ static void plan_simd_rows(Emitter *E, RowPlan *p, const ConvDims *d)
 {
     const int L = E->isa->lanes;
     int n = d->OW;
-    if (d->SW == 2) {
-        const int room = (d->W - (d->KW - 1) * d->DW) / 2;
-        n = n < room ? n : room;
+    if (d->SW == 2) {   /* a wide row may read to the end of the plane */
+        const long long last = d->wide ? (long long)d->H * d->W - (long long)(d->KH - 1) * d->DH * d->W
+                                       : d->W;
+        const long long room = (last - (d->KW - 1) * d->DW) / 2;
+        n = n < room ? n : (int)room;
     }
     n = n / L * L;
-    plan_tiles(p, TILE_ROWS, 0, 1, 0, n, 4 * L);
+    plan_tiles(p, TILE_ROWS, 0, 1, 0, n, ROWS_VECS * L);
     plan_tiles(p, TILE_ROWS, 0, 0, n, d->OW - n, ROWS_XV);
 }
 
@@ -550,6 +577,8 @@ static const char *at_out(Emitter *E, const ConvDims *d, const char *ch, long lo
                           const char *oy, Term ox, long long px)
 {
     const long long plane = (long long)d->OH * d->OW;
+    if (d->wide)
+        return emit_plus(E, "a", sum3(ox, NONE, NONE, px));
     return emit_plus(E, "out", sum3(term(ch, plane), term(oy, d->OW), ox, px + dc * plane));
 }
 
@@ -648,13 +677,30 @@ static void rows_channel_vars(Emitter *E, const Op *op, const ConvDims *d, const
         emit_line(E, "const float b = 0.0f;");
 }
 
+/* A wide plane's real columns, to channel f's output. */
+static void wide_store(Emitter *E, const ConvDims *d, const char *f)
+{
+    const long long plane = (long long)d->RH * d->RW;
+    emit_line(E, "for (int py = 0; py < %d; ++py)", d->RH);
+    emit_line(E, "    for (int px = 0; px < %d; ++px)", d->RW);
+    emit_line(E, "        out[%s] = a[py * %d + px];",
+              lin_expr(E, sum3(term(f, plane), term("py", d->RW), term("px", 1), 0)), d->W);
+}
+
 static void conv_body(Emitter *E, const Op *op)
 {
-    const ConvDims d = conv_dims(E->g, op);
+    const ConvDims d = conv_dims_for(E, op);
     const char *outer;
     if (op->variant == KV_CONV_ROWS) {
         outer = emit_loop_open(E, "f", d.F, 0);
         rows_channel_vars(E, op, &d, outer);
+        if (d.wide) {
+            emit_line(E, "float a[%d];", d.OW);
+            conv_row(E, op, &d, outer, NULL);
+            wide_store(E, &d, outer);
+            emit_loop_close(E, outer);
+            return;
+        }
     } else {
         outer = emit_loop_open(E, "ob", (long long)d.G * ((d.Fg + d.B - 1) / d.B), 0);
         blocked_block_vars(E, op, &d, outer);
@@ -668,7 +714,7 @@ static void conv_body(Emitter *E, const Op *op)
 /* One function per distinct tile of the row plan. */
 static void conv_tiles(Emitter *E, const Op *op)
 {
-    const ConvDims d = conv_dims(E->g, op);
+    const ConvDims d = conv_dims_for(E, op);
     const RowPlan p = row_plan(E, op, &d);
     for (int i = 0; i < p.nseg; i++) {
         const Tile *t = &p.seg[i].tile;
