@@ -535,7 +535,7 @@ static int takes_blob(const Emitter *E, const Op *op)
 /* A SIMD variant's functions: "CNNC_AVX2_FN ", its target attribute. */
 const char *emit_fn_attr(Emitter *E)
 {
-    return E->isa ? arena_printf(E->ctx->arena, "%s_FN ", E->isa->guard) : "";
+    return E->isa && E->isa->guard ? arena_printf(E->ctx->arena, "%s_FN ", E->isa->guard) : "";
 }
 
 /* static void opN_layer_what(const float *restrict in, float *restrict out) */
@@ -906,7 +906,7 @@ static void emit_isa_macros(Emitter *E)
  * portable C, "_run_c"), under the variant's #if. */
 static void emit_variant(Emitter *E, const Isa *isa)
 {
-    E->isa = isa;
+    E->isa = isa ? isa : target_portable_isa(E->target);
     E->sfx = isa ? arena_printf(E->ctx->arena, "_%s", isa->name) : "";
     name_ops(E);
     if (isa)
@@ -955,8 +955,10 @@ static void emit_c_file(Emitter *E)
     if (file_isas(E)) {
         emit_variants(E);
     } else {
+        E->isa = target_portable_isa(E->target);
         for (int i = 0; i < E->g->nops; i++)
             emit_op_function(E, i);
+        E->isa = NULL;
         if (E->opt->trace)
             emit_trace_hook(E);
     }

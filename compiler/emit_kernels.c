@@ -99,12 +99,16 @@ static const char *tile_name(Emitter *E, const Op *op, const char *what, int n)
 /* "cnnc_f8": the variant's vector of floats, 4-byte aligned, may alias. */
 static const char *vec_type(Emitter *E)
 {
+    if (E->isa->lanes == 1)
+        return "float";
     return arena_printf(E->ctx->arena, "cnnc_f%d", E->isa->lanes);
 }
 
 /* "*(const cnnc_f8 *)(p + 8)": a vector load from any float address. */
 static const char *vec_load(Emitter *E, const char *p, long long at)
 {
+    if (E->isa->lanes == 1)
+        return arena_printf(E->ctx->arena, "%s[%lld]", p, at);
     if (at)
         return arena_printf(E->ctx->arena, "*(const %s *)(%s + %lld)", vec_type(E), p, at);
     return arena_printf(E->ctx->arena, "*(const %s *)(%s)", vec_type(E), p);
@@ -113,6 +117,8 @@ static const char *vec_load(Emitter *E, const char *p, long long at)
 /* "{ v, v, ... }": a vector of lanes copies of the scalar expression v. */
 static const char *vec_splat(Emitter *E, const char *v)
 {
+    if (E->isa->lanes == 1)
+        return v;
     const char *r = arena_printf(E->ctx->arena, "{ %s", v);
     for (int l = 1; l < E->isa->lanes; l++)
         r = arena_printf(E->ctx->arena, "%s, %s", r, v);
@@ -125,7 +131,10 @@ static const char *vec_splat(Emitter *E, const char *v)
 static void vec_spill(Emitter *E, const char *name, int n, const char *acc)
 {
     for (int v = 0; v < n / E->isa->lanes; v++)
-        emit_line(E, "*(%s *)(%s + %d) = %s%d;", vec_type(E), name, v * E->isa->lanes, acc, v);
+        if (E->isa->lanes == 1)
+            emit_line(E, "%s[%d] = %s%d;", name, v, acc, v);
+        else
+            emit_line(E, "*(%s *)(%s + %d) = %s%d;", vec_type(E), name, v * E->isa->lanes, acc, v);
 }
 
 /* ---- a conv's shapes, and which kernels can be emitted ---- */
@@ -516,8 +525,8 @@ static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *
 static const char *rows_vec(Emitter *E, const ConvDims *d, int v)
 {
     const int L = E->isa->lanes;
-    if (d->SW == 1)
-        return vec_load(E, "q", (long long)v * L);
+    if (d->SW == 1 || L == 1)
+        return vec_load(E, "q", (long long)v * L * d->SW);
     const char *r = arena_printf(E->ctx->arena, "__builtin_shufflevector(%s, %s",
                                  vec_load(E, "q", 2LL * v * L), vec_load(E, "q", 2LL * v * L + L));
     for (int l = 0; l < L; l++)
@@ -746,7 +755,7 @@ static void dense_tile(Emitter *E, const Op *op, int width)
                      " * units' weights for i, so the block streams its weights once. */\n",
                width, (int)(op - E->g->ops));
     tile_open(E, tile_name(E, op, "units", width), decl, comment);
-    const int simd = E->isa && width % E->isa->lanes == 0;
+    const int simd = E->isa && E->isa->lanes > 1 && width % E->isa->lanes == 0;
     const int nv = simd ? width / E->isa->lanes : 0;
     emit_line(E, "float a[%d];", width);
     if (simd)

@@ -17,7 +17,8 @@ enum { ISA_ALL = ISA_AVX2 | ISA_AVX512 | ISA_NEON };
 /* One SIMD variant of the emitted kernels. */
 typedef struct Isa {
     const char *name;  /* its functions' suffix: "avx2" */
-    const char *guard; /* the macro that is 1 where it compiles: "CNNC_AVX2" */
+    const char *guard; /* the macro that is 1 where it compiles: "CNNC_AVX2";
+                          NULL: portable C (named scalar accumulators) */
     int lanes;         /* floats per vector register */
     int vregs;         /* vector registers */
     int blocked_px;    /* pixels of a KV_CONV_BLOCKED tile (channels in lanes) */
@@ -33,11 +34,15 @@ typedef struct Target {
     int conv_xb;       /* pixels of the portable KV_CONV_BLOCKED tile */
     int pixels_min_ow; /* KV_CONV_PIXELS from this output width on (0: never) */
     unsigned isas;     /* IsaBit: the SIMD variants written beside portable C */
+    int scalar_tiles;  /* portable tiles as named scalars (target_portable_isa) */
 } Target;
 const Target *target_default(void);           /* "auto" */
 const Target *target_find(const char *name);  /* NULL: no such target */
 const Target *target_at(int i);               /* the i-th, NULL past the end */
 const Isa *isa_of(IsaBit bit);
+/* How the portable variant's kernels are written: NULL, loops over
+ * arrays (gcc vectorizes them for its -march); or a one-lane Isa. */
+const Isa *target_portable_isa(const Target *t);
 
 /* ---- pass.c: the pass pipeline ---- */
 typedef struct PassOptions {

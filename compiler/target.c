@@ -22,20 +22,26 @@ static const Isa isas[] = {
     { "neon",   "CNNC_NEON",   4,    32,   6,          4,         4 },
 };
 
+/* The portable code of a target with scalar_tiles: the kernels' SIMD
+ * emitter at one lane, so each accumulator is a named float the compiler
+ * keeps in a register (16 of a Cortex-M4F's 32 single-precision ones). */
+static const Isa scalar = { "scalar", NULL, 1, 32, 4, 0, 0 };
+
 static const Target targets[] = {
     { "auto", "portable C, plus AVX2+FMA and AVX-512F variants chosen at run time on "
               "x86-64 (gcc, clang) and NEON on aarch64: what `cc -O2 model.c` wants",
-      16, 8, 16, ISA_AVX2 | ISA_AVX512 | ISA_NEON },
+      16, 8, 16, ISA_AVX2 | ISA_AVX512 | ISA_NEON, 0 },
     { "generic", "portable C99 only, no extensions: tcc, MSVC, any firmware compiler",
-      16, 8, 16, 0 },
+      16, 8, 16, 0, 0 },
     { "x86-64-v3", "portable C plus an AVX2+FMA variant, used where the CPU has "
-                   "them (gcc, clang)", 16, 8, 16, ISA_AVX2 },
+                   "them (gcc, clang)", 16, 8, 16, ISA_AVX2, 0 },
     { "x86-64-v4", "portable C plus an AVX-512F variant, used where the CPU has it "
-                   "(gcc, clang)", 16, 8, 16, ISA_AVX512 },
+                   "(gcc, clang)", 16, 8, 16, ISA_AVX512, 0 },
     { "aarch64", "portable C plus a NEON variant, used on any 64-bit Arm (gcc, clang)",
-      16, 8, 16, ISA_NEON },
-    { "cortex-m", "portable C with small tiles (4 channels x 4 pixels) that stay in a "
-                  "Cortex-M's 32 single-precision registers; -Os friendly", 4, 4, 0, 0 },
+      16, 8, 16, ISA_NEON, 0 },
+    { "cortex-m", "portable C with small tiles (4 channels x 4 pixels) of named scalar "
+                  "accumulators that stay in a Cortex-M's 32 single-precision registers",
+      4, 4, 0, 0, 1 },
 };
 
 enum { NUM_TARGETS = sizeof targets / sizeof targets[0] };
@@ -56,6 +62,11 @@ const Target *target_find(const char *name)
 const Target *target_at(int i)
 {
     return i >= 0 && i < NUM_TARGETS ? &targets[i] : NULL;
+}
+
+const Isa *target_portable_isa(const Target *t)
+{
+    return t->scalar_tiles ? &scalar : NULL;
 }
 
 const Isa *isa_of(IsaBit bit)

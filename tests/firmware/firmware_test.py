@@ -153,9 +153,10 @@ def static_stack(ci_file, root="model_run"):
                 b, e = deepest(callee, seen | {node})
             elif callee in label:       # a library function: no frame size
                 b, e = 0, {label[callee].split("\\n")[0]}
-            else:   # a static function of the file that -fipa-icf merged
+            else:   # a static op or tile function that -fipa-icf merged
                     # into an identical one: as deep as the deepest other
-                b, e = max(deepest(n, seen | {node}) for n in size if n not in seen | {node, root})
+                b, e = max(deepest(n, seen | {node}) for n in size
+                           if n not in seen | {node, root} and re.search(r"(^|:)op\d+_", n))
             best, ext = max(best, b), ext | e
         return size[node] + best, ext
 
@@ -168,7 +169,8 @@ def make_args(args, model, board, work):
     cmd = ["make", "-s", "-C", FIRMWARE, "BOARD=" + board, "PROGRAM=selftest", "PROFILE=1",
            "CNNC=" + os.path.abspath(args.cnnc), "MODEL=" + os.path.join(SOURCE, MODELS[model]),
            "BUILD=" + work, "TIMEOUT=%d" % QEMU_TIMEOUT,
-           "CNNC_FLAGS=--flash-budget %d --ram-budget %d" % (FLASH_BYTES, RAM_BYTES - STACK_BYTES)]
+           "CNNC_FLAGS=--target %s --flash-budget %d --ram-budget %d"
+           % (args.target, FLASH_BYTES, RAM_BYTES - STACK_BYTES)]
     if board in ARENA_SECTION:
         cmd.append("ARENA_SECTION=" + ARENA_SECTION[board])
     return cmd
@@ -257,6 +259,8 @@ def main():
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--target", default="cortex-m",
+                    help="cnnc --target for the firmware (docs/targets.md)")
     args = ap.parse_args()
     # make -C runs in examples/firmware: a relative BUILD= would land there.
     args.work = os.path.abspath(args.work)
