@@ -778,31 +778,56 @@ static unsigned file_isas(const Emitter *E)
     return E->opt->portable_only ? 0 : E->target->isas;
 }
 
-/* What the CPU runs, in order of preference: the fastest variant it has. */
-static void emit_dispatch_case(Emitter *E, IsaBit bit, const char *test)
+/* The file's SIMD variants in order of preference; NULL past them. */
+static const Isa *file_isa(const Emitter *E, int *i)
 {
-    const Isa *isa = isa_of(bit);
-    if (!(file_isas(E) & bit))
-        return;
-    buf_printf(E->c, "#if %s\n    if (%s) {\n", isa->guard, test);
-    buf_printf(E->c, "        %s_run_%s(%sinput, output, arena);\n        return;\n    }\n#endif\n",
-               E->opt->prefix, isa->name, blob_arg(E));
+    const Isa *isa;
+    while ((isa = isa_at((*i)++)) != NULL)
+        if (file_isas(E) & isa->bit)
+            return isa;
+    return NULL;
+}
+
+/* "!CNNC_NEON": where the portable code is compiled (not where a variant
+ * every CPU of its architecture has replaces it); NULL: everywhere. */
+static const char *portable_guard(Emitter *E)
+{
+    const char *cond = NULL;
+    int i = 0;
+    for (const Isa *isa; (isa = file_isa(E, &i)) != NULL; )
+        if (!isa->cpu_test)
+            cond = arena_printf(E->ctx->arena, "%s%s!%s", cond ? cond : "", cond ? " && " : "",
+                                isa->guard);
+    return cond;
+}
+
+/* <prefix>_run_<name>(...): one variant's run call. */
+static void emit_variant_call(Emitter *E, const char *indent, const char *name)
+{
+    buf_printf(E->c, "%s%s_run_%s(%sinput, output, arena);\n", indent, E->opt->prefix, name,
+               blob_arg(E));
 }
 
 static void emit_dispatch(Emitter *E, const char *storage, const char *name)
 {
-    const char *p = E->opt->prefix;
     buf_printf(E->c, "/* Runs the fastest variant this CPU has (docs/targets.md). */\n"
                      "%svoid %s%s(%sconst float *input, float *output, void *arena)\n{\n",
-               storage, p, name, blob_param(E));
-    emit_dispatch_case(E, ISA_AVX512, "__builtin_cpu_supports(\"avx512f\")");
-    emit_dispatch_case(E, ISA_AVX2, "__builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"fma\")");
-    if (file_isas(E) & ISA_NEON)
-        buf_printf(E->c, "#if CNNC_NEON\n    %s_run_neon(%sinput, output, arena);\n#else\n"
-                         "    %s_run_c(%sinput, output, arena);\n#endif\n}\n\n",
-                   p, blob_arg(E), p, blob_arg(E));
-    else
-        buf_printf(E->c, "    %s_run_c(%sinput, output, arena);\n}\n\n", p, blob_arg(E));
+               storage, E->opt->prefix, name, blob_param(E));
+    int i = 0, always = 0;
+    for (const Isa *isa; (isa = file_isa(E, &i)) != NULL; ) {
+        if (isa->cpu_test) {
+            buf_printf(E->c, "#if %s\n    if (%s) {\n", isa->guard, isa->cpu_test);
+            emit_variant_call(E, "        ", isa->name);
+            buf_puts(E->c, "        return;\n    }\n#endif\n");
+        } else {
+            buf_printf(E->c, "#%s %s\n", always++ ? "elif" : "if", isa->guard);
+            emit_variant_call(E, "    ", isa->name);
+        }
+    }
+    if (always)
+        buf_puts(E->c, "#else\n");
+    emit_variant_call(E, "    ", "c");
+    buf_puts(E->c, always ? "#endif\n}\n\n" : "}\n\n");
 }
 
 static void emit_run_functions(Emitter *E)
@@ -878,23 +903,15 @@ static void emit_section_macros(Emitter *E)
  * its vector of floats (4-byte aligned: loads from any float address). */
 static void emit_isa_macros(Emitter *E)
 {
-    static const struct { IsaBit bit; const char *arch, *attr; } defs[] = {
-        { ISA_AVX2, "defined(__x86_64__)", "__attribute__((target(\"avx2,fma\")))" },
-        { ISA_AVX512, "defined(__x86_64__)", "__attribute__((target(\"avx512f,avx2,fma\")))" },
-        { ISA_NEON, "defined(__aarch64__)", "" },
-    };
     Buf *b = E->c;
     buf_puts(b, "/* Code variants (docs/targets.md): portable C99, and SIMD versions for\n"
                 " * gcc and clang, chosen at run time by the CPU's features. -DCNNC_NO_SIMD\n"
                 " * keeps only the portable code; -DCNNC_NO_AVX512 (etc.) drops a variant. */\n");
-    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++) {
-        const Isa *isa = isa_of(defs[k].bit);
-        const char *up = isa->guard + strlen("CNNC_");
-        if (!(file_isas(E) & defs[k].bit))
-            continue;
+    int i = 0;
+    for (const Isa *isa; (isa = file_isa(E, &i)) != NULL; ) {
         buf_printf(b, "#if defined(__GNUC__) && !defined(__TINYC__) && !defined(CNNC_NO_SIMD) && \\\n"
-                      "    !defined(CNNC_NO_%s) && %s\n", up, defs[k].arch);
-        buf_printf(b, "#define %s 1\n#define %s_FN %s\n", isa->guard, isa->guard, defs[k].attr);
+                      "    !defined(CNNC_NO_%s) && %s\n", isa->guard + strlen("CNNC_"), isa->arch);
+        buf_printf(b, "#define %s 1\n#define %s_FN %s\n", isa->guard, isa->guard, isa->attr);
         buf_printf(b, "typedef float cnnc_f%d __attribute__((vector_size(%d), aligned(4), may_alias));\n",
                    isa->lanes, 4 * isa->lanes);
         buf_printf(b, "#else\n#define %s 0\n#endif\n", isa->guard);
@@ -909,14 +926,13 @@ static void emit_variant(Emitter *E, const Isa *isa)
     E->isa = isa ? isa : target_portable_isa(E->target);
     E->sfx = isa ? arena_printf(E->ctx->arena, "_%s", isa->name) : "";
     name_ops(E);
-    if (isa)
-        buf_printf(E->c, "#if %s /* the %s variant */\n\n", isa->guard, isa->name);
-    else if (file_isas(E) & ISA_NEON)
-        buf_puts(E->c, "#if !CNNC_NEON /* the portable variant */\n\n");
+    const char *guard = isa ? isa->guard : portable_guard(E);
+    if (guard)
+        buf_printf(E->c, "#if %s /* the %s variant */\n\n", guard, isa ? isa->name : "portable");
     for (int i = 0; i < E->g->nops; i++)
         emit_op_function(E, i);
     emit_run_body(E, "static ", isa ? arena_printf(E->ctx->arena, "_run%s", E->sfx) : "_run_c");
-    if (isa || (file_isas(E) & ISA_NEON))
+    if (guard)
         buf_puts(E->c, "#endif\n\n");
     E->isa = NULL;
     E->sfx = "";
@@ -926,15 +942,14 @@ static void emit_variant(Emitter *E, const Isa *isa)
 /* A file of several variants: the weights first, outside every #if. */
 static void emit_variants(Emitter *E)
 {
-    static const IsaBit order[] = { ISA_AVX2, ISA_AVX512, ISA_NEON };
     for (int i = 0; i < E->g->nops; i++)
         emit_op_weights(E, &E->g->ops[i]);
     if (E->opt->trace)
         emit_trace_hook(E);
     emit_variant(E, NULL);
-    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
-        if (file_isas(E) & order[k])
-            emit_variant(E, isa_of(order[k]));
+    int i = 0;
+    for (const Isa *isa; (isa = file_isa(E, &i)) != NULL; )
+        emit_variant(E, isa);
 }
 
 static void emit_c_file(Emitter *E)
@@ -1001,11 +1016,10 @@ static void emit_blob_comment(Emitter *E, Buf *b, const char *up)
 /* <UP>_VARIANTS: the code variants the .c holds (cnnc --target). */
 static void emit_variants_macro(Emitter *E, Buf *b, const char *up)
 {
-    static const IsaBit order[] = { ISA_AVX2, ISA_AVX512, ISA_NEON };
     buf_printf(b, "#define %s_VARIANTS \"portable", up);
-    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
-        if (file_isas(E) & order[k])
-            buf_printf(b, " %s", isa_of(order[k])->name);
+    int i = 0;
+    for (const Isa *isa; (isa = file_isa(E, &i)) != NULL; )
+        buf_printf(b, " %s", isa->name);
     buf_printf(b, "\" /* --target=%s; the CPU's best is run */\n\n", E->target->name);
 }
 

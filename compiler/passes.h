@@ -14,11 +14,17 @@ typedef enum {
 } IsaBit;
 enum { ISA_ALL = ISA_AVX2 | ISA_AVX512 | ISA_NEON };
 
-/* One SIMD variant of the emitted kernels. */
+/* One SIMD variant of the emitted kernels: everything the emitter needs
+ * to write, guard and choose it. */
 typedef struct Isa {
+    IsaBit bit;
     const char *name;  /* its functions' suffix: "avx2" */
     const char *guard; /* the macro that is 1 where it compiles: "CNNC_AVX2";
                           NULL: portable C (named scalar accumulators) */
+    const char *arch;  /* where it compiles: "defined(__x86_64__)" */
+    const char *attr;  /* its functions' attribute (a target) */
+    const char *cpu_test; /* C expression: the running CPU has it; NULL: every
+                             CPU of arch does (the portable code is left out) */
     int lanes;         /* floats per vector register */
     int vregs;         /* vector registers */
     int blocked_px;    /* pixels of a KV_CONV_BLOCKED tile (channels in lanes) */
@@ -39,7 +45,7 @@ typedef struct Target {
 const Target *target_default(void);           /* "auto" */
 const Target *target_find(const char *name);  /* NULL: no such target */
 const Target *target_at(int i);               /* the i-th, NULL past the end */
-const Isa *isa_of(IsaBit bit);
+const Isa *isa_at(int i);   /* in order of preference; NULL past the end */
 /* How the portable variant's kernels are written: NULL, loops over
  * arrays (gcc vectorizes them for its -march); or a one-lane Isa. */
 const Isa *target_portable_isa(const Target *t);
