@@ -118,7 +118,7 @@ static int calibration_shape(Ctx *ctx, const char *path, const NpyArray *a, cons
     }
     if (!ok)
         diag_file_error(ctx, path, "calibration data shape %s does not match the input '%s': "
-                        "want [N, %s] or [N, %lld]", dims_text(ctx->arena, a->rank, a->shape),
+                        "want [N, %s or [N, %lld]", dims_text(ctx->arena, a->rank, a->shape),
                         in->name, shape_str(ctx->arena, &in->shape) + 1, in->numel);
     return ok ? 0 : -1;
 }

@@ -141,7 +141,9 @@ static int *plan_roots(Ctx *ctx, const Graph *g)
 }
 
 /* One item per storage group of the activations that some op touches, in
- * placement order; item_of[root] is its index. */
+ * placement order; item_of[root] is its index. The roots get their items
+ * first: a root may have a higher id than its members (quantize.c's int8
+ * image of a tensor, viewed by an older tensor). */
 static int plan_collect(Ctx *ctx, Graph *g, const int *root, PlanItem **items, int *item_of)
 {
     *items = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof **items);
@@ -149,14 +151,16 @@ static int plan_collect(Ctx *ctx, Graph *g, const int *root, PlanItem **items, i
     for (int t = 0; t < g->nt; t++) {
         const Tensor *x = &g->t[t];
         g->t[t].offset = -1;
-        if (x->role != TR_ACT || x->first_op < 0)
-            continue;
-        if (root[t] == t) {
+        if (x->role == TR_ACT && x->first_op >= 0 && root[t] == t) {
             item_of[t] = n;
             (*items)[n++] = (PlanItem){ tensor_floats(x), t, x->first_op, x->last_op, 0 };
-            continue;
         }
-        PlanItem *it = &(*items)[item_of[root[t]]];   /* roots come first */
+    }
+    for (int t = 0; t < g->nt; t++) {
+        const Tensor *x = &g->t[t];
+        if (x->role != TR_ACT || x->first_op < 0 || root[t] == t)
+            continue;
+        PlanItem *it = &(*items)[item_of[root[t]]];
         if (tensor_floats(x) > it->numel)
             it->numel = tensor_floats(x);
         if (x->first_op < it->first_op)
