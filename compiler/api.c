@@ -141,6 +141,20 @@ static void model_after_pass(void *user, const char *pass, const Graph *g)
         ir_print(g, &m->pass_dump);
 }
 
+/* quantize and calibration: both or neither, and "int8" the only kind. */
+static void model_quantize_options(cnnc_model *m, const cnnc_options *opt)
+{
+    Ctx *ctx = &m->c.ctx;
+    if (opt->quantize && strcmp(opt->quantize, "int8") != 0)
+        diag_file_error(ctx, NULL, "unknown quantization '%s' (int8 is the only one)", opt->quantize);
+    else if (opt->quantize && !opt->calibration)
+        diag_file_error(ctx, NULL, "quantize int8 needs calibration data (a .npy file of input samples)");
+    else if (!opt->quantize && opt->calibration)
+        diag_file_error(ctx, NULL, "calibration data given without quantize");
+    else if (opt->quantize)
+        m->c.calibration = arena_strdup(m->c.arena, opt->calibration);
+}
+
 static cnnc_model *model_new(const cnnc_options *opt, PassOptions *po)
 {
     cnnc_model *m = calloc(1, sizeof *m);
@@ -163,6 +177,7 @@ static cnnc_model *model_new(const cnnc_options *opt, PassOptions *po)
         if (opt->target && !(m->c.ctx.target = target_find(opt->target)))
             diag_file_error(&m->c.ctx, NULL, "unknown target '%s' (cnnc --print-targets "
                             "lists them)", opt->target);
+        model_quantize_options(m, opt);
     }
     m->c.ctx.after_pass = model_after_pass;
     m->c.ctx.after_pass_user = m;

@@ -48,6 +48,9 @@ typedef struct Emitter {
     const Target *target;
     const Isa *isa;            /* the variant being written; NULL: portable C */
     const char *sfx;           /* its functions' suffix: "" or "_avx2" */
+    int int8_entry;            /* writing <prefix>_run_int8: the ops between the
+                                  input's quantize and the final dequantize */
+    int io_in, io_out;         /* the tensors bound to `input`, `output` */
 } Emitter;
 void emit_line(Emitter *E, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void emit_comment_text(Buf *b, const char *s);      /* escapes end-of-comment */
@@ -80,6 +83,34 @@ void emit_op_body(Emitter *E, const Op *op);
 void emit_op_params_comment(Emitter *E, const Op *op);   /* " *   k=v ...\n" */
 /* "dst = act(v);" at the current depth, act written as act_apply() computes it. */
 void emit_store(Emitter *E, const char *dst, const Act *a, const char *v);
+/* One spatial axis of a window over an input of n cells. */
+typedef struct Axis {
+    int n, k, s, d, pad, out;
+    int test_lo, test_hi;   /* some tap falls before / after the input */
+    int empty;              /* some output has no real tap on this axis */
+} Axis;
+void window_axes(const Graph *g, const Op *op, Axis *ay, Axis *ax);
+/* The tap loops of a window (ky, kx: their variables or NULL) computing
+ * iy and ix and skipping padding taps; window_close closes them. */
+void window_open(Emitter *E, const Axis *ay, const Axis *ax, const char *oy, const char *ox,
+                 const char **ky, const char **kx);
+void window_close(Emitter *E, const char *ky, const char *kx);
+
+/* ---- emit_int8.c: the int8 ops of a quantized graph ---- */
+/* The C type of a tensor's elements: "float", "int8_t", "int32_t". */
+const char *emit_ctype(const Tensor *t);
+/* The fixed-point helpers the int8 ops call (static functions), once. */
+void emit_int8_helpers(Emitter *E);
+/* ops.def's emit column for the int8 ops. */
+void emit_quantize(Emitter *E, const Op *op);
+void emit_dequantize(Emitter *E, const Op *op);
+void emit_qconv(Emitter *E, const Op *op);
+void emit_qdense(Emitter *E, const Op *op);
+void emit_qpool(Emitter *E, const Op *op);
+void emit_qgap(Emitter *E, const Op *op);
+void emit_qadd(Emitter *E, const Op *op);
+void emit_qconcat(Emitter *E, const Op *op);
+void emit_qcopy(Emitter *E, const Op *op);
 
 /* ---- emit_kernels.c: the fast kernels of Op.variant ---- */
 /* Whether op's variant can be emitted as chosen (else: the generic loops). */

@@ -11,21 +11,22 @@
  */
 #include "backend.h"
 
-/* Parameters of an op as the model defines them: w, b, mean, var. */
+/* Parameters of an op as the model defines them: w, b, mean, var (an int8
+ * op's mean and var are its multipliers and shifts, not parameters). */
 long long op_param_count(const Graph *g, const Op *op)
 {
     const int ids[] = { op->w, op->b, op->mean, op->var };
     long long n = 0;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < (op->kind >= OP_QUANTIZE ? 2 : 4); k++)
         if (ids[k] >= 0)
             n += g->t[ids[k]].numel;
     return n;
 }
 
-/* The floats of weights op's C code reads: the packed tensor (bias
+/* The bytes of weights op's C code reads: the packed tensor (bias
  * included) instead of w and b when the optimizer packed them. Tensors an
  * earlier op already counted (seen) are not counted again. */
-static long long op_emitted_floats(const Graph *g, const Op *op, char *seen)
+static long long op_emitted_bytes(const Graph *g, const Op *op, char *seen)
 {
     int ids[5], n = 0, packed = op_packed_weight(op);
     if (packed >= 0)
@@ -40,7 +41,7 @@ static long long op_emitted_floats(const Graph *g, const Op *op, char *seen)
     for (int k = 0; k < n; k++)
         if (ids[k] >= 0 && !seen[ids[k]]) {
             seen[ids[k]] = 1;
-            floats += g->t[ids[k]].numel;
+            floats += g->t[ids[k]].numel * tensor_elem_bytes(&g->t[ids[k]]);
         }
     return floats;
 }
@@ -56,7 +57,8 @@ long long op_macs(const Graph *g, const Op *op)
     const Tensor *in = &g->t[op->in[0]], *out = &g->t[op->out];
     const Window *w = &op->win;
     switch (op->kind) {
-    case OP_CONV: {
+    case OP_CONV:
+    case OP_QCONV: {
         int oh = conv_out(in->shape.dim[1], w->kh, w->sh, w->dh, w->pt, w->pb);
         int ow = conv_out(in->shape.dim[2], w->kw, w->sw, w->dw, w->pl, w->pr);
         int groups = op->groups > 0 ? op->groups : 1;
@@ -64,6 +66,7 @@ long long op_macs(const Graph *g, const Op *op)
         return per_out * out->shape.dim[0] * oh * ow;
     }
     case OP_DENSE:
+    case OP_QDENSE:
         return in->numel * out->numel;
     case OP_BATCHNORM:
         return out->numel;      /* one scale-and-shift per element */
@@ -75,8 +78,8 @@ long long op_macs(const Graph *g, const Op *op)
 static void footprint_op(const Graph *g, int i, char *seen, Footprint *f)
 {
     const Op *op = &g->ops[i];
-    long long act = g->t[op->out].numel * 4;
-    long long wbytes = op_emitted_floats(g, op, seen) * 4;
+    long long act = g->t[op->out].numel * tensor_elem_bytes(&g->t[op->out]);
+    long long wbytes = op_emitted_bytes(g, op, seen);
     f->params += op_param_count(g, op);
     f->weight_bytes += wbytes;
     f->macs += op_macs(g, op);

@@ -61,6 +61,12 @@ typedef struct cnnc_options {
                                reports "out of memory" and fails: never an abort */
     const char *target;     /* the machine the C is for (cnnc_target_name);
                                NULL: "auto". An unknown name is an error. */
+    const char *quantize;   /* "int8": post-training quantization (docs/
+                               quantization.md); NULL: float. Another value
+                               is an error. */
+    const char *calibration;/* with quantize: a .npy file of N float32 input
+                               samples, [N, ...input shape] or [N, input size],
+                               whose ranges set the int8 scales */
 } cnnc_options;
 
 /* Parse, check and lower a model, and bind its weights (a weights file is

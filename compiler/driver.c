@@ -3,10 +3,12 @@
  * stage that reported an error. Used by the CLI and the public API.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "driver.h"
+#include "readers.h"
 
 /* A UTF-8 byte order mark (EF BB BF), which some editors put first: the
  * model starts after it, and columns count from there. */
@@ -91,6 +93,78 @@ void compilation_free(Compilation *c)
     memset(c, 0, sizeof *c);
 }
 
+/* "[2, 1, 28, 28]" */
+static const char *dims_text(Arena *a, int rank, const long long *dim)
+{
+    const char *s = "[";
+    for (int i = 0; i < rank; i++)
+        s = arena_printf(a, "%s%s%lld", s, i ? ", " : "", dim[i]);
+    return arena_printf(a, "%s]", s);
+}
+
+/* [N, ...input shape] or [N, input size], N >= 1. */
+static int calibration_shape(Ctx *ctx, const char *path, const NpyArray *a, const Tensor *in)
+{
+    int ok = a->rank == 2 && a->shape[1] == in->numel;
+    if (a->rank == in->shape.rank + 1) {
+        ok = 1;
+        for (int i = 0; i < in->shape.rank; i++)
+            ok &= a->shape[i + 1] == in->shape.dim[i];
+    }
+    if (a->rank >= 1 && a->shape[0] == 0 && (ok || a->numel == 0)) {
+        diag_file_error(ctx, path, "calibration data holds no samples (shape %s)",
+                        dims_text(ctx->arena, a->rank, a->shape));
+        return -1;
+    }
+    if (!ok)
+        diag_file_error(ctx, path, "calibration data shape %s does not match the input '%s': "
+                        "want [N, %s or [N, %lld]", dims_text(ctx->arena, a->rank, a->shape),
+                        in->name, shape_str(ctx->arena, &in->shape) + 1, in->numel);
+    return ok ? 0 : -1;
+}
+
+/* Reads and checks the calibration samples for g's input; 0 ok, -1 after a
+ * diagnostic naming the file. */
+static int load_calibration(Ctx *ctx, const char *path, const Graph *g, NpyArray *a)
+{
+    char err[512];
+    const Tensor *in = &g->t[g->input];
+    if (g->batch) {
+        diag_file_error(ctx, g->path, "--quantize: a model with a batch cannot be quantized");
+        return -1;
+    }
+    if (npy_load(path, a, err, sizeof err) != 0) {
+        diag_file_error(ctx, path, "cannot read the calibration data: %s", err);
+        return -1;
+    }
+    if (calibration_shape(ctx, path, a, in) != 0)
+        return -1;
+    for (long long i = 0; i < a->numel; i++)
+        if (!isfinite(a->data[i])) {
+            diag_file_error(ctx, path, "calibration sample %lld holds %s at element %lld",
+                            i / in->numel, isnan(a->data[i]) ? "NaN" : "an infinity", i % in->numel);
+            return -1;
+        }
+    return 0;
+}
+
+/* The passes, with the calibration samples when quantizing. */
+static int run_passes(Compilation *c, const PassOptions *opt)
+{
+    if (!c->calibration)
+        return pass_run_all(&c->ctx, c->graph, opt);
+    NpyArray a = { 0, { 0 }, 0, NULL };
+    int rc = load_calibration(&c->ctx, c->calibration, c->graph, &a);
+    if (rc == 0) {
+        QuantRequest q = { a.data, a.shape[0] };
+        PassOptions with = *opt;
+        with.quant = &q;
+        rc = pass_run_all(&c->ctx, c->graph, &with);
+    }
+    npy_free(&a);
+    return rc;
+}
+
 static int run_front_end(Compilation *c, const char *base_dir, const PassOptions *opt)
 {
     Ctx *ctx = &c->ctx;
@@ -102,7 +176,7 @@ static int run_front_end(Compilation *c, const char *base_dir, const PassOptions
     c->graph = lower_model(ctx, c->model, c->src.path);
     if (weights_bind(ctx, c->graph, c->model, base_dir) != 0)
         return -1;
-    return pass_run_all(ctx, c->graph, opt);
+    return run_passes(c, opt);
 }
 
 int compilation_run_file(Compilation *c, const char *path, const PassOptions *opt)

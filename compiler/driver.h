@@ -14,6 +14,7 @@ typedef struct Compilation {
     Source src;
     Model *model;
     Graph *graph;
+    const char *calibration; /* --quantize int8: the samples' .npy file; NULL: float */
 } Compilation;
 /* 0 ok; -1 out of memory (c->arena NULL). */
 int compilation_init(Compilation *c, cnnc_diag_fn fn, void *user);

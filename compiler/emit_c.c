@@ -198,7 +198,9 @@ static int name_id_cmp(const void *pa, const void *pb)
 static int is_reserved(const Emitter *E, const char *name)
 {
     static const char *const suffixes[] = { "_run", "_run_ws", "_run_sample", "_arena", "_trace",
-                                            "_run_c", "_run_avx2", "_run_avx512", "_run_neon" };
+                                            "_run_c", "_run_avx2", "_run_avx512", "_run_neon",
+                                            "_run_int8", "_run_int8_ws", "_run_int8_c",
+                                            "_run_int8_avx2", "_run_int8_avx512", "_run_int8_neon" };
     size_t n = strlen(E->opt->prefix);
     if (strncmp(name, E->opt->prefix, n) != 0)
         return 0;
@@ -323,8 +325,11 @@ static void name_weights(Emitter *E)
         if (E->wname[t])
             E->wexpr[t] = E->opt->weights_extern
                               ? E->wname[t]
-                              : arena_printf(E->ctx->arena, "%s.f", E->wname[t]);
+                              : arena_printf(E->ctx->arena, "%s.%s", E->wname[t],
+                                             g->t[t].dtype == DT_I8 ? "q" : g->t[t].dtype == DT_I32 ? "i" : "f");
 }
+
+static void emit_bytes(Buf *b, const void *data, long long numel, DType dt);
 
 /* Appends the values' little-endian bytes as string literals of about
  * BYTES_PER_LINE characters each (concatenated by the compiler): a printable
@@ -335,15 +340,38 @@ static void name_weights(Emitter *E)
  * dominate a big model's compile. */
 static void emit_byte_string(Buf *b, const float *v, long long n)
 {
+    emit_bytes(b, v, n, 0);
+}
+
+/* The element i of a weight's values as 4 little-endian bytes: a float's
+ * bit pattern, an int32, or 4 int8 (i counts groups of 4; past the end 0). */
+static uint32_t le_word(const void *data, DType dt, long long i, long long numel)
+{
+    if (dt == DT_F32)
+        return float_bits(((const float *)data)[i]);
+    if (dt == DT_I32)
+        return (uint32_t)((const int32_t *)data)[i];
+    uint32_t u = 0;
+    for (int k = 3; k >= 0; k--)
+        u = (u << 8) | (4 * i + k < numel ? (uint8_t)((const int8_t *)data)[4 * i + k] : 0u);
+    return u;
+}
+
+/* emit_byte_string for any element type: numel values of dt (int8: the
+ * string holds exactly numel bytes). */
+static void emit_bytes(Buf *b, const void *data, long long numel, DType dt)
+{
     /* A line ends once it holds BYTES_PER_LINE characters or more: at most
      * BYTES_PER_LINE - 1 + one float's 4 escapes of 4 + the closing quote
      * and newline. */
     char line[BYTES_PER_LINE + 4 * 4 + 2];
     size_t len = 0;
+    const long long n = dt == DT_I8 ? (numel + 3) / 4 : numel;
     line[len++] = '"';
     for (long long i = 0; i < n; i++) {
-        uint32_t u = float_bits(v[i]);
-        for (int k = 0; k < 4; k++, u >>= 8) {
+        uint32_t u = le_word(data, dt, i, numel);
+        const int nb = dt == DT_I8 && 4 * i + 4 > numel ? (int)(numel - 4 * i) : 4;
+        for (int k = 0; k < nb; k++, u >>= 8) {
             unsigned c = u & 255u;
             if (c >= 32 && c < 127 && c != '"' && c != '\\' && c != '?') {
                 line[len++] = (char)c;
@@ -391,13 +419,21 @@ static void emit_weight(Emitter *E, int id)
 {
     const Tensor *t = &E->g->t[id];
     Buf *b = E->c;
-    if (!t->data && !E->opt->weights_extern)
+    if (!t->data && !t->qdata && !E->opt->weights_extern)
         ICE("weight tensor '%s' has no data", t->name ? t->name : "?");
     buf_puts(b, "/* ");
     emit_comment_text(b, t->name);
     buf_printf(b, " %s */\n", shape_str(E->ctx->arena, &t->shape));
     if (E->opt->weights_extern) {
-        buf_printf(b, "extern const float %s[%lld];\n", E->wname[id], t->numel);
+        buf_printf(b, "extern const %s %s[%lld];\n", emit_ctype(t), E->wname[id], t->numel);
+        return;
+    }
+    if (t->dtype != DT_F32) {            /* quantized: bytes only (api.c checks) */
+        const int i8 = t->dtype == DT_I8;
+        buf_printf(b, "CNNC_WEIGHTS_SECTION static const union { unsigned char b[%lld]; %s %s[%lld]; } %s = {\n",
+                   t->numel * (i8 ? 1 : 4), emit_ctype(t), i8 ? "q" : "i", t->numel, E->wname[id]);
+        emit_bytes(b, t->qdata, t->numel, t->dtype);
+        buf_puts(b, "};\n");
         return;
     }
     if (E->opt->weights == WEIGHTS_HEX) {
@@ -555,14 +591,15 @@ static void emit_op_signature(Emitter *E, int i)
     for (int k = 0; k < op->nin; k++) {
         if (k)
             buf_printf(b, "%*s", col, "");
+        const char *ty = emit_ctype(&E->g->t[op->in[k]]);
         if (op->nin > 1)
-            buf_printf(b, "const float *%sin%d, ", rs, k);
+            buf_printf(b, "const %s *%sin%d, ", ty, rs, k);
         else
-            buf_printf(b, "const float *%sin, ", rs);
+            buf_printf(b, "const %s *%sin, ", ty, rs);
         buf_printf(b, "/* %s */\n", shape_str(a, &E->g->t[op->in[k]].shape));
     }
-    buf_printf(b, "%*sfloat *%sout) /* %s */\n", op->nin ? col : 0, "", rs,
-               shape_str(a, &E->g->t[op->out].shape));
+    buf_printf(b, "%*s%s *%sout) /* %s */\n", op->nin ? col : 0, "", emit_ctype(&E->g->t[op->out]),
+               rs, shape_str(a, &E->g->t[op->out].shape));
 }
 
 static int is_view(const Emitter *E, const Op *op)
@@ -646,9 +683,9 @@ static void emit_file_header(Emitter *E, Buf *b)
 /* The pointer an op passes for tensor id: the caller's buffers, or t<id>. */
 static const char *tensor_ptr(Emitter *E, int id)
 {
-    if (id == E->g->input)
+    if (id == E->io_in)
         return "input";
-    if (id == E->g->output)
+    if (id == E->io_out)
         return "output";
     if (E->g->t[id].role != TR_ACT || E->g->t[id].offset < 0)
         ICE("op operand '%s' is neither an io tensor nor a planned activation",
@@ -662,18 +699,22 @@ static void emit_arena_pointers(Emitter *E)
     int any = 0;
     for (int t = 0; t < g->nt; t++) {
         const Tensor *x = &g->t[t];
-        if (x->role != TR_ACT || x->offset < 0 || t == g->input || t == g->output)
+        if (x->role != TR_ACT || x->offset < 0 || t == E->io_in || t == E->io_out)
             continue;   /* an unmarked output still goes to the caller's buffer */
         if (!any)
             buf_puts(E->c, "    float *act = arena;\n");
         any = 1;
-        buf_printf(E->c, "    float *t%d = act + %lld; /* ", t, x->offset);
+        if (x->dtype == DT_F32)
+            buf_printf(E->c, "    float *t%d = act + %lld; /* ", t, x->offset);
+        else
+            buf_printf(E->c, "    %s *t%d = (%s *)(void *)(act + %lld); /* ", emit_ctype(x), t,
+                       emit_ctype(x), x->offset);
         emit_comment_text(E->c, tensor_label(x));
         buf_printf(E->c, " %s @%lld */\n", shape_str(E->ctx->arena, &x->shape), x->offset);
     }
     if (!any)
         buf_puts(E->c, "    (void)arena;\n");
-    if (graph_readers(g, g->input) == 0 && g->nops > 0)
+    if (graph_readers(g, E->io_in) == 0 && g->nops > 0)
         buf_puts(E->c, "    (void)input;\n");
 }
 
@@ -746,8 +787,43 @@ static void emit_trace_hook(Emitter *E)
 static void emit_trace_call(Emitter *E, int i)
 {
     const Op *op = &E->g->ops[i];
+    if (E->g->t[op->out].dtype != DT_F32)
+        return;                     /* the self-test checks float layers */
     buf_printf(E->c, "    %s_trace(%d, \"%s\", %s, %lldL);\n", E->opt->prefix, i,
                c_ident(E->ctx, op->name), tensor_ptr(E, op->out), E->g->t[op->out].numel);
+}
+
+/* A quantized graph's int8 entry point runs the ops between the input's
+ * quantize (op 0) and the final dequantize, if any, with the int8 image of
+ * the input bound to `input` and the int8 result (or the float output of a
+ * float last op) to `output` (quantize.c pins them). */
+static int last_is_dequantize(const Graph *g)
+{
+    const Op *op = &g->ops[g->nops - 1];
+    return op->kind == OP_DEQUANTIZE && g->t[op->in[0]].pinned;
+}
+
+static void set_entry(Emitter *E, int int8)
+{
+    const Graph *g = E->g;
+    E->int8_entry = int8;
+    E->io_in = int8 ? g->ops[0].out : g->input;
+    E->io_out = int8 && last_is_dequantize(g) ? g->ops[g->nops - 1].in[0] : g->output;
+}
+
+/* "const float *input, float *output", or the int8 entry's types */
+static const char *entry_params(Emitter *E)
+{
+    if (!E->int8_entry)
+        return "const float *input, float *output";
+    return arena_printf(E->ctx->arena, "const int8_t *input, %s *output",
+                        last_is_dequantize(E->g) ? "int8_t" : "float");
+}
+
+/* "_run" or "_run_int8", and a suffix */
+static const char *entry_name(Emitter *E, const char *sfx)
+{
+    return arena_printf(E->ctx->arena, "%s%s", E->int8_entry ? "_run_int8" : "_run", sfx);
 }
 
 /* [attr ]STORAGE void <prefix>NAME(input, output, arena): the model's ops
@@ -755,14 +831,15 @@ static void emit_trace_call(Emitter *E, int i)
 static void emit_run_body(Emitter *E, const char *storage, const char *name)
 {
     Buf *b = E->c;
-    buf_printf(b, "%s%svoid %s%s(%sconst float *input, float *output, void *arena)\n{\n",
-               emit_fn_attr(E), storage, E->opt->prefix, name, blob_param(E));
+    const int first = E->int8_entry, end = E->g->nops - (E->int8_entry && last_is_dequantize(E->g));
+    buf_printf(b, "%s%svoid %s%s(%s%s, void *arena)\n{\n", emit_fn_attr(E), storage,
+               E->opt->prefix, name, blob_param(E), entry_params(E));
     emit_arena_pointers(E);
     if (blob_mode(E))
         buf_puts(b, "    (void)weights;\n");   /* after the declarations: C90-clean */
     if (E->g->nops)
         buf_putc(b, '\n');
-    for (int i = 0; i < E->g->nops; i++) {
+    for (int i = first; i < end; i++) {
         emit_op_call(E, i);
         if (E->opt->trace)
             emit_trace_call(E, i);
@@ -801,18 +878,18 @@ static const char *portable_guard(Emitter *E)
     return cond;
 }
 
-/* <prefix>_run_<name>(...): one variant's run call. */
+/* <prefix>_run_<name>(...) (or _run_int8_<name>): one variant's run call. */
 static void emit_variant_call(Emitter *E, const char *indent, const char *name)
 {
-    buf_printf(E->c, "%s%s_run_%s(%sinput, output, arena);\n", indent, E->opt->prefix, name,
-               blob_arg(E));
+    buf_printf(E->c, "%s%s%s_%s(%sinput, output, arena);\n", indent, E->opt->prefix,
+               entry_name(E, ""), name, blob_arg(E));
 }
 
 static void emit_dispatch(Emitter *E, const char *storage, const char *name)
 {
     buf_printf(E->c, "/* Runs the fastest variant this CPU has (docs/targets.md). */\n"
-                     "%svoid %s%s(%sconst float *input, float *output, void *arena)\n{\n",
-               storage, E->opt->prefix, name, blob_param(E));
+                     "%svoid %s%s(%s%s, void *arena)\n{\n",
+               storage, E->opt->prefix, name, blob_param(E), entry_params(E));
     int i = 0, always = 0;
     for (const Isa *isa; (isa = file_isa(E, &i)) != NULL; ) {
         if (isa->cpu_test) {
@@ -828,6 +905,22 @@ static void emit_dispatch(Emitter *E, const char *storage, const char *name)
         buf_puts(E->c, "#else\n");
     emit_variant_call(E, "    ", "c");
     buf_puts(E->c, always ? "#endif\n}\n\n" : "}\n\n");
+}
+
+/* <prefix>_run_int8_ws and <prefix>_run_int8 (int8 input, int8 output
+ * or the float output of a float last op). */
+static void emit_int8_run_functions(Emitter *E)
+{
+    const char *p = E->opt->prefix;
+    set_entry(E, 1);
+    buf_putc(E->c, '\n');
+    if (file_isas(E))
+        emit_dispatch(E, "", "_run_int8_ws");
+    else
+        emit_run_body(E, "", "_run_int8_ws");
+    buf_printf(E->c, "void %s_run_int8(%s)\n{\n", p, entry_params(E));
+    buf_printf(E->c, "    %s_run_int8_ws(input, output, %s_arena);\n}\n", p, p);
+    set_entry(E, 0);
 }
 
 static void emit_run_functions(Emitter *E)
@@ -847,6 +940,8 @@ static void emit_run_functions(Emitter *E)
     buf_printf(b, "CNNC_ARENA_SECTION static float %s_arena[%lld];\n\n", p, n);
     buf_printf(b, "void %s_run(%sconst float *input, float *output)\n{\n", p, blob_param(E));
     buf_printf(b, "    %s_run_ws(%sinput, output, %s_arena);\n}\n", p, blob_arg(E), p);
+    if (E->g->quantized)
+        emit_int8_run_functions(E);
 }
 
 static int graph_has_weights(const Graph *g)
@@ -932,6 +1027,11 @@ static void emit_variant(Emitter *E, const Isa *isa)
     for (int i = 0; i < E->g->nops; i++)
         emit_op_function(E, i);
     emit_run_body(E, "static ", isa ? arena_printf(E->ctx->arena, "_run%s", E->sfx) : "_run_c");
+    if (E->g->quantized) {
+        set_entry(E, 1);
+        emit_run_body(E, "static ", entry_name(E, isa ? E->sfx : "_c"));
+        set_entry(E, 0);
+    }
     if (guard)
         buf_puts(E->c, "#endif\n\n");
     E->isa = NULL;
@@ -961,12 +1061,15 @@ static void emit_c_file(Emitter *E)
     buf_printf(b, "#include \"%s\"\n", E->opt->header_name);
     if (graph_needs_math(E->g))
         buf_puts(b, "#include <math.h>\n");
+    if (E->g->quantized)
+        buf_puts(b, "#include <stdint.h>\n");
     buf_putc(b, '\n');
     emit_section_macros(E);
     if (file_isas(E))
         emit_isa_macros(E);
     if (graph_has_weights(E->g) && !E->opt->weights_extern)
         emit_weights_preamble(E);
+    emit_int8_helpers(E);
     if (file_isas(E)) {
         emit_variants(E);
     } else {
@@ -1023,6 +1126,37 @@ static void emit_variants_macro(Emitter *E, Buf *b, const char *up)
     buf_printf(b, "\" /* --target=%s; the CPU's best is run */\n\n", E->target->name);
 }
 
+/* A quantized model's int8 interface: the scales and zero points of its
+ * int8 input and output, and the int8 entry points. */
+static void emit_int8_header(Emitter *E, Buf *b, const char *up)
+{
+    const char *p = E->opt->prefix;
+    char s[48];
+    set_entry(E, 1);
+    const Tensor *in = &E->g->t[E->io_in], *out = &E->g->t[E->io_out];
+    const int i8out = out->dtype == DT_I8;
+    buf_printf(b, "/* Quantized to int8 (cnnc --quantize int8, docs/quantization.md): a\n"
+                  " * value q of an int8 tensor means scale * (q - zero point). */\n");
+    buf_printf(b, "#define %s_QUANTIZED 1\n", up);
+    emit_float_lit(s, sizeof s, in->qscale);
+    buf_printf(b, "#define %s_INPUT_SCALE %s\n#define %s_INPUT_ZERO_POINT %s%d%s\n", up, s, up,
+               in->qzero < 0 ? "(" : "", in->qzero, in->qzero < 0 ? ")" : "");
+    buf_printf(b, "#define %s_INT8_OUTPUT %d /* 0: the last op is float, %s_run_int8's output too */\n",
+               up, i8out, p);
+    if (i8out) {
+        emit_float_lit(s, sizeof s, out->qscale);
+        buf_printf(b, "#define %s_OUTPUT_SCALE %s\n#define %s_OUTPUT_ZERO_POINT %s%d%s\n", up, s,
+                   up, out->qzero < 0 ? "(" : "", out->qzero, out->qzero < 0 ? ")" : "");
+    }
+    buf_printf(b, "\n/* The same on int8 input (%s_INPUT_SIZE values, quantized with\n"
+                  " * %s_INPUT_SCALE and _ZERO_POINT) into %s output: what %s_run\n"
+                  " * computes between quantizing its input and dequantizing its result. */\n",
+               up, up, i8out ? "int8" : "float", p);
+    buf_printf(b, "void %s_run_int8(%s);\n", p, entry_params(E));
+    buf_printf(b, "void %s_run_int8_ws(%s, void *arena);\n\n", p, entry_params(E));
+    set_entry(E, 0);
+}
+
 static void emit_h_file(Emitter *E, Buf *b)
 {
     const char *p = E->opt->prefix;
@@ -1032,6 +1166,8 @@ static void emit_h_file(Emitter *E, Buf *b)
     emit_file_header(E, b);
     buf_puts(b, " */\n");
     buf_printf(b, "#ifndef %s_H_INCLUDED\n#define %s_H_INCLUDED\n\n", up, up);
+    if (E->g->quantized)
+        buf_puts(b, "#include <stdint.h>\n\n");
     buf_puts(b, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     if (E->g->batch)
         buf_printf(b, "#define %s_BATCH %d /* samples per call, one after another */\n", up, E->g->batch);
@@ -1054,6 +1190,8 @@ static void emit_h_file(Emitter *E, Buf *b)
                   " * same time need one arena each. */\n", up);
     buf_printf(b, "void %s_run_ws(%sconst float *input, float *output, void *arena);\n\n", p,
                blob_param(E));
+    if (E->g->quantized)
+        emit_int8_header(E, b, up);
     buf_puts(b, "#ifdef __cplusplus\n}\n#endif\n\n");
     buf_printf(b, "#endif /* %s_H_INCLUDED */\n", up);
 }
@@ -1064,7 +1202,8 @@ void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h
         ICE("emit_c: prefix '%s' is not a C identifier", opt->prefix ? opt->prefix : "");
     if (g->input < 0 || g->output < 0)
         ICE("emit_c: graph has no input or output");
-    Emitter E = { .ctx = ctx, .g = g, .opt = opt, .c = c_out, .sfx = "" };
+    Emitter E = { .ctx = ctx, .g = g, .opt = opt, .c = c_out, .sfx = "", .io_in = g->input,
+                  .io_out = g->output };
     E.target = opt->target ? opt->target : target_default();
     size_t nt = (size_t)(g->nt ? g->nt : 1), nops = (size_t)(g->nops ? g->nops : 1);
     E.wname = arena_alloc(ctx->arena, nt * sizeof *E.wname);

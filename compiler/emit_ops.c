@@ -66,12 +66,6 @@ void emit_store(Emitter *E, const char *dst, const Act *a, const char *v)
 
 /* ---- windows: conv2d, maxpool, avgpool ---- */
 
-/* One spatial axis of a window over an input of n cells. */
-typedef struct Axis {
-    int n, k, s, d, pad, out;
-    int test_lo, test_hi;   /* some tap falls before / after the input */
-    int empty;              /* some output has no real tap on this axis */
-} Axis;
 
 static long long floor_div(long long a, long long b)
 {
@@ -102,7 +96,7 @@ static Axis axis_make(int n, int k, int s, int d, int pad, int out)
     return a;
 }
 
-static void window_axes(const Graph *g, const Op *op, Axis *ay, Axis *ax)
+void window_axes(const Graph *g, const Op *op, Axis *ay, Axis *ax)
 {
     const Shape *is = &g->t[op->in[0]].shape, *os = &g->t[op->out].shape;
     const Window *w = &op->win;
@@ -128,8 +122,8 @@ static void emit_coord(Emitter *E, const char *name, const char *o, const char *
 
 /* The tap loops. A loop with a bound test is always written, so that its
  * `continue` skips exactly one tap row or tap. */
-static void window_open(Emitter *E, const Axis *ay, const Axis *ax, const char *oy,
-                        const char *ox, const char **ky, const char **kx)
+void window_open(Emitter *E, const Axis *ay, const Axis *ax, const char *oy, const char *ox,
+                 const char **ky, const char **kx)
 {
     *ky = emit_loop_open(E, "ky", ay->k, ay->test_lo || ay->test_hi);
     emit_coord(E, "iy", oy, *ky, ay);
@@ -137,7 +131,7 @@ static void window_open(Emitter *E, const Axis *ay, const Axis *ax, const char *
     emit_coord(E, "ix", ox, *kx, ax);
 }
 
-static void window_close(Emitter *E, const char *ky, const char *kx)
+void window_close(Emitter *E, const char *ky, const char *kx)
 {
     emit_loop_close(E, kx);
     emit_loop_close(E, ky);

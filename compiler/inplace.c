@@ -45,9 +45,11 @@ static void sharing_join(Sharing *s, int out, int in)
         s->last[r] = s->last_read[out];
 }
 
+/* An activation whose storage may be shared: not the int8 image of the
+ * input or output, which the int8 entry binds to the caller's buffers. */
 static int is_act(const Graph *g, int t)
 {
-    return g->t[t].role == TR_ACT;
+    return g->t[t].role == TR_ACT && !g->t[t].pinned;
 }
 
 static int elementwise(const Op *op)
@@ -62,7 +64,8 @@ static int inplace_input(const Graph *g, const Sharing *s, int i)
     const Op *op = &g->ops[i];
     for (int k = 0; k < op->nin; k++) {
         int a = op->in[k];
-        if (is_act(g, a) && g->t[a].numel == g->t[op->out].numel && s->last[s->root[a]] == i)
+        if (is_act(g, a) && g->t[a].numel == g->t[op->out].numel &&
+            g->t[a].dtype == g->t[op->out].dtype && s->last[s->root[a]] == i)
             return k;
     }
     return -1;

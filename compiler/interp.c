@@ -11,21 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
+#include "interp.h"
 
-/* Tensor id -> storage for one run. rd is what ops read, wr what they write
- * (NULL for the input and weights, which are never written). */
-typedef struct Bufs {
-    const float **rd;
-    float **wr;
-} Bufs;
-
-/* A feature map [C, H, W], or a vector [N] seen as [N, 1, 1]. */
-typedef struct Dims3 {
-    int c, h, w;
-} Dims3;
-
-static Dims3 dims3_of(const Tensor *t)
+Dims3 interp_dims3(const Tensor *t)
 {
     Dims3 d = { 1, 1, 1 };
     if (t->shape.rank >= 1)
@@ -61,7 +49,7 @@ static void run_conv(const Graph *g, const Op *op, const Bufs *b)
     const float *x = b->rd[op->in[0]], *w = b->rd[op->w];
     const float *bias = op->b >= 0 ? b->rd[op->b] : NULL;
     float *y = b->wr[op->out];
-    const Dims3 di = dims3_of(ti), dout = dims3_of(to);
+    const Dims3 di = interp_dims3(ti), dout = interp_dims3(to);
     const int H = di.h, W = di.w, F = dout.c, OH = dout.h, OW = dout.w;
     const int kh = op->win.kh, kw = op->win.kw, sh = op->win.sh, sw = op->win.sw;
     const int dh = op->win.dh, dw = op->win.dw, pt = op->win.pt, pl = op->win.pl;
@@ -135,7 +123,7 @@ static void run_pool(const Graph *g, const Op *op, const Bufs *b)
 {
     const float *x = b->rd[op->in[0]];
     float *y = b->wr[op->out];
-    const Dims3 di = dims3_of(&g->t[op->in[0]]), dout = dims3_of(&g->t[op->out]);
+    const Dims3 di = interp_dims3(&g->t[op->in[0]]), dout = interp_dims3(&g->t[op->out]);
     const int C = di.c, H = di.h, W = di.w, OH = dout.h, OW = dout.w;
 
     for (int c = 0; c < C; c++) {
@@ -154,7 +142,7 @@ static void run_global_avgpool(const Graph *g, const Op *op, const Bufs *b)
 {
     const float *x = b->rd[op->in[0]];
     float *y = b->wr[op->out];
-    const Dims3 di = dims3_of(&g->t[op->in[0]]);
+    const Dims3 di = interp_dims3(&g->t[op->in[0]]);
     const long long HW = (long long)di.h * di.w;
 
     for (int c = 0; c < di.c; c++) {
@@ -196,7 +184,7 @@ static void run_batchnorm(const Graph *g, const Op *op, const Bufs *b)
     const float *gamma = b->rd[op->w], *beta = b->rd[op->b];
     const float *mean = b->rd[op->mean], *var = b->rd[op->var];
     float *y = b->wr[op->out];
-    const Dims3 d = dims3_of(&g->t[op->in[0]]);   /* [C] is [C, 1, 1] */
+    const Dims3 d = interp_dims3(&g->t[op->in[0]]);   /* [C] is [C, 1, 1] */
     const long long HW = (long long)d.h * d.w;
 
     for (int c = 0; c < d.c; c++) {
@@ -288,7 +276,7 @@ static void run_pad(const Graph *g, const Op *op, const Bufs *b)
 {
     const float *x = b->rd[op->in[0]];
     float *y = b->wr[op->out];
-    const Dims3 di = dims3_of(&g->t[op->in[0]]), dout = dims3_of(&g->t[op->out]);
+    const Dims3 di = interp_dims3(&g->t[op->in[0]]), dout = interp_dims3(&g->t[op->out]);
     const int pt = op->win.pt, pl = op->win.pl;
 
     for (int c = 0; c < dout.c; c++)
@@ -417,7 +405,7 @@ static void run_upsample(const Graph *g, const Op *op, const Bufs *b)
 {
     const float *x = b->rd[op->in[0]];
     float *y = b->wr[op->out];
-    const Dims3 di = dims3_of(&g->t[op->in[0]]), dout = dims3_of(&g->t[op->out]);
+    const Dims3 di = interp_dims3(&g->t[op->in[0]]), dout = interp_dims3(&g->t[op->out]);
 
     for (int c = 0; c < dout.c; c++) {
         const float *plane = x + (long long)c * di.h * di.w;
@@ -467,11 +455,11 @@ static int bufs_init(const Graph *g, Bufs *b, const float *input, float *output)
         const Tensor *t = &g->t[i];
         switch (t->role) {
         case TR_INPUT: b->rd[i] = input; break;
-        case TR_WEIGHT: b->rd[i] = t->data; break;
+        case TR_WEIGHT: b->rd[i] = t->dtype == DT_F32 ? t->data : (const float *)t->qdata; break;
         case TR_OUTPUT: b->rd[i] = b->wr[i] = output; break;
         case TR_ACT:
             /* +1: malloc(0) may return NULL, which is not out of memory */
-            b->wr[i] = malloc(((size_t)t->numel + 1) * sizeof(float));
+            b->wr[i] = malloc(((size_t)t->numel + 1) * (size_t)tensor_elem_bytes(t));
             if (!b->wr[i])
                 return -1;
             b->rd[i] = b->wr[i];
@@ -481,15 +469,27 @@ static int bufs_init(const Graph *g, Bufs *b, const float *input, float *output)
     return 0;
 }
 
-static int run_sample(const Graph *g, const float *input, float *output)
+/* The observer of interp_run_observed, or none. */
+typedef struct Observer {
+    InterpObserve *fn;
+    void *user;
+} Observer;
+
+static int run_sample(const Graph *g, const float *input, float *output, const Observer *obs)
 {
     Bufs b = { NULL, NULL };
     if (bufs_init(g, &b, input, output) != 0) {
         bufs_free(g, &b);
         return -1;
     }
-    for (int i = 0; i < g->nops; i++)
-        run_op(g, &g->ops[i], &b);
+    if (obs->fn)
+        obs->fn(obs->user, g->input, input);
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        run_op(g, op, &b);
+        if (obs->fn && g->t[op->out].dtype == DT_F32)
+            obs->fn(obs->user, op->out, b.rd[op->out]);
+    }
     /* A model whose output is its input, or whose output tensor was not
      * marked TR_OUTPUT, still delivers its result into output. */
     const Tensor *to = &g->t[g->output];
@@ -505,11 +505,18 @@ long long graph_run_floats(const Graph *g, int id)
 }
 
 /* A graph with a batch runs each of its samples, one after another. */
-int interp_run(const Graph *g, const float *input, float *output)
+int interp_run_observed(const Graph *g, const float *input, float *output, InterpObserve *fn,
+                        void *user)
 {
+    const Observer obs = { fn, user };
     long long in = g->t[g->input].numel, out = g->t[g->output].numel;
     for (int n = 0; n < (g->batch > 1 ? g->batch : 1); n++)
-        if (run_sample(g, input + n * in, output + n * out) != 0)
+        if (run_sample(g, input + n * in, output + n * out, &obs) != 0)
             return -1;
     return 0;
+}
+
+int interp_run(const Graph *g, const float *input, float *output)
+{
+    return interp_run_observed(g, input, output, NULL, NULL);
 }

@@ -65,6 +65,21 @@ long long shape_numel(const Shape *s)
     return n;
 }
 
+int tensor_elem_bytes(const Tensor *t)
+{
+    return t->dtype == DT_I8 ? 1 : 4;
+}
+
+long long tensor_floats(const Tensor *t)
+{
+    return (t->numel * tensor_elem_bytes(t) + 3) / 4;
+}
+
+const char *dtype_name(DType d)
+{
+    return d == DT_I8 ? "i8" : d == DT_I32 ? "i32" : "f32";
+}
+
 int shape_equal(const Shape *a, const Shape *b)
 {
     if (a->rank != b->rank)

@@ -18,12 +18,25 @@ typedef struct Shape {
 
 typedef enum { TR_INPUT, TR_OUTPUT, TR_WEIGHT, TR_ACT } TensorRole;
 
+/* Element types. Everything is DT_F32 but in a graph the quantize pass
+ * (quantize.c, docs/quantization.md) rewrote: int8 activations and
+ * weights, int32 biases, multipliers and shifts. */
+typedef enum { DT_F32, DT_I8, DT_I32 } DType;
+
 typedef struct Tensor {
     const char *name;      /* statement name, or "conv1.weight" for weights */
     TensorRole role;
     Shape shape;
     long long numel;
-    const float *data;     /* TR_WEIGHT: numel values (arena) */
+    const float *data;     /* TR_WEIGHT of DT_F32: numel values (arena) */
+    DType dtype;
+    const void *qdata;     /* TR_WEIGHT of DT_I8 / DT_I32: numel int8_t / int32_t */
+    float qscale;          /* DT_I8 activation: real = qscale * (q - qzero) */
+    int qzero;
+    const float *wscale;   /* DT_I8 weight: the scale of each output channel */
+    int pinned;            /* the int8 image of the input or the output: the
+                              int8 entry point binds it to the caller's buffer,
+                              so it shares no storage (inplace.c) */
     int producer;          /* op index, -1 for input and weights */
     int first_op, last_op; /* liveness, set by plan.c */
     long long offset;      /* TR_ACT: offset in the arena, in floats; -1 unplanned */
@@ -119,7 +132,9 @@ typedef struct Op {
     int nin;
     int out;             /* tensor id */
     int w, b;            /* weight tensors, -1 when absent */
-    int mean, var;       /* OP_BATCHNORM running stats */
+    int mean, var;       /* OP_BATCHNORM running stats; the int8 ops of
+                            quantize.c: their multipliers and shifts (DT_I32) */
+    int qlo, qhi;        /* int8 ops: the output's clamp (the fused activation) */
     Window win;          /* OP_CONV, OP_MAXPOOL, OP_AVGPOOL, OP_PAD (pads);
                             OP_UPSAMPLE (sh, sw: the scale) */
     int groups;          /* OP_CONV, OP_CHANNEL_SHUFFLE */
@@ -151,7 +166,16 @@ typedef struct Graph {
     int batch;             /* declared samples per run (input [N, ...]); 0: none,
                               one sample. Tensors hold one sample. */
     long long arena_floats;/* set by plan.c */
+    const struct QuantRequest *quant; /* quantize.c's request while the passes
+                              run (pass.c sets it); NULL: a float graph */
+    int quantized;         /* quantize.c rewrote the graph to int8 */
 } Graph;
+
+/* --quantize int8: the calibration samples, n inputs one after another. */
+typedef struct QuantRequest {
+    const float *samples;
+    long long n;
+} QuantRequest;
 
 const char *op_kind_name(OpKind k);        /* "conv2d", "maxpool", ... */
 const char *act_kind_name(ActKind k);      /* "relu", ... */
@@ -161,6 +185,10 @@ const ActDesc *act_desc(ActKind k);        /* its acts.def row */
 /* The Act of kind with its parameters' defaults. */
 Act act_default(ActKind k);
 long long shape_numel(const Shape *s);
+/* Bytes of one element of t; arena floats its storage takes. */
+int tensor_elem_bytes(const Tensor *t);
+long long tensor_floats(const Tensor *t);
+const char *dtype_name(DType d);           /* "f32", "i8", "i32" */
 int shape_equal(const Shape *a, const Shape *b);
 char *shape_str(Arena *a, const Shape *s); /* "[64, 12, 12]" */
 Graph *graph_new(Ctx *ctx, const char *name, const char *path);
@@ -196,6 +224,12 @@ int interp_run(const Graph *g, const float *input, float *output);
  * its numel times the batch. Size interp_run's and <prefix>_run's buffers
  * with it. */
 long long graph_run_floats(const Graph *g, int id);
+/* interp_run, calling fn after the input is bound (op -1) and after each
+ * op with that tensor's float values (float tensors only); for
+ * calibrate.c. 0 ok, -1 no memory. */
+typedef void InterpObserve(void *user, int tensor, const float *values);
+int interp_run_observed(const Graph *g, const float *input, float *output, InterpObserve *fn,
+                        void *user);
 /* The reference scalar function of an Act; the emitter writes the same
  * formula in C. */
 float act_apply(const Act *act, float x);

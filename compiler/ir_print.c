@@ -52,8 +52,12 @@ static void print_tensor(Buf *b, const Graph *g, int id)
     const Tensor *t = &g->t[id];
     buf_printf(b, "  t%-3d %-6s %s ", id, role_name(t->role), t->name ? t->name : "?");
     print_shape(b, &t->shape);
-    if (t->role == TR_WEIGHT && !t->data)
+    if (t->role == TR_WEIGHT && !t->data && !t->qdata)
         buf_puts(b, " unbound");
+    if (t->dtype != DT_F32)
+        buf_printf(b, " %s", dtype_name(t->dtype));
+    if (t->dtype == DT_I8 && t->role != TR_WEIGHT)
+        buf_printf(b, " scale=%.9g zero=%d", (double)t->qscale, t->qzero);
     if (t->offset >= 0)
         buf_printf(b, " @%lld", t->offset);
     if (t->first_op >= 0)
@@ -156,6 +160,8 @@ static void print_op(Buf *b, const Graph *g, int i)
         buf_puts(b, " act=");
         print_act(b, &op->act);
     }
+    if (op->kind > OP_DEQUANTIZE)
+        buf_printf(b, " clamp=[%d, %d]", op->qlo, op->qhi);
     print_variant(b, op);
     if (op->inplace)
         buf_printf(b, " inplace=in%d", op->inplace - 1);

@@ -160,7 +160,13 @@ static void jit_configure(TCCState *s, const char *tcc_dir, JitLog *jlog)
 
 static int is_bound_weight(const Tensor *t)
 {
-    return t->role == TR_WEIGHT && t->data;
+    return t->role == TR_WEIGHT && (t->data || t->qdata);
+}
+
+/* The element type of a weight as tcc sees it (int8_t, int32_t). */
+static const char *jit_ctype(const Tensor *t)
+{
+    return t->dtype == DT_I8 ? "signed char" : t->dtype == DT_I32 ? "int" : "float";
 }
 
 /* Before compiling: cnnc_jit_w<id> means (*cnnc_jit_p<id>) (see above). */
@@ -180,7 +186,8 @@ static int jit_compile_pointers(TCCState *s, const Graph *g)
     buf_puts(&b, "/* cnnc: weight pointers, set after relocation */\n");
     for (int t = 0; t < g->nt; t++)
         if (is_bound_weight(&g->t[t]))
-            buf_printf(&b, "const float (*" JIT_PREFIX "_p%d)[%lld] = 0;\n", t, g->t[t].numel);
+            buf_printf(&b, "const %s (*" JIT_PREFIX "_p%d)[%lld] = 0;\n", jit_ctype(&g->t[t]), t,
+                       g->t[t].numel);
     int rc = tcc_compile_string(s, b.data);
     buf_free(&b);
     return rc;
@@ -195,7 +202,7 @@ static int jit_bind_weights(Ctx *ctx, TCCState *s, const Graph *g)
         void *slot = tcc_get_symbol(s, arena_printf(ctx->arena, JIT_PREFIX "_p%d", t));
         if (!slot)
             return -1;
-        const float *data = g->t[t].data;
+        const void *data = g->t[t].dtype == DT_F32 ? (const void *)g->t[t].data : g->t[t].qdata;
         memcpy(slot, &data, sizeof data);
     }
     return 0;

@@ -40,6 +40,7 @@ static const char usage_text[] =
     "       cnnc import MODEL.onnx -o OUT.cnn\n"
     "       cnnc MODEL.cnn -o OUT.c [--emit-test TEST.c] [--ram-budget BYTES]\n"
     "                [--flash-budget BYTES] [--weights bytes|hex|file]\n"
+    "       cnnc MODEL.cnn -o OUT.c --quantize int8 --calibrate CAL.npy\n"
     "       cnnc MODEL.cnn --summary | --emit ir|dot [-o FILE] | --print-after PASS\n"
     "       cnnc run MODEL.cnn --input X.npy|X.f32|random [--seed N] [--output Y.npy]\n"
     "                [--top K] [--interp | --check] [--bench N]\n"
@@ -71,6 +72,9 @@ static const char usage_text[] =
     "  --weights FORM  how OUT.c stores the weights: bytes (default; little-endian,\n"
     "                  fastest to compile), hex (integers, any byte order), or file:\n"
     "                  not in the C but in OUT.weights, passed to the run functions\n"
+    "  --quantize int8 post-training int8 quantization (also for run): int8 weights\n"
+    "                  and activations, scales from --calibrate (docs/quantization.md)\n"
+    "  --calibrate CAL.npy  N float32 input samples, [N, ...input shape] or [N, size]\n"
     "\n"
     "run: compile the model in memory with libtcc and run it now\n"
     "  --input X.npy   float32 array shaped as the input (or flat)\n"
@@ -109,6 +113,7 @@ typedef struct Options {
     unsigned long long seed;
     const char *model, *out, *name, *input, *output;
     const char *target;          /* --target, NULL: auto */
+    const char *quantize, *calibrate;   /* --quantize int8, --calibrate CAL.npy */
     const char *run_only;        /* first run-only option seen, for the usage error */
     char *stdin_text;            /* the model when it is "-": read once, NUL-terminated */
     const char *weights_file;    /* the loaded model's weights file, or NULL */
@@ -280,7 +285,7 @@ static const char *const all_options[] = {
     "-o", "--name", "-O0", "--no-opt", "--dump-ast", "--dump-ir", "--emit", "--summary",
     "--print-after", "--emit-test", "--ram-budget", "--flash-budget", "--weights", "--input",
     "--output", "--top", "--bench", "--seed", "--interp", "--check", "--help", "--version",
-    "--target", "--print-targets",
+    "--target", "--print-targets", "--quantize", "--calibrate",
 };
 enum { NUM_OPTIONS = sizeof all_options / sizeof all_options[0] };
 
@@ -335,6 +340,8 @@ static int parse_arg(int argc, char **argv, int *i, Options *o)
     else if (strcmp(a, "--input") == 0) slot = &o->input;
     else if (strcmp(a, "--output") == 0) slot = &o->output;
     else if (strcmp(a, "--target") == 0) slot = &o->target;
+    else if (strcmp(a, "--quantize") == 0) slot = &o->quantize;
+    else if (strcmp(a, "--calibrate") == 0) slot = &o->calibrate;
     else if (strcmp(a, "-O0") == 0 || strcmp(a, "--no-opt") == 0) o->no_opt = 1;
     else if (strcmp(a, "--interp") == 0) o->interp = 1;
     else if (strcmp(a, "--check") == 0) o->check = 1;
@@ -374,7 +381,8 @@ static int check_run_options(const Options *o)
 {
     if (o->target && check_target(o->target) != 0)
         return EXIT_USAGE;
-    if (o->import && (o->target || o->run_only || o->name || o->dump_ast || o->dump_ir || !o->out))
+    if (o->import && (o->target || o->run_only || o->name || o->dump_ast || o->dump_ir || !o->out ||
+                      o->quantize || o->calibrate))
         return usage_error("%s", "'cnnc import' takes MODEL.onnx -o OUT.cnn [-O0] and no other option");
     if (!o->run && o->run_only)
         return usage_error("option '%s' is only for 'cnnc run'", o->run_only);
@@ -395,8 +403,29 @@ static int emits_text(const Options *o)
     return o->emit && strcmp(o->emit, "c") != 0;
 }
 
+/* --quantize int8 --calibrate CAL.npy: both or neither. */
+static int check_quantize_options(const Options *o)
+{
+    if (o->quantize && strcmp(o->quantize, "int8") != 0)
+        return usage_error("--quantize takes int8, not '%s'", o->quantize);
+    if (o->quantize && !o->calibrate)
+        return usage_error("%s", "--quantize int8 needs --calibrate CAL.npy (input samples)");
+    if (o->calibrate && !o->quantize)
+        return usage_error("%s", "--calibrate needs --quantize int8");
+    if (o->quantize && o->weights != CNNC_WEIGHTS_BYTES)
+        return usage_error("%s", "--quantize int8 stores weights as bytes only: not with --weights "
+                                 "hex or file");
+    if (o->quantize && o->emit_test)
+        return usage_error("%s", "--emit-test does not check a quantized model yet; compare with "
+                                 "'cnnc run --interp --quantize int8' instead");
+    return 0;
+}
+
 static int check_compile_options(const Options *o)
 {
+    int rc = check_quantize_options(o);
+    if (rc)
+        return rc;
     if ((o->run || o->import) && o->compile_only)
         return usage_error("option '%s' is only for compiling", o->compile_only);
     if (o->import && strcmp(o->out, "-") == 0)
@@ -904,7 +933,8 @@ static void print_time(const Engine *e, long bench)
 
 static cnnc_model *load_model(const Options *o, int no_opt, cnnc_diag_fn fn)
 {
-    cnnc_options opt = { fn, NULL, no_opt, NULL, o->print_after, 0, o->target };
+    cnnc_options opt = { fn, NULL, no_opt, NULL, o->print_after, 0, o->target, o->quantize,
+                         o->calibrate };
     if (o->stdin_text)
         return cnnc_model_from_string("<stdin>", o->stdin_text, NULL, &opt);
     return cnnc_model_from_file(o->model, &opt);

@@ -6,6 +6,7 @@
  *   dce        drop ops whose results never reach the output       (always)
  *   fold_bn    fold a batchnorm into the conv/dense before it      (unless -O0)
  *   fuse       merge an activation into the op that feeds it       (unless -O0)
+ *   quantize   int8 ops from calibration ranges          (with --quantize int8)
  *   pack       choose kernels, re-pack conv/dense weights for them (unless -O0)
  *   pad        explicit zero padding before fast convs             (unless -O0)
  *   inplace    flatten as a view, elementwise ops in place         (unless -O0)
@@ -21,8 +22,10 @@ enum {
 typedef struct Pass {
     const char *name;
     unsigned requires, provides, breaks;
-    int optional;                     /* skipped with -O0 */
+    int optional;                     /* skipped with -O0 ... */
     void (*run)(Ctx *, Graph *);
+    int quant_needs;                  /* ... but for quantize.c, which quantizes
+                                         the fused graph whatever -O says */
 } Pass;
 
 static void dce_run(Ctx *ctx, Graph *g);
@@ -30,15 +33,16 @@ static void dce_run(Ctx *ctx, Graph *g);
 /* inplace must come after every pass that adds ops: it decides which
  * storage an op may overwrite, and breaks nothing but the plan. */
 static const Pass passes[] = {
-    { "dce", IRP_TOPO, IRP_DEAD_FREE, 0, 0, dce_run },
-    { "fold_bn", IRP_TOPO | IRP_DEAD_FREE, IRP_BN_FOLDED, IRP_PLANNED, 1, fold_bn_run },
-    { "fuse", IRP_TOPO | IRP_DEAD_FREE, IRP_FUSED, IRP_PLANNED, 1, fuse_run },
-    { "pack", IRP_TOPO | IRP_DEAD_FREE | IRP_FUSED, IRP_KERNELS, IRP_PLANNED, 1, pack_run },
+    { "dce", IRP_TOPO, IRP_DEAD_FREE, 0, 0, dce_run, 0 },
+    { "fold_bn", IRP_TOPO | IRP_DEAD_FREE, IRP_BN_FOLDED, IRP_PLANNED, 1, fold_bn_run, 1 },
+    { "fuse", IRP_TOPO | IRP_DEAD_FREE, IRP_FUSED, IRP_PLANNED, 1, fuse_run, 1 },
+    { "quantize", IRP_TOPO | IRP_DEAD_FREE, 0, IRP_PLANNED, 0, quantize_run, 0 },
+    { "pack", IRP_TOPO | IRP_DEAD_FREE | IRP_FUSED, IRP_KERNELS, IRP_PLANNED, 1, pack_run, 0 },
     { "pad", IRP_TOPO | IRP_DEAD_FREE | IRP_KERNELS, IRP_PADDED, IRP_PLANNED | IRP_INPLACE, 1,
-      pad_run },
+      pad_run, 0 },
     { "inplace", IRP_TOPO | IRP_DEAD_FREE | IRP_KERNELS | IRP_PADDED, IRP_INPLACE, IRP_PLANNED,
-      1, inplace_run },
-    { "plan", IRP_TOPO | IRP_DEAD_FREE, IRP_PLANNED, 0, 0, plan_run },
+      1, inplace_run, 0 },
+    { "plan", IRP_TOPO | IRP_DEAD_FREE, IRP_PLANNED, 0, 0, plan_run, 0 },
 };
 
 /* Backward from the output: an op is live when its result is read by a
@@ -100,10 +104,11 @@ static void pass_after(const Ctx *ctx, const char *name, const Graph *g)
 int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt)
 {
     unsigned have = IRP_TOPO;
+    g->quant = opt->quant;
     pass_after(ctx, "lower", g);
-    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0] && !ctx->nerrors; i++) {
         const Pass *p = &passes[i];
-        if (p->optional && opt->no_opt)
+        if (p->optional && opt->no_opt && !(p->quant_needs && opt->quant))
             continue;
         if ((p->requires & have) != p->requires)
             ICE("pass %s requires 0x%x, have 0x%x", p->name, p->requires, have);
@@ -112,6 +117,9 @@ int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt)
         verify(ctx, g, p->name);
         pass_after(ctx, p->name, g);
     }
+    g->quant = NULL;
+    if (ctx->nerrors)
+        return -1;
     char msg[256];
     if (plan_check(ctx, g, msg, sizeof msg) != 0)
         ICE("arena plan: %s", msg);

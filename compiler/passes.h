@@ -52,7 +52,9 @@ const Isa *target_portable_isa(const Target *t);
 
 /* ---- pass.c: the pass pipeline ---- */
 typedef struct PassOptions {
-    int no_opt;        /* only the passes the backend needs (plan) */
+    int no_opt;        /* only the passes the backend needs (plan); with
+                          quant, fold_bn and fuse still run (quantize.c) */
+    const QuantRequest *quant;  /* --quantize int8: the calibration; NULL: none */
 } PassOptions;
 /* Runs the pipeline on g, verifying the graph after each pass. 0 ok. */
 int pass_run_all(Ctx *ctx, Graph *g, const PassOptions *opt);
@@ -65,6 +67,11 @@ void pack_run(Ctx *ctx, Graph *g);    /* pack.c */
 void pad_run(Ctx *ctx, Graph *g);     /* pad.c */
 void inplace_run(Ctx *ctx, Graph *g); /* inplace.c */
 void plan_run(Ctx *ctx, Graph *g);    /* plan.c */
+/* quantize.c: with g->quant, rewrites the graph to int8 ops (docs/quantization.md). */
+void quantize_run(Ctx *ctx, Graph *g);
+/* calibrate.c: lo[t], hi[t] for every tensor t the interpreter computes,
+ * over q's samples, widened to include 0. 0 ok, -1 out of memory. */
+int calibrate_ranges(const Graph *g, const QuantRequest *q, float *lo, float *hi);
 /* Returns 0 when no two tensors live at once share arena bytes; else -1
  * and a description of the first clash in msg. */
 int plan_check(Ctx *ctx, const Graph *g, char *msg, size_t msglen);

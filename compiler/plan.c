@@ -141,7 +141,9 @@ static int *plan_roots(Ctx *ctx, const Graph *g)
 }
 
 /* One item per storage group of the activations that some op touches, in
- * placement order; item_of[root] is its index. */
+ * placement order; item_of[root] is its index. The roots get their items
+ * first: a root may have a higher id than its members (quantize.c's int8
+ * image of a tensor, viewed by an older tensor). */
 static int plan_collect(Ctx *ctx, Graph *g, const int *root, PlanItem **items, int *item_of)
 {
     *items = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof **items);
@@ -149,16 +151,18 @@ static int plan_collect(Ctx *ctx, Graph *g, const int *root, PlanItem **items, i
     for (int t = 0; t < g->nt; t++) {
         const Tensor *x = &g->t[t];
         g->t[t].offset = -1;
-        if (x->role != TR_ACT || x->first_op < 0)
-            continue;
-        if (root[t] == t) {
+        if (x->role == TR_ACT && x->first_op >= 0 && root[t] == t) {
             item_of[t] = n;
-            (*items)[n++] = (PlanItem){ x->numel, t, x->first_op, x->last_op, 0 };
-            continue;
+            (*items)[n++] = (PlanItem){ tensor_floats(x), t, x->first_op, x->last_op, 0 };
         }
-        PlanItem *it = &(*items)[item_of[root[t]]];   /* roots come first */
-        if (x->numel > it->numel)
-            it->numel = x->numel;
+    }
+    for (int t = 0; t < g->nt; t++) {
+        const Tensor *x = &g->t[t];
+        if (x->role != TR_ACT || x->first_op < 0 || root[t] == t)
+            continue;
+        PlanItem *it = &(*items)[item_of[root[t]]];
+        if (tensor_floats(x) > it->numel)
+            it->numel = tensor_floats(x);
         if (x->first_op < it->first_op)
             it->first_op = x->first_op;
         if (x->last_op > it->last_op)
@@ -207,8 +211,8 @@ long long plan_lower_bound(Ctx *ctx, const Graph *g)
         PlanItem *it = &span[root[t]];
         if (x->role != TR_ACT || x->first_op < 0)
             continue;
-        if (x->numel > it->numel)
-            it->numel = x->numel;
+        if (tensor_floats(x) > it->numel)
+            it->numel = tensor_floats(x);
         if (it->first_op < 0 || x->first_op < it->first_op)
             it->first_op = x->first_op;
         if (x->last_op > it->last_op)
@@ -247,9 +251,9 @@ static int check_use(const Graph *g, int i, int id, char *msg, size_t msglen)
     const Tensor *t = &g->t[id];
     if (t->role != TR_ACT)
         return 0;
-    if (t->offset < 0 || t->offset + t->numel > g->arena_floats) {
+    if (t->offset < 0 || t->offset + tensor_floats(t) > g->arena_floats) {
         snprintf(msg, msglen, "tensor %d '%s' (%lld floats at offset %lld) is not "
-                 "inside the arena of %lld floats", id, tname(t), t->numel,
+                 "inside the arena of %lld floats", id, tname(t), tensor_floats(t),
                  t->offset, g->arena_floats);
         return -1;
     }
@@ -299,7 +303,7 @@ static int view_root(const Graph *g, int t)
 static int sharing_allowed(const Graph *g, int a, int b)
 {
     const Tensor *ta = &g->t[a], *tb = &g->t[b];
-    if (ta->offset != tb->offset || ta->numel != tb->numel)
+    if (ta->offset != tb->offset || tensor_floats(ta) != tensor_floats(tb))
         return 0;
     if (view_root(g, a) == view_root(g, b))
         return 1;
@@ -325,15 +329,15 @@ static int check_pair(const Graph *g, int a, int b, char *msg, size_t msglen)
     const Tensor *ta = &g->t[a], *tb = &g->t[b];
     if (!lifetimes_meet(ta, tb))
         return 0;
-    if (ta->offset + ta->numel <= tb->offset || tb->offset + tb->numel <= ta->offset)
+    if (ta->offset + tensor_floats(ta) <= tb->offset || tb->offset + tensor_floats(tb) <= ta->offset)
         return 0;
     if (sharing_allowed(g, a, b))
         return 0;
     int op = ta->first_op > tb->first_op ? ta->first_op : tb->first_op;
     snprintf(msg, msglen, "tensors %d '%s' [%lld, %lld) and %d '%s' [%lld, %lld) "
              "overlap in the arena while both are live at op %d", a, tname(ta),
-             ta->offset, ta->offset + ta->numel, b, tname(tb), tb->offset,
-             tb->offset + tb->numel, op);
+             ta->offset, ta->offset + tensor_floats(ta), b, tname(tb), tb->offset,
+             tb->offset + tensor_floats(tb), op);
     return -1;
 }
 

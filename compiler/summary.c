@@ -72,6 +72,9 @@ static const char *spatial_text(Arena *a, const Graph *g, const Op *op)
     case OP_CONV:
     case OP_MAXPOOL:
     case OP_AVGPOOL:
+    case OP_QCONV:
+    case OP_QMAXPOOL:
+    case OP_QAVGPOOL:
         h = window_formula(a, op, in, 1);
         w = window_formula(a, op, in, 0);
         break;
@@ -85,6 +88,7 @@ static const char *spatial_text(Arena *a, const Graph *g, const Op *op)
         break;
     case OP_GLOBAL_AVGPOOL:
     case OP_MEAN:
+    case OP_QGAP:
         return "1 (global)";
     default:
         return "";
@@ -112,7 +116,7 @@ static Row op_row(Arena *a, const Graph *g, int i)
     r.col[COL_SHAPE] = shape_str(a, &g->t[op->out].shape);
     r.col[COL_PARAMS] = fmt_count(a, op_param_count(g, op));
     r.col[COL_MACS] = fmt_count(a, op_macs(g, op));
-    r.col[COL_BYTES] = fmt_count(a, g->t[op->out].numel * 4);
+    r.col[COL_BYTES] = fmt_count(a, g->t[op->out].numel * tensor_elem_bytes(&g->t[op->out]));
     r.col[COL_SIZE] = spatial_text(a, g, op);
     return r;
 }
@@ -188,8 +192,12 @@ static void print_totals(Ctx *ctx, const Graph *g, Buf *b)
     Footprint f;
     budget_measure(ctx, g, &f);
     buf_printf(b, "Total params: %s\n", fmt_count(a, f.params));
-    buf_printf(b, "Weights:      %s bytes", fmt_count(a, f.params * 4));
-    if (f.weight_bytes != f.params * 4)
+    if (g->quantized)
+        buf_printf(b, "Weights:      %s bytes (int8 weights; int32 biases, multipliers and shifts;"
+                      " float32: %s bytes)", fmt_count(a, f.weight_bytes), fmt_count(a, f.params * 4));
+    else
+        buf_printf(b, "Weights:      %s bytes", fmt_count(a, f.params * 4));
+    if (!g->quantized && f.weight_bytes != f.params * 4)
         buf_printf(b, " (%s bytes in the generated C, packed for speed)",
                    fmt_count(a, f.weight_bytes));
     buf_printf(b, "\nArena:        %s bytes (planned peak; all outputs add up to %s bytes)\n",
@@ -199,6 +207,18 @@ static void print_totals(Ctx *ctx, const Graph *g, Buf *b)
                fmt_count(a, f.output_bytes));
     buf_printf(b, "RAM:          %s bytes (arena + I/O)\n", fmt_count(a, f.ram_bytes));
     buf_printf(b, "Total MACs:   %s%s\n", fmt_count(a, f.macs), g->batch > 1 ? " per sample" : "");
+}
+
+/* A quantized graph's int8 tensors: real = scale * (q - zero point). */
+static void print_quantized(Ctx *ctx, const Graph *g, Buf *b)
+{
+    buf_puts(b, "\nInt8 tensors (real value = scale * (q - zero point)):\n");
+    for (int t = 0; t < g->nt; t++) {
+        const Tensor *x = &g->t[t];
+        if (x->dtype == DT_I8 && x->role != TR_WEIGHT)
+            buf_printf(b, "  %-24s %-16s scale %-14.9g zero point %d\n", x->name ? x->name : "?",
+                       shape_str(ctx->arena, &x->shape), (double)x->qscale, x->qzero);
+    }
 }
 
 static int count_rows(const Graph *g)
@@ -230,4 +250,6 @@ void summary_print(Ctx *ctx, const Graph *g, Buf *b)
     buf_puts(b, "\n\n");
     print_table(b, rows, n);
     print_totals(ctx, g, b);
+    if (g->quantized)
+        print_quantized(ctx, g, b);
 }

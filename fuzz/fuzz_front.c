@@ -257,7 +257,7 @@ int fuzz_compile(Compilation *c, const uint8_t *data, size_t size, const FuzzCap
         return FUZZ_REFUSED_EARLY;      /* valid but slow to bind: skipped */
     if (weights_bind(ctx, c->graph, c->model, FUZZ_FIXTURES) != 0)
         return FUZZ_REFUSED_EARLY;
-    PassOptions opt = { caps->no_opt };
+    PassOptions opt = { caps->no_opt, NULL };
     if (pass_run_all(ctx, c->graph, &opt) != 0)
         return -1;
     fuzz_check_graph(c->graph);

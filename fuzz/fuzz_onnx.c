@@ -21,7 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The translated text through the normal pipeline, weights from memory. */
 static void compile_translated(Compilation *c, OnnxImport *imp, int no_opt)
 {
-    PassOptions opt = { no_opt };
+    PassOptions opt = { no_opt, NULL };
     c->ctx.weights_mem = &imp->weights;
     int rc = compilation_run_string(c, "fuzz.onnx (imported)", imp->text, "", &opt);
     c->ctx.weights_mem = NULL;

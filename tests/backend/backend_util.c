@@ -228,7 +228,7 @@ int plan_and_emit(Graph *g, Ctx *ctx, const char *dir, const char *prefix, int w
                   int optimize)
 {
     char path[1024];
-    PassOptions po = { !optimize };
+    PassOptions po = { !optimize, NULL };
     if (pass_run_all(ctx, g, &po) != 0) {
         fprintf(stderr, "%s: the passes reported an error\n", prefix);
         return 1;

@@ -21,7 +21,7 @@ import tempfile
 # Which headers each layer may reach (transitively); system headers and
 # files generated in the build tree (parser.h, lexer.h) are the front end's.
 BASE = {"base.h", "cnnc.h"}
-IR = BASE | {"ir.h", "ops.def", "acts.def"}   # the op tables are the IR's
+IR = BASE | {"ir.h", "ops.def", "acts.def", "interp.h"}   # the op tables are the IR's
 PASSES = IR | {"passes.h"}
 BACKEND = PASSES | {"backend.h"}
 JIT = BACKEND | {"jit.h"}
@@ -39,12 +39,13 @@ FILES = {
     "compiler/buf.c": "base", "compiler/diag.c": "base",
     "compiler/ir.h": "ir", "compiler/ir.c": "ir", "compiler/ir_print.c": "ir",
     "compiler/ops.def": "ir", "compiler/acts.def": "ir",
-    "compiler/interp.c": "ir",
+    "compiler/interp.c": "ir", "compiler/interp.h": "ir", "compiler/interp_int8.c": "ir",
     "compiler/passes.h": "passes", "compiler/pass.c": "passes", "compiler/fold_bn.c": "passes",
     "compiler/fuse.c": "passes", "compiler/pack.c": "passes", "compiler/pad.c": "passes",
     "compiler/inplace.c": "passes", "compiler/plan.c": "passes", "compiler/target.c": "passes",
+    "compiler/calibrate.c": "passes", "compiler/quantize.c": "passes",
     "compiler/backend.h": "backend", "compiler/emit_c.c": "backend",
-    "compiler/emit_ops.c": "backend", "compiler/emit_kernels.c": "backend",
+    "compiler/emit_ops.c": "backend", "compiler/emit_int8.c": "backend", "compiler/emit_kernels.c": "backend",
     "compiler/emit_dot.c": "backend", "compiler/emit_test.c": "backend",
     "compiler/summary.c": "backend", "compiler/budget.c": "backend",
     "compiler/jit.h": "jit", "compiler/jit.c": "jit",

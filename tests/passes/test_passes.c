@@ -63,7 +63,7 @@ static double rel_err(const float *ref, const float *got, long long n)
 
 static Graph *compile_file(Compilation *c, const char *path, int no_opt)
 {
-    PassOptions po = { no_opt };
+    PassOptions po = { no_opt, NULL };
     compilation_init(c, on_diag, NULL);
     if (compilation_run_file(c, path, &po) != 0)
         return NULL;
@@ -72,7 +72,7 @@ static Graph *compile_file(Compilation *c, const char *path, int no_opt)
 
 static Graph *compile_text(Compilation *c, const char *text, int no_opt)
 {
-    PassOptions po = { no_opt };
+    PassOptions po = { no_opt, NULL };
     compilation_init(c, on_diag, NULL);
     if (compilation_run_string(c, "test.cnn", text, ".", &po) != 0)
         return NULL;

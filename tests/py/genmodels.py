@@ -45,6 +45,7 @@ class Options:
         self.list_dilation = True       # dilation=[DH, DW]
         self.pool_dilation = True       # dilation= on maxpool/avgpool
         self.fused = list(cnnref.ACTIVATIONS) + ["softmax"]  # activation= values
+        self.acts = cnnref.ACTIVATIONS  # activation statements
         self.hostile_names = True
         self.random_weights = True      # sometimes `weights random(seed=S)`
         self.max_elems = MAX_ELEMS      # per activation tensor
@@ -245,7 +246,7 @@ class Gen:
         return self.emit("dense", src, args, explicit_src=self.chance(0.1))
 
     def op_act(self, src):
-        op = self.pick(cnnref.ACTIVATIONS)
+        op = self.pick(self.o.acts)
         args = {}
         if op == "leaky_relu" and self.chance(0.6):
             args["alpha"] = self.real(["0.01", "0.2", "0.3", "0.5", "1.5", "1e-1"])
