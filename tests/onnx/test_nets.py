@@ -36,6 +36,10 @@ SIZE = 96
 CASES = [(n, 13) for n in ("mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x0_5",
                            "mnasnet0_5", "convnext_tiny", "googlenet", "densenet121", "regnet_x_400mf",
                            "regnet_y_400mf")] + [("mobilenet_v3_small", 17), ("convnext_tiny", 17)]
+# --family: the other widths and depths of the same families (onnx_nets_family).
+FAMILY = [(n, 13) for n in ("mobilenet_v3_large", "mobilenet_v2_x0_5", "efficientnet_b1",
+                            "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "mnasnet1_0",
+                            "regnet_x_800mf", "regnet_y_800mf")]
 
 
 def export(name, opset, work):
@@ -81,11 +85,13 @@ def main():
     ap.add_argument("--cnnc", required=True)
     ap.add_argument("--gcc", default="gcc")
     ap.add_argument("--workdir", default="nets-work")
+    ap.add_argument("--family", action="store_true",
+                    help="the other widths and depths of the families instead")
     ap.add_argument("cases", nargs="*", help="NET or NET@OPSET (default: all)")
     args = ap.parse_args()
     onnxtest.require([args.cnnc, args.gcc])
     onnxtest.fresh_dir(args.workdir)
-    cases = CASES
+    cases = FAMILY if args.family else CASES
     if args.cases:
         cases = [(c.split("@")[0], int(c.split("@")[1]) if "@" in c else 13) for c in args.cases]
     torch.set_num_threads(1)

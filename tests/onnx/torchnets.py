@@ -576,6 +576,13 @@ NETS = {
     "densenet121": lambda: DenseNet(),
     "regnet_x_400mf": lambda: RegNet(regnet_params(22, 24, 24.48, 2.54, 16)),
     "regnet_y_400mf": lambda: RegNet(regnet_params(16, 48, 27.89, 2.09, 8), se_ratio=0.25),
+    # Other widths and depths of the same families (torchvision's settings).
+    "mobilenet_v2_x0_5": lambda: MobileNetV2(width_mult=0.5),
+    "efficientnet_b1": lambda: EfficientNet(1.0, 1.1),
+    "shufflenet_v2_x1_5": lambda: ShuffleNetV2((4, 8, 4), (24, 176, 352, 704, 1024)),
+    "mnasnet1_0": lambda: MNASNet(1.0),
+    "regnet_x_800mf": lambda: RegNet(regnet_params(16, 56, 35.73, 2.28, 16)),
+    "regnet_y_800mf": lambda: RegNet(regnet_params(14, 56, 38.84, 2.4, 16), se_ratio=0.25),
 }
 
 
