@@ -113,6 +113,13 @@ void emit_qconcat(Emitter *E, const Op *op);
 void emit_qcopy(Emitter *E, const Op *op);
 
 /* ---- emit_kernels.c: the fast kernels of Op.variant ---- */
+/* A SIMD variant's (Emitter.isa) vector expressions, GCC vector extensions:
+ * the type "cnnc_f8", a load from any float address, a splat of a scalar,
+ * and the floats q[at + s*j] for stride s 1 or 2 (reads one float more). */
+const char *vec_type(Emitter *E);
+const char *vec_load(Emitter *E, const char *p, long long at);
+const char *vec_splat(Emitter *E, const char *v);
+const char *vec_load_strided(Emitter *E, const char *q, long long at, int s);
 /* Whether op's variant can be emitted as chosen (else: the generic loops). */
 int emit_kernel_usable(const Graph *g, const Op *op);
 /* The tile functions op's kernel calls, written before op's function. */

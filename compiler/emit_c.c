@@ -1006,9 +1006,12 @@ static void emit_isa_macros(Emitter *E)
     for (const Isa *isa; (isa = file_isa(E, &i)) != NULL; ) {
         buf_printf(b, "#if defined(__GNUC__) && !defined(__TINYC__) && !defined(CNNC_NO_SIMD) && \\\n"
                       "    !defined(CNNC_NO_%s) && %s\n", isa->guard + strlen("CNNC_"), isa->arch);
-        buf_printf(b, "#define %s 1\n#define %s_FN %s\n", isa->guard, isa->guard, isa->attr);
+        buf_printf(b, "#define %s 1\n#define %s_FN%s%s\n", isa->guard, isa->guard,
+                   *isa->attr ? " " : "", isa->attr);
         buf_printf(b, "typedef float cnnc_f%d __attribute__((vector_size(%d), aligned(4), may_alias));\n",
                    isa->lanes, 4 * isa->lanes);
+        buf_printf(b, "typedef int cnnc_i%d __attribute__((vector_size(%d)));\n", isa->lanes,
+                   4 * isa->lanes);
         buf_printf(b, "#else\n#define %s 0\n#endif\n", isa->guard);
     }
     buf_putc(b, '\n');

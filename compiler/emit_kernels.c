@@ -97,7 +97,7 @@ static const char *tile_name(Emitter *E, const Op *op, const char *what, int n)
 /* ---- SIMD values: GCC vector extensions (emit_c.c defines the types) ---- */
 
 /* "cnnc_f8": the variant's vector of floats, 4-byte aligned, may alias. */
-static const char *vec_type(Emitter *E)
+const char *vec_type(Emitter *E)
 {
     if (E->isa->lanes == 1)
         return "float";
@@ -105,7 +105,7 @@ static const char *vec_type(Emitter *E)
 }
 
 /* "*(const cnnc_f8 *)(p + 8)": a vector load from any float address. */
-static const char *vec_load(Emitter *E, const char *p, long long at)
+const char *vec_load(Emitter *E, const char *p, long long at)
 {
     if (E->isa->lanes == 1)
         return arena_printf(E->ctx->arena, "%s[%lld]", p, at);
@@ -115,7 +115,7 @@ static const char *vec_load(Emitter *E, const char *p, long long at)
 }
 
 /* "{ v, v, ... }": a vector of lanes copies of the scalar expression v. */
-static const char *vec_splat(Emitter *E, const char *v)
+const char *vec_splat(Emitter *E, const char *v)
 {
     if (E->isa->lanes == 1)
         return v;
@@ -521,17 +521,24 @@ static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *
 
 /* ---- KV_CONV_ROWS: a row of pixels of one channel in the lanes ---- */
 
-/* Vector v of a stride-1 or stride-2 row at q: the pixels' taps. */
-static const char *rows_vec(Emitter *E, const ConvDims *d, int v)
+/* The vector of floats q[s*j] (j < lanes) for stride s 1 or 2; with 2, two
+ * loads and an even-lane shuffle (reading q[2 * lanes - 1] too). */
+const char *vec_load_strided(Emitter *E, const char *q, long long at, int s)
 {
     const int L = E->isa->lanes;
-    if (d->SW == 1 || L == 1)
-        return vec_load(E, "q", (long long)v * L * d->SW);
+    if (s == 1 || L == 1)
+        return vec_load(E, q, at);
     const char *r = arena_printf(E->ctx->arena, "__builtin_shufflevector(%s, %s",
-                                 vec_load(E, "q", 2LL * v * L), vec_load(E, "q", 2LL * v * L + L));
+                                 vec_load(E, q, at), vec_load(E, q, at + L));
     for (int l = 0; l < L; l++)
         r = arena_printf(E->ctx->arena, "%s, %d", r, 2 * l);
     return arena_printf(E->ctx->arena, "%s)", r);
+}
+
+/* Vector v of a stride-1 or stride-2 row at q: the pixels' taps. */
+static const char *rows_vec(Emitter *E, const ConvDims *d, int v)
+{
+    return vec_load_strided(E, "q", (long long)v * E->isa->lanes * d->SW, d->SW);
 }
 
 static void rows_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile *t)

@@ -227,6 +227,85 @@ static const char *emit_pool_value(Emitter *E, const Op *op, const Axis *ay,
     return "s";
 }
 
+/* The output columns [x0, x1) whose windows lie inside the input along x
+ * (and, read in pairs for stride 2, whose last pair does too), rounded to
+ * whole vectors of a SIMD variant: x1 == x0 when none. */
+static void pool_vector_columns(const Emitter *E, const Axis *ax, int *x0, int *x1)
+{
+    const int L = E->isa->lanes, extra = ax->s == 2;
+    int lo = (ax->pad + ax->s - 1) / ax->s;
+    int hi = (ax->n - 1 - extra - (ax->k - 1) * ax->d + ax->pad) / ax->s + 1;
+    hi = hi < ax->out ? hi : ax->out;
+    *x0 = lo;
+    *x1 = hi > lo ? lo + (hi - lo) / L * L : lo;
+}
+
+/* A SIMD variant's maxpool, or avgpool without padding taps, of stride 1
+ * or 2 with no empty window: vectors of output columns. */
+static int pool_vectorizes(const Emitter *E, const Op *op, const Axis *ay, const Axis *ax)
+{
+    if (!E->isa || E->isa->lanes == 1 || ay->empty || ax->empty || (ax->s != 1 && ax->s != 2))
+        return 0;
+    if (op->kind == OP_AVGPOOL && (ay->test_lo || ay->test_hi || ax->test_lo || ax->test_hi))
+        return 0;
+    int x0, x1;
+    pool_vector_columns(E, ax, &x0, &x1);
+    return x1 > x0;
+}
+
+/* Output columns ox..ox+lanes-1 of row oy: the window's taps in order, as
+ * vectors (max: "if (v > m) m = v" lane by lane), then stored one by one. */
+static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                             const char *oy, const char *c)
+{
+    const int L = E->isa->lanes, is_max = op->kind == OP_MAXPOOL;
+    emit_line(E, "float t[%d];", L);
+    emit_line(E, "%s m = %s;", vec_type(E), vec_splat(E, is_max ? "-INFINITY" : "0.0f"));
+    const char *ky = emit_loop_open(E, "ky", ay->k, ay->test_lo || ay->test_hi);
+    emit_coord(E, "iy", oy, ky, ay);
+    const char *kx = emit_loop_open(E, "kx", ax->k, 0);
+    Lin at = lin_add(lin_add(lin_add(lin(-ax->pad), "iy", ax->n), "ox", ax->s), kx, ax->d);
+    emit_line(E, "const float *q = %s;", emit_plus(E, "x", at));
+    emit_line(E, "const %s v = %s;", vec_type(E), vec_load_strided(E, "q", 0, ax->s));
+    if (is_max) {
+        emit_line(E, "const cnnc_i%d k = v > m;", L);
+        emit_line(E, "m = (%s)(((cnnc_i%d)v & k) | ((cnnc_i%d)m & ~k));", vec_type(E), L, L);
+    } else {
+        emit_line(E, "m += v;");
+    }
+    emit_loop_close(E, kx);
+    emit_loop_close(E, ky);
+    if (!is_max) {
+        char d[48];
+        emit_float_lit(d, sizeof d, (float)(op->win.kh * op->win.kw));
+        emit_line(E, "m = m / %s;", d);   /* each lane divided by the scalar */
+    }
+    emit_line(E, "*(%s *)t = m;", vec_type(E));
+    emit_line(E, "for (int j = 0; j < %d; ++j)", L);
+    Lin o = lin_add(lin_add(lin_add(lin_add(lin(0), c, (long long)ay->out * ax->out), oy, ax->out),
+                            "ox", 1), "j", 1);
+    E->depth++;
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, o)), &op->act, "t[j]");
+    E->depth--;
+}
+
+/* Output columns [a, b) of row oy, one window at a time: the reference loops. */
+static void emit_pool_columns(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                              const char *oy, const char *c, int a, int b, int count)
+{
+    if (a >= b)
+        return;
+    emit_line(E, "for (int ox = %d; ox < %d; ++ox) {", a, b);
+    E->depth++;
+    emit_pool_window(E, op, ay, ax, oy, "ox", count);
+    const char *v = emit_pool_value(E, op, ay, ax, count);
+    const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), c, (long long)ay->out * ax->out),
+                                                oy, ax->out), "ox", 1));
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, v);
+    E->depth--;
+    emit_line(E, "}");
+}
+
 static void emit_pool(Emitter *E, const Op *op)
 {
     const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
@@ -242,12 +321,24 @@ static void emit_pool(Emitter *E, const Op *op)
     const char *c = emit_loop_open(E, "c", C, 0);
     emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
     const char *oy = emit_loop_open(E, "oy", OH, 0);
-    const char *ox = emit_loop_open(E, "ox", OW, 0);
-    emit_pool_window(E, op, &ay, &ax, oy, ox, count);
-    const char *v = emit_pool_value(E, op, &ay, &ax, count);
-    const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), c, (long long)OH * OW), oy, OW), ox, 1));
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, v);
-    emit_loop_close(E, ox);
+    if (pool_vectorizes(E, op, &ay, &ax)) {
+        int x0, x1;
+        pool_vector_columns(E, &ax, &x0, &x1);
+        emit_pool_columns(E, op, &ay, &ax, oy, c, 0, x0, count);
+        emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", x0, x1, E->isa->lanes);
+        E->depth++;
+        emit_pool_vector(E, op, &ay, &ax, oy, c);
+        E->depth--;
+        emit_line(E, "}");
+        emit_pool_columns(E, op, &ay, &ax, oy, c, x1, OW, count);
+    } else {
+        const char *ox = emit_loop_open(E, "ox", OW, 0);
+        emit_pool_window(E, op, &ay, &ax, oy, ox, count);
+        const char *v = emit_pool_value(E, op, &ay, &ax, count);
+        const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), c, (long long)OH * OW), oy, OW), ox, 1));
+        emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, v);
+        emit_loop_close(E, ox);
+    }
     emit_loop_close(E, oy);
     emit_loop_close(E, c);
 }
