@@ -289,14 +289,24 @@ static const char *const all_options[] = {
 };
 enum { NUM_OPTIONS = sizeof all_options / sizeof all_options[0] };
 
+/* The usage error for a name that is none of cands: "unknown WHAT 'NAME';
+ * did you mean 'NEAR'?" when one is near, else "unknown WHAT 'NAME'" and
+ * the hint, if any. */
+static int unknown_name(const char *what, const char *name, const char *const *cands,
+                        size_t n, const char *hint)
+{
+    const char *near = cnnc_suggest(name, cands, n);
+    if (near)
+        fprintf(stderr, "cnnc: unknown %s '%s'; did you mean '%s'?\n", what, name, near);
+    else
+        fprintf(stderr, "cnnc: unknown %s '%s'%s\n", what, name, hint);
+    fprintf(stderr, "(run 'cnnc --help' for usage)\n");
+    return EXIT_USAGE;
+}
+
 static int unknown_option(const char *a)
 {
-    const char *near = cnnc_suggest(a, all_options, NUM_OPTIONS);
-    if (!near)
-        return usage_error("unknown option '%s'", a);
-    fprintf(stderr, "cnnc: unknown option '%s'; did you mean '%s'?\n"
-                    "(run 'cnnc --help' for usage)\n", a, near);
-    return EXIT_USAGE;
+    return unknown_name("option", a, all_options, NUM_OPTIONS, "");
 }
 
 static int parse_arg(int argc, char **argv, int *i, Options *o);
@@ -369,12 +379,7 @@ static int check_target(const char *name)
     for (size_t k = 0; k < n; k++)
         if (strcmp(name, names[k]) == 0)
             return 0;
-    const char *near = cnnc_suggest(name, names, n);
-    if (!near)
-        return usage_error("unknown target '%s' (cnnc --print-targets lists them)", name);
-    fprintf(stderr, "cnnc: unknown target '%s'; did you mean '%s'?\n"
-                    "(run 'cnnc --help' for usage)\n", name, near);
-    return EXIT_USAGE;
+    return unknown_name("target", name, names, n, " (cnnc --print-targets lists them)");
 }
 
 static int check_run_options(const Options *o)
@@ -459,9 +464,7 @@ static int check_command(const char *a)
     const char *near = cnnc_suggest(a, commands, 2);
     if (!near || a[0] == '-' || strchr(a, '.') || strchr(a, '/') || stat(a, &st) == 0)
         return 0;
-    fprintf(stderr, "cnnc: unknown command '%s'; did you mean '%s'?\n"
-                    "(run 'cnnc --help' for usage)\n", a, near);
-    return EXIT_USAGE;
+    return unknown_name("command", a, commands, 2, "");
 }
 
 static int parse_args(int argc, char **argv, Options *o)
