@@ -178,8 +178,10 @@ static ConvDims conv_dims_for(const Emitter *E, const Op *op)
 {
     ConvDims d = conv_dims(E->g, op);
     const long long n = (long long)(d.OH - 1) * d.W + d.OW;
-    if (E->isa && op->variant == KV_CONV_ROWS && d.SW == d.SH && d.SW <= 2 && d.OH > 1 &&
-        d.OW < 4 * E->isa->lanes && n <= PLANE_MAX) {
+    /* Not at one lane (cortex-m): no vectors to fill, and an MCU's stack is
+     * no place for the local plane. */
+    if (E->isa && E->isa->lanes > 1 && op->variant == KV_CONV_ROWS && d.SW == d.SH &&
+        d.SW <= 2 && d.OH > 1 && d.OW < 4 * E->isa->lanes && n <= PLANE_MAX) {
         d.wide = 1;
         d.OW = (int)n, d.OH = 1;
     }
