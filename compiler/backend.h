@@ -120,6 +120,13 @@ const char *vec_type(Emitter *E);
 const char *vec_load(Emitter *E, const char *p, long long at);
 const char *vec_splat(Emitter *E, const char *v);
 const char *vec_load_strided(Emitter *E, const char *q, long long at, int s);
+/* The same with n lanes (a narrower vector for a row's tail; emit_c.c
+ * declares cnnc_f<n> for every n down to VEC_MIN_LANES). */
+enum { VEC_MIN_LANES = 4 };
+const char *vec_type_n(Emitter *E, int n);
+const char *vec_load_n(Emitter *E, int n, const char *p, long long at);
+const char *vec_splat_n(Emitter *E, int n, const char *v);
+const char *vec_load_strided_n(Emitter *E, int n, const char *q, long long at, int s);
 /* Whether op's variant can be emitted as chosen (else: the generic loops). */
 int emit_kernel_usable(const Graph *g, const Op *op);
 /* The tile functions op's kernel calls, written before op's function. */

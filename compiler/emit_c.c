@@ -992,10 +992,34 @@ static void emit_section_macros(Emitter *E)
     buf_puts(b, "#ifndef CNNC_ARENA_SECTION\n#define CNNC_ARENA_SECTION\n#endif\n\n");
 }
 
+/* cnnc_f<n> and cnnc_i<n>, once, where any variant compiles: each
+ * variant's width and the narrower ones down to VEC_MIN_LANES (row tails). */
+static void emit_vector_types(Emitter *E)
+{
+    unsigned widths = 0;
+    const char *guards = NULL;
+    int i = 0;
+    for (const Isa *isa; (isa = file_isa(E, &i)) != NULL; ) {
+        for (int n = isa->lanes; n >= VEC_MIN_LANES; n /= 2)
+            widths |= 1u << n;
+        guards = guards ? arena_printf(E->ctx->arena, "%s || %s", guards, isa->guard) : isa->guard;
+    }
+    if (!guards || !widths)
+        return;
+    buf_printf(E->c, "#if %s\n", guards);
+    for (int n = VEC_MIN_LANES; n < 32; n *= 2)
+        if (widths & (1u << n)) {
+            buf_printf(E->c, "typedef float cnnc_f%d __attribute__((vector_size(%d), aligned(4), may_alias));\n",
+                       n, 4 * n);
+            buf_printf(E->c, "typedef int cnnc_i%d __attribute__((vector_size(%d)));\n", n, 4 * n);
+        }
+    buf_puts(E->c, "#endif\n");
+}
+
 /* Each variant's macros: CNNC_<ISA> is 1 where its code compiles (gcc or
  * clang for that architecture; not tcc, not under -DCNNC_NO_SIMD or
- * -DCNNC_NO_<ISA>), CNNC_<ISA>_FN its functions' attribute, cnnc_f<lanes>
- * its vector of floats (4-byte aligned: loads from any float address). */
+ * -DCNNC_NO_<ISA>), CNNC_<ISA>_FN its functions' attribute; then the vector
+ * types (4-byte aligned: loads from any float address). */
 static void emit_isa_macros(Emitter *E)
 {
     Buf *b = E->c;
@@ -1008,12 +1032,9 @@ static void emit_isa_macros(Emitter *E)
                       "    !defined(CNNC_NO_%s) && %s\n", isa->guard + strlen("CNNC_"), isa->arch);
         buf_printf(b, "#define %s 1\n#define %s_FN%s%s\n", isa->guard, isa->guard,
                    *isa->attr ? " " : "", isa->attr);
-        buf_printf(b, "typedef float cnnc_f%d __attribute__((vector_size(%d), aligned(4), may_alias));\n",
-                   isa->lanes, 4 * isa->lanes);
-        buf_printf(b, "typedef int cnnc_i%d __attribute__((vector_size(%d)));\n", isa->lanes,
-                   4 * isa->lanes);
         buf_printf(b, "#else\n#define %s 0\n#endif\n", isa->guard);
     }
+    emit_vector_types(E);
     buf_putc(b, '\n');
 }
 

@@ -97,44 +97,66 @@ static const char *tile_name(Emitter *E, const Op *op, const char *what, int n)
 /* ---- SIMD values: GCC vector extensions (emit_c.c defines the types) ---- */
 
 /* "cnnc_f8": the variant's vector of floats, 4-byte aligned, may alias. */
+/* Vectors of n lanes (n a power of two; 1: a float): the variant's own
+ * width, E->isa->lanes, or a narrower one for the tail of a row. */
+const char *vec_type_n(Emitter *E, int n)
+{
+    if (n == 1)
+        return "float";
+    return arena_printf(E->ctx->arena, "cnnc_f%d", n);
+}
+
 const char *vec_type(Emitter *E)
 {
-    if (E->isa->lanes == 1)
-        return "float";
-    return arena_printf(E->ctx->arena, "cnnc_f%d", E->isa->lanes);
+    return vec_type_n(E, E->isa->lanes);
 }
 
 /* "*(const cnnc_f8 *)(p + 8)": a vector load from any float address. */
-const char *vec_load(Emitter *E, const char *p, long long at)
+const char *vec_load_n(Emitter *E, int n, const char *p, long long at)
 {
-    if (E->isa->lanes == 1)
+    if (n == 1)
         return arena_printf(E->ctx->arena, "%s[%lld]", p, at);
     if (at)
-        return arena_printf(E->ctx->arena, "*(const %s *)(%s + %lld)", vec_type(E), p, at);
-    return arena_printf(E->ctx->arena, "*(const %s *)(%s)", vec_type(E), p);
+        return arena_printf(E->ctx->arena, "*(const %s *)(%s + %lld)", vec_type_n(E, n), p, at);
+    return arena_printf(E->ctx->arena, "*(const %s *)(%s)", vec_type_n(E, n), p);
 }
 
-/* "{ v, v, ... }": a vector of lanes copies of the scalar expression v. */
-const char *vec_splat(Emitter *E, const char *v)
+const char *vec_load(Emitter *E, const char *p, long long at)
 {
-    if (E->isa->lanes == 1)
+    return vec_load_n(E, E->isa->lanes, p, at);
+}
+
+/* "{ v, v, ... }": a vector of n copies of the scalar expression v. */
+const char *vec_splat_n(Emitter *E, int n, const char *v)
+{
+    if (n == 1)
         return v;
     const char *r = arena_printf(E->ctx->arena, "{ %s", v);
-    for (int l = 1; l < E->isa->lanes; l++)
+    for (int l = 1; l < n; l++)
         r = arena_printf(E->ctx->arena, "%s, %s", r, v);
     return arena_printf(E->ctx->arena, "%s }", r);
 }
 
-/* The array NAME[n] (declared first: C90's declarations before code),
- * filled from the vectors ACC0 .. ACC(n/lanes - 1) (acc: "s3_" names them
- * s3_0, s3_1, ...): what the scalar stores read. */
-static void vec_spill(Emitter *E, const char *name, int n, const char *acc)
+const char *vec_splat(Emitter *E, const char *v)
 {
-    for (int v = 0; v < n / E->isa->lanes; v++)
-        if (E->isa->lanes == 1)
+    return vec_splat_n(E, E->isa->lanes, v);
+}
+
+/* The array NAME[n] (declared first: C90's declarations before code),
+ * filled from the vectors of `lanes` ACC0 .. ACC(n/lanes - 1) (acc: "s3_"
+ * names them s3_0, s3_1, ...): what the scalar stores read. */
+static void vec_spill_n(Emitter *E, int lanes, const char *name, int n, const char *acc)
+{
+    for (int v = 0; v < n / lanes; v++)
+        if (lanes == 1)
             emit_line(E, "%s[%d] = %s%d;", name, v, acc, v);
         else
-            emit_line(E, "*(%s *)(%s + %d) = %s%d;", vec_type(E), name, v * E->isa->lanes, acc, v);
+            emit_line(E, "*(%s *)(%s + %d) = %s%d;", vec_type_n(E, lanes), name, v * lanes, acc, v);
+}
+
+static void vec_spill(Emitter *E, const char *name, int n, const char *acc)
+{
+    vec_spill_n(E, E->isa->lanes, name, n, acc);
 }
 
 /* ---- a conv's shapes, and which kernels can be emitted ---- */
@@ -198,7 +220,7 @@ int emit_kernel_usable(const Graph *g, const Op *op)
     const int conv = op->kind == OP_CONV && unpadded(&op->win);
     switch (op->variant) {
     case KV_CONV_BLOCKED: return conv && op_packed_weight(op) >= 0;
-    case KV_CONV_PIXELS: return conv && op->win.sw == 1 && op_packed_weight(op) >= 0;
+    case KV_CONV_PIXELS: return conv && op->win.sw <= 2 && op_packed_weight(op) >= 0;
     case KV_CONV_ROWS: return conv;
     case KV_DENSE_BLOCKED: return op->kind == OP_DENSE && op_packed_weight(op) >= 0;
     case KV_VIEW:
@@ -234,7 +256,7 @@ typedef struct Segment {
 } Segment;
 
 typedef struct RowPlan {
-    Segment seg[4];
+    Segment seg[6];
     int nseg;
 } RowPlan;
 
@@ -257,6 +279,18 @@ static void plan_tiles(RowPlan *p, TileKind kind, int cb, int simd, int x0, int 
     plan_add(p, rest, x0 + n / width * width, 1);
 }
 
+/* SIMD blocked tiles: pixels x0 .. x0 + n - 1 in as few tiles of at most
+ * `most` as can hold them, of widths as equal as can be (14 pixels: 7 + 7,
+ * not 12 + 2, whose 2 accumulators would wait on the multiply-add latency
+ * for most of the row's time). */
+static void plan_balanced(RowPlan *p, int x0, int n, int most)
+{
+    if (n <= 0)
+        return;
+    const int tiles = (n + most - 1) / most, width = (n + tiles - 1) / tiles;
+    plan_tiles(p, TILE_BLOCKED, 0, 1, x0, n, width);
+}
+
 /* Portable KV_CONV_PIXELS: rows of 16 pixels x a block of channels, or a
  * row of 16..32 (a multiple of 8) at once x half a block; the rest of a
  * row, a block of channels. At most 16 accumulator arrays. */
@@ -270,38 +304,54 @@ static void plan_portable_pixels(RowPlan *p, const ConvDims *d)
     plan_add(p, rest, ow / xv * xv, 1);
 }
 
+/* The pixels of a row whose vectors may read their inputs in pairs: with
+ * stride 2 a vector's two loads end one float after its last tap, which
+ * must still lie before `last` (the end of the row, or of a wide row's
+ * plane); with stride 1, all of them. */
+static int stride2_room(const ConvDims *d, long long last)
+{
+    if (d->SW != 2)
+        return d->OW;
+    const long long room = (last - (long long)(d->KW - 1) * d->DW) / 2;
+    return d->OW < room ? d->OW : (int)room;
+}
+
 /* SIMD KV_CONV_PIXELS: pixel_vecs vectors of pixels x pixel_ch channels,
  * the rest of the row in blocked tiles (channels in the lanes). */
 static void plan_simd_pixels(Emitter *E, RowPlan *p, const ConvDims *d)
 {
     const Isa *isa = E->isa;
-    int pv = d->OW / isa->lanes;
+    const int m = stride2_room(d, d->W);
+    int pv = m / isa->lanes;
     pv = pv < isa->pixel_vecs ? pv : isa->pixel_vecs;
     const int xv = pv * isa->lanes, cb = isa->pixel_ch <= d->B ? isa->pixel_ch : d->B;
-    const int full = pv ? d->OW / xv * xv : 0;
+    const int full = pv ? m / xv * xv : 0;
     if (pv) {
         Tile t = { TILE_PIXELS, xv, cb, 1 };
-        plan_add(p, t, 0, d->OW / xv);
+        plan_add(p, t, 0, m / xv);
     }
-    plan_tiles(p, TILE_BLOCKED, 0, 1, full, d->OW - full, isa->blocked_px);
+    plan_balanced(p, full, d->OW - full, isa->blocked_px);
 }
 
-/* SIMD KV_CONV_ROWS (stride 1 or 2): vectors of pixels, up to 4 per tile;
- * the pixels that do not fill a vector, portable. With stride 2 a vector
- * reads its pairs as two loads, so it must not touch the float after the
- * row's last tap: the pixels whose pair ends inside the row. */
+/* SIMD KV_CONV_ROWS (stride 1 or 2): vectors of pixels, up to ROWS_VECS
+ * per tile; then one narrower vector for each half, quarter, ... of a
+ * vector left (down to VEC_MIN_LANES); the last few pixels, portable. With
+ * stride 2 a vector reads its pairs as two loads, so it must not touch the
+ * float after the row's last tap: the pixels whose pair ends inside the
+ * row. */
 static void plan_simd_rows(Emitter *E, RowPlan *p, const ConvDims *d)
 {
     const int L = E->isa->lanes;
-    int n = d->OW;
-    if (d->SW == 2) {   /* a wide row may read to the end of the plane */
-        const long long last = d->wide ? (long long)d->H * d->W - (long long)(d->KH - 1) * d->DH * d->W
-                                       : d->W;
-        const long long room = (last - (d->KW - 1) * d->DW) / 2;
-        n = n < room ? n : (int)room;
-    }
-    n = n / L * L;
+    /* a wide row may read to the end of the plane */
+    const int m = stride2_room(d, d->wide ? (long long)d->H * d->W - (long long)(d->KH - 1) * d->DH * d->W
+                                          : d->W);
+    int n = m / L * L;
     plan_tiles(p, TILE_ROWS, 0, 1, 0, n, ROWS_VECS * L);
+    for (int w = L / 2; w >= VEC_MIN_LANES; w /= 2)
+        if (m - n >= w) {
+            plan_tiles(p, TILE_ROWS, 0, 1, n, w, w);
+            n += w;
+        }
     plan_tiles(p, TILE_ROWS, 0, 0, n, d->OW - n, ROWS_XV);
 }
 
@@ -323,8 +373,10 @@ static RowPlan row_plan(Emitter *E, const Op *op, const ConvDims *d)
             plan_portable_pixels(&p, d);
         break;
     default:
-        plan_tiles(&p, TILE_BLOCKED, 0, simd, 0, d->OW, simd ? E->isa->blocked_px
-                                                             : E->target->conv_xb);
+        if (simd)
+            plan_balanced(&p, 0, d->OW, E->isa->blocked_px);
+        else
+            plan_tiles(&p, TILE_BLOCKED, 0, 0, 0, d->OW, E->target->conv_xb);
         break;
     }
     return p;
@@ -343,24 +395,72 @@ static const char *tile_fn(Emitter *E, const Op *op, const Tile *t)
  * the tap row's weights (w for the tap itself is kr + kx * lanes). */
 typedef void (*TapBody)(Emitter *E, const ConvDims *d, const char *kx, const Tile *t);
 
+/* Taps unrolled in SIMD tiles: all of a kernel of up to 9 taps, else the
+ * taps of a row of up to 7. gcc -O2 unrolls nothing, and a 3-tap loop's
+ * overhead is as long as its multiply-adds (resnet18 at -O2: 42 -> 37 ms,
+ * what -funroll-loops gives). */
+enum { UNROLL_TAPS = 9, UNROLL_ROW = 7 };
+
+/* A loop of n, or n blocks each declaring "const int v = i" when unrolled:
+ * the body is written once per block. */
+typedef struct Unroll {
+    const char *v;     /* the loop variable, NULL for a loop of one */
+    long long n, i;
+    int unrolled;
+} Unroll;
+
+static Unroll unroll_open(Emitter *E, const char *v, long long n, int unrolled)
+{
+    Unroll u = { NULL, n, 0, unrolled && n > 1 };
+    if (!u.unrolled) {
+        u.v = emit_loop_open(E, v, n, 0);
+        return u;
+    }
+    u.v = v;
+    emit_line(E, "{");
+    E->depth++;
+    emit_line(E, "const int %s = 0;", v);
+    return u;
+}
+
+/* Closes the loop, or the block; returns 1 when another block follows. */
+static int unroll_next(Emitter *E, Unroll *u)
+{
+    if (!u->unrolled) {
+        emit_loop_close(E, u->v);
+        return 0;
+    }
+    E->depth--;
+    emit_line(E, "}");
+    if (++u->i == u->n)
+        return 0;
+    emit_line(E, "{");
+    E->depth++;
+    emit_line(E, "const int %s = %lld;", u->v, u->i);
+    return 1;
+}
+
 /* for ic, ky, kx in order: p = the input row, kr = the weights of (ic, ky);
  * lanes weights per tap, after a row of biases when lanes > 1. */
 static void tap_loops(Emitter *E, const ConvDims *d, int lanes, TapBody body, const Tile *t)
 {
+    const int all = t->simd && d->KH * d->KW <= UNROLL_TAPS;
     const char *ic = emit_loop_open(E, "ic", d->Cg, 0);
-    const char *ky = emit_loop_open(E, "ky", d->KH, 0);
-    const int scope = scope_open(E, ic, ky);
-    const long long row = (long long)d->KW * lanes;
-    emit_line(E, "const float *p = %s;", emit_plus(E, "x", sum3(term(ic, (long long)d->H * d->W),
-                                                   term(ky, (long long)d->DH * d->W), NONE, 0)));
-    emit_line(E, "const float *kr = %s;", emit_plus(E, "k", sum3(term(ic, d->KH * row), term(ky, row),
-                                                    NONE, lanes > 1 ? lanes : 0)));
-    const char *kx = emit_loop_open(E, "kx", d->KW, 0);
-    emit_line(E, "const float *q = %s;", emit_plus(E, "p", sum3(term(kx, d->DW), NONE, NONE, 0)));
-    body(E, d, kx, t);
-    emit_loop_close(E, kx);
-    scope_close(E, scope);
-    emit_loop_close(E, ky);
+    Unroll ky = unroll_open(E, "ky", d->KH, all);
+    do {
+        const int scope = scope_open(E, ic, ky.v);
+        const long long row = (long long)d->KW * lanes;
+        emit_line(E, "const float *p = %s;", emit_plus(E, "x", sum3(term(ic, (long long)d->H * d->W),
+                                                       term(ky.v, (long long)d->DH * d->W), NONE, 0)));
+        emit_line(E, "const float *kr = %s;", emit_plus(E, "k", sum3(term(ic, d->KH * row), term(ky.v, row),
+                                                        NONE, lanes > 1 ? lanes : 0)));
+        Unroll kx = unroll_open(E, "kx", d->KW, all || (t->simd && d->KW <= UNROLL_ROW));
+        do {
+            emit_line(E, "const float *q = %s;", emit_plus(E, "p", sum3(term(kx.v, d->DW), NONE, NONE, 0)));
+            body(E, d, kx.v, t);
+        } while (unroll_next(E, &kx));
+        scope_close(E, scope);
+    } while (unroll_next(E, &ky));
     emit_loop_close(E, ic);
 }
 
@@ -450,14 +550,14 @@ static void pixel_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile 
         const int nv = t->n / E->isa->lanes;
         for (int v = 0; v < nv; v++)
             emit_line(E, "const %s x%d = %s;", vec_type(E), v,
-                      vec_load(E, "q", (long long)v * E->isa->lanes));
+                      vec_load_strided(E, "q", (long long)v * E->isa->lanes * d->SW, d->SW));
         for (int c = 0; c < t->cb; c++)
             for (int v = 0; v < nv; v++)
                 emit_line(E, "s%d_%d += w%d * x%d;", c, v, c, v);
         return;
     }
     emit_line(E, "for (int j = 0; j < %d; ++j) {", t->n);
-    emit_line(E, "    const float v = q[j];");
+    emit_line(E, "    const float v = q[%s];", lin_expr(E, sum3(term("j", d->SW), NONE, NONE, 0)));
     for (int c = 0; c < t->cb; c++)
         emit_line(E, "    a%d[j] += w%d * v;", c, c);
     emit_line(E, "}");
@@ -523,32 +623,44 @@ static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *
 
 /* ---- KV_CONV_ROWS: a row of pixels of one channel in the lanes ---- */
 
-/* The vector of floats q[s*j] (j < lanes) for stride s 1 or 2; with 2, two
- * loads and an even-lane shuffle (reading q[2 * lanes - 1] too). */
-const char *vec_load_strided(Emitter *E, const char *q, long long at, int s)
+/* The vector of n floats q[s*j] (j < n) for stride s 1 or 2; with 2, two
+ * loads and an even-lane shuffle (reading q[2 * n - 1] too). */
+const char *vec_load_strided_n(Emitter *E, int n, const char *q, long long at, int s)
 {
-    const int L = E->isa->lanes;
-    if (s == 1 || L == 1)
-        return vec_load(E, q, at);
+    if (s == 1 || n == 1)
+        return vec_load_n(E, n, q, at);
     const char *r = arena_printf(E->ctx->arena, "__builtin_shufflevector(%s, %s",
-                                 vec_load(E, q, at), vec_load(E, q, at + L));
-    for (int l = 0; l < L; l++)
+                                 vec_load_n(E, n, q, at), vec_load_n(E, n, q, at + n));
+    for (int l = 0; l < n; l++)
         r = arena_printf(E->ctx->arena, "%s, %d", r, 2 * l);
     return arena_printf(E->ctx->arena, "%s)", r);
 }
 
-/* Vector v of a stride-1 or stride-2 row at q: the pixels' taps. */
-static const char *rows_vec(Emitter *E, const ConvDims *d, int v)
+const char *vec_load_strided(Emitter *E, const char *q, long long at, int s)
 {
-    return vec_load_strided(E, "q", (long long)v * E->isa->lanes * d->SW, d->SW);
+    return vec_load_strided_n(E, E->isa->lanes, q, at, s);
+}
+
+/* A SIMD rows tile's vector width: the variant's, or for a row's tail a
+ * narrower one (the tile is then one vector). */
+static int rows_lanes(const Emitter *E, const Tile *t)
+{
+    return t->n < E->isa->lanes ? t->n : E->isa->lanes;
+}
+
+/* Vector v of a stride-1 or stride-2 row at q: the pixels' taps. */
+static const char *rows_vec(Emitter *E, const ConvDims *d, const Tile *t, int v)
+{
+    const int L = rows_lanes(E, t);
+    return vec_load_strided_n(E, L, "q", (long long)v * L * d->SW, d->SW);
 }
 
 static void rows_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile *t)
 {
     emit_line(E, "const float w = kr[%s];", kx ? kx : "0");
     if (t->simd) {
-        for (int v = 0; v < t->n / E->isa->lanes; v++)
-            emit_line(E, "s%d += %s * w;", v, rows_vec(E, d, v));
+        for (int v = 0; v < t->n / rows_lanes(E, t); v++)
+            emit_line(E, "s%d += %s * w;", v, rows_vec(E, d, t, v));
         return;
     }
     emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
@@ -566,15 +678,16 @@ static void rows_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *t
     tile_open(E, tile_fn(E, op, t), decl, comment);
     emit_line(E, "float a[%d];", t->n);
     if (t->simd) {
-        for (int v = 0; v < t->n / E->isa->lanes; v++)
-            emit_line(E, "%s s%d = %s;", vec_type(E), v, vec_splat(E, "b"));
+        const int L = rows_lanes(E, t);
+        for (int v = 0; v < t->n / L; v++)
+            emit_line(E, "%s s%d = %s;", vec_type_n(E, L), v, vec_splat_n(E, L, "b"));
     } else {
         emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
         emit_line(E, "    a[j] = b;");
     }
     tap_loops(E, d, 1, rows_tap, t);
     if (t->simd)
-        vec_spill(E, "a", t->n, "s");
+        vec_spill_n(E, rows_lanes(E, t), "a", t->n, "s");
     emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
     E->depth++;
     emit_store(E, "o[j]", &op->act, "a[j]");

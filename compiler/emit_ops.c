@@ -228,48 +228,49 @@ static const char *emit_pool_value(Emitter *E, const Op *op, const Axis *ay,
 }
 
 /* The output columns [x0, x1) whose windows lie inside the input along x
- * (and, read in pairs for stride 2, whose last pair does too), rounded to
- * whole vectors of a SIMD variant: x1 == x0 when none. */
-static void pool_vector_columns(const Emitter *E, const Axis *ax, int *x0, int *x1)
+ * (and, read in pairs for stride 2, whose last pair does too): x1 <= x0
+ * when none. */
+static void pool_inner_columns(const Axis *ax, int *x0, int *x1)
 {
-    const int L = E->isa->lanes, extra = ax->s == 2;
-    int lo = (ax->pad + ax->s - 1) / ax->s;
+    const int extra = ax->s == 2;
     int hi = (ax->n - 1 - extra - (ax->k - 1) * ax->d + ax->pad) / ax->s + 1;
-    hi = hi < ax->out ? hi : ax->out;
-    *x0 = lo;
-    *x1 = hi > lo ? lo + (hi - lo) / L * L : lo;
+    *x0 = (ax->pad + ax->s - 1) / ax->s;
+    *x1 = hi < ax->out ? hi : ax->out;
 }
 
 /* A SIMD variant's maxpool, or avgpool without padding taps, of stride 1
- * or 2 with no empty window: vectors of output columns. */
+ * or 2 with no empty window and a vector's worth of inner columns. */
 static int pool_vectorizes(const Emitter *E, const Op *op, const Axis *ay, const Axis *ax)
 {
-    if (!E->isa || E->isa->lanes == 1 || ay->empty || ax->empty || (ax->s != 1 && ax->s != 2))
+    if (!E->isa || E->isa->lanes < VEC_MIN_LANES || ay->empty || ax->empty ||
+        (ax->s != 1 && ax->s != 2))
         return 0;
     if (op->kind == OP_AVGPOOL && (ay->test_lo || ay->test_hi || ax->test_lo || ax->test_hi))
         return 0;
     int x0, x1;
-    pool_vector_columns(E, ax, &x0, &x1);
-    return x1 > x0;
+    pool_inner_columns(ax, &x0, &x1);
+    return x1 - x0 >= VEC_MIN_LANES;
 }
 
-/* Output columns ox..ox+lanes-1 of row oy: the window's taps in order, as
- * vectors (max: "if (v > m) m = v" lane by lane), then stored one by one. */
+/* Output columns ox..ox+n-1 of row oy: the window's taps in order, as
+ * vectors of n (max: "if (v > m) m = v" lane by lane), then stored one by
+ * one. */
 static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
-                             const char *oy, const char *c)
+                             const char *oy, const char *c, int n)
 {
-    const int L = E->isa->lanes, is_max = op->kind == OP_MAXPOOL;
-    emit_line(E, "float t[%d];", L);
-    emit_line(E, "%s m = %s;", vec_type(E), vec_splat(E, is_max ? "-INFINITY" : "0.0f"));
+    const int is_max = op->kind == OP_MAXPOOL;
+    const char *vt = vec_type_n(E, n);
+    emit_line(E, "float t[%d];", n);
+    emit_line(E, "%s m = %s;", vt, vec_splat_n(E, n, is_max ? "-INFINITY" : "0.0f"));
     const char *ky = emit_loop_open(E, "ky", ay->k, ay->test_lo || ay->test_hi);
     emit_coord(E, "iy", oy, ky, ay);
     const char *kx = emit_loop_open(E, "kx", ax->k, 0);
     Lin at = lin_add(lin_add(lin_add(lin(-ax->pad), "iy", ax->n), "ox", ax->s), kx, ax->d);
     emit_line(E, "const float *q = %s;", emit_plus(E, "x", at));
-    emit_line(E, "const %s v = %s;", vec_type(E), vec_load_strided(E, "q", 0, ax->s));
+    emit_line(E, "const %s v = %s;", vt, vec_load_strided_n(E, n, "q", 0, ax->s));
     if (is_max) {
-        emit_line(E, "const cnnc_i%d k = v > m;", L);
-        emit_line(E, "m = (%s)(((cnnc_i%d)v & k) | ((cnnc_i%d)m & ~k));", vec_type(E), L, L);
+        emit_line(E, "const cnnc_i%d k = v > m;", n);
+        emit_line(E, "m = (%s)(((cnnc_i%d)v & k) | ((cnnc_i%d)m & ~k));", vt, n, n);
     } else {
         emit_line(E, "m += v;");
     }
@@ -280,13 +281,42 @@ static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axi
         emit_float_lit(d, sizeof d, (float)(op->win.kh * op->win.kw));
         emit_line(E, "m = m / %s;", d);   /* each lane divided by the scalar */
     }
-    emit_line(E, "*(%s *)t = m;", vec_type(E));
-    emit_line(E, "for (int j = 0; j < %d; ++j)", L);
+    emit_line(E, "*(%s *)t = m;", vt);
+    emit_line(E, "for (int j = 0; j < %d; ++j)", n);
     Lin o = lin_add(lin_add(lin_add(lin_add(lin(0), c, (long long)ay->out * ax->out), oy, ax->out),
                             "ox", 1), "j", 1);
     E->depth++;
     emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, o)), &op->act, "t[j]");
     E->depth--;
+}
+
+/* The inner columns [x0, x1) of row oy as whole vectors, then one narrower
+ * vector for each half, quarter, ... that is left (down to VEC_MIN_LANES):
+ * 13 columns of AVX-512 are 8 + 4 + 1. Returns the first column left. */
+static int emit_pool_vectors(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                             const char *oy, const char *c, int x0, int x1)
+{
+    const int L = E->isa->lanes;
+    int x = x0 + (x1 - x0) / L * L;
+    if (x > x0) {
+        emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", x0, x, L);
+        E->depth++;
+        emit_pool_vector(E, op, ay, ax, oy, c, L);
+        E->depth--;
+        emit_line(E, "}");
+    }
+    for (int n = L / 2; n >= VEC_MIN_LANES; n /= 2) {
+        if (x1 - x < n)
+            continue;
+        emit_line(E, "{");
+        E->depth++;
+        emit_line(E, "const int ox = %d;", x);
+        emit_pool_vector(E, op, ay, ax, oy, c, n);
+        E->depth--;
+        emit_line(E, "}");
+        x += n;
+    }
+    return x;
 }
 
 /* Output columns [a, b) of row oy, one window at a time: the reference loops. */
@@ -323,13 +353,9 @@ static void emit_pool(Emitter *E, const Op *op)
     const char *oy = emit_loop_open(E, "oy", OH, 0);
     if (pool_vectorizes(E, op, &ay, &ax)) {
         int x0, x1;
-        pool_vector_columns(E, &ax, &x0, &x1);
+        pool_inner_columns(&ax, &x0, &x1);
         emit_pool_columns(E, op, &ay, &ax, oy, c, 0, x0, count);
-        emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", x0, x1, E->isa->lanes);
-        E->depth++;
-        emit_pool_vector(E, op, &ay, &ax, oy, c);
-        E->depth--;
-        emit_line(E, "}");
+        x1 = emit_pool_vectors(E, op, &ay, &ax, oy, c, x0, x1);
         emit_pool_columns(E, op, &ay, &ax, oy, c, x1, OW, count);
     } else {
         const char *ox = emit_loop_open(E, "ox", OW, 0);

@@ -29,11 +29,18 @@ static const Target *target_of(const Ctx *ctx)
     return ctx->target ? ctx->target : target_default();
 }
 
+/* Stride-2 convs whose sum has this many taps or fewer (a first layer: 3
+ * channels x 3x3) put the pixels in the lanes too: a tile with the channels
+ * in the lanes would spend about as long scattering them to their planes as
+ * on its multiply-adds (squeezenet1_1's first conv). */
+enum { PIXELS_S2_MAX_TAPS = 64 };
+
 /* Blocks of B output channels pay when a group has enough of them (and,
  * grouped, enough input channels per group). Along a row of the target's
- * pixels_min_ow or more pixels read with stride 1, the pixels go in the
- * vector lanes: contiguous loads and stores. Else the channels do, with one
- * input value broadcast per pixel. docs/passes.md. */
+ * pixels_min_ow or more pixels read with stride 1 (or 2, for a shallow
+ * sum), the pixels go in the vector lanes: contiguous loads and stores.
+ * Else the channels do, with one input value broadcast per pixel.
+ * docs/passes.md. */
 static KernelVariant conv_variant(const Target *t, const Graph *g, const Op *op)
 {
     const int G = op->groups > 0 ? op->groups : 1;
@@ -43,7 +50,9 @@ static KernelVariant conv_variant(const Target *t, const Graph *g, const Op *op)
     const int OW = op_conv_pointwise(op) ? os->dim[1] * os->dim[2] : os->dim[2];
     if (Fg < (t->block + 1) / 2 || (G > 1 && Cg < 8))
         return KV_CONV_ROWS;
-    if (op->win.sw == 1 && t->pixels_min_ow && OW >= t->pixels_min_ow)
+    const int shallow = Cg * op->win.kh * op->win.kw <= PIXELS_S2_MAX_TAPS;
+    if ((op->win.sw == 1 || (op->win.sw == 2 && shallow)) && t->pixels_min_ow &&
+        OW >= t->pixels_min_ow)
         return KV_CONV_PIXELS;
     return KV_CONV_BLOCKED;
 }
