@@ -1,6 +1,8 @@
-"""Every example's (and tests/golden/mobile.cnn's) emitted C compiles without a warning under the strict
-flags users build with, and runs clean under ASan+UBSan, matching the
-interpreter.
+"""Every example's (and tests/golden/mobile.cnn's and strided.cnn's) emitted C compiles without a
+warning under the strict flags users build with, and runs clean under
+ASan+UBSan, matching the interpreter (the two test models also with
+-DCNNC_NO_AVX512 and -DCNNC_NO_SIMD: the next variant down, and the
+portable code).
 
 usage: test_emitted.py CNNC TCC WORKDIR
 """
@@ -41,7 +43,25 @@ def run(cmd, cwd):
     return None
 
 
-def check_example(cnnc, tcc, work, model):
+def run_sanitized(d, name, defines):
+    """The model's C under ASan + UBSan (with -D defines) against the interpreter."""
+    exe = "san" + "".join(x.replace("-D", "_").lower() for x in defines)
+    err = run(["gcc", "-std=c99", "-O1", "-g", "-ffp-contract=off", "-fsanitize=address,undefined",
+               "-fno-sanitize-recover=all"] + defines + ["harness.c", "model.c", "-o", exe, "-lm"], d)
+    if err:
+        return err
+    err = run(["./" + exe, "x.f32", "y.f32"], d)
+    if err:
+        return err
+    got = np.fromfile(os.path.join(d, "y.f32"), dtype="<f4")
+    ref = np.load(os.path.join(d, "ref.npy")).reshape(-1)
+    rel = np.max(np.abs(got - ref)) / max(np.max(np.abs(ref)), 1e-30)
+    if not rel <= 1e-5:
+        return f"{name} {' '.join(defines)}: sanitized build differs from the interpreter, max rel err {rel}"
+    return None
+
+
+def check_example(cnnc, tcc, work, model, variants):
     name = os.path.basename(model)[:-4]
     d = os.path.join(work, name)
     os.makedirs(d)
@@ -57,23 +77,17 @@ def check_example(cnnc, tcc, work, model):
             errors.append(err)
     with open(os.path.join(d, "harness.c"), "w") as f:
         f.write(HARNESS)
-    err = run(["gcc", "-std=c99", "-O1", "-g", "-ffp-contract=off", "-fsanitize=address,undefined",
-               "-fno-sanitize-recover=all", "harness.c", "model.c", "-o", "san", "-lm"], d)
-    if err:
-        return errors + [err]
     x = np.random.default_rng(1).uniform(-1, 1, int(open(os.path.join(d, "model.h")).read()
                                                     .split("MODEL_INPUT_SIZE ")[1].split()[0]))
     x.astype("<f4").tofile(os.path.join(d, "x.f32"))
     np.save(os.path.join(d, "x.npy"), x.astype(np.float32))
-    err = run(["./san", "x.f32", "y.f32"], d) or \
-        run([cnnc, "run", model, "--interp", "--input", "x.npy", "--output", "ref.npy"], d)
+    err = run([cnnc, "run", model, "--interp", "--input", "x.npy", "--output", "ref.npy"], d)
     if err:
         return errors + [err]
-    got = np.fromfile(os.path.join(d, "y.f32"), dtype="<f4")
-    ref = np.load(os.path.join(d, "ref.npy")).reshape(-1)
-    rel = np.max(np.abs(got - ref)) / max(np.max(np.abs(ref)), 1e-30)
-    if not rel <= 1e-5:
-        errors.append(f"{name}: sanitized build differs from the interpreter, max rel err {rel}")
+    for defines in variants:
+        err = run_sanitized(d, name, defines)
+        if err:
+            errors.append(err)
     return errors
 
 
@@ -83,9 +97,15 @@ def main():
     os.makedirs(work)
     models = sorted(os.path.join(EXAMPLES, f) for f in os.listdir(EXAMPLES) if f.endswith(".cnn"))
     models.append(os.path.join(HERE, "mobile.cnn"))   # the mobile-CNN ops and blocks
+    models.append(os.path.join(HERE, "strided.cnn"))  # the SIMD kernels' row ends
     failed = 0
     for model in models:
-        errors = check_example(cnnc, tcc, work, model)
+        # The machine's best variant; for the kernel tests also the next one
+        # down (AVX2 where this machine has AVX-512) and the portable code.
+        variants = [[]]
+        if model.startswith(HERE):
+            variants += [["-DCNNC_NO_AVX512"], ["-DCNNC_NO_SIMD"]]
+        errors = check_example(cnnc, tcc, work, model, variants)
         for e in errors:
             print("FAIL", os.path.basename(model), e)
         failed += bool(errors)
