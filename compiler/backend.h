@@ -99,6 +99,9 @@ void window_close(Emitter *E, const char *ky, const char *kx);
 /* ---- emit_int8.c: the int8 ops of a quantized graph ---- */
 /* The C type of a tensor's elements: "float", "int8_t", "int32_t". */
 const char *emit_ctype(const Tensor *t);
+/* The weights an int8 op's Cortex-M kernel reads (its packed tensor in
+ * place of w; pack_int8.c), or -1 when it has no such kernel. */
+int emit_int8_params(const Op *op, int ids[4]);
 /* The fixed-point helpers the int8 ops call (static functions), once. */
 void emit_int8_helpers(Emitter *E);
 /* ops.def's emit column for the int8 ops. */
