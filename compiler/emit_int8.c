@@ -52,6 +52,21 @@ static const char helper_mul[] =
     "    return cnnc_q_shift_round(cnnc_q_high_mul((int32_t)v, m), s > 0 ? 0 : (int)-s);\n"
     "}\n\n";
 
+/* cnnc_q_mul for the Cortex-M kernels, equal to it for every input: with
+ * m >= 0 and s <= 0 (quantize.c's multipliers below 1), the high multiply
+ * is floor((x * m + 2^30) / 2^31) (its nudge and truncation toward zero
+ * come to that), and the shift's mask is 32-bit. */
+static const char helper_mul_fast[] =
+    "static int32_t cnnc_q_mul_fast(int32_t x, int32_t m, int32_t s)\n"
+    "{\n"
+    "    int32_t h, mask;\n"
+    "    if (s > 0 || m < 0)\n"
+    "        return cnnc_q_mul(x, m, s);\n"
+    "    h = (int32_t)(((int64_t)x * m + ((int64_t)1 << 30)) >> 31);\n"
+    "    mask = (int32_t)((1u << -s) - 1u);\n"
+    "    return (h >> -s) + ((h & mask) > (mask >> 1) + (h < 0) ? 1 : 0);\n"
+    "}\n\n";
+
 static const char helper_div[] =
     "/* v / n rounded to nearest, ties away from zero (TFLite's average pool). */\n"
     "static int32_t cnnc_q_div_round(int32_t v, int32_t n)\n"
@@ -138,7 +153,7 @@ int emit_int8_params(const Op *op, int ids[4])
 
 void emit_int8_helpers(Emitter *E)
 {
-    int mul = 0, div = 0, clamp = 0, dsp = 0, dsp16 = 0;
+    int mul = 0, div = 0, clamp = 0, dsp = 0, dsp16 = 0, dw = 0;
     for (int i = 0; i < E->g->nops; i++) {
         const Op *op = &E->g->ops[i];
         const OpKind k = op->kind;
@@ -147,12 +162,15 @@ void emit_int8_helpers(Emitter *E)
         clamp |= k >= OP_QUANTIZE && k != OP_DEQUANTIZE;
         dsp |= int8_packed(op);
         dsp16 |= int8_packed(op) && k == OP_QCONV;
+        dw |= k == OP_QCONV && op->variant == KV_CONV_ROWS;
     }
     if (!E->g->quantized)
         return;
     buf_puts(E->c, "/* The int8 arithmetic (docs/quantization.md): integers only. */\n");
     if (mul)
         buf_puts(E->c, helper_mul);
+    if (dsp || dw)
+        buf_puts(E->c, helper_mul_fast);
     if (div)
         buf_puts(E->c, helper_div);
     if (clamp)
@@ -192,11 +210,12 @@ static void store(Emitter *E, const Op *op, const char *o, const char *v)
     emit_line(E, "out[%s] = cnnc_q_clamp(%s, %d, %d);", o, v, op->qlo, op->qhi);
 }
 
-/* "cnnc_q_mul(x, M[i], S[i]) + z" */
+/* "cnnc_q_mul(x, M[i], S[i]) + z"; the Cortex-M kernels' cnnc_q_mul_fast. */
 static const char *requant(Emitter *E, const Op *op, const char *x, const char *i, int z)
 {
-    return arena_printf(E->ctx->arena, "cnnc_q_mul(%s, %s[%s], %s[%s])%s", x, E->wexpr[op->mean],
-                        i, E->wexpr[op->var], i, plus(E, z));
+    const int fast = (op->kind == OP_QCONV || op->kind == OP_QDENSE) && op->variant != KV_GENERIC;
+    return arena_printf(E->ctx->arena, "cnnc_q_mul%s(%s, %s[%s], %s[%s])%s", fast ? "_fast" : "", x,
+                        E->wexpr[op->mean], i, E->wexpr[op->var], i, plus(E, z));
 }
 
 /* ---- the float boundary ---- */
