@@ -549,37 +549,14 @@ void emit_qconv(Emitter *E, const Op *op)
         emit_qconv_dw(E, op);
         return;
     }
-
-    const Tensor *ti = &E->g->t[op->in[0]], *to = &E->g->t[op->out];
-    const int H = ti->shape.dim[1], W = ti->shape.dim[2];
-    const int F = to->shape.dim[0], OH = to->shape.dim[1], OW = to->shape.dim[2];
-    const int G = op->groups > 0 ? op->groups : 1, Cg = ti->shape.dim[0] / G;
-    const int KH = op->win.kh, KW = op->win.kw;
-    Axis ay, ax;
-    window_axes(E->g, op, &ay, &ax);
-
-    const char *oc = emit_loop_open(E, "oc", F, 1);
-    if (G > 1)
-        emit_line(E, "const int grp = oc / %d;", F / G);
-    const char *oy = emit_loop_open(E, "oy", OH, 1);
-    const char *ox = emit_loop_open(E, "ox", OW, 1);
-    emit_line(E, "int32_t acc = %s;", op->b >= 0 ? arena_printf(E->ctx->arena, "%s[oc]", E->wexpr[op->b]) : "0");
-    const char *ic = emit_loop_open(E, "ic", Cg, 1);
-    Lin xoff = lin_add(lin_add(lin(0), G > 1 ? "grp" : NULL, (long long)Cg * H * W), ic, (long long)H * W);
-    Lin koff = lin_add(lin_add(lin(0), oc, (long long)Cg * KH * KW), ic, (long long)KH * KW);
-    emit_line(E, "const int8_t *x = %s;", emit_plus(E, "in", xoff));
-    emit_line(E, "const int8_t *k = %s;", emit_plus(E, E->wexpr[op->w], koff));
-    const char *ky, *kx;
-    window_open(E, &ay, &ax, oy, ox, &ky, &kx);
-    emit_line(E, "acc += k[%s] * (x[%s]%s);", lin_expr(E, lin_add(lin_add(lin(0), ky, KW), kx, 1)),
-              lin_expr(E, lin_add(lin_add(lin(0), "iy", W), "ix", 1)), plus(E, -(long long)ti->qzero));
-    window_close(E, ky, kx);
-    emit_loop_close(E, ic);
-    const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), oc, (long long)OH * OW), oy, OW), ox, 1));
-    store(E, op, o, requant(E, op, "acc", "oc", to->qzero));
-    emit_loop_close(E, ox);
-    emit_loop_close(E, oy);
-    emit_loop_close(E, oc);
+    static const ConvNestKind i8 = { "int8_t", "int32_t", "0", 1 };
+    const Tensor *ti = &E->g->t[op->in[0]];
+    ConvNest n;
+    conv_nest_open(E, op, &i8, &n);
+    emit_line(E, "acc += k[%s] * (x[%s]%s);", n.kat, n.xat, plus(E, -(long long)ti->qzero));
+    const char *o = conv_nest_taps_close(E, &n);
+    store(E, op, o, requant(E, op, "acc", "oc", E->g->t[op->out].qzero));
+    conv_nest_close(E, &n);
 }
 
 void emit_qdense(Emitter *E, const Op *op)
