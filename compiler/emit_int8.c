@@ -382,10 +382,21 @@ static void qconv_store(Emitter *E, const Op *op, const QConvDims *d, const char
     store(E, op, o, requant(E, op, v, f, E->g->t[op->out].qzero));
 }
 
+/* Channel f's accumulators acc0, acc1 at pixels p and p + 1 (if any). */
+static void qconv_store_pixels(Emitter *E, const Op *op, const QConvDims *d, const char *f, const char *acc)
+{
+    const long long P = (long long)d->OH * d->OW;
+    qconv_store(E, op, d, f, "p", arena_printf(E->ctx->arena, "%s0", acc));
+    if (P % 2)
+        emit_line(E, "if (p + 1 < %lld)", P), E->depth++;
+    qconv_store(E, op, d, f, "p + 1", arena_printf(E->ctx->arena, "%s1", acc));
+    if (P % 2)
+        E->depth--;
+}
+
 /* The pair j of output channels over columns 0 and 1. */
 static void qconv_pair(Emitter *E, const Op *op, const QConvDims *d)
 {
-    const long long P = (long long)d->OH * d->OW;
     const char *bias = op->b >= 0 ? E->wexpr[op->b] : NULL;
     emit_line(E, "const int f = %s2 * j;", d->G > 1 ? arena_printf(E->ctx->arena, "grp * %d + ", d->Fg) : "");
     emit_line(E, "const int8_t *wp = %s + %s;", E->wexpr[op->packed],
@@ -401,20 +412,10 @@ static void qconv_pair(Emitter *E, const Op *op, const QConvDims *d)
     const char *k = emit_loop_open(E, "k", d->KP / 4, 1);
     qconv_step(E);
     emit_loop_close(E, k);
-    qconv_store(E, op, d, "f", "p", "a0");
-    if (P % 2)
-        emit_line(E, "if (p + 1 < %lld)", P), E->depth++;
-    qconv_store(E, op, d, "f", "p + 1", "a1");
-    if (P % 2)
-        E->depth--;
+    qconv_store_pixels(E, op, d, "f", "a");
     if (d->Fg % 2)
         emit_line(E, "if (2 * j + 1 == %d)", d->Fg), emit_line(E, "    continue;");
-    qconv_store(E, op, d, "f + 1", "p", "b0");
-    if (P % 2)
-        emit_line(E, "if (p + 1 < %lld)", P), E->depth++;
-    qconv_store(E, op, d, "f + 1", "p + 1", "b1");
-    if (P % 2)
-        E->depth--;
+    qconv_store_pixels(E, op, d, "f + 1", "b");
 }
 
 /* im2col of two pixels into int16 (x - z_in), then 2 channels x 2 pixels
@@ -438,15 +439,12 @@ static void emit_qconv_im2col(Emitter *E, const Op *op)
     emit_loop_close(E, grp);
 }
 
-/* Depthwise: each channel's weights in locals; inside the input one sum of
- * x * w over the window with z_in * sum w folded into the bias, at the
- * border the reference loops. */
-static void emit_qconv_dw(Emitter *E, const Op *op)
+/* Channel c's weights as the locals k0..k(T-1), its bias, and bz: the bias
+ * with z_in * sum w taken out, for sums of w * x over real taps only. */
+static void dw_channel(Emitter *E, const Op *op, const QConvDims *d)
 {
-    const QConvDims d = qconv_dims(E->g, op);
-    const int T = d.KH * d.KW;
-    const char *c = emit_loop_open(E, "c", d.F, 1);
-    emit_line(E, "const int8_t *x = in + c * %lld;", (long long)d.H * d.W);
+    const int T = d->KH * d->KW;
+    emit_line(E, "const int8_t *x = in + c * %lld;", (long long)d->H * d->W);
     emit_line(E, "const int8_t *k = %s + c * %d;", E->wexpr[op->w], T);
     Buf sum;
     buf_init(&sum);
@@ -455,39 +453,61 @@ static void emit_qconv_dw(Emitter *E, const Op *op)
         buf_printf(&sum, "%sk%d", t ? " + " : "", t);
     }
     emit_line(E, "const int32_t bias = %s;", op->b >= 0 ? arena_printf(E->ctx->arena, "%s[c]", E->wexpr[op->b]) : "0");
-    if (d.zin)
-        emit_line(E, "const int32_t bz = bias%s * (%s);", plus(E, -(long long)d.zin), sum.data);
+    if (d->zin)
+        emit_line(E, "const int32_t bz = bias%s * (%s);", plus(E, -(long long)d->zin), sum.data);
     else
         emit_line(E, "const int32_t bz = bias;");
     buf_free(&sum);
+}
+
+/* A window inside the input: acc = bz + the sum of k * x, unrolled. */
+static void dw_inner(Emitter *E, const QConvDims *d)
+{
+    emit_line(E, "const int8_t *r = x + %s;",
+              lin_expr(E, lin_add(lin_add(lin(-(long long)d->ay.pad * d->W - d->ax.pad), "oy", (long long)d->ay.s * d->W),
+                                  "ox", d->ax.s)));
+    emit_line(E, "acc = bz;");
+    for (int ky = 0; ky < d->KH; ky++) {
+        Buf row;
+        buf_init(&row);
+        for (int kx = 0; kx < d->KW; kx++)
+            buf_printf(&row, " + k%d * r[%lld]", ky * d->KW + kx, (long long)ky * d->ay.d * d->W + (long long)kx * d->ax.d);
+        emit_line(E, "acc = acc%s;", row.data);
+        buf_free(&row);
+    }
+}
+
+/* A window at the border: the reference loops, padding taps skipped. */
+static void dw_border(Emitter *E, const QConvDims *d, const char *oy, const char *ox)
+{
+    emit_line(E, "acc = bias;");
+    const char *ky, *kx;
+    window_open(E, &d->ay, &d->ax, oy, ox, &ky, &kx);
+    emit_line(E, "acc += k[%s] * (x[iy * %d + ix]%s);", lin_expr(E, lin_add(lin_add(lin(0), ky, d->KW), kx, 1)),
+              d->W, plus(E, -(long long)d->zin));
+    window_close(E, ky, kx);
+}
+
+/* Depthwise: each channel's weights in locals; inside the input one sum of
+ * x * w with z_in * sum w folded into the bias, at the border the
+ * reference loops. */
+static void emit_qconv_dw(Emitter *E, const Op *op)
+{
+    const QConvDims d = qconv_dims(E->g, op);
+    const char *c = emit_loop_open(E, "c", d.F, 1);
+    dw_channel(E, op, &d);
     const char *oy = emit_loop_open(E, "oy", d.OH, 1), *ox = emit_loop_open(E, "ox", d.OW, 1);
     emit_line(E, "int32_t acc;");
     const char *inner = inner_test(E, &d.ay, &d.ax);
     if (inner)
         emit_line(E, "if (%s) {", inner);
-    E->depth++;
-    emit_line(E, "const int8_t *r = x + %s;",
-              lin_expr(E, lin_add(lin_add(lin(-(long long)d.ay.pad * d.W - d.ax.pad), "oy", (long long)d.ay.s * d.W),
-                                  "ox", d.ax.s)));
-    emit_line(E, "acc = bz;");
-    for (int ky = 0; ky < d.KH; ky++) {
-        Buf row;
-        buf_init(&row);
-        for (int kx = 0; kx < d.KW; kx++)
-            buf_printf(&row, " + k%d * r[%lld]", ky * d.KW + kx, (long long)ky * d.ay.d * d.W + (long long)kx * d.ax.d);
-        emit_line(E, "acc = acc%s;", row.data);
-        buf_free(&row);
-    }
-    E->depth--;
+    E->depth += inner != NULL;
+    dw_inner(E, &d);
+    E->depth -= inner != NULL;
     if (inner) {
         emit_line(E, "} else {");
         E->depth++;
-        emit_line(E, "acc = bias;");
-        const char *ky, *kx;
-        window_open(E, &d.ay, &d.ax, oy, ox, &ky, &kx);
-        emit_line(E, "acc += k[%s] * (x[iy * %d + ix]%s);", lin_expr(E, lin_add(lin_add(lin(0), ky, d.KW), kx, 1)),
-                  d.W, plus(E, -(long long)d.zin));
-        window_close(E, ky, kx);
+        dw_border(E, &d, oy, ox);
         E->depth--;
         emit_line(E, "}");
     }
