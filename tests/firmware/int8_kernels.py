@@ -10,7 +10,7 @@ driver). Models: MODELS below, written here with random weights, each
 with a seeded calibration file (8 samples) and two seeded inputs; they
 cover every kernel and its edges: convs 3x3 padded, strided, dilated,
 asymmetric, grouped, an odd number of channels and of pixels, taps not a
-multiple of 4, no bias; depthwise 3x3 and 5x5 with stride 2 and padding;
+multiple of 4, no bias; depthwise 3x3 dilated, 5x5 strided, padded;
 1x1 convs; dense layers whose inputs and units are not multiples of 4;
 relu, relu6 and clip clamps. For each model, every output bit pattern of
 `model_run` must equal `cnnc run --interp`'s, built as
@@ -49,7 +49,7 @@ MODELS = {
 """),
     "mobile": ("[3, 17, 15]", """
     c1 = conv2d(filters=8, kernel=3, stride=2, padding=1, activation=relu);
-    d1 = conv2d(filters=8, kernel=3, padding=same, groups=8, activation=relu6);
+    d1 = conv2d(filters=8, kernel=3, padding=2, dilation=2, groups=8, activation=relu6);
     p1 = conv2d(filters=12, kernel=1, activation=relu);
     d2 = conv2d(filters=12, kernel=5, stride=2, padding=2, groups=12);
     d3 = conv2d(filters=12, kernel=3, groups=12, bias=false);
