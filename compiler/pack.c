@@ -16,6 +16,8 @@
  *   KV_DENSE_BLOCKED per block of up to U units (width rounded up to 16):
  *                    [1 + N][width]: the biases, then row i = w[u][i]
  *   KV_CONV_ROWS     no packing: w is read one scalar per tap
+ * The int8 ops (qconv2d, qdense) get kernels only on a target with scalar
+ * tiles (cortex-m): pack_int8.c chooses and packs them.
  */
 #include "passes.h"
 

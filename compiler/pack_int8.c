@@ -1,5 +1,6 @@
 /* pack_int8.c: part of the pack pass: the int8 kernels of a target with
- * scalar tiles (cortex-m; docs/quantization.md "Kernels for Cortex-M").
+ * scalar tiles, i.e. cortex-m, whose DSP extension they are shaped for
+ * (docs/quantization.md "Kernels for Cortex-M"); pack.c calls it.
  * Chooses each qconv2d's and qdense's kernel (Op.variant) and writes the
  * int8 weights in the order its inner loop reads them, into a new DT_I8
  * weight tensor (Op.packed). The op keeps w and b, which the interpreter
