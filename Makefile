@@ -85,3 +85,17 @@ firmware-test: build
 	@sh scripts/deps.sh $(FIRMWARE_PACKAGES)
 	/usr/bin/python3 -B tests/firmware/firmware_test.py --cnnc $(BUILD)/compiler/cnnc \
 	    --work $(BUILD)/firmware-test --jobs $(JOBS) $(FIRMWARE_ARGS)
+
+# The Cortex-M int8 kernels (docs/quantization.md) equal the interpreter on
+# the M4F (DSP and portable C) and on the host (gcc, tcc); about 10 s.
+# `make bench-mcu-int8` prints their instructions per MAC against CMSIS-NN's
+# (bench/mcu_int8.py; BOARD=mps2-an500 for the M7); about 10 s.
+.PHONY: firmware-int8-test bench-mcu-int8
+firmware-int8-test: build
+	@sh scripts/deps.sh $(FIRMWARE_PACKAGES) tcc
+	/usr/bin/python3 -B tests/firmware/int8_kernels.py --cnnc $(BUILD)/compiler/cnnc
+
+bench-mcu-int8: build
+	@sh scripts/deps.sh $(FIRMWARE_PACKAGES)
+	/usr/bin/python3 -B bench/mcu_int8.py --cnnc $(BUILD)/compiler/cnnc \
+	    --work $(BUILD)/bench-mcu-int8 $(if $(BOARD),--board $(BOARD))

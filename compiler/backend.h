@@ -95,10 +95,31 @@ void window_axes(const Graph *g, const Op *op, Axis *ay, Axis *ax);
 void window_open(Emitter *E, const Axis *ay, const Axis *ax, const char *oy, const char *ox,
                  const char **ky, const char **kx);
 void window_close(Emitter *E, const char *ky, const char *kx);
+/* The reference conv2d's loop nest, float (emit_ops.c) or int8
+ * (emit_int8.c): oc (and its group), oy, ox, "ACC acc = bias[oc];", ic
+ * with "const ELEM *x" and "*k" at the group's plane and the filter's
+ * taps, then the window's taps, where the caller writes its multiply-add
+ * of k[kat] and x[xat]. conv_nest_taps_close closes the taps and ic and
+ * returns the output's index, conv_nest_close the rest. */
+typedef struct ConvNestKind {
+    const char *elem, *acc, *zero;   /* "int8_t", "int32_t", "0" */
+    int force;                       /* write loops of one iteration too */
+} ConvNestKind;
+typedef struct ConvNest {
+    const char *oc, *oy, *ox, *ic, *ky, *kx;   /* loop variables, NULL: left out */
+    const char *kat, *xat;                     /* the tap's k and x indices */
+    int OH, OW;
+} ConvNest;
+void conv_nest_open(Emitter *E, const Op *op, const ConvNestKind *kind, ConvNest *n);
+const char *conv_nest_taps_close(Emitter *E, ConvNest *n);
+void conv_nest_close(Emitter *E, ConvNest *n);
 
 /* ---- emit_int8.c: the int8 ops of a quantized graph ---- */
 /* The C type of a tensor's elements: "float", "int8_t", "int32_t". */
 const char *emit_ctype(const Tensor *t);
+/* The weights an int8 op's Cortex-M kernel reads (its packed tensor in
+ * place of w; pack_int8.c), or -1 when it has no such kernel. */
+int emit_int8_params(const Op *op, int ids[4]);
 /* The fixed-point helpers the int8 ops call (static functions), once. */
 void emit_int8_helpers(Emitter *E);
 /* ops.def's emit column for the int8 ops. */

@@ -221,6 +221,9 @@ static uint32_t float_bits(float f)
  * kernel reads that, else its parameters. */
 static int op_code_params(const Graph *g, const Op *op, int ids[4])
 {
+    const int n8 = emit_int8_params(op, ids);
+    if (n8 >= 0)
+        return n8;
     if (op_packed_weight(op) >= 0 && emit_kernel_usable(g, op)) {
         ids[0] = op->packed;
         return 1;

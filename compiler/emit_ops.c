@@ -144,39 +144,56 @@ static const char *bias_init(Emitter *E, const Op *op, const char *at)
     return arena_printf(E->ctx->arena, "%s[%s]", E->wexpr[op->b], at ? at : "0");
 }
 
-/* numerics.md conv2d: acc = bias; for ic, ky, kx: acc += w * x. */
-static void emit_conv(Emitter *E, const Op *op)
+void conv_nest_open(Emitter *E, const Op *op, const ConvNestKind *kind, ConvNest *n)
 {
     const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
-    const int H = is->dim[1], W = is->dim[2], F = os->dim[0], OH = os->dim[1], OW = os->dim[2];
+    const int H = is->dim[1], W = is->dim[2], F = os->dim[0];
     const int G = op->groups > 0 ? op->groups : 1, Cg = is->dim[0] / G;
     const int KH = op->win.kh, KW = op->win.kw;
     Axis ay, ax;
     window_axes(E->g, op, &ay, &ax);
-
-    const char *oc = emit_loop_open(E, "oc", F, 0);
+    n->OH = os->dim[1], n->OW = os->dim[2];
+    n->oc = emit_loop_open(E, "oc", F, kind->force);
     if (G > 1)
         emit_line(E, "const int grp = oc / %d;", F / G);
-    const char *grp = G > 1 ? "grp" : NULL;
-    const char *oy = emit_loop_open(E, "oy", OH, 0);
-    const char *ox = emit_loop_open(E, "ox", OW, 0);
-    emit_line(E, "float acc = %s;", bias_init(E, op, oc));
-    const char *ic = emit_loop_open(E, "ic", Cg, 0);
-    Lin xoff = lin_add(lin_add(lin(0), grp, (long long)Cg * H * W), ic, (long long)H * W);
-    Lin koff = lin_add(lin_add(lin(0), oc, (long long)Cg * KH * KW), ic, (long long)KH * KW);
-    emit_line(E, "const float *x = %s;", emit_plus(E, "in", xoff));
-    emit_line(E, "const float *k = %s;", emit_plus(E, E->wexpr[op->w], koff));
-    const char *ky, *kx;
-    window_open(E, &ay, &ax, oy, ox, &ky, &kx);
-    emit_line(E, "acc += k[%s] * x[%s];", lin_expr(E, lin_add(lin_add(lin(0), ky, KW), kx, 1)),
-              lin_expr(E, lin_add(lin_add(lin(0), "iy", W), "ix", 1)));
-    window_close(E, ky, kx);
-    emit_loop_close(E, ic);
-    const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), oc, (long long)OH * OW), oy, OW), ox, 1));
+    n->oy = emit_loop_open(E, "oy", n->OH, kind->force);
+    n->ox = emit_loop_open(E, "ox", n->OW, kind->force);
+    emit_line(E, "%s acc = %s;", kind->acc, op->b < 0 ? kind->zero
+              : arena_printf(E->ctx->arena, "%s[%s]", E->wexpr[op->b], n->oc ? n->oc : "0"));
+    n->ic = emit_loop_open(E, "ic", Cg, kind->force);
+    Lin xoff = lin_add(lin_add(lin(0), G > 1 ? "grp" : NULL, (long long)Cg * H * W), n->ic, (long long)H * W);
+    Lin koff = lin_add(lin_add(lin(0), n->oc, (long long)Cg * KH * KW), n->ic, (long long)KH * KW);
+    emit_line(E, "const %s *x = %s;", kind->elem, emit_plus(E, "in", xoff));
+    emit_line(E, "const %s *k = %s;", kind->elem, emit_plus(E, E->wexpr[op->w], koff));
+    window_open(E, &ay, &ax, n->oy, n->ox, &n->ky, &n->kx);
+    n->kat = lin_expr(E, lin_add(lin_add(lin(0), n->ky, KW), n->kx, 1));
+    n->xat = lin_expr(E, lin_add(lin_add(lin(0), "iy", W), "ix", 1));
+}
+
+const char *conv_nest_taps_close(Emitter *E, ConvNest *n)
+{
+    window_close(E, n->ky, n->kx);
+    emit_loop_close(E, n->ic);
+    return lin_expr(E, lin_add(lin_add(lin_add(lin(0), n->oc, (long long)n->OH * n->OW), n->oy, n->OW), n->ox, 1));
+}
+
+void conv_nest_close(Emitter *E, ConvNest *n)
+{
+    emit_loop_close(E, n->ox);
+    emit_loop_close(E, n->oy);
+    emit_loop_close(E, n->oc);
+}
+
+/* numerics.md conv2d: acc = bias; for ic, ky, kx: acc += w * x. */
+static void emit_conv(Emitter *E, const Op *op)
+{
+    static const ConvNestKind f32 = { "float", "float", "0.0f", 0 };
+    ConvNest n;
+    conv_nest_open(E, op, &f32, &n);
+    emit_line(E, "acc += k[%s] * x[%s];", n.kat, n.xat);
+    const char *o = conv_nest_taps_close(E, &n);
     emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, "acc");
-    emit_loop_close(E, ox);
-    emit_loop_close(E, oy);
-    emit_loop_close(E, oc);
+    conv_nest_close(E, &n);
 }
 
 /* The reduction of one pooling window into m (max) or s (sum), counting

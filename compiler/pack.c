@@ -16,6 +16,8 @@
  *   KV_DENSE_BLOCKED per block of up to U units (width rounded up to 16):
  *                    [1 + N][width]: the biases, then row i = w[u][i]
  *   KV_CONV_ROWS     no packing: w is read one scalar per tap
+ * The int8 ops (qconv2d, qdense) get kernels only on a target with scalar
+ * tiles (cortex-m): pack_int8.c chooses and packs them.
  */
 #include "passes.h"
 
@@ -137,7 +139,13 @@ void pack_run(Ctx *ctx, Graph *g)
 {
     for (int i = 0; i < g->nops; i++) {
         Op *op = &g->ops[i];
-        if (op->variant != KV_GENERIC || op->w < 0 || !weights_bound(g, op))
+        if (op->variant != KV_GENERIC || op->w < 0)
+            continue;
+        if ((op->kind == OP_QCONV || op->kind == OP_QDENSE) && target_of(ctx)->scalar_tiles) {
+            pack_int8_op(ctx, g, op);   /* pack_int8.c */
+            continue;
+        }
+        if (!weights_bound(g, op))
             continue;
         if (op->kind == OP_CONV) {
             KernelVariant v = conv_variant(target_of(ctx), g, op);

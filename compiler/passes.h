@@ -80,6 +80,9 @@ int plan_check(Ctx *ctx, const Graph *g, char *msg, size_t msglen);
 long long plan_lower_bound(Ctx *ctx, const Graph *g);
 /* Width (floats per row) of block k of a KV_DENSE_BLOCKED layer of U units. */
 int pack_dense_width(int U, int k);   /* pack.c */
+/* pack_int8.c: a qconv2d's or qdense's Cortex-M int8 kernel and its
+ * packed int8 weights (docs/quantization.md). */
+void pack_int8_op(Ctx *ctx, Graph *g, Op *op);
 
 
 #endif
