@@ -368,11 +368,11 @@ static void to_int8(Quant *q, int *at)
         g->t[op->out].producer = *at;
     }
     Tensor *to = &g->t[op->out];
-    to->dtype = DT_I8;
     if (passes_params(op->kind))
         to->qscale = g->t[op->in[0]].qscale, to->qzero = g->t[op->in[0]].qzero;
     else if (!known_params(q, orig, &to->qscale, &to->qzero))
         ICE("quantize: tensor %d has no scale", orig);
+    to->dtype = DT_I8;   /* after: known_params reads an int8 tensor's own */
     const float s_out = to->qscale;     /* to moves when weights are added */
     const int z_out = to->qzero;
     if (op->kind == OP_CONV || op->kind == OP_DENSE)

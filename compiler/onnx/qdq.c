@@ -70,13 +70,15 @@ static int qargs(Imp *im, int k, int dtype_if_absent, QArgs *q)
     q->scale = s->f;
     q->n = s->numel;
     q->zero = arena_alloc(im->a, sizeof *q->zero * (size_t)s->numel);
+    const OnnxNode *n = imp_node(im);
+    const OnnxVal *zp = k + 1 < n->ninputs && n->inputs[k + 1][0] ? imp_val(im, n->inputs[k + 1]) : NULL;
+    q->dtype = zp ? raw_dtype(zp) : dtype_if_absent;   /* before loading it: INT16 does not load */
+    if (q->dtype != ONNX_INT8 && q->dtype != ONNX_UINT8 && q->dtype != ONNX_INT32)
+        return imp_error(im, "input %d '%s' (zero point) has dtype %s; cnnc's int8 path reads INT8 and UINT8 "
+                         "data (and INT32 biases)", k + 1, vname(im, zp), onnx_dtype_name(q->dtype));
     OnnxVal *z = imp_input_opt(im, k + 1);
     if (!z && im->ctx->nerrors)
         return -1;
-    q->dtype = z ? raw_dtype(z) : dtype_if_absent;
-    if (q->dtype != ONNX_INT8 && q->dtype != ONNX_UINT8 && q->dtype != ONNX_INT32)
-        return imp_error(im, "input %d '%s' (zero point) has dtype %s; cnnc's int8 path reads INT8 and UINT8 "
-                         "data (and INT32 biases)", k + 1, vname(im, z), onnx_dtype_name(q->dtype));
     if (z && (z->kind != VAL_CONST || !z->i || z->numel != s->numel))
         return imp_error(im, "input %d '%s' (zero point) must be a constant with one value per scale", k + 1,
                          vname(im, z));
