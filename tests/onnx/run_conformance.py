@@ -267,10 +267,11 @@ def int8_io(model, values):
                 k = table[n.op_type]
                 return values[n.input[k[0]]], values[n.input[k[1]]]
         return None
-    inp = [i for i in model.graph.input if i.name not in values][0]
-    out = model.graph.output[0]
-    qin = params(inp.name, QIN, True) if inp.type.tensor_type.elem_type in INT8_TYPES else None
-    qout = params(out.name, QOUT, False) if out.type.tensor_type.elem_type in INT8_TYPES else None
+    ins = [i for i in model.graph.input if i.name not in values]
+    outs = model.graph.output
+    qin = params(ins[0].name, QIN, True) if ins and ins[0].type.tensor_type.elem_type in INT8_TYPES else None
+    qout = params(outs[0].name, QOUT, False) if outs and outs[0].type.tensor_type.elem_type in INT8_TYPES \
+        else None
     return qin, qout
 
 
