@@ -94,6 +94,8 @@ static void quantize_multiplier(double real, int32_t *m, int32_t *s)
         *m = 0, *s = 0;
         return;
     }
+    if (!isfinite(real))
+        real = 0x1p30;   /* saturates below */
     const double f = frexp(real, &e);
     long long q = llround(f * 2147483648.0);
     if (q == 2147483648LL)

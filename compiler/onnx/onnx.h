@@ -191,6 +191,9 @@ typedef struct OnnxVal {
      * values s * (q - z) in f (a constant) or as the activation it
      * quantizes (the statement's tensor carries qs, qz) */
     int q;                        /* 1: an int8 value (QuantizeLinear's output) */
+    int qdtype;                   /* its ONNX type: ONNX_INT8 or ONNX_UINT8 */
+    int rawtype;                  /* VAL_CONST folded by a Cast: the integer type
+                                     it has (INT8, UINT8, INT32, ...); 0: none */
     float qs;                     /* its scale, zero point (uint8: z - 128) */
     int qz;
     /* VAL_CONST from a DequantizeLinear of int8 data: the file's scales */
@@ -304,6 +307,7 @@ int imp_quantize_linear(Imp *im);
 int imp_dequantize_linear(Imp *im);
 int imp_qlinear_conv(Imp *im);
 int imp_qlinear_matmul(Imp *im);
+int imp_cast(Imp *im);            /* of int8 data to its own type (PyTorch's export) */
 /* 0, or an error when input k of the node is int8 data (only the ops
  * above read it). */
 int imp_check_not_int8(Imp *im);

@@ -2073,6 +2073,7 @@ static const struct {
     { "Add", op_add, 0 },
     { "AveragePool", op_avgpool, 1 },
     { "BatchNormalization", op_batchnorm, 1 },
+    { "Cast", imp_cast, 0 },
     { "Clip", op_clip, 0 },
     { "Concat", op_concat, 1 },
     { "Constant", op_constant, 0 },

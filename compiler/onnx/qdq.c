@@ -25,20 +25,34 @@ static const char *vname(Imp *im, const OnnxVal *v)
 /* The dtype an initializer or Constant had before imp_load_const widened it. */
 static int raw_dtype(const OnnxVal *v)
 {
-    return v->tensor ? v->tensor->dtype : v->dtype;
+    return v->tensor ? v->tensor->dtype : v->rawtype ? v->rawtype : v->dtype;
+}
+
+int imp_cast(Imp *im)
+{
+    static const char *const known[] = { "saturate", "to", NULL };
+    OnnxVal *x = imp_input(im, 0);
+    long long to;
+    if (!x || imp_attrs_known(im, known) || imp_attr_int(im, "to", 0, &to) != 0)
+        return -1;
+    if (!x->q || to != x->qdtype)
+        return imp_error(im, "op 'Cast' is supported only on constants (shape computations) and on int8 data "
+                         "to its own type");
+    imp_alias(imp_output(im, 0), x);
+    return 0;
 }
 
 int imp_check_not_int8(Imp *im)
 {
     const OnnxNode *n = imp_node(im);
     if (strcmp(n->op_type, "DequantizeLinear") == 0 || strcmp(n->op_type, "QLinearConv") == 0 ||
-        strcmp(n->op_type, "QLinearMatMul") == 0)
+        strcmp(n->op_type, "QLinearMatMul") == 0 || strcmp(n->op_type, "Cast") == 0)
         return 0;
     for (int k = 0; k < n->ninputs; k++) {
         const OnnxVal *v = n->inputs[k][0] ? imp_val(im, n->inputs[k]) : NULL;
         if (v && v->q)
             return imp_error(im, "input %d '%s' is int8 data (from node %d, %s); cnnc reads int8 tensors only "
-                             "in DequantizeLinear, QLinearConv and QLinearMatMul", k, vname(im, v),
+                             "in DequantizeLinear, QLinearConv and QLinearMatMul (and a Cast to their own type)", k, vname(im, v),
                              v->producer, onnx_printable(im->a, im->g->nodes[v->producer].op_type));
     }
     return 0;
@@ -74,8 +88,9 @@ static int qargs(Imp *im, int k, int dtype_if_absent, QArgs *q)
     const OnnxVal *zp = k + 1 < n->ninputs && n->inputs[k + 1][0] ? imp_val(im, n->inputs[k + 1]) : NULL;
     q->dtype = zp ? raw_dtype(zp) : dtype_if_absent;   /* before loading it: INT16 does not load */
     if (q->dtype != ONNX_INT8 && q->dtype != ONNX_UINT8 && q->dtype != ONNX_INT32)
-        return imp_error(im, "input %d '%s' (zero point) has dtype %s; cnnc's int8 path reads INT8 and UINT8 "
-                         "data (and INT32 biases)", k + 1, vname(im, zp), onnx_dtype_name(q->dtype));
+        return imp_error(im, "%s has dtype %s; cnnc's int8 path reads INT8 and UINT8 data (and INT32 biases)",
+                         zp ? arena_printf(im->a, "input %d '%s' (zero point)", k + 1, vname(im, zp))
+                            : "input 0", onnx_dtype_name(q->dtype));
     OnnxVal *z = imp_input_opt(im, k + 1);
     if (!z && im->ctx->nerrors)
         return -1;
@@ -227,8 +242,8 @@ int imp_quantize_linear(Imp *im)
             q[k] = (long long)v + (a.dtype == ONNX_UINT8 ? 128 : 0);
         }
         dq_const(im, out, x, q, &a, a.n == 1 ? 0 : (int)axis);
-        out->q = 1;
-        out->qs = a.scale[0], out->qz = (int)a.zero[0];
+        if (out)
+            out->q = 1, out->qs = a.scale[0], out->qz = (int)a.zero[0], out->qdtype = a.dtype;
         return 0;
     }
     OnnxVal *v = imp_act_nhwc(im, 0);
@@ -236,7 +251,7 @@ int imp_quantize_linear(Imp *im)
         return -1;
     imp_alias(out, v);
     if (out)
-        out->q = 1, out->qs = a.scale[0], out->qz = (int)a.zero[0];
+        out->q = 1, out->qs = a.scale[0], out->qz = (int)a.zero[0], out->qdtype = a.dtype;
     return 0;
 }
 
@@ -352,7 +367,7 @@ static int qlinear_output(Imp *im, int k)
         return 0;
     if (per_tensor(im, out, &a) != 0 || quantize_act(im, out, a.scale[0], (int)a.zero[0]) != 0)
         return -1;
-    out->q = 1, out->qs = a.scale[0], out->qz = (int)a.zero[0];
+    out->q = 1, out->qs = a.scale[0], out->qz = (int)a.zero[0], out->qdtype = a.dtype;
     return 0;
 }
 

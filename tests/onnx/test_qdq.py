@@ -22,6 +22,11 @@ compiled WITHOUT --calibrate (the file's scales are the quantization):
   add rescales in TFLite's 2^20 fixed point. Each differs from the exact
   value by at most half a step, so the results differ by at most one.
 
+Two models come from PyTorch itself: eager-mode static quantization
+(qnnpack, per-tensor and per-channel weights) exported by torch.onnx.export
+(which writes QuantizeLinear -> Cast -> DequantizeLinear); there the
+reference is PyTorch's quantized model, with the same one-step bound.
+
 Then every refused form: exit status 1, the exact message, no output file.
 
     test_qdq.py --cnnc build/compiler/cnnc --gcc gcc --workdir work
@@ -297,6 +302,54 @@ def m_qlinear_matmul(seed):
     return b.model("x", out, [1, 6]), sy
 
 
+def m_torch(seed, per_channel):
+    """PyTorch eager-mode static quantization (qnnpack), exported by
+    torch.onnx.export: Q -> Cast -> DQ pairs, int8 weights (per channel
+    along axis 0, or per tensor), int32 biases. The reference here is
+    PyTorch's own quantized model (its kernels' rounding), not reference()."""
+    import io
+    import warnings
+    import torch
+    import torch.nn as nn
+    import torch.ao.quantization as tq
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q, self.dq = tq.QuantStub(), tq.DeQuantStub()
+            self.c1, self.r1 = nn.Conv2d(3, 6, 3, padding=1), nn.ReLU()
+            self.c2, self.r2 = nn.Conv2d(6, 4, 3, padding=1, groups=2), nn.ReLU()
+            self.mp, self.ap = nn.MaxPool2d(2), nn.AvgPool2d(2)
+            self.fc = nn.Linear(4 * 2 * 2, 64)
+
+        def forward(self, x):
+            x = self.mp(self.r1(self.c1(self.q(x))))
+            x = self.ap(self.r2(self.c2(x)))
+            return self.dq(self.fc(torch.flatten(x, 1)))
+
+    torch.manual_seed(seed)
+    torch.backends.quantized.engine = "qnnpack"
+    m = Net().eval()
+    weight = tq.default_per_channel_weight_observer if per_channel else tq.default_weight_observer
+    m.qconfig = tq.QConfig(activation=tq.MinMaxObserver.with_args(dtype=torch.quint8), weight=weight)
+    tq.fuse_modules(m, [["c1", "r1"], ["c2", "r2"]], inplace=True)
+    tq.prepare(m, inplace=True)
+    with torch.no_grad():
+        for _ in range(16):
+            m(torch.randn(1, 3, 8, 8) * 1.5)
+    tq.convert(m, inplace=True)
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # the exporter's notes on its own shape inference
+        torch.onnx.export(m, torch.zeros(1, 3, 8, 8), f, opset_version=13)
+    model = onnx.load_from_string(f.getvalue())
+
+    def run(x):
+        with torch.no_grad():
+            return m(torch.from_numpy(x)).numpy()
+    return model, float(m.fc.scale), run
+
+
 MODELS = {
     "conv": lambda: m_conv(1),
     "conv_relu": lambda: m_conv(2, relu=True),
@@ -312,6 +365,8 @@ MODELS = {
     "gemm_uint8": lambda: m_gemm(12, act_dtype=np.uint8),
     "qlinearconv": lambda: m_qlinear_conv(13),
     "qlinearmatmul": lambda: m_qlinear_matmul(14),
+    "torch_per_tensor": lambda: m_torch(15, False),
+    "torch_per_channel": lambda: m_torch(16, True),
 }
 
 
@@ -332,7 +387,7 @@ def check(rc_out, what):
 
 def run_model(args, name, build):
     work = onnxtest.fresh_dir(os.path.join(args.workdir, name))
-    model, s_out = build()
+    model, s_out, *torch_run = build()
     path = os.path.join(work, name + ".onnx")
     onnx.save(model, path)
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
@@ -353,7 +408,7 @@ def run_model(args, name, build):
         if not np.array_equal(got[tag], got["interp"]):
             d = np.max(np.abs(got[tag] - got["interp"]))
             raise AssertionError("%s differs from the int8 interpreter by up to %g" % (tag, d))
-    ref = reference(model, x).reshape(-1).astype(np.float64)
+    ref = (torch_run[0](x) if torch_run else reference(model, x)).reshape(-1).astype(np.float64)
     signed = (got["interp"] - ref) / float(s_out)
     steps = np.abs(signed)
     exact = float(np.mean(steps < 1e-3))
@@ -432,7 +487,7 @@ def e_int8_into_float_op():
                       [oh.make_tensor_value_info(y, TP.FLOAT, b.shape)], b.inits)
     return oh.make_model(g, opset_imports=[oh.make_opsetid("", 13)]), \
         "node 1 'pool4' (MaxPool): input 0 'q3' is int8 data (from node 0, QuantizeLinear); cnnc reads int8 " \
-        "tensors only in DequantizeLinear, QLinearConv and QLinearMatMul"
+        "tensors only in DequantizeLinear, QLinearConv and QLinearMatMul (and a Cast to their own type)"
 
 
 def e_int8_output():
