@@ -52,8 +52,9 @@ int imp_check_not_int8(Imp *im)
         const OnnxVal *v = n->inputs[k][0] ? imp_val(im, n->inputs[k]) : NULL;
         if (v && v->q)
             return imp_error(im, "input %d '%s' is int8 data (from node %d, %s); cnnc reads int8 tensors only "
-                             "in DequantizeLinear, QLinearConv and QLinearMatMul (and a Cast to their own type)", k, vname(im, v),
-                             v->producer, onnx_printable(im->a, im->g->nodes[v->producer].op_type));
+                             "in DequantizeLinear, QLinearConv and QLinearMatMul (and a Cast to their own type)",
+                             k, vname(im, v), v->producer,
+                             onnx_printable(im->a, im->g->nodes[v->producer].op_type));
     }
     return 0;
 }
