@@ -585,7 +585,28 @@ def e_block_size():
         "node 0 'q3' (QuantizeLinear): attribute 'block_size' = 2: blocked quantization is not supported"
 
 
-ERRORS = [e_per_channel_act, e_weight_zero, e_bias_int8, e_bias_scale, e_int16, e_int8_into_float_op,
+def e_batch():
+    b = Q(33, [2, 2, 4, 4])
+    x, s = b.qdq("x", -1.0, 1.0)
+    w, s_w = b.weight((3, 2, 1, 1))
+    y = b.node("Conv", [x, w, b.bias(3, s, s_w)], "conv", kernel_shape=[1, 1])
+    y, _ = b.qdq(y, -1.0, 1.0)
+    return b.model("x", y, [2, 3, 4, 4]), \
+        "a quantized model with a batch cannot be compiled (its input is [N, ...] with N > 1)"
+
+
+def e_cast():
+    b = Q(34, [1, 2, 4, 4])
+    s, z = b.const(np.float32(0.1), "s"), b.const(np.uint8(128), "z")
+    q = b.node("QuantizeLinear", ["x", s, z], "q")
+    c = b.node("Cast", [q], "cast", to=TP.INT8)
+    y = b.node("DequantizeLinear", [c, b.const(np.float32(0.1), "s"), b.const(np.int8(0), "z")], "dq")
+    return b.model("x", y, b.shape), \
+        "node 1 'cast4' (Cast): op 'Cast' is supported only on constants (shape computations) and on int8 " \
+        "data to its own type"
+
+
+ERRORS = [e_batch, e_cast, e_per_channel_act, e_weight_zero, e_bias_int8, e_bias_scale, e_int16, e_int8_into_float_op,
           e_int8_output, e_other_params, e_two_scales, e_dq_float, e_scale_zero, e_matmul_axis, e_weight_only,
           e_gemm_alpha, e_block_size]
 
