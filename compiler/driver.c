@@ -129,7 +129,7 @@ static int load_calibration(Ctx *ctx, const char *path, const Graph *g, NpyArray
 {
     char err[512];
     const Tensor *in = &g->t[g->input];
-    if (g->batch) {
+    if (g->batch > 1) {
         diag_file_error(ctx, g->path, "--quantize: a model with a batch cannot be quantized");
         return -1;
     }
@@ -151,12 +151,17 @@ static int load_calibration(Ctx *ctx, const char *path, const Graph *g, NpyArray
 /* The passes, with the calibration samples when quantizing. */
 static int run_passes(Compilation *c, const PassOptions *opt)
 {
-    if (!c->calibration)
+    if (!c->calibration && !c->nqparams)
         return pass_run_all(&c->ctx, c->graph, opt);
     NpyArray a = { 0, { 0 }, 0, NULL };
-    int rc = load_calibration(&c->ctx, c->calibration, c->graph, &a);
+    int rc = c->calibration ? load_calibration(&c->ctx, c->calibration, c->graph, &a) : 0;
+    if (rc == 0 && !c->calibration && c->graph->batch > 1) {
+        diag_file_error(&c->ctx, c->graph->path, "a quantized model with a batch cannot be compiled "
+                        "(its input is [N, ...] with N > 1)");
+        rc = -1;
+    }
     if (rc == 0) {
-        QuantRequest q = { a.data, a.shape[0] };
+        QuantRequest q = { a.data, c->calibration ? a.shape[0] : 0, c->qparams, c->nqparams };
         PassOptions with = *opt;
         with.quant = &q;
         rc = pass_run_all(&c->ctx, c->graph, &with);

@@ -14,7 +14,10 @@ typedef struct Compilation {
     Source src;
     Model *model;
     Graph *graph;
-    const char *calibration; /* --quantize int8: the samples' .npy file; NULL: float */
+    const char *calibration; /* --quantize int8: the samples' .npy file; NULL: none */
+    const QuantParam *qparams; /* a quantized ONNX file's own (onnx/qdq.c): the
+                                  passes quantize even without calibration */
+    int nqparams;
 } Compilation;
 /* 0 ok; -1 out of memory (c->arena NULL). */
 int compilation_init(Compilation *c, cnnc_diag_fn fn, void *user);

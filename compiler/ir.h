@@ -171,10 +171,25 @@ typedef struct Graph {
     int quantized;         /* quantize.c rewrote the graph to int8 */
 } Graph;
 
-/* --quantize int8: the calibration samples, n inputs one after another. */
+/* A quantization the model file gives (an ONNX QDQ model, onnx/qdq.c):
+ * real = scale * (q - zero) in int8. Activations: one scale; weights and
+ * biases: one per output channel, zero 0. */
+typedef struct QuantParam {
+    const char *tensor;    /* the tensor's name: a statement, the input, "conv1.weight" */
+    const float *scale;
+    int nscale;
+    int zero;
+    const char *node;      /* the ONNX node that gave it, for errors */
+} QuantParam;
+
+/* Quantization to int8: the calibration samples, n inputs one after
+ * another (n = 0: none), and the file's parameters, which take precedence
+ * over calibrated ranges. */
 typedef struct QuantRequest {
     const float *samples;
     long long n;
+    const QuantParam *params;
+    int nparams;
 } QuantRequest;
 
 const char *op_kind_name(OpKind k);        /* "conv2d", "maxpool", ... */

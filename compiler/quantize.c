@@ -9,7 +9,12 @@
  * flatten, and relu / relu6 / clip, fused or not, as clamps. Activations
  * are int8 per tensor, with scale and zero point from calibrate.c's ranges.
  * Every other op stays float between a dequantize and a quantize op, so
- * the interpreter and the emitted C run exactly the same ops. The input
+ * the interpreter and the emitted C run exactly the same ops.
+ *
+ * A quantized ONNX file brings its own scales (g->quant->params, by
+ * tensor name: onnx/qdq.c): they take precedence over calibrated ranges.
+ * Without calibration an op is int8 only where the file gives every
+ * scale it needs; the rest stays float, as the file has it. The input
  * is always quantized first (op 0) and an int8 result dequantized last:
  * the int8 entry point runs what lies between.
  *
@@ -34,6 +39,9 @@ typedef struct Quant {
     Ctx *ctx;
     Graph *g;
     const float *lo, *hi; /* calibrated range of each original tensor */
+    int calibrated;       /* lo, hi hold ranges (else only the file's scales) */
+    const QuantParam **qp;/* per original tensor: the file's scales, or NULL */
+    int nt;               /* original tensors */
     int *qimg, *fimg;     /* per tensor: its int8 / float image, -1: none yet */
     size_t cap;           /* of qimg and fimg */
 } Quant;
@@ -57,6 +65,26 @@ static void choose_params(float lo, float hi, float *scale, int *zero)
     *zero = z < -128.0 ? -128 : z > 127.0 ? 127 : (int)lround(z);
 }
 
+/* Tensor t's scale and zero point: the file's, else from its calibrated
+ * range; 0 when it has neither. t is an original tensor, or an int8 one. */
+static int known_params(const Quant *q, int t, float *scale, int *zero)
+{
+    const Tensor *ten = &q->g->t[t];
+    if (ten->dtype == DT_I8) {
+        *scale = ten->qscale, *zero = ten->qzero;
+        return 1;
+    }
+    if (t < q->nt && q->qp[t]) {
+        *scale = q->qp[t]->scale[0], *zero = q->qp[t]->zero;
+        return 1;
+    }
+    if (t < q->nt && q->calibrated) {
+        choose_params(q->lo[t], q->hi[t], scale, zero);
+        return 1;
+    }
+    return 0;
+}
+
 /* real = m * 2^s / 2^31 with m in [2^30, 2^31): TFLite's QuantizeMultiplier;
  * a multiplier past 2^30 saturates. */
 static void quantize_multiplier(double real, int32_t *m, int32_t *s)
@@ -66,6 +94,8 @@ static void quantize_multiplier(double real, int32_t *m, int32_t *s)
         *m = 0, *s = 0;
         return;
     }
+    if (!isfinite(real))
+        real = 0x1p30;   /* saturates below */
     const double f = frexp(real, &e);
     long long q = llround(f * 2147483648.0);
     if (q == 2147483648LL)
@@ -166,7 +196,9 @@ static int int8_of(Quant *q, int t, int *at)
         return t;
     if (q->qimg[t] < 0) {
         int id = new_tensor(q, t, ".q", DT_I8);
-        choose_params(q->lo[t], q->hi[t], &g->t[id].qscale, &g->t[id].qzero);
+        if (!known_params(q, t, &g->t[id].qscale, &g->t[id].qzero))
+            diag_file_error(q->ctx, g->path, "--quantize: the input '%s' has no scale: the file does not "
+                            "quantize it; give --quantize int8 --calibrate CAL.npy", g->t[t].name);
         insert_convert(q, at, OP_QUANTIZE, t, id);
         q->qimg[t] = id;
     }
@@ -205,11 +237,43 @@ static int add_i32(Quant *q, const char *name, int n, int32_t **data)
 /* conv2d, dense: w per output channel c: scale max|w| / 127, values
  * round(w / scale); bias round(b / (s_in * scale)); multiplier
  * s_in * scale / s_out. */
+/* The file's weight scale of channel f, or 0 (none); the values must be
+ * the file's int8 values times it. */
+static float file_wscale(Quant *q, const Op *op, int f)
+{
+    const QuantParam *p = op->w < q->nt ? q->qp[op->w] : NULL;
+    const Tensor *w = &q->g->t[op->w];
+    if (!p || p->nscale != w->shape.dim[0])
+        return 0.0f;
+    const long long per = w->numel / w->shape.dim[0];
+    for (long long i = 0; i < per; i++) {
+        const double v = (double)w->data[f * per + i] / p->scale[f];
+        if (!(fabs(v - round(v)) < 0.01 && v > -128.5 && v < 127.5)) {
+            diag_file_error(q->ctx, q->g->path, "%s: weight '%s' value %lld is not an int8 value times the "
+                            "file's scale %g (a batchnorm folded into quantized weights?)", p->node, w->name,
+                            f * per + i, (double)p->scale[f]);
+            return 0.0f;
+        }
+    }
+    return p->scale[f];
+}
+
+/* The file's bias scale must be s_in * the weight's (an int32 bias). */
+static void check_bias_scale(Quant *q, const Op *op, int f, double acc_scale)
+{
+    const QuantParam *p = op->b >= 0 && op->b < q->nt ? q->qp[op->b] : NULL;
+    if (p && f < p->nscale && fabs(p->scale[f] - acc_scale) > 1e-5 * acc_scale)
+        diag_file_error(q->ctx, q->g->path, "%s: bias '%s' channel %d has scale %g, not input scale * weight "
+                        "scale = %g: cnnc's int32 bias has the accumulator's scale", p->node,
+                        q->g->t[op->b].name, f, (double)p->scale[f], acc_scale);
+}
+
 static void quantize_weights(Quant *q, Op *op, float s_in, float s_out)
 {
     Graph *g = q->g;
     Arena *a = q->ctx->arena;
     const Tensor *w = &g->t[op->w];
+    const int orig_w = op->w;
     const int F = w->shape.dim[0];
     const long long per = w->numel / F;
     const float *b = op->b >= 0 ? g->t[op->b].data : NULL;
@@ -222,13 +286,17 @@ static void quantize_weights(Quant *q, Op *op, float s_in, float s_out)
     op->var = add_i32(q, arena_printf(a, "%s.shift", op->name), F, &sh);
     w = &g->t[op->w];
     for (int f = 0; f < F; f++) {
+        const Op file_op = { .w = orig_w, .b = op->b };
+        const float fs = file_wscale(q, &file_op, f);
         float mx = 0.0f;
         for (long long i = 0; i < per; i++)
             mx = fabsf(w->data[f * per + i]) > mx ? fabsf(w->data[f * per + i]) : mx;
-        ws[f] = mx > 0.0f ? mx / 127.0f : 1.0f;
+        ws[f] = fs > 0.0f ? fs : mx > 0.0f ? mx / 127.0f : 1.0f;
         for (long long i = 0; i < per; i++)
-            wq[f * per + i] = clamp_i8((double)w->data[f * per + i] / ws[f], -127, 127);
+            wq[f * per + i] = clamp_i8((double)w->data[f * per + i] / ws[f], fs > 0.0f ? -128 : -127, 127);
         const double acc_scale = (double)s_in * ws[f];
+        if (fs > 0.0f)
+            check_bias_scale(q, &file_op, f, acc_scale);
         if (bq) {
             double v = round((double)b[f] / acc_scale);
             bq[f] = (int32_t)(v < -(1 << 30) ? -(1 << 30) : v > (1 << 30) ? (1 << 30) : v);
@@ -302,11 +370,11 @@ static void to_int8(Quant *q, int *at)
         g->t[op->out].producer = *at;
     }
     Tensor *to = &g->t[op->out];
-    to->dtype = DT_I8;
     if (passes_params(op->kind))
         to->qscale = g->t[op->in[0]].qscale, to->qzero = g->t[op->in[0]].qzero;
-    else
-        choose_params(q->lo[orig], q->hi[orig], &to->qscale, &to->qzero);
+    else if (!known_params(q, orig, &to->qscale, &to->qzero))
+        ICE("quantize: tensor %d has no scale", orig);
+    to->dtype = DT_I8;   /* after: known_params reads an int8 tensor's own */
     const float s_out = to->qscale;     /* to moves when weights are added */
     const int z_out = to->qzero;
     if (op->kind == OP_CONV || op->kind == OP_DENSE)
@@ -325,6 +393,24 @@ static void to_float(Quant *q, int *at)
     }
 }
 
+/* Whether op can be int8 here: it has an int8 form, every input has a
+ * scale and so has its output; one that keeps its input's scale stays
+ * float where the file gives its output another. */
+static int goes_int8(const Quant *q, const Op *op)
+{
+    float s, s0 = 0.0f;
+    int z, z0 = 0;
+    if (!has_int8_form(q->g, op))
+        return 0;
+    for (int k = 0; k < op->nin; k++)
+        if (!known_params(q, op->in[k], k ? &s : &s0, k ? &z : &z0))
+            return 0;
+    if (!passes_params(op->kind))
+        return known_params(q, op->out, &s, &z);
+    const QuantParam *p = op->out < q->nt ? q->qp[op->out] : NULL;
+    return !p || (p->scale[0] == s0 && p->zero == z0);
+}
+
 /* The input's int8 image first; the int8 result's float image last. */
 static void rewrite(Quant *q)
 {
@@ -333,7 +419,9 @@ static void rewrite(Quant *q)
     int qin = int8_of(q, g->input, &at);
     g->t[qin].pinned = 1;
     for (; at < g->nops; at++) {
-        if (has_int8_form(g, &g->ops[at]))
+        if (q->ctx->nerrors)
+            return;
+        if (goes_int8(q, &g->ops[at]))
             to_int8(q, &at);
         else
             to_float(q, &at);
@@ -351,6 +439,18 @@ static void rewrite(Quant *q)
     }
 }
 
+/* Per tensor: the file's parameters with its name, or NULL. */
+static const QuantParam **file_params(Ctx *ctx, const Graph *g)
+{
+    const QuantParam **qp = arena_alloc(ctx->arena, sizeof *qp * (size_t)(g->nt + 1));
+    memset(qp, 0, sizeof *qp * (size_t)(g->nt + 1));
+    for (int k = 0; k < g->quant->nparams; k++)
+        for (int t = 0; t < g->nt; t++)
+            if (g->t[t].name && strcmp(g->t[t].name, g->quant->params[k].tensor) == 0)
+                qp[t] = &g->quant->params[k];
+    return qp;
+}
+
 void quantize_run(Ctx *ctx, Graph *g)
 {
     if (!g->quant)
@@ -362,18 +462,22 @@ void quantize_run(Ctx *ctx, Graph *g)
     /* each op adds at most 4 weights and an int8 output, each tensor an
      * int8 and a float image */
     const size_t cap = (size_t)g->nt * 8 + 16;
-    Quant q = { ctx, g, NULL, NULL, NULL, NULL, cap };
+    Quant q = { ctx, g, NULL, NULL, g->quant->n > 0, NULL, g->nt, NULL, NULL, cap };
     float *lo = arena_alloc(ctx->arena, sizeof *lo * cap), *hi = arena_alloc(ctx->arena, sizeof *hi * cap);
     q.lo = lo, q.hi = hi;
     q.qimg = arena_alloc(ctx->arena, sizeof *q.qimg * cap);
     q.fimg = arena_alloc(ctx->arena, sizeof *q.fimg * cap);
     for (size_t t = 0; t < cap; t++)
         q.qimg[t] = q.fimg[t] = -1;
-    if (calibrate_ranges(g, g->quant, lo, hi) != 0) {
+    q.qp = file_params(ctx, g);
+    if (q.calibrated && calibrate_ranges(g, g->quant, lo, hi) != 0) {
         diag_file_error(ctx, g->path, "out of memory calibrating the model");
         return;
     }
     rewrite(&q);
+    if (ctx->nerrors)
+        return;
+    g->batch = 0;   /* a batch of 1 (an ONNX model's [1, ...]) is one sample */
     g->quantized = 1;
     graph_compact(ctx, g);
 }

@@ -29,6 +29,7 @@ _Noreturn void fuzz_fail(const char *fmt, ...) PRINTF_LIKE(1, 2);
 typedef struct FuzzCaps {
     long long max_weights;     /* parameters to bind (floats) */
     int no_opt;                /* -O0: skip fusion */
+    const QuantRequest *quant; /* quantize to int8 with these samples; NULL: float */
 } FuzzCaps;
 
 /* Compiles data (size bytes, any bytes) as a .cnn file, exactly as

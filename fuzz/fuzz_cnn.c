@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Compilation c;
     compilation_init(&c, NULL, NULL);
-    FuzzCaps caps = { FUZZ_CNN_MAX_WEIGHTS, (int)(fuzz_hash(data, size) & 1) };
+    FuzzCaps caps = { FUZZ_CNN_MAX_WEIGHTS, (int)(fuzz_hash(data, size) & 1), NULL };
     if (fuzz_compile(&c, data, size, &caps) == 0)
         fuzz_emit_check(&c);
     compilation_free(&c);

@@ -258,6 +258,9 @@ int fuzz_compile(Compilation *c, const uint8_t *data, size_t size, const FuzzCap
     if (weights_bind(ctx, c->graph, c->model, FUZZ_FIXTURES) != 0)
         return FUZZ_REFUSED_EARLY;
     PassOptions opt = { caps->no_opt, NULL };
+    opt.quant = caps->quant;
+    if (caps->quant && c->graph->batch > 1)
+        return FUZZ_REFUSED_EARLY;      /* the driver refuses to quantize a batch */
     if (pass_run_all(ctx, c->graph, &opt) != 0)
         return -1;
     fuzz_check_graph(c->graph);

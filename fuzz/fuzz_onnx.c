@@ -3,7 +3,8 @@
  * Input: any bytes, read as a .onnx file. Runs what `cnnc MODEL.onnx -o
  * OUT.c` runs (compiler/onnx/import.c's compilation_run_onnx), from memory: decode
  * the protobuf, translate it into .cnn text and in-memory weights, compile
- * that text through the normal pipeline, then emit C. A crash, a sanitizer
+ * that text through the normal pipeline (quantized to int8 with the file's
+ * scales when it is a QDQ model, onnx/qdq.c), then emit C. A crash, a sanitizer
  * report, an internal error, a malformed diagnostic (checked against the
  * generated text for located ones), a graph past docs/limits.md or an
  * emitted file without its entry points is a bug.
@@ -23,6 +24,8 @@ static void compile_translated(Compilation *c, OnnxImport *imp, int no_opt)
 {
     PassOptions opt = { no_opt, NULL };
     c->ctx.weights_mem = &imp->weights;
+    c->qparams = imp->qparams;       /* a quantized (QDQ) file: int8, as the CLI does */
+    c->nqparams = imp->nqparams;
     int rc = compilation_run_string(c, "fuzz.onnx (imported)", imp->text, "", &opt);
     c->ctx.weights_mem = NULL;
     if (rc == 0 && c->graph) {

@@ -10,6 +10,11 @@
  * output in guarded pages; it must match the -O0 interpreter within a
  * relative error of 1e-5 (of the largest magnitude), leave its input and the
  * bytes around its buffers untouched, and not fault.
+ *
+ * Then the model is compiled a third time quantized to int8 (quantize.c),
+ * calibrated on two random samples: its emitted C, run the same way, must
+ * EQUAL the int8 interpreter when every op is int8 (integer arithmetic
+ * only: docs/quantization.md) and otherwise run without a fault.
  */
 #define _GNU_SOURCE               /* MAP_ANONYMOUS */
 
@@ -197,6 +202,27 @@ static void compare_tolerant(const float *ref, const float *got, long long n,
     }
 }
 
+/* The int8 scheme is exact integer arithmetic: where every op but the
+ * input's quantize and the result's dequantize is int8, the C and the
+ * interpreter agree to the bit. */
+static int all_int8(const Graph *g)
+{
+    for (int i = 0; i < g->nops; i++) {
+        const OpKind k = g->ops[i].kind;
+        if (k != OP_QUANTIZE && k != OP_DEQUANTIZE && g->t[g->ops[i].out].dtype != DT_I8)
+            return 0;
+    }
+    return 1;
+}
+
+static void compare_exact(const float *ref, const float *got, long long n, const char *what)
+{
+    for (long long i = 0; i < n; i++)
+        if (!same_value(ref[i], got[i]))
+            fuzz_fail("%s and the int8 interpreter differ at %lld: %.9g vs %.9g", what, i, (double)got[i],
+                      (double)ref[i]);
+}
+
 /* ---- the run ---- */
 
 static float *interp_output(const Graph *g, const float *input)
@@ -217,7 +243,7 @@ static void random_input(Guarded *in, long long n, unsigned long long seed)
         fuzz_fail("mprotect failed");
 }
 
-static void run_emitted(Compilation *opt, const Guarded *in, const float *ref)
+static void run_emitted(Compilation *opt, const Guarded *in, const float *ref, int exact)
 {
     const Graph *g = opt->graph;
     long long nout = graph_run_floats(g, g->output);
@@ -232,7 +258,10 @@ static void run_emitted(Compilation *opt, const Guarded *in, const float *ref)
     run(in->p, out.p, arena.p);
     guarded_check(&out, "output");
     guarded_check(&arena, "arena");
-    compare_tolerant(ref, out.p, nout, "the emitted C");
+    if (exact)
+        compare_exact(ref, out.p, nout, "the emitted int8 C");
+    else if (!opt->graph->quantized)
+        compare_tolerant(ref, out.p, nout, "the emitted C");
     guarded_free(&out);
     guarded_free(&arena);
     tcc_delete(s);
@@ -252,11 +281,40 @@ static void run_both(Compilation *o0, Compilation *opt, unsigned long long seed)
     random_input(&in, nin, seed);
     float *ref = interp_output(g, in.p), *ref_opt = interp_output(opt->graph, in.p);
     compare_tolerant(ref, ref_opt, nout, "the interpreter on the optimized graph");
-    run_emitted(opt, &in, ref);
+    run_emitted(opt, &in, ref, 0);
     guarded_check(&in, "input");
     free(ref);
     free(ref_opt);
     guarded_free(&in);
+}
+
+enum { QUANT_SAMPLES = 2 };
+
+/* data compiled with int8 quantization, calibrated on random samples of
+ * the input o0 has; its emitted C against its int8 interpreter. */
+static void run_quantized(const uint8_t *data, size_t size, const Graph *o0, unsigned long long seed)
+{
+    const long long nin = o0->t[o0->input].numel, nout = o0->t[o0->output].numel;
+    Guarded cal, in;
+    guarded_alloc(&cal, (size_t)(QUANT_SAMPLES * nin) * sizeof(float));
+    random_input(&cal, QUANT_SAMPLES * nin, seed ^ 0x5bd1e995ULL);
+    QuantRequest qr = { cal.p, QUANT_SAMPLES, NULL, 0 };
+    FuzzCaps caps = { PIPE_MAX_WEIGHTS, (int)(seed & 1), &qr };
+    Compilation q;
+    compilation_init(&q, NULL, NULL);
+    if (fuzz_compile(&q, data, size, &caps) == 0) {
+        if (!q.graph->quantized || graph_run_floats(q.graph, q.graph->output) != nout)
+            fuzz_fail("the quantized graph is not int8, or its output size changed");
+        guarded_alloc(&in, (size_t)nin * sizeof(float));
+        random_input(&in, nin, seed);
+        float *ref = interp_output(q.graph, in.p);
+        run_emitted(&q, &in, ref, all_int8(q.graph));
+        guarded_check(&in, "input");
+        free(ref);
+        guarded_free(&in);
+    }
+    compilation_free(&q);
+    guarded_free(&cal);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -266,7 +324,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Compilation o0, opt;
     compilation_init(&o0, NULL, NULL);
     compilation_init(&opt, NULL, NULL);
-    FuzzCaps caps0 = { PIPE_MAX_WEIGHTS, 1 }, caps = { PIPE_MAX_WEIGHTS, 0 };
+    FuzzCaps caps0 = { PIPE_MAX_WEIGHTS, 1, NULL }, caps = { PIPE_MAX_WEIGHTS, 0, NULL };
     /* Refused before the passes: the optimized build would repeat the same
      * steps (most fuzzed inputs; skipping it doubles the rate). */
     int r0 = fuzz_compile(&o0, data, size, &caps0);
@@ -274,8 +332,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r0 != r)
         fuzz_fail("-O0 %s the model, the optimized build %s it", r0 ? "refused" : "accepted",
                   r ? "refused" : "accepted");
-    if (r == 0 && graph_affordable(o0.graph))
+    if (r == 0 && graph_affordable(o0.graph)) {
         run_both(&o0, &opt, fuzz_hash(data, size));
+        if (o0.graph->batch <= 1)
+            run_quantized(data, size, o0.graph, fuzz_hash(data, size));
+    }
     compilation_free(&o0);
     compilation_free(&opt);
     return 0;

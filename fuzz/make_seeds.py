@@ -9,7 +9,8 @@ fuzz/fixtures/      safetensors files a fuzzed model may name in `weights "F"`
 fuzz/corpus/cnn/    examples/*.cnn, tests/diag/*.cnn and seeds/*.cnn
 fuzz/corpus/pipeline/  seeds/*.cnn that are small enough to run
 fuzz/corpus/safetensors/, fuzz/corpus/npy/   small valid and invalid files
-fuzz/corpus/onnx/   small models from torch.onnx.export and onnx.helper
+fuzz/corpus/onnx/   small models from torch.onnx.export and onnx.helper, and
+                    quantized ones (QDQ pairs, QLinearConv, QLinearMatMul)
 
 The files are written by hand here (struct, json), not by the readers under
 test; numpy only supplies array bytes. Seeds are (over)written; other files
@@ -217,6 +218,96 @@ def onnx_corpus():
     return c
 
 
+def qdq_corpus():
+    """Quantized ONNX files (onnx/qdq.c): QuantizeLinear -> DequantizeLinear
+    pairs around Conv, Relu, MaxPool, Gemm, Add, Concat, AveragePool with
+    INT8 weights and INT32 biases, and the QLinearConv / QLinearMatMul form
+    with UINT8 activations."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+
+    rng = np.random.default_rng(1)
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def qdq(x, s, z, tag):
+        sn, zn = const("s_" + tag, np.float32(s)), const("z_" + tag, z)
+        nodes.append(helper.make_node("QuantizeLinear", [x, sn, zn], ["q_" + tag]))
+        nodes.append(helper.make_node("DequantizeLinear", ["q_" + tag, sn, zn], ["d_" + tag]))
+        return "d_" + tag
+
+    def weight(shape, tag, s_in, axis=0):
+        n = shape[axis]
+        ws = (rng.random(n) * 0.02 + 0.002).astype(np.float32)
+        ins = [const("w_" + tag, rng.integers(-127, 128, size=shape).astype(np.int8)), const("ws_" + tag, ws),
+               const("wz_" + tag, np.zeros(n, np.int8))]
+        nodes.append(helper.make_node("DequantizeLinear", ins, ["wd_" + tag], axis=axis))
+        bins = [const("b_" + tag, rng.integers(-300, 300, size=shape[0]).astype(np.int32)),
+                const("bs_" + tag, (np.float32(s_in) * ws).astype(np.float32)),
+                const("bz_" + tag, np.zeros(shape[0], np.int32))]
+        nodes.append(helper.make_node("DequantizeLinear", bins, ["bd_" + tag], axis=0))
+        return "wd_" + tag, "bd_" + tag
+
+    def model(inp, out, in_shape, out_shape, opset=13):
+        g = helper.make_graph(list(nodes), "q", [helper.make_tensor_value_info(inp, TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)], list(inits))
+        nodes.clear()
+        inits.clear()
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
+
+    c = {}
+    x = qdq("x", 0.02, np.int8(3), "x")
+    w, b = weight((4, 2, 3, 3), "c1", 0.02)
+    nodes.append(helper.make_node("Conv", [x, w, b], ["c1"], pads=[1, 1, 1, 1]))
+    y = qdq(qdq("c1", 0.03, np.int8(-5), "c1"), 0.03, np.int8(-5), "c1b")
+    nodes.append(helper.make_node("Relu", [y], ["r1"]))
+    y = qdq("r1", 0.02, np.int8(-128), "r1")
+    nodes.append(helper.make_node("MaxPool", [y], ["p1"], kernel_shape=[2, 2], strides=[2, 2]))
+    y = qdq("p1", 0.02, np.int8(-128), "p1")
+    nodes.append(helper.make_node("Flatten", [y], ["f1"], axis=1))
+    w, b = weight((3, 16), "g1", 0.02)
+    nodes.append(helper.make_node("Gemm", ["f1", w, b], ["g1"], transB=1))
+    c["seed-qdq-conv-gemm.onnx"] = model("x", qdq("g1", 0.05, np.int8(0), "g1"), [1, 2, 4, 4], [1, 3])
+
+    x = qdq("x", 0.02, np.uint8(128), "x")
+    w, b = weight((2, 2, 1, 1), "a", 0.02)
+    nodes.append(helper.make_node("Conv", [x, w, b], ["a"]))
+    ya = qdq("a", 0.03, np.uint8(120), "a")
+    w, b = weight((2, 2, 3, 3), "b", 0.02)
+    nodes.append(helper.make_node("Conv", [x, w, b], ["b"], pads=[1, 1, 1, 1]))
+    yb = qdq("b", 0.04, np.uint8(130), "b")
+    nodes.append(helper.make_node("Add", [ya, yb], ["s"]))
+    ys = qdq("s", 0.05, np.uint8(128), "s")
+    nodes.append(helper.make_node("Concat", [ys, ya], ["cat"], axis=1))
+    yc = qdq("cat", 0.05, np.uint8(128), "cat")
+    nodes.append(helper.make_node("AveragePool", [yc], ["ap"], kernel_shape=[2, 2], strides=[2, 2]))
+    c["seed-qdq-add-concat.onnx"] = model("x", qdq("ap", 0.05, np.uint8(128), "ap"), [1, 2, 4, 4], [1, 4, 2, 2])
+
+    xq = [const("xs", np.float32(0.02)), const("xz", np.uint8(128))]
+    nodes.append(helper.make_node("QuantizeLinear", ["x"] + xq, ["xq"]))
+    yq = [const("ys", np.float32(0.03)), const("yz", np.uint8(100))]
+    ins = ["xq"] + xq + [const("w", rng.integers(-127, 128, size=(3, 2, 3, 3)).astype(np.int8)),
+                         const("ws", np.full(3, 0.01, np.float32)), const("wz", np.zeros(3, np.int8))] + yq + \
+        [const("b", np.arange(3, dtype=np.int32))]
+    nodes.append(helper.make_node("QLinearConv", ins, ["cq"], pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("DequantizeLinear", ["cq"] + yq, ["cd"]))
+    nodes.append(helper.make_node("Flatten", ["cd"], ["fl"], axis=1))
+    fq = [const("fs", np.float32(0.03)), const("fz", np.uint8(100))]
+    nodes.append(helper.make_node("QuantizeLinear", ["fl"] + fq, ["flq"]))
+    oq = [const("os", np.float32(0.1)), const("oz", np.uint8(128))]
+    ins = ["flq"] + fq + [const("m", rng.integers(-127, 128, size=(12, 4)).astype(np.int8)),
+                          const("ms", np.float32(0.01)), const("mz", np.int8(0))] + oq
+    nodes.append(helper.make_node("QLinearMatMul", ins, ["mq"]))
+    nodes.append(helper.make_node("DequantizeLinear", ["mq"] + oq, ["y"]))
+    c["seed-qlinear.onnx"] = model("x", "y", [1, 2, 2, 2], [1, 4])
+    for k, v in c.items():
+        onnx.checker.check_model(onnx.load_from_string(v))
+    return c
+
+
 def write_dir(path, files, clean):
     """Writes files into path; clean: remove everything else first."""
     os.makedirs(path, exist_ok=True)
@@ -233,6 +324,7 @@ def main():
     write_dir(os.path.join(FUZZ, "corpus", "safetensors"), st_corpus(), clean=False)
     write_dir(os.path.join(FUZZ, "corpus", "npy"), npy_corpus(), clean=False)
     write_dir(os.path.join(FUZZ, "corpus", "onnx"), onnx_corpus(), clean=False)
+    write_dir(os.path.join(FUZZ, "corpus", "onnx"), qdq_corpus(), clean=False)
     cnn = {}
     for src in glob.glob(os.path.join(ROOT, "examples", "*.cnn")):
         cnn["example-" + os.path.basename(src)] = open(src, "rb").read()

@@ -325,18 +325,22 @@ static int fold_cast(Imp *im, OnnxVal *x, OnnxVal *out)
     long long to;
     if (imp_attr_int(im, "to", 0, &to) != 0)
         return -1;
+    const int small = to == ONNX_INT8 || to == ONNX_UINT8;   /* a quantized model's zero points */
     int dtype = to == ONNX_FLOAT || to == ONNX_DOUBLE ? ONNX_FLOAT
-              : to == ONNX_INT64 || to == ONNX_INT32 || to == ONNX_BOOL ? ONNX_INT64 : 0;
+              : to == ONNX_INT64 || to == ONNX_INT32 || to == ONNX_BOOL || small ? ONNX_INT64 : 0;
     if (!dtype)
         return imp_error(im, "attribute 'to' = %s is not supported", onnx_dtype_name((int)to));
     if (fold_new(im, out, dtype, x->rank, x->dims) != 0)
         return -1;
+    out->rawtype = dtype == ONNX_INT64 ? (int)to : 0;
+    const double lo = to == ONNX_INT8 ? -128.0 : to == ONNX_UINT8 ? 0.0 : -9e18;
+    const double hi = to == ONNX_INT8 ? 127.0 : to == ONNX_UINT8 ? 255.0 : 9e18;
     for (long long j = 0; j < x->numel; j++) {
         double v = x->f ? (double)x->f[j] : (double)x->i[j];
         if (dtype == ONNX_FLOAT)
             out->f[j] = (float)v;
-        else if (x->f && to != ONNX_BOOL && !(v > -9e18 && v < 9e18))
-            return imp_error(im, "value %g does not fit in an integer", v);
+        else if ((x->f || small) && to != ONNX_BOOL && !(v >= lo && v <= hi))
+            return imp_error(im, "value %g does not fit in %s", v, small ? onnx_dtype_name((int)to) : "an integer");
         else
             out->i[j] = to == ONNX_BOOL ? v != 0 : x->f ? (long long)x->f[j] : x->i[j];
     }

@@ -223,7 +223,8 @@ static void le_int_array(Imp *im, OnnxVal *v, const OnnxTensor *t)
         uint64_t u = 0;
         for (int b = (int)esize - 1; b >= 0; b--)
             u = u << 8 | t->raw[esize * (size_t)k + (size_t)b];
-        v->i[k] = esize == 8 ? (long long)u : esize == 4 ? (long long)(int32_t)(uint32_t)u : (long long)u;
+        v->i[k] = esize == 8 ? (long long)u : esize == 4 ? (long long)(int32_t)(uint32_t)u
+                : t->dtype == ONNX_INT8 ? (long long)(int8_t)(uint8_t)u : (long long)u;
     }
     v->dtype = ONNX_INT64;
 }
@@ -241,7 +242,9 @@ int imp_load_const(Imp *im, OnnxVal *v, const char *what)
     v->numel = t->numel;
     switch (t->dtype) {
     case ONNX_FLOAT: case ONNX_DOUBLE: return le_float_array(im, v, t);
-    case ONNX_INT64: case ONNX_INT32: case ONNX_BOOL: le_int_array(im, v, t); return 0;
+    case ONNX_INT64: case ONNX_INT32: case ONNX_BOOL: case ONNX_INT8: case ONNX_UINT8:
+        le_int_array(im, v, t);
+        return 0;
     default:
         return imp_error(im, "%s has dtype %s; cnnc reads FLOAT (and INT64 for shapes)", what,
                          onnx_dtype_name(t->dtype));
@@ -779,7 +782,7 @@ static int translate_node(Imp *im)
     if (n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
         return imp_error(im, "operator domain '%s' is not supported (only the default ONNX domain)",
                          onnx_printable(im->a, n->domain));
-    if (check_inputs_defined(im) != 0)
+    if (check_inputs_defined(im) != 0 || imp_check_not_int8(im) != 0)
         return -1;
     int folded = imp_fold(im);
     if (folded <= 0)
@@ -973,6 +976,42 @@ static void build_weights(Imp *im, StFile *f)
     f->ntensors = n;
 }
 
+/* The quantization the file gives (qdq.c): the input's and each live
+ * statement's scale and zero point, the weights' scales per channel. */
+static void collect_qparams(Imp *im, OnnxImport *out)
+{
+    int n = im->input_q.q;
+    for (int i = 0; i < im->nstmts; i++)
+        for (int j = 0; im->stmts[i].live && j < im->stmts[i].nw; j++)
+            n += im->stmts[i].w[j].qscale != NULL;
+    for (int i = 0; i < im->nstmts; i++)
+        n += im->stmts[i].live && im->stmts[i].q;
+    if (n == 0)
+        return;
+    QuantParam *p = arena_alloc(im->a, sizeof *p * (size_t)n);
+    int k = 0;
+    float *scales = arena_alloc(im->a, sizeof *scales * (size_t)n);   /* im is on the stack */
+    if (im->input_q.q) {
+        scales[k] = im->input_q.qs;
+        p[k] = (QuantParam){ im->input_name, &scales[k], 1, im->input_q.qz, node_label(im, im->input_q.qnode) };
+        k++;
+    }
+    for (int i = 0; i < im->nstmts; i++) {
+        const OnnxStmt *s = &im->stmts[i];
+        if (s->live && s->q) {
+            scales[k] = s->qs;
+            p[k] = (QuantParam){ s->name, &scales[k], 1, s->qz, node_label(im, s->qnode) };
+            k++;
+        }
+        for (int j = 0; s->live && j < s->nw; j++)
+            if (s->w[j].qscale)
+                p[k++] = (QuantParam){ arena_printf(im->a, "%s.%s", s->name, s->w[j].suffix), s->w[j].qscale,
+                                       (int)s->w[j].shape[0], 0, node_label(im, s->node) };
+    }
+    out->qparams = p;
+    out->nqparams = n;
+}
+
 /* ---- entry points ---- */
 
 /* "dir/my-net.onnx" -> "my_net"; keyword: whether "model" may stay. */
@@ -1013,6 +1052,10 @@ int onnx_translate(Ctx *ctx, const char *path, const OnnxModel *m, const char *m
     if (out_stmt < 0)
         return -1;
     mark_live_stmts(&im, out_stmt);
+    if (res->q)
+        return file_error(&im, "the graph's output is int8 data; cnnc's outputs are float (end the graph with "
+                          "a DequantizeLinear)");
+    collect_qparams(&im, out);
     out->text = print_text(&im, model_name, weights_name, res, out_stmt);
     build_weights(&im, &out->weights);
     out->nparams = out->weights.ntensors;
@@ -1037,6 +1080,8 @@ int compilation_run_onnx(Compilation *c, const char *path, const PassOptions *op
     if (load_and_translate(c, path, wname, &imp) != 0)
         return -1;
     c->ctx.weights_mem = &imp.weights;
+    c->qparams = imp.qparams;
+    c->nqparams = imp.nqparams;
     int rc = compilation_run_string(c, arena_printf(c->arena, "%s (imported)", path), imp.text, "", opt);
     c->ctx.weights_mem = NULL;
     /* The default C prefix is the file's name, even where the .cnn text had

@@ -23,7 +23,7 @@ enum {
 };
 
 /* TensorProto.DataType values cnnc reads; others are only named. */
-enum { ONNX_FLOAT = 1, ONNX_INT32 = 6, ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_DOUBLE = 11 };
+enum { ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6, ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_DOUBLE = 11 };
 
 /* AttributeProto.AttributeType */
 enum {
@@ -126,6 +126,9 @@ typedef struct OnnxImport {
     const char *text;             /* the .cnn source, NUL-terminated */
     StFile weights;               /* tensors in the arena; buf = NULL */
     int nparams;                  /* weights.ntensors, 0: no weights statement */
+    const QuantParam *qparams;    /* the file's quantization (QDQ, qdq.c), by
+                                     .cnn tensor name; NULL: a float model */
+    int nqparams;
 } OnnxImport;
 
 /* Translates m (decoded from path) into .cnn text that names its weights
@@ -184,6 +187,19 @@ typedef struct OnnxVal {
     float *f;                     /* numel floats */
     long long *i;                 /* numel int64 */
     long long numel;
+    /* quantization (qdq.c): the value is int8 data, held as its real
+     * values s * (q - z) in f (a constant) or as the activation it
+     * quantizes (the statement's tensor carries qs, qz) */
+    int q;                        /* 1: an int8 value (QuantizeLinear's output) */
+    int qdtype;                   /* its ONNX type: ONNX_INT8 or ONNX_UINT8 */
+    int rawtype;                  /* VAL_CONST folded by a Cast: the integer type
+                                     it has (INT8, UINT8, INT32, ...); 0: none */
+    float qs;                     /* its scale, zero point (uint8: z - 128) */
+    int qz;
+    /* VAL_CONST from a DequantizeLinear of int8 data: the file's scales */
+    const float *dqs;             /* ndqs scales along axis dqaxis */
+    int ndqs, dqaxis, dqz;        /* dqz: the int8 zero point (uint8: z - 128) */
+    int dqint;                    /* 1: int8 / uint8 data, 2: int32 (a bias) */
 } OnnxVal;
 
 typedef struct OnnxWeight {
@@ -191,6 +207,8 @@ typedef struct OnnxWeight {
     int rank;
     long long shape[4];
     float *data;
+    const float *qscale;          /* the file's int8 scales (QDQ), one per output
+                                     channel; NULL: none */
 } OnnxWeight;
 
 enum { ONNX_STMT_WEIGHTS = 4 };
@@ -208,6 +226,10 @@ typedef struct OnnxStmt {
     OnnxWeight w[ONNX_STMT_WEIGHTS];
     int nw;
     int live;
+    int q;                        /* 1: the file quantizes its output (QDQ) */
+    float qs;                     /* with scale qs, int8 zero point qz, */
+    int qz;
+    int qnode;                    /* by this node */
 } OnnxStmt;
 
 typedef struct OnnxMap {          /* string -> int, open addressing */
@@ -234,6 +256,7 @@ typedef struct Imp {
     int batch;                    /* N */
     int node;                     /* index of the node being translated */
     const char *live;             /* per node: the output depends on it */
+    OnnxStmt input_q;             /* the input's quantization (q, qs, qz, qnode) */
 } Imp;
 
 /* import.c */
@@ -278,6 +301,23 @@ typedef int (*ImpOpFn)(Imp *im);
 ImpOpFn imp_find_op(const char *op_type);
 /* 1 if op_type needs the NCHW convention, so a rank-3 input is [N, C, L]. */
 int imp_op_uses_channels(const char *op_type);
+
+/* qdq.c: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul */
+int imp_quantize_linear(Imp *im);
+int imp_dequantize_linear(Imp *im);
+int imp_qlinear_conv(Imp *im);
+int imp_qlinear_matmul(Imp *im);
+int imp_cast(Imp *im);            /* of int8 data to its own type (PyTorch's export) */
+/* 0, or an error when input k of the node is int8 data (only the ops
+ * above read it). */
+int imp_check_not_int8(Imp *im);
+/* The file's scales of statement s's weight w (from DequantizeLinear, its
+ * output channels along w's axis out_axis) and bias b: onto s's weights.
+ * -1 after an error. */
+int imp_quant_weights(Imp *im, OnnxStmt *s, const OnnxVal *w, int out_axis, const OnnxVal *b);
+/* ops.c: Conv and a dense layer for QLinearConv, QLinearMatMul */
+int imp_conv_stmt(Imp *im, OnnxVal *x, const OnnxVal *wt, const OnnxVal *b);
+OnnxStmt *imp_dense_stmt(Imp *im, OnnxVal *a, const OnnxVal *b, int trans, float alpha);
 
 /* fold.c: a node computing on constants only (and Shape) becomes a
  * constant. 0 folded, 1 not a constant computation, -1 error. */

@@ -644,18 +644,26 @@ static int conv_groups(Imp *im, const OnnxVal *x, const OnnxVal *wt, long long *
 
 static int op_conv(Imp *im)
 {
-    static const char *const known[] = { "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", NULL };
     OnnxVal *x = conv_input(im, "Conv");
     OnnxVal *wt = x ? imp_const(im, 1, ONNX_FLOAT) : NULL;
-    if (!wt || imp_attrs_known(im, known))
+    if (!wt)
+        return -1;
+    OnnxVal *b = imp_input_opt(im, 2);
+    if (im->ctx->nerrors || (b && !(b = imp_const(im, 2, ONNX_FLOAT))))
+        return -1;
+    return imp_conv_stmt(im, x, wt, b);
+}
+
+/* A conv2d statement: x convolved with wt, plus b (or NULL). */
+int imp_conv_stmt(Imp *im, OnnxVal *x, const OnnxVal *wt, const OnnxVal *b)
+{
+    static const char *const known[] = { "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", NULL };
+    if (imp_attrs_known(im, known))
         return -1;
     int nsp = x->layout == LAY_MAP1D ? 1 : 2;
     if (wt->rank != 2 + nsp || imp_numel(wt->rank, wt->dims) == 0)
         return imp_error(im, "input 1 '%s' (weight) has shape %s; a %d-D Conv needs rank %d, no size 0",
                          vname(im, wt), shape_text(im, wt), nsp, 2 + nsp);
-    OnnxVal *b = imp_input_opt(im, 2);
-    if (im->ctx->nerrors || (b && !(b = imp_const(im, 2, ONNX_FLOAT))))
-        return -1;
     long long group;
     Win w;
     w.k[0] = nsp == 2 ? wt->dims[2] : 1;
@@ -670,7 +678,7 @@ static int op_conv(Imp *im)
     const OnnxVal *src[1] = { x };
     OnnxStmt *s = imp_stmt(im, "conv2d", args, src, 1);
     s->has_bias_arg = 1;
-    if (conv_weights(im, s, wt, b, &w) != 0)
+    if (conv_weights(im, s, wt, b, &w) != 0 || imp_quant_weights(im, s, wt, 0, b) != 0)
         return -1;
     int rank;
     long long dims[4];
@@ -842,7 +850,7 @@ static OnnxVal *batch_of_vectors(Imp *im, const char *what)
 }
 
 /* A dense statement with weight [U, K] = alpha * (trans ? B : B^T). */
-static OnnxStmt *dense_stmt(Imp *im, OnnxVal *a, const OnnxVal *b, int trans, float alpha)
+OnnxStmt *imp_dense_stmt(Imp *im, OnnxVal *a, const OnnxVal *b, int trans, float alpha)
 {
     long long k = a->dims[1], u = trans ? b->dims[0] : b->dims[1];
     if (b->rank != 2 || (trans ? b->dims[1] : b->dims[0]) != k) {
@@ -897,10 +905,16 @@ static int op_gemm(Imp *im)
     OnnxVal *c = b ? imp_input_opt(im, 2) : NULL;
     if (!b || im->ctx->nerrors || (c && !(c = imp_const(im, 2, ONNX_FLOAT))))
         return -1;
-    OnnxStmt *s = dense_stmt(im, a, b, (int)tb, alpha);
+    if ((b->dqs || (c && c->dqs)) && (alpha != 1.0f || beta != 1.0f))
+        return imp_error(im, "alpha = %s, beta = %s with quantized weights: cnnc takes the file's int8 weights "
+                         "and int32 bias as they are (alpha = beta = 1)", imp_fmt_float(im, alpha),
+                         imp_fmt_float(im, beta));
+    OnnxStmt *s = imp_dense_stmt(im, a, b, (int)tb, alpha);
     if (!s)
         return -1;
-    return c && beta != 0.0f ? gemm_bias(im, s, c, beta, a->dims[0], s->w[0].shape[0]) : 0;
+    if (c && beta != 0.0f && gemm_bias(im, s, c, beta, a->dims[0], s->w[0].shape[0]) != 0)
+        return -1;
+    return imp_quant_weights(im, s, b, tb ? 0 : 1, c && c->rank == 1 ? c : NULL);
 }
 
 static int matmul_channels_last(Imp *im, OnnxVal *x);
@@ -914,7 +928,8 @@ static int op_matmul(Imp *im)
     OnnxVal *b = a ? imp_const(im, 1, ONNX_FLOAT) : NULL;
     if (!b || imp_attrs_known(im, no_attrs))
         return -1;
-    return dense_stmt(im, a, b, 0, 1.0f) ? 0 : -1;
+    OnnxStmt *s = imp_dense_stmt(im, a, b, 0, 1.0f);
+    return s ? imp_quant_weights(im, s, b, 1, NULL) : -1;
 }
 
 /* ---- Add, Mul, Concat ---- */
@@ -2058,10 +2073,12 @@ static const struct {
     { "Add", op_add, 0 },
     { "AveragePool", op_avgpool, 1 },
     { "BatchNormalization", op_batchnorm, 1 },
+    { "Cast", imp_cast, 0 },
     { "Clip", op_clip, 0 },
     { "Concat", op_concat, 1 },
     { "Constant", op_constant, 0 },
     { "Conv", op_conv, 1 },
+    { "DequantizeLinear", imp_dequantize_linear, 0 },
     { "Div", op_div, 0 },
     { "Dropout", op_dropout, 0 },
     { "Elu", op_elu, 0 },
@@ -2081,6 +2098,9 @@ static const struct {
     { "Neg", op_neg, 0 },
     { "Pad", op_pad, 1 },
     { "Pow", op_pow, 0 },
+    { "QLinearConv", imp_qlinear_conv, 1 },
+    { "QLinearMatMul", imp_qlinear_matmul, 1 },
+    { "QuantizeLinear", imp_quantize_linear, 0 },
     { "ReduceMean", op_reduce_mean, 1 },
     { "Relu", op_relu, 0 },
     { "Resize", op_resize, 1 },

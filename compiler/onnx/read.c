@@ -411,7 +411,7 @@ static size_t dtype_size(int dtype)
     switch (dtype) {
     case ONNX_FLOAT: case ONNX_INT32: return 4;
     case ONNX_INT64: case ONNX_DOUBLE: return 8;
-    case ONNX_BOOL: return 1;
+    case ONNX_BOOL: case ONNX_INT8: case ONNX_UINT8: return 1;
     default: return 0;
     }
 }

@@ -56,7 +56,7 @@ FILES = {
     "compiler/api_views.c": "top", "compiler/main.c": "top",
     "compiler/onnx/onnx.h": "top", "compiler/onnx/read.c": "top",
     "compiler/onnx/import.c": "top", "compiler/onnx/ops.c": "top",
-    "compiler/onnx/fold.c": "top",
+    "compiler/onnx/fold.c": "top", "compiler/onnx/qdq.c": "top",
     "runtime/readers.h": "runtime", "runtime/files.c": "runtime",
     "runtime/npy.c": "runtime", "runtime/safetensors.c": "runtime",
 }

@@ -7,6 +7,11 @@ data set's values (cnnc compiles constant weights), compile model.onnx with
 `cnnc MODEL.onnx -o m.c`, build it with gcc, run it on input_*.pb and
 compare with output_*.pb: pass when max |out - ref| <= 1e-4 * max |ref|.
 A model cnnc rejects is "unsupported", with cnnc's message as the reason.
+The quantized ops' tests read or write int8 data, where cnnc's models read
+and write float: their model gets a float input that a QuantizeLinear with
+the test's scale and zero point turns into the int8 input, and a
+DequantizeLinear of the int8 output; the runner feeds the dequantized input
+and compares with the dequantized expected output (int8_io, float_io).
 
 Writes the table of every test to --doc (docs/conformance.md), then fails
 when a test fails, or when a test is unsupported that EXPECTED_UNSUPPORTED
@@ -48,6 +53,8 @@ NODE_PREFIXES = {
     "reduce_mean": "ReduceMean", "resize": "Resize", "upsample": "Upsample",
     "constant_pad": "Pad", "reflect_pad": "Pad", "edge_pad": "Pad",
     "layer_normalization": "LayerNormalization", "slice": "Slice", "split": "Split",
+    "quantizelinear": "QuantizeLinear", "dequantizelinear": "DequantizeLinear",
+    "qlinearconv": "QLinearConv", "qlinearmatmul": "QLinearMatMul",
 }
 SUPPORTED = set(NODE_PREFIXES.values())
 
@@ -57,6 +64,8 @@ PARAM_INPUTS = {
     "Conv": {1, 2}, "Gemm": {1, 2}, "MatMul": {1}, "BatchNormalization": {1, 2, 3, 4},
     "Dropout": {1, 2}, "Reshape": {1}, "Pad": {1, 2, 3}, "Clip": {1, 2}, "ReduceMean": {1},
     "Resize": {1, 2, 3}, "Upsample": {1}, "LayerNormalization": {1, 2}, "Slice": {1, 2, 3, 4}, "Split": {1},
+    "QuantizeLinear": {1, 2}, "DequantizeLinear": {1, 2}, "QLinearConv": {1, 2, 3, 4, 5, 6, 7, 8},
+    "QLinearMatMul": {1, 2, 3, 4, 5, 6, 7},
 }
 
 def _each(names, reason):
@@ -176,6 +185,14 @@ EXPECTED_UNSUPPORTED = {
     "pytorch-converted/test_PixelShuffle": "node 1 (Reshape): Reshape of [1, 9, 4, 4] to [1, 1, 3, 3, 4, 4]",
     "pytorch-converted/test_Softmin": "node 0 (Neg): Neg is supported only inside",
     "pytorch-converted/test_Softsign": "node 0 (Abs): op 'Abs' is not supported",
+    # quantized ops (int8 data in or out: wrapped in a QuantizeLinear / DequantizeLinear, see int8_io)
+    **_each(["node/test_dequantizelinear_axis", "node/test_quantizelinear_axis"],
+            "node 0 (QuantizeLinear): activation 'x"),
+    "node/test_qlinearconv": "node 1 (QLinearConv): weight 'w' has zero point 127 (int8); cnnc's int8 weights are "
+                             "symmetric",
+    "node/test_qlinearmatmul_2D": "node 1 (QLinearMatMul): weight 'b' has zero point -14 (int8); cnnc's int8 "
+                                  "weights are symmetric",
+    "node/test_qlinearmatmul_3D": "node 1 (QLinearMatMul): input 0 'a' has rank 3",
 }
 
 
@@ -233,6 +250,62 @@ def with_params(model, values):
     return m
 
 
+# int8 data in and out (cnnc's models read and write float): the scale and
+# zero point inputs of the op that reads the graph's input, or writes its
+# output, by op type.
+QIN = {"DequantizeLinear": (1, 2), "QLinearConv": (1, 2), "QLinearMatMul": (1, 2)}
+QOUT = {"QuantizeLinear": (1, 2), "QLinearConv": (6, 7), "QLinearMatMul": (6, 7)}
+INT8_TYPES = (onnx.TensorProto.UINT8, onnx.TensorProto.INT8)
+
+
+def int8_io(model, values):
+    """For a model with int8 data input or output: the scale and zero point
+    (from values) of the input, and of the output; None where float."""
+    def params(name, table, consumer):
+        for n in model.graph.node:
+            if n.op_type in table and (name in n.input[:1] if consumer else name in n.output):
+                k = table[n.op_type]
+                return values[n.input[k[0]]], values[n.input[k[1]]]
+        return None
+    ins = [i for i in model.graph.input if i.name not in values]
+    outs = model.graph.output
+    qin = params(ins[0].name, QIN, True) if ins and ins[0].type.tensor_type.elem_type in INT8_TYPES else None
+    qout = params(outs[0].name, QOUT, False) if outs and outs[0].type.tensor_type.elem_type in INT8_TYPES \
+        else None
+    return qin, qout
+
+
+def dequantize(q, sz):
+    """(q - z) * s; several scales lie along axis 1 (the ops' default axis)."""
+    s, z = (np.asarray(a, np.float64) for a in sz)
+    if s.size > 1:
+        shape = [1] * q.ndim
+        shape[1] = s.size
+        s, z = s.reshape(shape), z.reshape(shape)
+    return (q.astype(np.float64) - z) * s
+
+
+def float_io(model, qin, qout):
+    """model with a float input x_f quantized by a QuantizeLinear into the
+    int8 input, and a DequantizeLinear of the int8 output: the form in which
+    cnnc compiles a quantized model."""
+    g = model.graph
+    for k, (sz, name) in enumerate(((qin, g.input), (qout, g.output))):
+        if sz is None:
+            continue
+        io = [i for i in name if i.name not in {t.name for t in g.initializer}][0]
+        s_name, z_name = "cnnc_wrap_s%d" % k, "cnnc_wrap_z%d" % k
+        g.initializer.extend([numpy_helper.from_array(sz[0], s_name), numpy_helper.from_array(sz[1], z_name)])
+        outer = io.name + "_float"
+        if k == 0:
+            g.node.insert(0, onnx.helper.make_node("QuantizeLinear", [outer, s_name, z_name], [io.name]))
+        else:
+            g.node.append(onnx.helper.make_node("DequantizeLinear", [io.name, s_name, z_name], [outer]))
+        io.name = outer
+        io.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+    return model
+
+
 def run_data_set(args, model, ds, work):
     names = data_inputs(model)
     arrays = [load_pb(p) for p in sorted(glob.glob(os.path.join(ds, "input_*.pb")),
@@ -240,11 +313,19 @@ def run_data_set(args, model, ds, work):
     params = set(param_inputs(model))
     values = {n: a for n, a in zip(names, arrays) if n in params}
     feeds = [a for n, a in zip(names, arrays) if n not in params]
-    path = os.path.join(work, "model.onnx")
-    onnx.save(with_params(model, values), path)
-    exe = onnxtest.compile_onnx(args.cnnc, args.gcc, path, work)
     refs = sorted(glob.glob(os.path.join(ds, "output_*.pb")))
     ref = load_pb(refs[0])
+    m = with_params(model, values)
+    qin, qout = int8_io(model, values)
+    if qin is not None or qout is not None:
+        m = float_io(m, qin, qout)
+        if qin is not None and feeds and feeds[0] is not None:
+            feeds[0] = dequantize(feeds[0], qin)
+        if qout is not None and ref is not None:
+            ref = dequantize(ref, qout)
+    path = os.path.join(work, "model.onnx")
+    onnx.save(m, path)
+    exe = onnxtest.compile_onnx(args.cnnc, args.gcc, path, work)
     if len(feeds) != 1 or feeds[0] is None or ref is None:
         raise onnxtest.StepError("harness", "cannot feed %d data inputs" % len(feeds))
     got = onnxtest.run_exe(exe, feeds[0].astype(np.float32), onnxtest.header_size(work, "OUTPUT"))
@@ -285,7 +366,10 @@ def write_doc(path, data, results):
         "compiled by `cnnc MODEL.onnx -o m.c` (graph inputs that are weights, such",
         "as Conv's W, become initializers first), the C is built with gcc and run",
         "on every test_data_set; a test passes when max |out - ref| <= 1e-4 max |ref|",
-        "on every set. Unsupported: cnnc rejects the model, with the reason shown",
+        "on every set. Tests of int8 data (QuantizeLinear, DequantizeLinear,",
+        "QLinearConv, QLinearMatMul) run with a QuantizeLinear of a float input and",
+        "a DequantizeLinear of the int8 output added, on the dequantized data.",
+        "Unsupported: cnnc rejects the model, with the reason shown",
         "(cnnc's own error message). Node tests named after a supported op are",
         "listed when their graph uses that op (the `_expanded` variants, written",
         "with other ops, are not); pytorch-converted tests when their graph uses any",
