@@ -96,7 +96,6 @@ static const char *tile_name(Emitter *E, const Op *op, const char *what, int n)
 
 /* ---- SIMD values: GCC vector extensions (emit_c.c defines the types) ---- */
 
-/* "cnnc_f8": the variant's vector of floats, 4-byte aligned, may alias. */
 /* Vectors of n lanes (n a power of two; 1: a float): the variant's own
  * width, E->isa->lanes, or a narrower one for the tail of a row. */
 const char *vec_type_n(Emitter *E, int n)
@@ -247,7 +246,13 @@ typedef struct Tile {
     TileKind kind;
     int n, cb;
     int simd;          /* vector-extension code (Emitter.isa) */
+    int rows;          /* TILE_BLOCKED: rows of n pixels (1, or 2: plan_two_rows) */
 } Tile;
+
+static int tile_rows(const Tile *t)
+{
+    return t->rows > 1 ? t->rows : 1;
+}
 
 /* count tiles side by side from pixel x0 of a row. */
 typedef struct Segment {
@@ -256,7 +261,7 @@ typedef struct Segment {
 } Segment;
 
 typedef struct RowPlan {
-    Segment seg[6];
+    Segment seg[12];   /* conv_tiles joins two plans */
     int nseg;
 } RowPlan;
 
@@ -274,7 +279,7 @@ static void plan_tiles(RowPlan *p, TileKind kind, int cb, int simd, int x0, int 
     const int width = n < most ? n : most;
     if (width <= 0)
         return;
-    Tile full = { kind, width, cb, simd }, rest = { kind, n % width, cb, simd };
+    Tile full = { kind, width, cb, simd, 1 }, rest = { kind, n % width, cb, simd, 1 };
     plan_add(p, full, x0, n / width);
     plan_add(p, rest, x0 + n / width * width, 1);
 }
@@ -299,7 +304,7 @@ static void plan_portable_pixels(RowPlan *p, const ConvDims *d)
     const int ow = d->OW;
     const int whole = !(ow % 16 == 0 || ow > 32 || ow % 8 != 0);
     const int xv = whole ? ow : 16, cb = whole ? d->B / 2 : d->B;
-    Tile main = { TILE_PIXELS, xv, cb, 0 }, rest = { TILE_PIXELS, ow % xv, d->B, 0 };
+    Tile main = { TILE_PIXELS, xv, cb, 0, 1 }, rest = { TILE_PIXELS, ow % xv, d->B, 0, 1 };
     plan_add(p, main, 0, ow / xv);
     plan_add(p, rest, ow / xv * xv, 1);
 }
@@ -327,7 +332,7 @@ static void plan_simd_pixels(Emitter *E, RowPlan *p, const ConvDims *d)
     const int xv = pv * isa->lanes, cb = isa->pixel_ch <= d->B ? isa->pixel_ch : d->B;
     const int full = pv ? m / xv * xv : 0;
     if (pv) {
-        Tile t = { TILE_PIXELS, xv, cb, 1 };
+        Tile t = { TILE_PIXELS, xv, cb, 1, 1 };
         plan_add(p, t, 0, m / xv);
     }
     plan_balanced(p, full, d->OW - full, isa->blocked_px);
@@ -355,7 +360,26 @@ static void plan_simd_rows(Emitter *E, RowPlan *p, const ConvDims *d)
     plan_tiles(p, TILE_ROWS, 0, 0, n, d->OW - n, ROWS_XV);
 }
 
-static RowPlan row_plan(Emitter *E, const Op *op, const ConvDims *d)
+/* SIMD blocked tiles on rows too short to fill one (resnet18's 7x7 maps):
+ * two rows per tile when both rows' accumulators, the tap's weights and a
+ * broadcast fit the registers; rows_max 1 keeps one (an odd last row). */
+static void plan_two_rows(Emitter *E, RowPlan *p, const ConvDims *d, int rows_max)
+{
+    const int nv = d->B / E->isa->lanes;
+    if (rows_max < 2 || d->OH < 2 || d->wide || E->isa->lanes == 1)
+        return;
+    for (int i = 0; i < p->nseg; i++) {
+        const Tile *t = &p->seg[i].tile;
+        if (t->kind != TILE_BLOCKED || !t->simd || t->n >= E->isa->blocked_px ||
+            2 * t->n * nv > E->isa->vregs - nv - 2)
+            return;
+    }
+    for (int i = 0; i < p->nseg; i++)
+        p->seg[i].tile.rows = 2;
+}
+
+/* The row plan of op's kernel; rows_max: rows per tile at most. */
+static RowPlan row_plan(Emitter *E, const Op *op, const ConvDims *d, int rows_max)
 {
     RowPlan p = { .nseg = 0 };
     const int simd = simd_fits(E, d);
@@ -373,9 +397,10 @@ static RowPlan row_plan(Emitter *E, const Op *op, const ConvDims *d)
             plan_portable_pixels(&p, d);
         break;
     default:
-        if (simd)
+        if (simd) {
             plan_balanced(&p, 0, d->OW, E->isa->blocked_px);
-        else
+            plan_two_rows(E, &p, d, rows_max);
+        } else
             plan_tiles(&p, TILE_BLOCKED, 0, 0, 0, d->OW, E->target->conv_xb);
         break;
     }
@@ -386,6 +411,8 @@ static const char *tile_fn(Emitter *E, const Op *op, const Tile *t)
 {
     static const char *const what[] = { "tile", "pix", "row" };
     /* A row may hold vector and portable rows tiles of one width. */
+    if (tile_rows(t) > 1)
+        return tile_name(E, op, arena_printf(E->ctx->arena, "tile%dr", tile_rows(t)), t->n);
     return tile_name(E, op, t->kind == TILE_ROWS && t->simd ? "vrow" : what[t->kind], t->n);
 }
 
@@ -475,9 +502,11 @@ static void blocked_tap(Emitter *E, const ConvDims *d, const char *kx, const Til
         for (int v = 0; v < nv; v++)
             emit_line(E, "const %s w%d = %s;", vec_type(E), v,
                       vec_load(E, "w", (long long)v * E->isa->lanes));
-        for (int x = 0; x < t->n; x++)
-            emit_line(E, "const float v%d = q[%lld];", x, (long long)x * d->SW);
-        for (int x = 0; x < t->n; x++)
+        const int px = t->n * tile_rows(t);
+        for (int x = 0; x < px; x++)   /* pixel x: row x / n, column x % n */
+            emit_line(E, "const float v%d = q[%lld];", x,
+                      (long long)(x / t->n) * d->SH * d->W + (long long)(x % t->n) * d->SW);
+        for (int x = 0; x < px; x++)
             for (int v = 0; v < nv; v++)
                 emit_line(E, "s%d_%d += w%d * v%d;", x, v, v, x);
         return;
@@ -494,9 +523,10 @@ static void blocked_tap(Emitter *E, const ConvDims *d, const char *kx, const Til
 static void blocked_init(Emitter *E, const ConvDims *d, const Tile *t)
 {
     if (t->simd) {
-        for (int x = 0; x < t->n; x++)
+        const int px = t->n * tile_rows(t);
+        for (int x = 0; x < px; x++)
             emit_line(E, "float a%d[%d];", x, d->B);
-        for (int x = 0; x < t->n; x++)
+        for (int x = 0; x < px; x++)
             for (int v = 0; v < d->B / E->isa->lanes; v++)
                 emit_line(E, "%s s%d_%d = %s;", vec_type(E), x, v,
                           vec_load(E, "k", (long long)v * E->isa->lanes));
@@ -517,21 +547,26 @@ static void blocked_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile
     static const char *const comment[4] = { "the first pixel's window", "a block of packed weights",
                                             "the first pixel of the first channel",
                                             "channels to store" };
-    buf_printf(E->c, "/* %d output channels x %d pixels of a row, of op %d. */\n", d->B, t->n,
-               (int)(op - E->g->ops));
+    const int px = t->n * tile_rows(t);
+    if (tile_rows(t) > 1)
+        buf_printf(E->c, "/* %d output channels x %d pixels of %d rows, of op %d. */\n", d->B, t->n,
+                   tile_rows(t), (int)(op - E->g->ops));
+    else
+        buf_printf(E->c, "/* %d output channels x %d pixels of a row, of op %d. */\n", d->B, t->n,
+                   (int)(op - E->g->ops));
     tile_open(E, tile_fn(E, op, t), decl, comment);
     blocked_init(E, d, t);
     tap_loops(E, d, d->B, blocked_tap, t);
     if (t->simd)
-        for (int x = 0; x < t->n; x++)
+        for (int x = 0; x < px; x++)
             vec_spill(E, arena_printf(E->ctx->arena, "a%d", x), d->B,
                       arena_printf(E->ctx->arena, "s%d_", x));
     emit_line(E, "for (int j = 0; j < nj; ++j) {");
     emit_line(E, "    float *y = %s;", emit_plus(E, "o", sum3(term("j", (long long)d->OH * d->OW),
                                                           NONE, NONE, 0)));
     E->depth++;
-    for (int x = 0; x < t->n; x++)
-        emit_store(E, arena_printf(E->ctx->arena, "y[%d]", x), &op->act,
+    for (int x = 0; x < px; x++)
+        emit_store(E, arena_printf(E->ctx->arena, "y[%d]", x / t->n * d->OW + x % t->n), &op->act,
                    arena_printf(E->ctx->arena, "a%d[j]", x));
     E->depth--;
     emit_line(E, "}");
@@ -758,11 +793,30 @@ static void segment_calls(Emitter *E, const Op *op, const ConvDims *d, const Seg
 }
 
 static void conv_row(Emitter *E, const Op *op, const ConvDims *d, const char *ch,
-                     const char *oy)
+                     const char *oy, int rows_max)
 {
-    const RowPlan p = row_plan(E, op, d);
+    const RowPlan p = row_plan(E, op, d, rows_max);
     for (int i = 0; i < p.nseg; i++)
         segment_calls(E, op, d, &p.seg[i], ch, oy);
+}
+
+/* The output rows of a plan whose tiles take two at a time: pairs, then
+ * the odd last row with tiles of one. */
+static void conv_row_pairs(Emitter *E, const Op *op, const ConvDims *d, const char *ch)
+{
+    emit_line(E, "for (int oy = 0; oy < %d; oy += 2) {", d->OH / 2 * 2);
+    E->depth++;
+    conv_row(E, op, d, ch, "oy", 2);
+    E->depth--;
+    emit_line(E, "}");
+    if (d->OH % 2) {
+        emit_line(E, "{");
+        E->depth++;
+        emit_line(E, "const int oy = %d;", d->OH - 1);
+        conv_row(E, op, d, ch, "oy", 1);
+        E->depth--;
+        emit_line(E, "}");
+    }
 }
 
 /* Per block ob of B channels (of group ob / nbg): its packed weights k,
@@ -827,7 +881,7 @@ static void conv_body(Emitter *E, const Op *op)
         rows_channel_vars(E, op, &d, outer);
         if (d.wide) {
             emit_line(E, "float a[%d];", d.OW);
-            conv_row(E, op, &d, outer, NULL);
+            conv_row(E, op, &d, outer, NULL, 1);
             wide_store(E, &d, outer);
             emit_loop_close(E, outer);
             return;
@@ -836,9 +890,14 @@ static void conv_body(Emitter *E, const Op *op)
         outer = emit_loop_open(E, "ob", (long long)d.G * ((d.Fg + d.B - 1) / d.B), 0);
         blocked_block_vars(E, op, &d, outer);
     }
-    const char *oy = emit_loop_open(E, "oy", d.OH, 0);
-    conv_row(E, op, &d, op->variant == KV_CONV_ROWS ? outer : "f0", oy);
-    emit_loop_close(E, oy);
+    const char *ch = op->variant == KV_CONV_ROWS ? outer : "f0";
+    if (tile_rows(&row_plan(E, op, &d, 2).seg[0].tile) > 1) {
+        conv_row_pairs(E, op, &d, ch);
+    } else {
+        const char *oy = emit_loop_open(E, "oy", d.OH, 0);
+        conv_row(E, op, &d, ch, oy, 1);
+        emit_loop_close(E, oy);
+    }
     emit_loop_close(E, outer);
 }
 
@@ -846,13 +905,17 @@ static void conv_body(Emitter *E, const Op *op)
 static void conv_tiles(Emitter *E, const Op *op)
 {
     const ConvDims d = conv_dims_for(E, op);
-    const RowPlan p = row_plan(E, op, &d);
+    const RowPlan two = row_plan(E, op, &d, 2), one = row_plan(E, op, &d, 1);
+    RowPlan p = two;   /* the tiles of both plans: pairs of rows, an odd last row */
+    if (tile_rows(&two.seg[0].tile) > 1 && d.OH % 2)
+        for (int i = 0; i < one.nseg; i++)
+            p.seg[p.nseg++] = one.seg[i];
     for (int i = 0; i < p.nseg; i++) {
         const Tile *t = &p.seg[i].tile;
         int seen = 0;
         for (int j = 0; j < i; j++)
             seen |= p.seg[j].tile.kind == t->kind && p.seg[j].tile.n == t->n &&
-                    p.seg[j].tile.simd == t->simd;
+                    p.seg[j].tile.simd == t->simd && tile_rows(&p.seg[j].tile) == tile_rows(t);
         if (seen)
             continue;
         if (t->kind == TILE_PIXELS)
