@@ -148,6 +148,10 @@ long long op_macs(const Graph *g, const Op *op);
 /* One error per budget exceeded (0: no limit), at the largest layer's
  * statement. 0 fits, -1 otherwise. */
 int budget_check(Ctx *ctx, const Graph *g, long long ram_budget, long long flash_budget);
+/* An upper bound of the stack <prefix>_run needs, from the emitted C
+ * text: the two largest functions' local arrays plus a fixed allowance per
+ * frame and for libm (budget.c says which; docs/emitted-c.md). */
+long long budget_stack_bound(const char *c_text, size_t len);
 
 /* ---- emit_test.c: the self-test program of --emit-test ---- */
 typedef struct TestOptions {

@@ -9,6 +9,10 @@
  * it with size(1)). budget_check reports one error per exceeded budget, at
  * the largest layer's statement, so the user sees what to shrink.
  */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "backend.h"
 
 /* Parameters of an op as the model defines them: w, b, mean, var (an int8
@@ -160,4 +164,132 @@ int budget_check(Ctx *ctx, const Graph *g, long long ram_budget, long long flash
         over = 1;
     }
     return over ? -1 : 0;
+}
+
+/* ---- the stack: an upper bound from the emitted C ---- */
+
+/* What the bound allows beyond the local arrays (docs/emitted-c.md):
+ * STACK_FRAMES frames on the deepest call path of <prefix>_run (run, run_ws,
+ * a variant's run and its dispatch, the op function, a tile or helper
+ * function) of STACK_FRAME_BYTES each: a Cortex-M's callee-saved r4-r11 and
+ * lr (36 bytes) and s16-s31 (64), spill slots and alignment; and
+ * STACK_LIBM_BYTES for a libm function at the bottom (expf, tanhf: newlib's
+ * take under 100). */
+enum { STACK_FRAMES = 6, STACK_FRAME_BYTES = 128, STACK_LIBM_BYTES = 256,
+       STACK_UNKNOWN_ELEMS = 4096 };
+
+/* Bytes of one element of a C type the emitter declares locals of; 0: not
+ * a type (the line is a statement). cnnc_f8 / cnnc_i8: SIMD vectors. */
+static int stack_type_bytes(const char *s, size_t n)
+{
+    static const struct { const char *name; int bytes; } types[] = {
+        { "float", 4 }, { "double", 8 }, { "int", 4 }, { "unsigned", 4 }, { "long", 8 },
+        { "short", 2 }, { "char", 1 }, { "signed", 4 }, { "int8_t", 1 }, { "uint8_t", 1 },
+        { "int16_t", 2 }, { "uint16_t", 2 }, { "int32_t", 4 }, { "uint32_t", 4 },
+        { "int64_t", 8 }, { "uint64_t", 8 },
+    };
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        if (strlen(types[k].name) == n && strncmp(s, types[k].name, n) == 0)
+            return types[k].bytes;
+    if (n > 6 && (strncmp(s, "cnnc_f", 6) == 0 || strncmp(s, "cnnc_i", 6) == 0) &&
+        isdigit((unsigned char)s[6]))
+        return 4 * atoi(s + 6);
+    return 0;
+}
+
+static const char *skip_space(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '*')
+        p++;
+    return p;
+}
+
+/* One dimension "[16]" or "[4 * 16]" at p (after '['): its value, or
+ * STACK_UNKNOWN_ELEMS when it is not a product of literals. */
+static long long stack_dim(const char **pp)
+{
+    const char *p = *pp;
+    long long v = 1;
+    int ok = 1;
+    for (;;) {
+        p = skip_space(p);
+        if (!isdigit((unsigned char)*p)) {
+            ok = 0;
+            break;
+        }
+        v *= strtoll(p, (char **)&p, 10);
+        p = skip_space(p);   /* skips the '*' of a product too */
+        if (*p == ']' || *p == '\0')
+            break;
+    }
+    while (*p && *p != ']')
+        p++;
+    *pp = *p ? p + 1 : p;
+    return ok ? v : STACK_UNKNOWN_ELEMS;
+}
+
+/* The bytes of the arrays a declaration line "float a[4], b[8];" makes. */
+static long long stack_line(const char *p)
+{
+    p = skip_space(p);
+    if (strncmp(p, "const ", 6) == 0)
+        p += 6;
+    size_t n = 0;
+    while (isalnum((unsigned char)p[n]) || p[n] == '_')
+        n++;
+    long long bytes = 0, elem = stack_type_bytes(p, n);
+    if (elem == 0)
+        return 0;
+    for (p += n;;) {
+        p = skip_space(p);
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        long long count = 0;
+        while (*p == '[') {
+            p++;
+            count = (count ? count : 1) * stack_dim(&p);
+        }
+        bytes += count * elem;
+        int depth = 0;   /* to the next declarator: past an initializer */
+        while (*p && !(depth == 0 && (*p == ',' || *p == ';'))) {
+            depth += *p == '{' || *p == '(';
+            depth -= *p == '}' || *p == ')';
+            p++;
+        }
+        if (*p != ',')
+            return bytes;
+        p++;
+    }
+}
+
+long long budget_stack_bound(const char *c, size_t len)
+{
+    long long top[2] = { 0, 0 }, fn = 0;
+    int in_body = 0;
+    for (const char *p = c, *end = c + len; p < end; ) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        if (n >= 1 && p[0] == '{' && (n == 1 || p[1] == ' ')) {
+            in_body = 1;
+            fn = 0;
+        } else if (n >= 1 && p[0] == '}' && in_body) {
+            in_body = 0;
+            if (fn > top[0]) {
+                top[1] = top[0];
+                top[0] = fn;
+            } else if (fn > top[1]) {
+                top[1] = fn;
+            }
+        } else if (in_body && (p[0] == ' ' || p[0] == '\t') && memchr(p, '[', n)) {
+            char line[512];
+            size_t k = n < sizeof line - 1 ? n : sizeof line - 1;
+            memcpy(line, p, k);
+            line[k] = '\0';
+            const char *s = skip_space(line);
+            if (strncmp(s, "static ", 7) != 0)
+                fn += stack_line(s);
+        }
+        p += n + 1;
+    }
+    return top[0] + top[1] + STACK_FRAMES * STACK_FRAME_BYTES + STACK_LIBM_BYTES;
 }

@@ -1178,6 +1178,8 @@ static void emit_h_file(Emitter *E, Buf *b)
     emit_shape_macros(b, up, "OUTPUT", &E->g->t[E->g->output], E->ctx->arena, E->g->batch);
     buf_printf(b, "#define %s_ARENA_BYTES %lld /* scratch for %s_run_ws(); may be 0 */\n",
                up, E->g->arena_floats * 4, p);
+    buf_printf(b, "#define %s_STACK_BYTES %lld /* bound on %s_run()'s stack (docs/emitted-c.md) */\n",
+               up, budget_stack_bound(E->c->data, E->c->len), p);
     emit_variants_macro(E, b, up);
     if (blob_mode(E))
         emit_blob_comment(E, b, up);
