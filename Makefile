@@ -74,9 +74,11 @@ bench: build
 # Firmware (docs/firmware.md): examples/firmware built with arm-none-eabi-gcc
 # and newlib-nano for QEMU's mps2-an386 (Cortex-M4F) and mps2-an500
 # (Cortex-M7), every model that fits (the examples and the four MLPerf Tiny
-# models of tests/firmware) run as --emit-test programs in qemu-system-arm;
-# prints flash, RAM, stack and instructions per model and board. About a
-# minute on 2 cores. `make firmware-test FIRMWARE_ARGS="--models tiny,dscnn"`
+# models of tests/firmware), in float and int8 (--quantize int8), run as
+# --emit-test programs in qemu-system-arm; prints flash, RAM, stack (static,
+# measured, the header's bound), instructions per run and per MAC per model,
+# board and precision. About 2.5 minutes on 2 cores.
+# `make firmware-test FIRMWARE_ARGS="--models tiny,dscnn --precisions int8"`
 # runs some.
 FIRMWARE_PACKAGES = gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 FIRMWARE_ARGS ?=

@@ -1,31 +1,40 @@
 """firmware_test: every model that fits, as real firmware on two emulated
-Cortex-M boards (`make firmware-test`; docs/firmware.md).
+Cortex-M boards, in float and int8 (`make firmware-test`; docs/firmware.md).
 
-For each model and board (QEMU's mps2-an386, a Cortex-M4F, and mps2-an500,
-a Cortex-M7) it builds examples/firmware with BOARD=... PROGRAM=selftest
-PROFILE=1: cnnc writes model.c and the --emit-test program, which
-arm-none-eabi-gcc -O2 links with startup.c, the board's linker script,
-semihost.c and newlib-nano's libm and libc. On the Cortex-M4F board the
-model's arena goes to .noinit (-DCNNC_ARENA_SECTION). It checks the ELF (an
-entry point at Reset_Handler, a vector table whose first words are the
-stack top and Reset_Handler, model_run in it, no double-precision helper
-called by the self-test or the model on the single-precision M4F), runs it
-in qemu-system-arm -icount shift=0 with a timeout, and requires exit status
+For each model, board (QEMU's mps2-an386, a Cortex-M4F, and mps2-an500, a
+Cortex-M7) and precision (float; int8: cnnc --quantize int8, calibrated on
+8 seeded samples uniform in [-1, 1), or for fashion the first 100 training
+images of Debian's dataset-fashion-mnist) it builds examples/firmware with
+BOARD=... PROGRAM=selftest PROFILE=1: cnnc writes model.c and the
+--emit-test program, which arm-none-eabi-gcc -O2 links with startup.c, the
+board's linker script, semihost.c, profile.c and newlib-nano's libm and
+libc. On the Cortex-M4F board the model's arena goes to .noinit
+(-DCNNC_ARENA_SECTION). It checks the ELF (an entry point at
+Reset_Handler, a vector table whose first words are the stack top and
+Reset_Handler, model_run in it, no double-precision helper called by the
+self-test or the model on the single-precision M4F), runs it in
+qemu-system-arm -icount shift=0 with a timeout, and requires exit status
 0, "all 3 vectors passed", every max |diff| printed and within 1e-5 of the
-largest expected output, and a stack high-water mark below the stack's
-size. It prints, per model and board: flash (code, weights and .data's
-initial values), RAM (.data, .bss, .noinit; the stack is apart), the stack
-from gcc -fcallgraph-info (the deepest call chain below model_run, with
-the library functions it calls, whose frames gcc cannot see) and measured
-(the whole program's high-water mark, startup and self-test included),
-instructions per inference (QEMU's icount through the board's 25 MHz timer:
-40 instructions per tick, so +-40) and the largest |diff|.
+largest expected output (0 for an int8 model whose self-test is exact: its
+output is the dequantized int8 result, which must equal the host's int8
+interpreter), model_run's measured stack <= model.h's MODEL_STACK_BYTES,
+and a stack high-water mark below the stack's size. It prints, per model,
+board and precision: flash (code, weights and .data's initial values), RAM
+(.data, .bss, .noinit; the stack is apart), the stack from gcc
+-fcallgraph-info (the deepest call chain below model_run, with the library
+functions it calls, whose frames gcc cannot see), measured for model_run
+(profile.c) and for the whole program, the header's bound, instructions
+per inference (QEMU's icount through the board's 25 MHz timer: 40
+instructions per tick, so +-40), instructions per multiply-accumulate
+(cnnc --summary's MACs) and the largest |diff|.
 
-A model listed in NOT_FITTING must fail to fit, with cnnc's budget error
-or ld's region overflow, and is reported as such; any other failure to fit
-is an error. Ends with "N passed, M failed"; exits 1 when M > 0.
+A model listed in NOT_FITTING[precision] must fail to fit, with cnnc's
+budget error or ld's region overflow, and is reported as such; any other
+failure to fit is an error. Ends with "N passed, M failed"; exits 1 when
+M > 0.
 
     firmware_test.py --cnnc build/compiler/cnnc --work /tmp/fw [--models a,b] [--boards b]
+                     [--precisions float,int8] [--fashion-data DIR]
 """
 
 import argparse
