@@ -1146,6 +1146,10 @@ static void emit_int8_header(Emitter *E, Buf *b, const char *up)
                in->qzero < 0 ? "(" : "", in->qzero, in->qzero < 0 ? ")" : "");
     buf_printf(b, "#define %s_INT8_OUTPUT %d /* 0: the last op is float, %s_run_int8's output too */\n",
                up, i8out, p);
+    Footprint f;
+    budget_measure(E->ctx, E->g, &f);
+    buf_printf(b, "#define %s_INT8_WEIGHT_BYTES %lld /* int8 weights, int32 biases, multipliers, shifts */\n",
+               up, f.weight_bytes);
     if (i8out) {
         emit_float_lit(s, sizeof s, out->qscale);
         buf_printf(b, "#define %s_OUTPUT_SCALE %s\n#define %s_OUTPUT_ZERO_POINT %s%d%s\n", up, s,
