@@ -83,7 +83,7 @@ bench: build
 # models of tests/firmware), in float and int8 (--quantize int8), run as
 # --emit-test programs in qemu-system-arm; prints flash, RAM, stack (static,
 # measured, the header's bound), instructions per run and per MAC per model,
-# board and precision. About 2.5 minutes on 2 cores.
+# board and precision. About a minute on 2 idle cores.
 # `make firmware-test FIRMWARE_ARGS="--models tiny,dscnn --precisions int8"`
 # runs some.
 FIRMWARE_PACKAGES = gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm

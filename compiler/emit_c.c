@@ -1164,7 +1164,8 @@ static void emit_int8_header(Emitter *E, Buf *b, const char *up)
     set_entry(E, 0);
 }
 
-static void emit_h_file(Emitter *E, Buf *b)
+/* stack: budget_stack_bound of the .c just written. */
+static void emit_h_file(Emitter *E, Buf *b, long long stack)
 {
     const char *p = E->opt->prefix;
     char *up = arena_strdup(E->ctx->arena, p);
@@ -1183,7 +1184,7 @@ static void emit_h_file(Emitter *E, Buf *b)
     buf_printf(b, "#define %s_ARENA_BYTES %lld /* scratch for %s_run_ws(); may be 0 */\n",
                up, E->g->arena_floats * 4, p);
     buf_printf(b, "#define %s_STACK_BYTES %lld /* bound on %s_run()'s stack (docs/emitted-c.md) */\n",
-               up, budget_stack_bound(E->c->data, E->c->len), p);
+               up, stack, p);
     emit_variants_macro(E, b, up);
     if (blob_mode(E))
         emit_blob_comment(E, b, up);
@@ -1221,6 +1222,7 @@ void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h
     E.fname = arena_alloc(ctx->arena, nops * sizeof *E.fname);
     name_weights(&E);
     name_ops(&E);
+    const size_t start = c_out->len;
     emit_c_file(&E);
-    emit_h_file(&E, h_out);
+    emit_h_file(&E, h_out, budget_stack_bound(c_out->data + start, c_out->len - start));
 }
