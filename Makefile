@@ -11,7 +11,7 @@ TEST_PACKAGES = $(DEMO_PACKAGES) clang valgrind python3 python3-numpy python3-to
 # Developer and CI builds: every test, and warnings are errors.
 DEV_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DCNNC_WERROR=ON
 
-.PHONY: all deps test-deps build test demo clean firmware-test
+.PHONY: all deps test-deps build test demo demo-int8 clean firmware-test
 
 all: build
 
@@ -32,6 +32,12 @@ test: build
 demo: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF
 	cmake --build $(BUILD) -j$(JOBS) --target demo
+
+# The same network quantized to int8 (docs/quantization.md): calibrated on
+# 1000 training images at build time, it classifies the 10,000 test images.
+demo-int8: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF
+	cmake --build $(BUILD) -j$(JOBS) --target demo-int8
 
 clean:
 	rm -rf $(BUILD)
@@ -74,9 +80,11 @@ bench: build
 # Firmware (docs/firmware.md): examples/firmware built with arm-none-eabi-gcc
 # and newlib-nano for QEMU's mps2-an386 (Cortex-M4F) and mps2-an500
 # (Cortex-M7), every model that fits (the examples and the four MLPerf Tiny
-# models of tests/firmware) run as --emit-test programs in qemu-system-arm;
-# prints flash, RAM, stack and instructions per model and board. About a
-# minute on 2 cores. `make firmware-test FIRMWARE_ARGS="--models tiny,dscnn"`
+# models of tests/firmware), in float and int8 (--quantize int8), run as
+# --emit-test programs in qemu-system-arm; prints flash, RAM, stack (static,
+# measured, the header's bound), instructions per run and per MAC per model,
+# board and precision. About a minute on 2 idle cores.
+# `make firmware-test FIRMWARE_ARGS="--models tiny,dscnn --precisions int8"`
 # runs some.
 FIRMWARE_PACKAGES = gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 FIRMWARE_ARGS ?=

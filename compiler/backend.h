@@ -174,8 +174,16 @@ void budget_measure(Ctx *ctx, const Graph *g, Footprint *f);
 long long op_param_count(const Graph *g, const Op *op);
 long long op_macs(const Graph *g, const Op *op);
 /* One error per budget exceeded (0: no limit), at the largest layer's
- * statement. 0 fits, -1 otherwise. */
+ * statement: RAM is the arena, input, output and the stack bound; flash
+ * the weights and the code estimate. 0 fits, -1 otherwise. */
 int budget_check(Ctx *ctx, const Graph *g, long long ram_budget, long long flash_budget);
+/* An upper bound of the stack <prefix>_run needs, from the emitted C
+ * text: the two largest functions' local arrays plus a fixed allowance per
+ * frame and for libm (budget.c says which; docs/emitted-c.md). */
+long long budget_stack_bound(const char *c_text, size_t len);
+/* An estimate of the machine code of the emitted C: a base and a size per
+ * function, measured on a Cortex-M (budget.c). */
+long long budget_code_estimate(const char *c_text, size_t len);
 
 /* ---- emit_test.c: the self-test program of --emit-test ---- */
 typedef struct TestOptions {

@@ -201,8 +201,9 @@ typedef enum {
 int cnnc_model_view(cnnc_model *m, cnnc_view_kind kind, char **text, size_t *len);
 
 /* Checks what the model needs on a device against budgets in bytes (0: no
- * limit): RAM = the planned arena + input + output buffers; flash = the
- * weights the generated C embeds (code is extra). Each budget exceeded is
+ * limit): RAM = the planned arena + input + output buffers + the stack
+ * bound (<PREFIX>_STACK_BYTES); flash = the weights the generated C embeds
+ * + an estimate of its code (docs/cli.md). Each budget exceeded is
  * an error diagnostic at the largest layer (by output for RAM, by weights
  * for flash), naming it. 0 fits, -1 otherwise. */
 int cnnc_model_check_budget(cnnc_model *m, unsigned long long ram_bytes,

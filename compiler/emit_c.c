@@ -1170,6 +1170,10 @@ static void emit_int8_header(Emitter *E, Buf *b, const char *up)
                in->qzero < 0 ? "(" : "", in->qzero, in->qzero < 0 ? ")" : "");
     buf_printf(b, "#define %s_INT8_OUTPUT %d /* 0: the last op is float, %s_run_int8's output too */\n",
                up, i8out, p);
+    Footprint f;
+    budget_measure(E->ctx, E->g, &f);
+    buf_printf(b, "#define %s_INT8_WEIGHT_BYTES %lld /* int8 weights, int32 biases, multipliers, shifts */\n",
+               up, f.weight_bytes);
     if (i8out) {
         emit_float_lit(s, sizeof s, out->qscale);
         buf_printf(b, "#define %s_OUTPUT_SCALE %s\n#define %s_OUTPUT_ZERO_POINT %s%d%s\n", up, s,
@@ -1184,7 +1188,8 @@ static void emit_int8_header(Emitter *E, Buf *b, const char *up)
     set_entry(E, 0);
 }
 
-static void emit_h_file(Emitter *E, Buf *b)
+/* stack: budget_stack_bound of the .c just written. */
+static void emit_h_file(Emitter *E, Buf *b, long long stack)
 {
     const char *p = E->opt->prefix;
     char *up = arena_strdup(E->ctx->arena, p);
@@ -1202,6 +1207,8 @@ static void emit_h_file(Emitter *E, Buf *b)
     emit_shape_macros(b, up, "OUTPUT", &E->g->t[E->g->output], E->ctx->arena, E->g->batch);
     buf_printf(b, "#define %s_ARENA_BYTES %lld /* scratch for %s_run_ws(); may be 0 */\n",
                up, E->g->arena_floats * 4, p);
+    buf_printf(b, "#define %s_STACK_BYTES %lld /* bound on %s_run()'s stack (docs/emitted-c.md) */\n",
+               up, stack, p);
     emit_variants_macro(E, b, up);
     if (blob_mode(E))
         emit_blob_comment(E, b, up);
@@ -1239,6 +1246,7 @@ void emit_c(Ctx *ctx, const Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h
     E.fname = arena_alloc(ctx->arena, nops * sizeof *E.fname);
     name_weights(&E);
     name_ops(&E);
+    const size_t start = c_out->len;
     emit_c_file(&E);
-    emit_h_file(&E, h_out);
+    emit_h_file(&E, h_out, budget_stack_bound(c_out->data + start, c_out->len - start));
 }

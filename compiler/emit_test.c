@@ -92,11 +92,30 @@ static long long largest_output(const Graph *g)
     return n;
 }
 
+/* The model's code calls the trace hook after the ops of float output:
+ * all of a float model's, a quantized one's outside its int8 stretch. */
+static int test_traced(const Graph *g, int i)
+{
+    return g->t[g->ops[i].out].dtype == DT_F32;
+}
+
+/* A quantized model whose last op dequantizes its int8 result: the
+ * program's output is (q - z) * s of that result, which the C and the
+ * interpreter compute alike, so the outputs must be equal (the int8
+ * values equal). Otherwise (a float model, or float ops such as softmax
+ * after the dequantize) the float tolerance applies. */
+static int test_exact(const Graph *g)
+{
+    return g->quantized && g->nops > 0 && g->ops[g->nops - 1].kind == OP_DEQUANTIZE;
+}
+
 static int test_compute_vector(const Graph *g, TestData *d, int v, Tensor *scratch, float *y)
 {
     const float *x = d->inputs + v * d->nin;
     for (int i = 0; i < g->nops; i++) {
         long long n = g->t[g->ops[i].out].numel;
+        if (!test_traced(g, i))
+            continue;           /* no hook call, no checksums: left 0 */
         if (test_run_prefix(g, scratch, i, x, y) != 0)
             return -1;
         for (int s = 0; s < d->nsamples; s++)
@@ -116,6 +135,7 @@ static int test_compute(Ctx *ctx, const Graph *g, const TestOptions *opt, TestDa
     d->inputs = arena_alloc(a, sizeof(float) * (size_t)(d->nvec * d->nin + 1));
     d->outputs = arena_alloc(a, sizeof(float) * (size_t)(d->nvec * d->nout + 1));
     d->sums = arena_alloc(a, sizeof(double) * (size_t)(d->nvec * d->nsamples * d->nops * NCHECK + 1));
+    memset(d->sums, 0, sizeof(double) * (size_t)(d->nvec * d->nsamples * d->nops * NCHECK + 1));
     Tensor *scratch = arena_alloc(a, sizeof *scratch * (size_t)(g->nt + 1));
     float *y = arena_alloc(a, sizeof(float) * (size_t)(largest_output(g) * d->nsamples + 1));
     for (int v = 0; v < d->nvec; v++) {
@@ -181,9 +201,13 @@ static void test_file_comment(Buf *b, const Graph *g, const TestOptions *opt, in
                nvec, nvec == 1 ? "" : "s");
     buf_printf(b, " * `cnnc run MODEL --input random --seed N` makes them (N = %llu..%llu),\n",
                opt->seed, opt->seed + (unsigned long long)nvec - 1);
-    buf_puts(b, " * and compares each output value with what cnnc's reference interpreter\n"
-                " * computed: |got - want| <= 1e-4 * (1 + |want|). It prints one line per\n"
-                " * vector and exits 0 when all pass, 1 otherwise.\n *\n"
+    buf_puts(b, " * and compares each output value with what cnnc's reference interpreter\n");
+    if (test_exact(g))
+        buf_puts(b, " * computed for the int8 model: equal (the int8 results are equal, and\n"
+                    " * both dequantize them alike). It prints one line per\n");
+    else
+        buf_puts(b, " * computed: |got - want| <= 1e-4 * (1 + |want|). It prints one line per\n");
+    buf_puts(b, " * vector and exits 0 when all pass, 1 otherwise.\n *\n"
                 " * Built with -DCNNC_TRACE (this file and the model's .c), it also\n"
                 " * checks a checksum of every layer's output, from the model's trace\n"
                 " * hook, and names the first layer that diverges. Define\n"
@@ -192,14 +216,19 @@ static void test_file_comment(Buf *b, const Graph *g, const TestOptions *opt, in
                 " * and formats its numbers itself, so printf needs no float support.\n */\n");
 }
 
-static void test_prelude(Buf *b, const TestOptions *opt, const TestData *d)
+static void test_prelude(Buf *b, const Graph *g, const TestOptions *opt, const TestData *d)
 {
     buf_puts(b, "#include <math.h>\n\n");
     buf_puts(b, "#ifndef CNNC_TEST_PRINTF\n#include <stdio.h>\n#define CNNC_TEST_PRINTF printf\n#endif\n\n");
     buf_printf(b, "#include \"%s\"\n\n", opt->header_name);
     buf_printf(b, "#define NVECTORS %d\n#define NINPUT %lld\n#define NOUTPUT %lld\n", d->nvec, d->nin,
                d->nout);
-    buf_puts(b, "#define TOLERANCE 1e-4f\n\n");
+    if (test_exact(g))
+        buf_puts(b, "#define TOLERANCE 0.0f /* int8 results: equal */\n"
+                    "#define TOLERANCE_TEXT \"0, int8\"\n");
+    else
+        buf_puts(b, "#define TOLERANCE 1e-4f\n#define TOLERANCE_TEXT \"1e-4\"\n");
+    buf_putc(b, '\n');
     buf_puts(b, "/* Weights, inputs and outputs are stored as float bit patterns. */\n"
                 "typedef char cnnc_uint_is_32_bits[sizeof(unsigned int) == 4 ? 1 : -1];\n\n");
 }
@@ -223,6 +252,27 @@ static void test_layer_table(Buf *b, const Graph *g)
     for (int i = 0; i < g->nops; i++)
         buf_printf(b, "    %lld,\n", g->t[g->ops[i].out].numel);
     buf_puts(b, "    0\n};\n\n");
+}
+
+/* The ops the model's code traces, in order: every op of a float model
+ * (TRACED_OP(k) is k), a quantized model's of float output (a table). */
+static void test_traced_table(Buf *b, const Graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->nops; i++)
+        n += test_traced(g, i);
+    if (!g->quantized) {
+        buf_puts(b, "#define NTRACED NOPS\n#define TRACED_OP(k) (k)\n\n");
+        return;
+    }
+    buf_printf(b, "/* The ops of float output, which the model traces (its int8 ops are\n"
+                  " * checked through the float ops after them). */\n"
+                  "#define NTRACED %d\n#define TRACED_OP(k) traced_op[k]\n"
+                  "static const int traced_op[NTRACED + 1] = {", n);
+    for (int i = 0; i < g->nops; i++)
+        if (test_traced(g, i))
+            buf_printf(b, " %d,", i);
+    buf_puts(b, " -1 };\n\n");
 }
 
 static void test_sum_table(Buf *b, const TestData *d)
@@ -360,7 +410,7 @@ static const char test_trace_code[] =
     "    }\n"
     "    /* sums compare relative to the sums of |x|: want[1], want[3] */\n"
     "    for (int k = 0; k < 4; k++)\n"
-    "        if (!close_enough(got[k], want[k], TOLERANCE * (want[k | 1] + 1e-3f)))\n"
+    "        if (!close_enough(got[k], want[k], TRACE_TOLERANCE * (want[k | 1] + 1e-3f)))\n"
     "            return 0;\n"
     "    return 1;\n"
     "}\n"
@@ -372,7 +422,7 @@ static const char test_trace_code[] =
     "{\n"
     "    float got[4] = { 0, 0, 0, 0 };\n"
     "    char got_text[24], want_text[24];\n"
-    "    int sample = trace_calls / NOPS, expected_op = trace_calls % NOPS;\n"
+    "    int sample = trace_calls / NTRACED, expected_op = TRACED_OP(trace_calls % NTRACED);\n"
     "    trace_calls++;\n"
     "    if (trace_failed)\n"
     "        return;   /* only the first divergence is news */\n"
@@ -403,10 +453,10 @@ static const char test_trace_code[] =
     "/* 1 when a layer diverged or the hook was not called once per op. */\n"
     "static int trace_end(int v)\n"
     "{\n"
-    "    if (trace_calls != NOPS * NSAMPLES && !trace_failed) {\n"
+    "    if (trace_calls != NTRACED * NSAMPLES && !trace_failed) {\n"
     "        CNNC_TEST_PRINTF(\"vector %d: the trace hook ran %d times, not %d: \"\n"
     "                         \"build the model's .c with -DCNNC_TRACE too\\n\", v, trace_calls,\n"
-    "                         NOPS * NSAMPLES);\n"
+    "                         NTRACED * NSAMPLES);\n"
     "        return 1;\n"
     "    }\n"
     "    return trace_failed;\n"
@@ -447,8 +497,9 @@ static const char test_main_code[] =
     "        }\n"
     "    }\n"
     "    if (bad >= 0)\n"
-    "        CNNC_TEST_PRINTF(\"vector %d: FAILED: output[%ld] = %s, expected %s (tolerance 1e-4)\\n\",\n"
-    "                         v, bad, show(got_text, output[bad], 7), show(want_text, want[bad], 7));\n"
+    "        CNNC_TEST_PRINTF(\"vector %d: FAILED: output[%ld] = %s, expected %s (tolerance %s)\\n\",\n"
+    "                         v, bad, show(got_text, output[bad], 7), show(want_text, want[bad], 7),\n"
+    "                         TOLERANCE_TEXT);\n"
     "    else if (layers_bad)\n"
     "        CNNC_TEST_PRINTF(\"vector %d: FAILED (see the trace above)\\n\", v);\n"
     "    else\n"
@@ -487,11 +538,13 @@ int emit_test(Ctx *ctx, const Graph *g, const TestOptions *opt, Buf *b)
     if (test_compute(ctx, g, opt, &d) != 0)
         return -1;
     test_file_comment(b, g, opt, d.nvec);
-    test_prelude(b, opt, &d);
+    test_prelude(b, g, opt, &d);
     test_floats(b, "inputs", d.inputs, d.nvec * d.nin);
     test_floats(b, "expected", d.outputs, d.nvec * d.nout);
-    buf_printf(b, "#ifdef CNNC_TRACE\n#define NOPS %d\n#define NSAMPLES %d\n\n", d.nops, d.nsamples);
+    buf_printf(b, "#ifdef CNNC_TRACE\n#define NOPS %d\n#define NSAMPLES %d\n", d.nops, d.nsamples);
+    buf_puts(b, "#define TRACE_TOLERANCE 1e-4f /* the layers' checksums */\n\n");
     test_layer_table(b, g);
+    test_traced_table(b, g);
     test_sum_table(b, &d);
     buf_puts(b, "#endif\n\n");
     test_put_code(b, test_check_code, opt->prefix);

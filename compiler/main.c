@@ -420,9 +420,6 @@ static int check_quantize_options(const Options *o)
     if (o->quantize && o->weights != CNNC_WEIGHTS_BYTES)
         return usage_error("%s", "--quantize int8 stores weights as bytes only: not with --weights "
                                  "hex or file");
-    if (o->quantize && o->emit_test)
-        return usage_error("%s", "--emit-test does not check a quantized model yet; compare with "
-                                 "'cnnc run --interp --quantize int8' instead");
     return 0;
 }
 

@@ -27,7 +27,7 @@ typedef struct Idx {
 } Idx;
 
 typedef struct Options {
-    const char *images, *labels, *dump, *weights;
+    const char *images, *labels, *dump, *weights, *save_npy;
     unsigned long first, count;  /* count 0: to the end */
 } Options;
 
@@ -169,9 +169,17 @@ static void print_report(const Options *o, double spent, const unsigned long hit
     printf("time:      %.1f us per image  (fashion_run only, %.2f s in all)\n",
            spent / o->count, spent / 1e6);
     printf("arena:     %lu bytes  (FASHION_ARENA_BYTES)\n", (unsigned long)FASHION_ARENA_BYTES);
+#ifdef FASHION_QUANTIZED
+    printf("weights:   %ld bytes  (int8 weights; int32 biases, multipliers and shifts; "
+           "static const in the binary)\n", (long)FASHION_INT8_WEIGHT_BYTES);
+    if (wb > 0)
+        printf("float:     %ld bytes of float32 weights: int8 takes %.2f%% of them\n", wb,
+               100.0 * (double)FASHION_INT8_WEIGHT_BYTES / (double)wb);
+#else
     if (wb >= 0)
         printf("weights:   %ld bytes  (%ld float32 parameters, static const in the binary)\n",
                wb, wb / 4);
+#endif
 }
 
 static int close_dump(FILE *dump, const char *path)
@@ -184,10 +192,43 @@ static int close_dump(FILE *dump, const char *path)
     return 0;
 }
 
+/* --save-npy: images [first, first+count) normalized as classify() feeds
+ * them, as a float32 .npy of shape [count, 1, 28, 28] in the host's byte
+ * order: the calibration data of cnnc
+ * --quantize int8 (examples/CMakeLists.txt, make demo-int8). */
+static int save_npy(const Idx *images, const Options *o)
+{
+    static float x[FASHION_INPUT_SIZE];
+    const unsigned one = 1;
+    char header[128];
+    int n = snprintf(header, sizeof header, "{'descr': '%cf4', 'fortran_order': False, "
+                     "'shape': (%lu, 1, 28, 28), }", *(const char *)&one ? '<' : '>', o->count);
+    FILE *f = fopen(o->save_npy, "wb");
+    if (!f || n < 0 || n > 117) {
+        fprintf(stderr, "fashion_demo: cannot write %s\n", o->save_npy);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    while (n % 64 != 53)        /* magic, version, length: 10 bytes; '\n' ends it */
+        header[n++] = ' ';
+    header[n++] = '\n';
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(n & 0xff, f);
+    fputc(n >> 8, f);
+    fwrite(header, 1, (size_t)n, f);
+    for (unsigned long i = o->first; i < o->first + o->count; ++i) {
+        normalize(images->data + i * FASHION_INPUT_SIZE, x);
+        fwrite(x, sizeof x, 1, f);
+    }
+    return close_dump(f, o->save_npy);
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: fashion_demo IMAGES.idx[.gz] LABELS.idx[.gz] [--first N] [--count N]\n"
-                    "                    [--weights FILE.safetensors] [--dump PROBS.f32]\n");
+                    "                    [--weights FILE.safetensors] [--dump PROBS.f32]\n"
+                    "                    [--save-npy IMAGES.npy]\n");
     return 2;
 }
 
@@ -207,6 +248,8 @@ static int parse_args(int argc, char **argv, Options *o)
             o->dump = argv[++i];
         else if (strcmp(a, "--weights") == 0 && has_value)
             o->weights = argv[++i];
+        else if (strcmp(a, "--save-npy") == 0 && has_value)
+            o->save_npy = argv[++i];
         else if (a[0] != '-' && pos < 2)
             *(pos++ == 0 ? &o->images : &o->labels) = a;
         else
@@ -250,7 +293,9 @@ int main(int argc, char **argv)
         return usage();
     if (idx_load(o.images, 3, &images) == 0 && idx_load(o.labels, 1, &labels) == 0 &&
         check_data(&images, &labels, &o) == 0) {
-        if (o.dump && !(dump = fopen(o.dump, "wb")))
+        if (o.save_npy)
+            rc = save_npy(&images, &o) != 0;
+        else if (o.dump && !(dump = fopen(o.dump, "wb")))
             fprintf(stderr, "fashion_demo: cannot write %s\n", o.dump);
         else {
             double spent = classify(&images, &labels, &o, dump, hits, seen);

@@ -1,36 +1,47 @@
 """firmware_test: every model that fits, as real firmware on two emulated
-Cortex-M boards (`make firmware-test`; docs/firmware.md).
+Cortex-M boards, in float and int8 (`make firmware-test`; docs/firmware.md).
 
-For each model and board (QEMU's mps2-an386, a Cortex-M4F, and mps2-an500,
-a Cortex-M7) it builds examples/firmware with BOARD=... PROGRAM=selftest
-PROFILE=1: cnnc writes model.c and the --emit-test program, which
-arm-none-eabi-gcc -O2 links with startup.c, the board's linker script,
-semihost.c and newlib-nano's libm and libc. On the Cortex-M4F board the
-model's arena goes to .noinit (-DCNNC_ARENA_SECTION). It checks the ELF (an
-entry point at Reset_Handler, a vector table whose first words are the
-stack top and Reset_Handler, model_run in it, no double-precision helper
-called by the self-test or the model on the single-precision M4F), runs it
-in qemu-system-arm -icount shift=0 with a timeout, and requires exit status
+For each model, board (QEMU's mps2-an386, a Cortex-M4F, and mps2-an500, a
+Cortex-M7) and precision (float; int8: cnnc --quantize int8, calibrated on
+8 seeded samples uniform in [-1, 1), or for fashion the first 100 training
+images of Debian's dataset-fashion-mnist) it builds examples/firmware with
+BOARD=... PROGRAM=selftest PROFILE=1: cnnc writes model.c and the
+--emit-test program, which arm-none-eabi-gcc -O2 links with startup.c, the
+board's linker script, semihost.c, profile.c and newlib-nano's libm and
+libc. On the Cortex-M4F board the model's arena goes to .noinit
+(-DCNNC_ARENA_SECTION). It checks the ELF (an entry point at
+Reset_Handler, a vector table whose first words are the stack top and
+Reset_Handler, model_run in it, no double-precision helper called by the
+self-test or the model on the single-precision M4F), runs it in
+qemu-system-arm -icount shift=0 with a timeout, and requires exit status
 0, "all 3 vectors passed", every max |diff| printed and within 1e-5 of the
-largest expected output, and a stack high-water mark below the stack's
-size. It prints, per model and board: flash (code, weights and .data's
-initial values), RAM (.data, .bss, .noinit; the stack is apart), the stack
-from gcc -fcallgraph-info (the deepest call chain below model_run, with
-the library functions it calls, whose frames gcc cannot see) and measured
-(the whole program's high-water mark, startup and self-test included),
-instructions per inference (QEMU's icount through the board's 25 MHz timer:
-40 instructions per tick, so +-40) and the largest |diff|.
+largest expected output (0 for an int8 model whose self-test is exact: its
+output is the dequantized int8 result, which must equal the host's int8
+interpreter), model_run's measured stack <= model.h's MODEL_STACK_BYTES,
+and a stack high-water mark below the stack's size. It prints, per model,
+board and precision: flash (code, weights and .data's initial values), RAM
+(.data, .bss, .noinit; the stack is apart), the stack from gcc
+-fcallgraph-info (the deepest call chain below model_run, with the library
+functions it calls, whose frames gcc cannot see), measured for model_run
+(profile.c) and for the whole program, the header's bound, instructions
+per inference (QEMU's icount through the board's 25 MHz timer: 40
+instructions per tick, so +-40), instructions per multiply-accumulate
+(cnnc --summary's MACs) and the largest |diff|.
 
-A model listed in NOT_FITTING must fail to fit, with cnnc's budget error
-or ld's region overflow, and is reported as such; any other failure to fit
-is an error. Ends with "N passed, M failed"; exits 1 when M > 0.
+A model listed in NOT_FITTING[precision] must fail to fit, with cnnc's
+budget error or ld's region overflow, and is reported as such; any other
+failure to fit is an error. Ends with "N passed, M failed"; exits 1 when
+M > 0.
 
     firmware_test.py --cnnc build/compiler/cnnc --work /tmp/fw [--models a,b] [--boards b]
+                     [--precisions float,int8] [--fashion-data DIR]
 """
 
 import argparse
 import concurrent.futures
+import gzip
 import os
+import random
 import re
 import shutil
 import struct
@@ -53,8 +64,16 @@ MODELS = {
     "autoencoder": "tests/firmware/autoencoder.cnn",
     "fashion": "examples/fashion.cnn",
 }
-# 4.8 MB of float weights in 4 MB of flash: int8 weights will fit.
-NOT_FITTING = {"fashion"}
+# 4.8 MB of float weights in 4 MB of flash; its int8 weights (1.2 MB) fit.
+NOT_FITTING = {"float": {"fashion"}, "int8": set()}
+PRECISIONS = ["float", "int8"]
+# int8 calibration (docs/quantization.md): CAL_RANDOM deterministic samples
+# uniform in [-1, 1), the range of the self-test's inputs, for the models
+# with random weights; the first CAL_FASHION training images of Debian's
+# dataset-fashion-mnist for the trained fashion network (as the demo).
+CAL_RANDOM = 8
+CAL_FASHION = 100
+FASHION_DATA = "/usr/share/datasets/fashion-mnist"
 
 BOARDS = ["mps2-an386", "mps2-an500"]
 FLASH_BYTES = 4 << 20
@@ -165,12 +184,57 @@ def static_stack(ci_file, root="model_run"):
     return total, sorted(ext)
 
 
-def make_args(args, model, board, work):
+def write_npy(path, shape, values):
+    """A little-endian float32 .npy (format 1.0), without numpy."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % \
+        "".join("%d, " % n for n in shape)
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<%df" % len(values), *values))
+
+
+def fashion_images(data, count):
+    """The first count training images, as train.py normalizes them."""
+    path = os.path.join(data, "train-images-idx3-ubyte.gz")
+    if not os.path.exists(path):
+        raise Failure("%s is missing (Debian: dataset-fashion-mnist; --fashion-data DIR)" % path)
+    with gzip.open(path, "rb") as f:
+        raw = f.read(16 + count * 784)
+    # (float)pixel / 255.0f: one correctly rounded float32 division each
+    return [struct.unpack("<f", struct.pack("<f", b / 255.0))[0] for b in raw[16:]]
+
+
+def model_facts(args, model):
+    """The input's shape and the multiply-accumulates of one inference, from
+    cnnc --summary (conv2d and dense MACs, batchnorm one per element)."""
+    _, out = run([args.cnnc, os.path.join(SOURCE, MODELS[model]), "--summary"])
+    shape = re.search(r"^Input: \w+ \[([\d, ]+)\]$", out, re.M)
+    macs = re.search(r"^Total MACs: +([\d,]+)", out, re.M)
+    check(shape and macs, "cnnc --summary of %s gives its input and MACs:\n%s" % (model, out))
+    return [int(n) for n in shape.group(1).split(",")], int(macs.group(1).replace(",", ""))
+
+
+def calibration(args, model, shape, path):
+    """CAL.npy for --quantize int8: real images for fashion, else samples."""
+    size = 1
+    for n in shape:
+        size *= n
+    if model == "fashion":
+        write_npy(path, [CAL_FASHION] + shape, fashion_images(args.fashion_data, CAL_FASHION))
+        return
+    rng = random.Random(model)     # deterministic: seeded by the model's name
+    write_npy(path, [CAL_RANDOM] + shape, [rng.uniform(-1.0, 1.0) for _ in range(CAL_RANDOM * size)])
+
+
+def make_args(args, model, board, work, prec="float"):
+    quant = " --quantize int8 --calibrate %s" % os.path.join(args.work, model + "-cal.npy") \
+        if prec == "int8" else ""
     cmd = ["make", "-s", "-C", FIRMWARE, "BOARD=" + board, "PROGRAM=selftest", "PROFILE=1",
            "CNNC=" + os.path.abspath(args.cnnc), "MODEL=" + os.path.join(SOURCE, MODELS[model]),
            "BUILD=" + work, "TIMEOUT=%d" % QEMU_TIMEOUT,
-           "CNNC_FLAGS=--target %s --flash-budget %d --ram-budget %d"
-           % (args.target, FLASH_BYTES, RAM_BYTES - STACK_BYTES)]
+           "CNNC_FLAGS=--target %s --flash-budget %d --ram-budget %d%s"
+           % (args.target, FLASH_BYTES, RAM_BYTES - STACK_BYTES, quant)]
     if board in ARENA_SECTION:
         cmd.append("ARENA_SECTION=" + ARENA_SECTION[board])
     return cmd
@@ -182,9 +246,9 @@ def does_not_fit(out):
     return m.group(1) if m else None
 
 
-def build(args, model, board, work):
+def build(args, model, board, work, prec):
     """Builds the ELF; returns None, or why the model does not fit."""
-    code, out = run(make_args(args, model, board, work) + ["%s/selftest.elf" % work])
+    code, out = run(make_args(args, model, board, work, prec) + ["%s/selftest.elf" % work])
     if code != 0:
         why = does_not_fit(out)
         if why:
@@ -195,22 +259,29 @@ def build(args, model, board, work):
 
 def parse_run(out, status):
     diffs = re.findall(r"^vector \d+: ok \(max \|diff\| (\S*)\)$", out, re.M)
-    ticks = [int(t) for t in re.findall(r"^profile: model_run (\d+) ticks$", out, re.M)]
+    prof = re.findall(r"^profile: model_run (\d+) ticks, stack (\d+) bytes$", out, re.M)
+    ticks = [int(t) for t, _ in prof]
     stack = re.search(r"^startup: stack high-water mark (\d+) of (\d+) bytes", out, re.M)
     check(status == 0, "exit status %d (0 wanted)" % status)
     check(re.search(r"^model: all 3 vectors passed$", out, re.M), "the self-test passes")
     check(len(diffs) == 3 and all(diffs), "three non-empty max |diff|: %s" % diffs)
     check(len(ticks) == 3 and min(ticks) > 0, "model_run timed three times: %s" % ticks)
     check(stack and int(stack.group(1)) < int(stack.group(2)), "the stack did not overflow")
-    return [float(d) for d in diffs], max(ticks), int(stack.group(1))
+    return [float(d) for d in diffs], max(ticks), int(stack.group(1)), max(int(b) for _, b in prof)
 
 
-def test_one(args, model, board):
-    work = os.path.join(args.work, "%s-%s" % (model, board))
-    row = {"model": model, "board": board}
-    why = build(args, model, board, work)
-    if model in NOT_FITTING:
-        check(why, "%s was expected not to fit in float (update NOT_FITTING?)" % model)
+def header_stack_bytes(header):
+    m = re.search(r"^#define MODEL_STACK_BYTES (\d+)", open(header).read(), re.M)
+    check(m, "%s defines MODEL_STACK_BYTES" % header)
+    return int(m.group(1))
+
+
+def test_one(args, model, board, prec):
+    work = os.path.join(args.work, "%s-%s-%s" % (model, board, prec))
+    row = {"model": model, "board": board, "prec": prec}
+    why = build(args, model, board, work, prec)
+    if model in NOT_FITTING[prec]:
+        check(why, "%s was expected not to fit in %s (update NOT_FITTING?)" % (model, prec))
         row["fits"] = why
         return row
     check(not why, "does not fit: %s" % why)
@@ -226,30 +297,45 @@ def test_one(args, model, board):
         _, out = run(["arm-none-eabi-objdump", "-t", elf])
         check(re.search(r"\s%s\s+[0-9a-f]+ (?:\.hidden )?model_arena$" % re.escape(ARENA_SECTION[board]),
                         out, re.M), "model_arena is in %s (0x%x)" % (ARENA_SECTION[board], lo))
-    code, out = run(make_args(args, model, board, work) + ["run"], timeout=QEMU_TIMEOUT + 30)
+    code, out = run(make_args(args, model, board, work, prec) + ["run"], timeout=QEMU_TIMEOUT + 30)
     try:
-        diffs, ticks, stack = parse_run(out, code)
+        diffs, ticks, stack, run_stack = parse_run(out, code)
     except Failure as e:
         raise Failure("%s\n%s" % (e, out))
-    want = max(abs(v) for v in expected_outputs(os.path.join(work, "selftest.c")))
+    selftest = os.path.join(work, "selftest.c")
+    want = max(abs(v) for v in expected_outputs(selftest))
     rel = max(diffs) / max(want, 1e-30)
+    exact = "#define TOLERANCE 0.0f" in open(selftest).read()
+    if exact:           # int8 results: equal to the host's int8 interpreter
+        check(max(diffs) == 0, "int8: max |diff| %g, not 0" % max(diffs))
     check(rel <= TOLERANCE, "max |diff| %g is %.2g of max |expected| %g, over %g" %
           (max(diffs), rel, want, TOLERANCE))
+    bound = header_stack_bytes(os.path.join(work, "model.h"))
+    check(run_stack <= bound, "model_run used %d bytes of stack, over model.h's "
+          "MODEL_STACK_BYTES %d" % (run_stack, bound))
     row.update(
         flash=sum(sec.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".data")),
         ram=sum(sec.get(s, 0) for s in (".data", ".bss", ".noinit")),
         stack_static=static_stack(os.path.join(work, "model.ci")), stack=stack,
-        instructions=ticks * INSTRUCTIONS_PER_TICK, diff=max(diffs))
+        run_stack=run_stack, bound=bound, instructions=ticks * INSTRUCTIONS_PER_TICK,
+        per_mac=ticks * INSTRUCTIONS_PER_TICK / max(args.macs[model], 1), diff=max(diffs))
     return row
+
+
+HEADER = "%-13s %-11s %-5s %10s %9s %7s %6s %6s %9s %13s %7s %9s" % (
+    "model", "board", "prec", "flash B", "RAM B", "stack", "run hw", "bound", "stack hw",
+    "instr/run", "ins/MAC", "max|diff|")
 
 
 def format_row(r):
     if "fits" in r:
-        return "%-13s %-11s does not fit, as expected (float weights): %s" % (r["model"], r["board"], r["fits"])
+        return "%-13s %-11s %-5s does not fit, as expected (%s weights): %s" % (
+            r["model"], r["board"], r["prec"], r["prec"], r["fits"])
     static, ext = r["stack_static"]
-    return "%-13s %-11s %10d %9d %7s %9d %13s %9g" % (
-        r["model"], r["board"], r["flash"], r["ram"], "%d%s" % (static, "+" if ext else ""),
-        r["stack"], "{:,}".format(r["instructions"]), r["diff"])
+    return "%-13s %-11s %-5s %10d %9d %7s %6d %6d %9d %13s %7.2f %9g" % (
+        r["model"], r["board"], r["prec"], r["flash"], r["ram"],
+        "%d%s" % (static, "+" if ext else ""), r["run_stack"], r["bound"], r["stack"],
+        "{:,}".format(r["instructions"]), r["per_mac"], r["diff"])
 
 
 def main():
@@ -259,6 +345,9 @@ def main():
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--precisions", default=",".join(PRECISIONS))
+    ap.add_argument("--fashion-data", default=FASHION_DATA,
+                    help="the Fashion-MNIST idx files (calibration of fashion in int8)")
     ap.add_argument("--target", default="cortex-m",
                     help="cnnc --target for the firmware (docs/targets.md)")
     args = ap.parse_args()
@@ -273,20 +362,31 @@ def main():
     for m in models:
         if m not in MODELS:
             sys.exit("firmware_test: unknown model %s (known: %s)" % (m, " ".join(MODELS)))
-    jobs = [(m, b) for m in models for b in args.boards.split(",")]
+    precs = [p for p in args.precisions.split(",") if p]
+    for p in precs:
+        if p not in PRECISIONS:
+            sys.exit("firmware_test: unknown precision %s (known: %s)" % (p, " ".join(PRECISIONS)))
     start = time.time()
+    args.macs = {}
+    for m in models:
+        shape, args.macs[m] = model_facts(args, m)
+        if "int8" in precs:
+            calibration(args, m, shape, os.path.join(args.work, m + "-cal.npy"))
+    # the slowest first (fashion's int8 calibration and emulation), so that
+    # two workers finish together
+    jobs = [(m, b, p) for p in precs for m in models for b in args.boards.split(",")]
+    order = sorted(jobs, key=lambda j: -args.macs[j[0]])
     results, failed = {}, []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(test_one, args, m, b): (m, b) for m, b in jobs}
+        futures = {pool.submit(test_one, args, m, b, p): (m, b, p) for m, b, p in order}
         for f in concurrent.futures.as_completed(futures):
-            m, b = futures[f]
+            m, b, p = futures[f]
             try:
-                results[(m, b)] = f.result()
+                results[(m, b, p)] = f.result()
             except Exception as e:      # any error fails its model, loudly
-                failed.append((m, b))
-                print("FAILED %s on %s: %s" % (m, b, e), flush=True)
-    print("%-13s %-11s %10s %9s %7s %9s %13s %9s" % ("model", "board", "flash B", "RAM B",
-                                                    "stack", "stack hw", "instr/run", "max|diff|"))
+                failed.append((m, b, p))
+                print("FAILED %s on %s (%s): %s" % (m, b, p, e), flush=True)
+    print(HEADER)
     externals = set()
     for key in jobs:
         if key in results:
@@ -294,9 +394,11 @@ def main():
             externals.update(results[key].get("stack_static", (0, []))[1])
     print("flash: code + weights + .data's values; RAM: .data + .bss + .noinit (the %d KB stack "
           "apart);\nstack: gcc -fcallgraph-info, deepest chain below model_run (+: and the frames of "
-          "%s);\nstack hw: measured high-water mark of the whole self-test; instr/run: QEMU icount, "
-          "+-%d." % (STACK_BYTES >> 10, ", ".join(sorted(externals)) or "library calls",
-                     INSTRUCTIONS_PER_TICK))
+          "%s);\nrun hw: measured stack of model_run (profile.c), <= bound, model.h's "
+          "MODEL_STACK_BYTES;\nstack hw: measured high-water mark of the whole self-test; instr/run: "
+          "QEMU icount, +-%d;\nins/MAC: instr/run over the model's multiply-accumulates (cnnc "
+          "--summary); int8: max|diff| 0 wanted." % (STACK_BYTES >> 10, ", ".join(sorted(externals))
+                                                    or "library calls", INSTRUCTIONS_PER_TICK))
     print("firmware-test: %.0f s" % (time.time() - start))
     print("%d passed, %d failed" % (len(results), len(failed)))
     sys.exit(1 if failed else 0)

@@ -13,7 +13,13 @@ on an arena of exactly ARENA_BYTES) and into an int8 harness that feeds
 <prefix>_run_int8 the input quantized with the header's INPUT_SCALE and
 INPUT_ZERO_POINT and checks it against <prefix>_run; all outputs must EQUAL
 `cnnc run --interp --quantize int8 --calibrate CAL.npy` (max |diff| 0, not
-a tolerance), and so must `cnnc run` (the JIT). Also: the int8 Fashion-MNIST
+a tolerance), and so must `cnnc run` (the JIT). The examples and every 4th
+random model also get `--emit-test`: the self-test program, built with gcc
+(and -DCNNC_TRACE, the float layers' checksums), must pass its 3 vectors
+with max |diff| 0 when the model ends in a dequantize (the int8 results
+equal; a float tail such as softmax keeps the float self-test's 1e-4), and
+must FAIL, naming tolerance 0, when one expected output is moved by one
+float step. Also: the int8 Fashion-MNIST
 network against its float self on 300 test images (calibrated on 100
 training images), and every bad --quantize / --calibrate input: exit status,
 exact message, no output file.
@@ -111,7 +117,7 @@ def calibration(m, seed, flat):
 
 class Stats:
     def __init__(self):
-        self.models = self.builds = self.int8_ops = 0
+        self.models = self.builds = self.int8_ops = self.selftests = self.exact_selftests = 0
         self.max_diff = 0.0
 
 
@@ -133,7 +139,43 @@ def check_int8_entry(d, facts, x):
     cnnctest.check_run([exe, xin])
 
 
-def check_model(args, d, model_path, m, seed, stats, flat=False, opt_flags=("-O2",)):
+def check_selftest(args, d, model_path, q, negative=False):
+    """--emit-test on the quantized model: built with gcc (traced), it passes
+    exactly; with one expected value moved by an ulp it fails (negative)."""
+    out_c, test_c = os.path.join(d, "st.c"), os.path.join(d, "st_test.c")
+    cnnctest.check_run([args.cnnc, model_path, "-o", out_c, "--name", "st", "--emit-test", test_c] + q)
+    text = open(test_c).read()
+    exact = "#define TOLERANCE 0.0f" in text
+    exe = os.path.join(d, "st_test")
+    cnnctest.check_run([args.gcc, "-std=c99", "-O1", "-ffp-contract=off", "-DCNNC_TRACE", "-Wall",
+                        "-Wextra", "-I", d, test_c, out_c, "-o", exe, "-lm"], timeout=300)
+    p = cnnctest.check_run([exe])
+    diffs = re.findall(r"^vector \d: ok \(max \|diff\| (\S+)\)$", p.stdout, re.M)
+    if len(diffs) != 3 or "st: all 3 vectors passed" not in p.stdout:
+        raise ToolError("self-test did not pass:\n" + p.stdout[:2000])
+    if exact and diffs != ["0", "0", "0"]:
+        raise ToolError("exact self-test with max |diff| %s" % diffs)
+    if not negative:
+        return exact
+    for flags in ([], ["-DCNNC_TRACE"]):     # warning-free, as the float self-test
+        cnnctest.check_run(["clang", "-std=c99", "-Weverything", "-Werror", "-c", test_c, "-o",
+                            os.path.join(d, "st_test.o")] + flags)
+    if not exact:
+        raise ToolError("%s: expected an exact (int8-output) self-test" % model_path)
+    m = re.search(r"\} expected = \{\{\n0x([0-9a-f]{8})", text)
+    bad = text[:m.start(1)] + "%08x" % (int(m.group(1), 16) ^ 1) + text[m.end(1):]
+    with open(test_c, "w") as f:
+        f.write(bad)
+    cnnctest.check_run([args.gcc, "-std=c99", "-O1", "-ffp-contract=off", "-I", d, test_c, out_c,
+                        "-o", exe, "-lm"], timeout=300)
+    p = cnnctest.run([exe])
+    if p.returncode != 1 or not re.search(r"^vector 0: FAILED: output\[0\] = \S+, expected \S+ "
+                                          r"\(tolerance 0, int8\)$", p.stdout, re.M):
+        raise ToolError("a one-ulp change did not fail the exact self-test:\n" + p.stdout[:2000])
+    return exact
+
+
+def check_model(args, d, model_path, m, seed, stats, flat=False, opt_flags=("-O2",), selftest=False):
     """One model: compile quantized, build gcc and tcc, run, compare exactly."""
     cal, x = calibration(m, seed, flat)
     cal_path = os.path.join(d, "cal.npy")
@@ -168,6 +210,10 @@ def check_model(args, d, model_path, m, seed, stats, flat=False, opt_flags=("-O2
         else:
             stats.max_diff = max(stats.max_diff, float(np.max(np.abs(y - ref))) if y.size else 0.0)
     check_int8_entry(d, facts, x)
+    if selftest:
+        stats.selftests += 1
+        stats.exact_selftests += check_selftest(args, d, model_path, q,
+                                                negative=os.path.basename(model_path) == "tiny.cnn")
     stats.models += 1
     if problems:
         raise ToolError("\n".join(problems))
@@ -180,7 +226,7 @@ def case_random(args, stats):
         text = genmodels.generate(seed, int8_options(seed))
         try:
             path, m, _ = cnnctest.prepare(text, d, seed)
-            check_model(args, d, path, m, seed, stats, flat=seed % 3 == 2)
+            check_model(args, d, path, m, seed, stats, flat=seed % 3 == 2, selftest=seed % 4 == 1)
         except ToolError as e:
             failed += 1
             print("FAIL seed %d:\n%s\n--- model ---\n%s" % (seed, e, text))
@@ -196,7 +242,7 @@ def case_examples(args, stats):
         model_path = os.path.join(args.examples, path)
         try:
             m = cnnref.parse(open(model_path).read())
-            check_model(args, d, model_path, m, 100 + i, stats, opt_flags=("-O1",))
+            check_model(args, d, model_path, m, 100 + i, stats, opt_flags=("-O1",), selftest=True)
             print("PASS example %s" % path)
         except ToolError as e:
             failed += 1
@@ -280,7 +326,7 @@ def expect_error(args, d, argv, status, message):
     if p.returncode != status or message not in p.stderr:
         raise ToolError("%s: exit %d, stderr %r; expected exit %d and %r"
                         % (" ".join(argv), p.returncode, p.stderr, status, message))
-    for f in (out_c, out_c[:-2] + ".h"):
+    for f in (out_c, out_c[:-2] + ".h", os.path.join(d, "bad_test.c")):
         if os.path.exists(f):
             raise ToolError("%s left %s behind" % (" ".join(argv), f))
 
@@ -304,7 +350,18 @@ def case_errors(args, stats):
     with open(garbage, "w") as f:
         f.write("not numpy\n")
     missing = os.path.join(d, "missing.npy")
+    batched = os.path.join(d, "batched.cnn")
+    with open(batched, "w") as f:
+        f.write("model b {\n    input x[2, 3, 8, 8];\n    weights random(seed=1);\n"
+                "    conv2d(filters=4, kernel=3);\n}\n")
+    test_c = ["--emit-test", os.path.join(d, "bad_test.c")]
     cases = [
+        ([batched] + out + quant_args(good), 1,
+         batched + ": error: --quantize: a model with a batch cannot be quantized"),
+        ([batched] + out + test_c + quant_args(good), 1,
+         batched + ": error: --quantize: a model with a batch cannot be quantized"),
+        ([model] + out + test_c + quant_args(good) + ["--weights", "file"], 2,
+         "cnnc: --quantize int8 stores weights as bytes only: not with --weights hex or file"),
         ([model] + out + quant_args(missing), 1,
          missing + ": error: cannot read the calibration data: cannot open: No such file or directory"),
         ([model] + out + quant_args(garbage), 1,
@@ -369,8 +426,10 @@ def main():
             print("FAIL %s: %s" % (case.__name__, e))
         print("%s %s (%.1f s)" % ("PASS" if n == 0 else "FAIL", case.__name__, time.time() - t0))
         failed += n
-    print("int8: %d models (%d int8 op functions), %d builds, max |C - interp| = %g, %d failed"
-          % (stats.models, stats.int8_ops, stats.builds, stats.max_diff, failed))
+    print("int8: %d models (%d int8 op functions), %d builds, max |C - interp| = %g, "
+          "%d self-tests (%d exact), %d failed"
+          % (stats.models, stats.int8_ops, stats.builds, stats.max_diff, stats.selftests,
+             stats.exact_selftests, failed))
     return 1 if failed or stats.models == 0 else 0
 
 
