@@ -529,6 +529,11 @@ static void emit_kernel_comment(Emitter *E, const Op *op)
     }
     if (op->inplace > 0 && op->variant != KV_VIEW)
         buf_printf(b, " *   in place: the output overwrites input %d\n", op->inplace - 1);
+    if (emit_concat_is_view(E->g, op))
+        buf_puts(b, " *   kernel: a view: its inputs' producers wrote them into it: no code\n");
+    if (E->g->t[op->out].slice_of > 0)
+        buf_printf(b, " *   writes its output into its slice of t%d, at element %lld\n",
+                   E->g->t[op->out].slice_of - 1, E->g->t[op->out].slice_at);
 }
 
 static void emit_op_comment(Emitter *E, int i)
@@ -607,7 +612,8 @@ static void emit_op_signature(Emitter *E, int i)
 
 static int is_view(const Emitter *E, const Op *op)
 {
-    return op->variant == KV_VIEW && emit_kernel_usable(E->g, op);
+    return (op->variant == KV_VIEW && emit_kernel_usable(E->g, op)) ||
+           emit_concat_is_view(E->g, op);
 }
 
 static void emit_op_function(Emitter *E, int i)
@@ -724,6 +730,11 @@ static void emit_arena_pointers(Emitter *E)
 static void emit_op_call(Emitter *E, int i)
 {
     const Op *op = &E->g->ops[i];
+    if (is_view(E, op) && op->kind == OP_CONCAT) {
+        buf_printf(E->c, "    /* op %d: t%d holds its inputs, written into it by their producers */\n",
+                   i, op->out);
+        return;
+    }
     if (is_view(E, op)) {
         buf_printf(E->c, "    /* op %d: t%d is t%d, seen as %s */\n", i, op->out, op->in[0],
                    shape_str(E->ctx->arena, &E->g->t[op->out].shape));

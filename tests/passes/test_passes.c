@@ -133,7 +133,8 @@ typedef struct Step {
 
 static const Step steps[] = {
     { "fold_bn", fold_bn_run }, { "fuse", fuse_run }, { "pack", pack_run },
-    { "pad", pad_run },         { "inplace", inplace_run }, { "plan", plan_run },
+    { "pad", pad_run },         { "concat_view", concat_view_run },
+    { "inplace", inplace_run }, { "plan", plan_run },
 };
 
 static int check_model(const char *path)
