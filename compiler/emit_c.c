@@ -731,8 +731,8 @@ static void emit_op_call(Emitter *E, int i)
 {
     const Op *op = &E->g->ops[i];
     if (is_view(E, op) && op->kind == OP_CONCAT) {
-        buf_printf(E->c, "    /* op %d: t%d holds its inputs, written into it by their producers */\n",
-                   i, op->out);
+        buf_printf(E->c, "    (void)%s; /* op %d: its inputs' producers wrote them into it */\n",
+                   tensor_ptr(E, op->out), i);
         return;
     }
     if (is_view(E, op)) {

@@ -502,10 +502,11 @@ static void emit_concat(Emitter *E, const Op *op)
     long long at = 0;
     for (int k = 0; k < op->nin; k++) {
         const long long n = E->g->t[op->in[k]].numel;
+        const char *in = op->nin > 1 ? arena_printf(E->ctx->arena, "in%d", k) : "in";
         if (concat_slice_done(E->g, op, k, at))
-            emit_line(E, "/* in%d: written into out + %lld by its producer */", k, at);
+            emit_line(E, "(void)%s; /* written into out + %lld by its producer */", in, at);
         else
-            emit_map(E, &op->act, arena_printf(E->ctx->arena, "in%d", k), at, n);
+            emit_map(E, &op->act, in, at, n);
         at += n;
     }
 }

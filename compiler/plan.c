@@ -237,46 +237,82 @@ static void plan_place(Ctx *ctx, Graph *g)
     g->arena_floats = peak;
 }
 
-/* Sets (on) or clears the slices of concat op i's output to was[] (its
- * inputs' slice_of before); returns how many it has. */
-static int concat_slices(Graph *g, int i, int on, const int *was)
+/* Concat op i's slices as in was[] (its inputs' slice_of before; NULL:
+ * none). Inputs that are slices of other concats keep theirs. */
+static void concat_set_slices(Graph *g, int i, const int *was)
 {
     const Op *op = &g->ops[i];
-    int n = 0;
     for (int k = 0; k < op->nin; k++) {
         Tensor *x = &g->t[op->in[k]];
-        if (was[k] == 1 + op->out) {
-            x->slice_of = on ? was[k] : 0;
-            n++;
-        }
+        if (!was && x->slice_of == 1 + op->out)
+            x->slice_of = 0;
+        else if (was && was[k] == 1 + op->out)
+            x->slice_of = was[k];
     }
-    return n;
+}
+
+/* Per input of every op, its slice_of (ops with fewer inputs than the
+ * most: unused), so that plans without some slices can be tried. */
+static int *slices_save(Ctx *ctx, const Graph *g, int *width)
+{
+    int w = 1;
+    for (int i = 0; i < g->nops; i++)
+        w = g->ops[i].nin > w ? g->ops[i].nin : w;
+    int *was = arena_alloc(ctx->arena, (size_t)(g->nops ? g->nops : 1) * (size_t)w * sizeof *was);
+    for (int i = 0; i < g->nops; i++)
+        for (int k = 0; k < g->ops[i].nin; k++)
+            was[(size_t)i * (size_t)w + (size_t)k] = g->t[g->ops[i].in[k]].slice_of;
+    *width = w;
+    return was;
+}
+
+static int concat_has_slices(const Graph *g, int i)
+{
+    const Op *op = &g->ops[i];
+    for (int k = 0; op->kind == OP_CONCAT && k < op->nin; k++)
+        if (g->t[op->in[k]].slice_of == 1 + op->out)
+            return 1;
+    return 0;
 }
 
 /* A slice holds its concat output's storage from the slice's producer on,
  * so slices can also make an arena larger (DenseNet: a block's output held
  * from the block's first layer). Concat by concat, last first, the plan
- * drops a concat's slices when the arena is smaller without them. Dropping
- * is always safe: inplace.c chose in-place ops with the slices' larger
- * storages, whose last readers are at least as late. */
+ * drops a concat's slices when the arena is smaller without them, and at
+ * the end drops all of them if that is smaller still: the arena never
+ * grows for them. Dropping is always safe: inplace.c chose in-place ops
+ * with the slices' larger storages, whose last readers are at least as
+ * late. */
 static void plan_drop_costly_slices(Ctx *ctx, Graph *g)
 {
-    int *was = arena_alloc(ctx->arena, (size_t)LIMIT_SOURCES * sizeof *was);
+    int w, n = 0;
+    const int *was = slices_save(ctx, g, &w);
     for (int i = g->nops - 1; i >= 0; i--) {
-        const Op *op = &g->ops[i];
-        if (op->kind != OP_CONCAT || op->nin > LIMIT_SOURCES)
+        if (!concat_has_slices(g, i))
             continue;
-        for (int k = 0; k < op->nin; k++)
-            was[k] = g->t[op->in[k]].slice_of;
         const long long with = g->arena_floats;
-        if (concat_slices(g, i, 0, was) == 0)
-            continue;
+        concat_set_slices(g, i, NULL);
         plan_place(ctx, g);
         if (g->arena_floats >= with) {
-            concat_slices(g, i, 1, was);
+            concat_set_slices(g, i, was + (size_t)i * (size_t)w);
             plan_place(ctx, g);
+            n++;
         }
     }
+    if (n == 0)
+        return;
+    const long long with = g->arena_floats;
+    was = slices_save(ctx, g, &w);
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].kind == OP_CONCAT)
+            concat_set_slices(g, i, NULL);
+    plan_place(ctx, g);
+    if (g->arena_floats < with)
+        return;
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].kind == OP_CONCAT)
+            concat_set_slices(g, i, was + (size_t)i * (size_t)w);
+    plan_place(ctx, g);
 }
 
 void plan_run(Ctx *ctx, Graph *g)
