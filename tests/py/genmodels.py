@@ -425,7 +425,7 @@ class Gen:
             return None
         if self.chance(0.2):
             branches.append(self.pick(branches))
-        if self.chance(0.2):
+        if len(branches) < 2 or self.chance(0.2):
             branches.append(x)
         self.r.shuffle(branches)
         plane = _prod(shape[1:])
