@@ -97,21 +97,21 @@ Lin lin_add(Lin l, const char *var, long long coef)
     return l;
 }
 
+/* Built in the arena alone: a malloc'ed Buf would leak when the arena's
+ * memory limit ends the compilation inside (cnnc_options.memory_limit). */
 const char *lin_expr(Emitter *E, Lin l)
 {
-    Buf b;
-    buf_init(&b);
+    Arena *a = E->ctx->arena;
+    const char *s = "";
     for (int i = 0; i < l.n; i++) {
-        buf_printf(&b, "%s%s", i ? " + " : "", l.var[i]);
+        s = arena_printf(a, "%s%s%s", s, i ? " + " : "", l.var[i]);
         if (l.coef[i] != 1)
-            buf_printf(&b, " * %lld", l.coef[i]);
+            s = arena_printf(a, "%s * %lld", s, l.coef[i]);
     }
     if (l.n == 0)
-        buf_printf(&b, "%lld", l.k);
+        s = arena_printf(a, "%lld", l.k);
     else if (l.k != 0)
-        buf_printf(&b, " %c %lld", l.k > 0 ? '+' : '-', l.k > 0 ? l.k : -l.k);
-    const char *s = arena_strndup(E->ctx->arena, b.data, b.len);
-    buf_free(&b);
+        s = arena_printf(a, "%s %c %lld", s, l.k > 0 ? '+' : '-', l.k > 0 ? l.k : -l.k);
     return s;
 }
 
