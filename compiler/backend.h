@@ -113,6 +113,9 @@ typedef struct ConvNest {
 void conv_nest_open(Emitter *E, const Op *op, const ConvNestKind *kind, ConvNest *n);
 const char *conv_nest_taps_close(Emitter *E, ConvNest *n);
 void conv_nest_close(Emitter *E, ConvNest *n);
+/* A concat whose inputs all are slices of its output, already written
+ * there (concat_view.c, placed so by plan.c): no code. */
+int emit_concat_is_view(const Graph *g, const Op *op);
 
 /* ---- emit_int8.c: the int8 ops of a quantized graph ---- */
 /* The C type of a tensor's elements: "float", "int8_t", "int32_t". */

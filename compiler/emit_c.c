@@ -97,21 +97,21 @@ Lin lin_add(Lin l, const char *var, long long coef)
     return l;
 }
 
+/* Built in the arena alone: a malloc'ed Buf would leak when the arena's
+ * memory limit ends the compilation inside (cnnc_options.memory_limit). */
 const char *lin_expr(Emitter *E, Lin l)
 {
-    Buf b;
-    buf_init(&b);
+    Arena *a = E->ctx->arena;
+    const char *s = "";
     for (int i = 0; i < l.n; i++) {
-        buf_printf(&b, "%s%s", i ? " + " : "", l.var[i]);
+        s = arena_printf(a, "%s%s%s", s, i ? " + " : "", l.var[i]);
         if (l.coef[i] != 1)
-            buf_printf(&b, " * %lld", l.coef[i]);
+            s = arena_printf(a, "%s * %lld", s, l.coef[i]);
     }
     if (l.n == 0)
-        buf_printf(&b, "%lld", l.k);
+        s = arena_printf(a, "%lld", l.k);
     else if (l.k != 0)
-        buf_printf(&b, " %c %lld", l.k > 0 ? '+' : '-', l.k > 0 ? l.k : -l.k);
-    const char *s = arena_strndup(E->ctx->arena, b.data, b.len);
-    buf_free(&b);
+        s = arena_printf(a, "%s %c %lld", s, l.k > 0 ? '+' : '-', l.k > 0 ? l.k : -l.k);
     return s;
 }
 
@@ -529,6 +529,11 @@ static void emit_kernel_comment(Emitter *E, const Op *op)
     }
     if (op->inplace > 0 && op->variant != KV_VIEW)
         buf_printf(b, " *   in place: the output overwrites input %d\n", op->inplace - 1);
+    if (emit_concat_is_view(E->g, op))
+        buf_puts(b, " *   kernel: a view: its inputs' producers wrote them into it: no code\n");
+    if (E->g->t[op->out].slice_of > 0)
+        buf_printf(b, " *   writes its output into its slice of t%d, at element %lld\n",
+                   E->g->t[op->out].slice_of - 1, E->g->t[op->out].slice_at);
 }
 
 static void emit_op_comment(Emitter *E, int i)
@@ -607,7 +612,8 @@ static void emit_op_signature(Emitter *E, int i)
 
 static int is_view(const Emitter *E, const Op *op)
 {
-    return op->variant == KV_VIEW && emit_kernel_usable(E->g, op);
+    return (op->variant == KV_VIEW && emit_kernel_usable(E->g, op)) ||
+           emit_concat_is_view(E->g, op);
 }
 
 static void emit_op_function(Emitter *E, int i)
@@ -724,6 +730,11 @@ static void emit_arena_pointers(Emitter *E)
 static void emit_op_call(Emitter *E, int i)
 {
     const Op *op = &E->g->ops[i];
+    if (is_view(E, op) && op->kind == OP_CONCAT) {
+        buf_printf(E->c, "    (void)%s; /* op %d: its inputs' producers wrote them into it */\n",
+                   tensor_ptr(E, op->out), i);
+        return;
+    }
     if (is_view(E, op)) {
         buf_printf(E->c, "    /* op %d: t%d is t%d, seen as %s */\n", i, op->out, op->in[0],
                    shape_str(E->ctx->arena, &E->g->t[op->out].shape));

@@ -475,12 +475,38 @@ static void emit_add(Emitter *E, const Op *op)
     emit_loop_close(E, i);
 }
 
+/* Input k of concat op, at element at of its output, is already there:
+ * its producer wrote it into its slice (concat_view.c) and the plan put it
+ * there. The concat copies the other inputs only. */
+static int concat_slice_done(const Graph *g, const Op *op, int k, long long at)
+{
+    const Tensor *x = &g->t[op->in[k]], *y = &g->t[op->out];
+    return x->slice_of == 1 + op->out && x->slice_at == at && op->act.kind == ACT_NONE &&
+           x->role == TR_ACT && y->role == TR_ACT && y->offset >= 0 &&
+           x->offset == y->offset + at;
+}
+
+int emit_concat_is_view(const Graph *g, const Op *op)
+{
+    long long at = 0;
+    if (op->kind != OP_CONCAT)
+        return 0;
+    for (int k = 0; k < op->nin; at += g->t[op->in[k]].numel, k++)
+        if (!concat_slice_done(g, op, k, at))
+            return 0;
+    return 1;
+}
+
 static void emit_concat(Emitter *E, const Op *op)
 {
     long long at = 0;
     for (int k = 0; k < op->nin; k++) {
         const long long n = E->g->t[op->in[k]].numel;
-        emit_map(E, &op->act, arena_printf(E->ctx->arena, "in%d", k), at, n);
+        const char *in = op->nin > 1 ? arena_printf(E->ctx->arena, "in%d", k) : "in";
+        if (concat_slice_done(E->g, op, k, at))
+            emit_line(E, "(void)%s; /* written into out + %lld by its producer */", in, at);
+        else
+            emit_map(E, &op->act, in, at, n);
         at += n;
     }
 }

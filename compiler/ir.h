@@ -37,6 +37,10 @@ typedef struct Tensor {
     int pinned;            /* the int8 image of the input or the output: the
                               int8 entry point binds it to the caller's buffer,
                               so it shares no storage (inplace.c) */
+    int slice_of;          /* 1 + the id of the concat output whose storage
+                              holds this tensor (concat_view.c): its producer
+                              writes straight into its slice there; 0: none */
+    long long slice_at;    /* with slice_of: its first element's index there */
     int producer;          /* op index, -1 for input and weights */
     int first_op, last_op; /* liveness, set by plan.c */
     long long offset;      /* TR_ACT: offset in the arena, in floats; -1 unplanned */

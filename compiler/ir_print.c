@@ -58,6 +58,8 @@ static void print_tensor(Buf *b, const Graph *g, int id)
         buf_printf(b, " %s", dtype_name(t->dtype));
     if (t->dtype == DT_I8 && t->role != TR_WEIGHT)
         buf_printf(b, " scale=%.9g zero=%d", (double)t->qscale, t->qzero);
+    if (t->slice_of > 0)
+        buf_printf(b, " slice=t%d+%lld", t->slice_of - 1, t->slice_at);
     if (t->offset >= 0)
         buf_printf(b, " @%lld", t->offset);
     if (t->first_op >= 0)
@@ -141,6 +143,37 @@ static void print_loc(Buf *b, Loc loc)
         buf_printf(b, "  # %d:%d", loc.line, loc.col);
 }
 
+/* Whether input k of op, at element at of its output, is a slice of it
+ * (concat_view.c: its producer writes it there). */
+static int is_slice(const Graph *g, const Op *op, int k, long long at)
+{
+    const Tensor *x = &g->t[op->in[k]];
+    return op->kind == OP_CONCAT && x->slice_of == 1 + op->out && x->slice_at == at;
+}
+
+/* A concat's inputs that are slices of its output: " variant=view" when
+ * all are (no code), else " views=in0,in2". */
+static void print_slices(Buf *b, const Graph *g, const Op *op)
+{
+    long long at = 0;
+    int n = 0;
+    for (int k = 0; k < op->nin; at += g->t[op->in[k]].numel, k++)
+        n += is_slice(g, op, k, at);
+    if (n == 0)
+        return;
+    if (n == op->nin) {
+        buf_puts(b, " variant=view");
+        return;
+    }
+    const char *sep = " views=";
+    at = 0;
+    for (int k = 0; k < op->nin; at += g->t[op->in[k]].numel, k++)
+        if (is_slice(g, op, k, at)) {
+            buf_printf(b, "%sin%d", sep, k);
+            sep = ",";
+        }
+}
+
 /* "op1 conv2 = conv2d t3 -> t6 w=t4 b=t5 kernel=... act=relu  # 10:5" and
  * a "fused NAME" line per statement merged into it. */
 static void print_op(Buf *b, const Graph *g, int i)
@@ -163,6 +196,7 @@ static void print_op(Buf *b, const Graph *g, int i)
     if (op->kind > OP_DEQUANTIZE)
         buf_printf(b, " clamp=[%d, %d]", op->qlo, op->qhi);
     print_variant(b, op);
+    print_slices(b, g, op);
     if (op->inplace)
         buf_printf(b, " inplace=in%d", op->inplace - 1);
     print_loc(b, op->loc);

@@ -9,6 +9,7 @@
  *   quantize   int8 ops from calibration ranges          (with --quantize int8)
  *   pack       choose kernels, re-pack conv/dense weights for them (unless -O0)
  *   pad        explicit zero padding before fast convs             (unless -O0)
+ *   concat_view concat inputs written into their slices of its output (unless -O0)
  *   inplace    flatten as a view, elementwise ops in place         (unless -O0)
  *   plan       liveness and arena offsets for activations          (always)
  */
@@ -17,6 +18,7 @@
 enum {
     IRP_TOPO = 1, IRP_DEAD_FREE = 2, IRP_FUSED = 4, IRP_PLANNED = 8,
     IRP_BN_FOLDED = 16, IRP_KERNELS = 32, IRP_PADDED = 64, IRP_INPLACE = 128,
+    IRP_SLICES = 256,
 };
 
 typedef struct Pass {
@@ -30,16 +32,19 @@ typedef struct Pass {
 
 static void dce_run(Ctx *ctx, Graph *g);
 
-/* inplace must come after every pass that adds ops: it decides which
- * storage an op may overwrite, and breaks nothing but the plan. */
+/* concat_view and inplace must come after every pass that adds ops: they
+ * decide which storage an op writes or may overwrite, and break nothing but
+ * the plan. inplace respects concat_view's slices. */
 static const Pass passes[] = {
     { "dce", IRP_TOPO, IRP_DEAD_FREE, 0, 0, dce_run, 0 },
     { "fold_bn", IRP_TOPO | IRP_DEAD_FREE, IRP_BN_FOLDED, IRP_PLANNED, 1, fold_bn_run, 1 },
     { "fuse", IRP_TOPO | IRP_DEAD_FREE, IRP_FUSED, IRP_PLANNED, 1, fuse_run, 1 },
     { "quantize", IRP_TOPO | IRP_DEAD_FREE, 0, IRP_PLANNED, 0, quantize_run, 0 },
     { "pack", IRP_TOPO | IRP_DEAD_FREE | IRP_FUSED, IRP_KERNELS, IRP_PLANNED, 1, pack_run, 0 },
-    { "pad", IRP_TOPO | IRP_DEAD_FREE | IRP_KERNELS, IRP_PADDED, IRP_PLANNED | IRP_INPLACE, 1,
-      pad_run, 0 },
+    { "pad", IRP_TOPO | IRP_DEAD_FREE | IRP_KERNELS, IRP_PADDED,
+      IRP_PLANNED | IRP_INPLACE | IRP_SLICES, 1, pad_run, 0 },
+    { "concat_view", IRP_TOPO | IRP_DEAD_FREE | IRP_PADDED, IRP_SLICES, IRP_PLANNED, 1,
+      concat_view_run, 0 },
     { "inplace", IRP_TOPO | IRP_DEAD_FREE | IRP_KERNELS | IRP_PADDED, IRP_INPLACE, IRP_PLANNED,
       1, inplace_run, 0 },
     { "plan", IRP_TOPO | IRP_DEAD_FREE, IRP_PLANNED, 0, 0, plan_run, 0 },

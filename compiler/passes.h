@@ -1,6 +1,6 @@
 /* passes.h: the optimizer and planner: pass.c runs the passes of
- * fold_bn.c, fuse.c, pack.c, pad.c, inplace.c and plan.c in order, checking
- * each one's contract (docs/passes.md). Sees the IR only. */
+ * fold_bn.c, fuse.c, pack.c, pad.c, concat_view.c, inplace.c and plan.c in
+ * order, checking each one's contract (docs/passes.md). Sees the IR only. */
 #ifndef CNNC_PASSES_H
 #define CNNC_PASSES_H
 
@@ -65,6 +65,7 @@ void fuse_run(Ctx *ctx, Graph *g);    /* fuse.c */
 void fold_bn_run(Ctx *ctx, Graph *g); /* fold_bn.c */
 void pack_run(Ctx *ctx, Graph *g);    /* pack.c */
 void pad_run(Ctx *ctx, Graph *g);     /* pad.c */
+void concat_view_run(Ctx *ctx, Graph *g); /* concat_view.c */
 void inplace_run(Ctx *ctx, Graph *g); /* inplace.c */
 void plan_run(Ctx *ctx, Graph *g);    /* plan.c */
 /* quantize.c: with g->quant, rewrites the graph to int8 ops (docs/quantization.md). */

@@ -125,26 +125,73 @@ static void placed_insert(PlanItem **placed, int n, PlanItem *it)
     placed[k] = it;
 }
 
-/* Per tensor, the first tensor of its storage group (itself if none). */
-static int *plan_roots(Ctx *ctx, const Graph *g)
+/* The concat output whose storage holds t (concat_view.c's slices, maybe
+ * nested), and t's first float's index in it; t itself when no slice. */
+static int slice_root(const Graph *g, int t, long long *rel)
 {
-    int *root = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof *root);
+    *rel = 0;
+    for (int n = 0; n < g->nt && g->t[t].slice_of > 0; n++) {
+        if (g->t[g->t[t].slice_of - 1].role != TR_ACT)
+            break;   /* never made so: the caller's buffer is not the arena */
+        *rel += g->t[t].slice_at;
+        t = g->t[t].slice_of - 1;
+    }
+    return t;
+}
+
+/* An op writing the slice out in place over an input of group r: the
+ * group moves to out's place (inplace.c: r's members all sit at its start). */
+static void group_move(const Graph *g, int *root, long long *rel, int r, int out)
+{
+    if (r == root[out])
+        return;   /* never chosen so (inplace.c); plan_check will say */
     for (int t = 0; t < g->nt; t++)
-        root[t] = t;
+        if (root[t] == r && t != out)
+            root[t] = root[out], rel[t] += rel[out];
+}
+
+/* Per tensor, the first tensor of its storage group (itself if none) and
+ * rel[t], t's first float's index in the group's storage: slices at their
+ * place in the concat output, in-place outputs and views at their input's. */
+static int *plan_roots(Ctx *ctx, const Graph *g, long long **rel_out)
+{
+    size_t n = (size_t)(g->nt ? g->nt : 1);
+    int *root = arena_alloc(ctx->arena, n * sizeof *root);
+    long long *rel = arena_alloc(ctx->arena, n * sizeof *rel);
+    for (int t = 0; t < g->nt; t++)
+        root[t] = slice_root(g, t, &rel[t]);
     for (int i = 0; i < g->nops; i++) {
         const Op *op = &g->ops[i];
-        if (op->inplace > 0 && op->inplace <= op->nin && g->t[op->out].role == TR_ACT &&
-            g->t[op->in[op->inplace - 1]].role == TR_ACT)
-            root[op->out] = root[op->in[op->inplace - 1]];
+        if (op->inplace <= 0 || op->inplace > op->nin || g->t[op->out].role != TR_ACT ||
+            g->t[op->in[op->inplace - 1]].role != TR_ACT)
+            continue;
+        const int in = op->in[op->inplace - 1];
+        if (root[op->out] != op->out)
+            group_move(g, root, rel, root[in], op->out);
+        else
+            root[op->out] = root[in], rel[op->out] = rel[in];
     }
+    *rel_out = rel;
     return root;
+}
+
+/* Widens item it to hold tensor x at rel and to live while x does. */
+static void item_add(PlanItem *it, const Tensor *x, long long rel)
+{
+    if (rel + tensor_floats(x) > it->numel)
+        it->numel = rel + tensor_floats(x);
+    if (it->first_op < 0 || x->first_op < it->first_op)
+        it->first_op = x->first_op;
+    if (x->last_op > it->last_op)
+        it->last_op = x->last_op;
 }
 
 /* One item per storage group of the activations that some op touches, in
  * placement order; item_of[root] is its index. The roots get their items
  * first: a root may have a higher id than its members (quantize.c's int8
  * image of a tensor, viewed by an older tensor). */
-static int plan_collect(Ctx *ctx, Graph *g, const int *root, PlanItem **items, int *item_of)
+static int plan_collect(Ctx *ctx, Graph *g, const int *root, const long long *rel,
+                        PlanItem **items, int *item_of)
 {
     *items = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof **items);
     int n = 0;
@@ -158,27 +205,21 @@ static int plan_collect(Ctx *ctx, Graph *g, const int *root, PlanItem **items, i
     }
     for (int t = 0; t < g->nt; t++) {
         const Tensor *x = &g->t[t];
-        if (x->role != TR_ACT || x->first_op < 0 || root[t] == t)
-            continue;
-        PlanItem *it = &(*items)[item_of[root[t]]];
-        if (tensor_floats(x) > it->numel)
-            it->numel = tensor_floats(x);
-        if (x->first_op < it->first_op)
-            it->first_op = x->first_op;
-        if (x->last_op > it->last_op)
-            it->last_op = x->last_op;
+        if (x->role == TR_ACT && x->first_op >= 0 && root[t] != t)
+            item_add(&(*items)[item_of[root[t]]], x, rel[t]);
     }
     return n;
 }
 
-void plan_run(Ctx *ctx, Graph *g)
+/* Places the storage groups: sets every activation's offset and
+ * g->arena_floats. */
+static void plan_place(Ctx *ctx, Graph *g)
 {
-    plan_liveness(g);
-    plan_check_producers(g);
-    int *root = plan_roots(ctx, g);
+    long long *rel;
+    int *root = plan_roots(ctx, g, &rel);
     int *item_of = arena_alloc(ctx->arena, (size_t)(g->nt ? g->nt : 1) * sizeof *item_of);
     PlanItem *items;
-    int n = plan_collect(ctx, g, root, &items, item_of);
+    int n = plan_collect(ctx, g, root, rel, &items, item_of);
     qsort(items, (size_t)n, sizeof *items, item_cmp);
     for (int k = 0; k < n; k++)
         item_of[items[k].id] = k;
@@ -192,8 +233,94 @@ void plan_run(Ctx *ctx, Graph *g)
     }
     for (int t = 0; t < g->nt; t++)
         if (g->t[t].role == TR_ACT && g->t[t].first_op >= 0)
-            g->t[t].offset = items[item_of[root[t]]].offset;
+            g->t[t].offset = items[item_of[root[t]]].offset + rel[t];
     g->arena_floats = peak;
+}
+
+/* Concat op i's slices as in was[] (its inputs' slice_of before; NULL:
+ * none). Inputs that are slices of other concats keep theirs. */
+static void concat_set_slices(Graph *g, int i, const int *was)
+{
+    const Op *op = &g->ops[i];
+    for (int k = 0; k < op->nin; k++) {
+        Tensor *x = &g->t[op->in[k]];
+        if (!was && x->slice_of == 1 + op->out)
+            x->slice_of = 0;
+        else if (was && was[k] == 1 + op->out)
+            x->slice_of = was[k];
+    }
+}
+
+/* Per input of every op, its slice_of (ops with fewer inputs than the
+ * most: unused), so that plans without some slices can be tried. */
+static int *slices_save(Ctx *ctx, const Graph *g, int *width)
+{
+    int w = 1;
+    for (int i = 0; i < g->nops; i++)
+        w = g->ops[i].nin > w ? g->ops[i].nin : w;
+    int *was = arena_alloc(ctx->arena, (size_t)(g->nops ? g->nops : 1) * (size_t)w * sizeof *was);
+    for (int i = 0; i < g->nops; i++)
+        for (int k = 0; k < g->ops[i].nin; k++)
+            was[(size_t)i * (size_t)w + (size_t)k] = g->t[g->ops[i].in[k]].slice_of;
+    *width = w;
+    return was;
+}
+
+static int concat_has_slices(const Graph *g, int i)
+{
+    const Op *op = &g->ops[i];
+    for (int k = 0; op->kind == OP_CONCAT && k < op->nin; k++)
+        if (g->t[op->in[k]].slice_of == 1 + op->out)
+            return 1;
+    return 0;
+}
+
+/* A slice holds its concat output's storage from the slice's producer on,
+ * so slices can also make an arena larger (DenseNet: a block's output held
+ * from the block's first layer). Concat by concat, last first, the plan
+ * drops a concat's slices when the arena is smaller without them, and at
+ * the end drops all of them if that is smaller still: the arena never
+ * grows for them. Dropping is always safe: inplace.c chose in-place ops
+ * with the slices' larger storages, whose last readers are at least as
+ * late. */
+static void plan_drop_costly_slices(Ctx *ctx, Graph *g)
+{
+    int w, n = 0;
+    const int *was = slices_save(ctx, g, &w);
+    for (int i = g->nops - 1; i >= 0; i--) {
+        if (!concat_has_slices(g, i))
+            continue;
+        const long long with = g->arena_floats;
+        concat_set_slices(g, i, NULL);
+        plan_place(ctx, g);
+        if (g->arena_floats >= with) {
+            concat_set_slices(g, i, was + (size_t)i * (size_t)w);
+            plan_place(ctx, g);
+            n++;
+        }
+    }
+    if (n == 0)
+        return;
+    const long long with = g->arena_floats;
+    was = slices_save(ctx, g, &w);
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].kind == OP_CONCAT)
+            concat_set_slices(g, i, NULL);
+    plan_place(ctx, g);
+    if (g->arena_floats < with)
+        return;
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].kind == OP_CONCAT)
+            concat_set_slices(g, i, was + (size_t)i * (size_t)w);
+    plan_place(ctx, g);
+}
+
+void plan_run(Ctx *ctx, Graph *g)
+{
+    plan_liveness(g);
+    plan_check_producers(g);
+    plan_place(ctx, g);
+    plan_drop_costly_slices(ctx, g);
 }
 
 /* The liveness optimum: the largest total size of the storage groups live
@@ -201,22 +328,16 @@ void plan_run(Ctx *ctx, Graph *g)
  * close (the difference is fragmentation and alignment). */
 long long plan_lower_bound(Ctx *ctx, const Graph *g)
 {
-    int *root = plan_roots(ctx, g);
+    long long *rel;
+    int *root = plan_roots(ctx, g, &rel);
     size_t nt = (size_t)(g->nt ? g->nt : 1);
     PlanItem *span = arena_alloc(ctx->arena, nt * sizeof *span);
     for (int t = 0; t < g->nt; t++)
         span[t] = (PlanItem){ 0, t, -1, -1, 0 };
     for (int t = 0; t < g->nt; t++) {
         const Tensor *x = &g->t[t];
-        PlanItem *it = &span[root[t]];
-        if (x->role != TR_ACT || x->first_op < 0)
-            continue;
-        if (tensor_floats(x) > it->numel)
-            it->numel = tensor_floats(x);
-        if (it->first_op < 0 || x->first_op < it->first_op)
-            it->first_op = x->first_op;
-        if (x->last_op > it->last_op)
-            it->last_op = x->last_op;
+        if (x->role == TR_ACT && x->first_op >= 0)
+            item_add(&span[root[t]], x, rel[t]);
     }
     /* live[i] - live[i-1], summed over the groups: a group adds its size at
      * its first op and removes it after its last. */
@@ -283,30 +404,61 @@ static int is_planned_act(const Tensor *t)
     return t->role == TR_ACT && t->first_op >= 0;
 }
 
-/* The tensor whose storage t is, following views (KV_VIEW flattens write
- * nothing: their output is their input's bytes). */
-static int view_root(const Graph *g, int t)
+/* Whether y is made by a concat without an activation that reads t as
+ * its input at element at: then t, placed there, is y's slice. */
+static int concat_reads_at(const Graph *g, int y, int t, long long at)
 {
-    for (int n = 0; n <= g->nops && g->t[t].producer >= 0; n++) {
-        const Op *op = &g->ops[g->t[t].producer];
-        if (op->variant != KV_VIEW || op->nin != 1 || op->out != t)
+    const int p = g->t[y].producer;
+    if (p < 0 || p >= g->nops || g->ops[p].kind != OP_CONCAT || g->ops[p].out != y ||
+        g->ops[p].act.kind != ACT_NONE)
+        return 0;
+    const Op *op = &g->ops[p];
+    long long pos = 0;
+    for (int k = 0; k < op->nin; k++) {
+        if (op->in[k] == t && pos == at)
+            return 1;
+        pos += g->t[op->in[k]].numel;
+    }
+    return 0;
+}
+
+/* The tensor whose storage holds t, following views (KV_VIEW flattens
+ * write nothing: their output is their input's bytes) and slices (a
+ * concat's input its producer wrote into the concat's output, checked
+ * against the concat); *at: t's first float's index in it. */
+static int storage_root(const Graph *g, int t, long long *at)
+{
+    *at = 0;
+    for (int n = 0; n <= g->nops + g->nt; n++) {
+        const Tensor *x = &g->t[t];
+        const Op *op = x->producer >= 0 ? &g->ops[x->producer] : NULL;
+        if (x->slice_of > 0 && concat_reads_at(g, x->slice_of - 1, t, x->slice_at)) {
+            *at += x->slice_at;
+            t = x->slice_of - 1;
+        } else if (op && op->variant == KV_VIEW && op->nin == 1 && op->out == t) {
+            t = op->in[0];
+        } else {
             break;
-        t = op->in[0];
+        }
     }
     return t;
 }
 
-/* Tensors a and b, live at once, may share their bytes when they occupy
- * the same range and either are views of one tensor, or the op that writes
- * the younger one works in place and is the older one's last reader: an
- * elementwise op reads index i of its inputs before it writes index i. */
+/* Tensors a and b, live at once, may share their bytes when either they
+ * are views or slices of one storage, each at its place there (nobody
+ * writes a byte of it twice: a view writes nothing, a slice's producer
+ * writes its slice before the concat writes the rest), or they occupy the
+ * same range and the op that writes the younger one works in place and is
+ * the older one's last reader: an elementwise op reads index i of its
+ * inputs before it writes index i. */
 static int sharing_allowed(const Graph *g, int a, int b)
 {
     const Tensor *ta = &g->t[a], *tb = &g->t[b];
+    long long pa, pb;
+    if (storage_root(g, a, &pa) == storage_root(g, b, &pb))
+        return ta->offset - pa == tb->offset - pb;
     if (ta->offset != tb->offset || tensor_floats(ta) != tensor_floats(tb))
         return 0;
-    if (view_root(g, a) == view_root(g, b))
-        return 1;
     if (ta->first_op > tb->first_op) {
         const Tensor *t = ta;
         ta = tb, tb = t;

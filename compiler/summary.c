@@ -96,11 +96,18 @@ static const char *spatial_text(Arena *a, const Graph *g, const Op *op)
     return strcmp(h, w) == 0 ? h : arena_printf(a, "H %s; W %s", h, w);
 }
 
-/* "conv2d+relu", "leaky_relu", "maxpool". */
-static const char *op_text(Arena *a, const Op *op)
+/* "conv2d+relu", "leaky_relu", "maxpool"; "concat (view)" when its inputs'
+ * producers write them into it (concat_view.c), "concat (2 views)" for
+ * some of them. */
+static const char *op_text(Arena *a, const Graph *g, const Op *op)
 {
     if (op->kind == OP_ACT)
         return act_kind_name(op->act.kind);
+    int views = 0;
+    for (int k = 0; op->kind == OP_CONCAT && k < op->nin; k++)
+        views += g->t[op->in[k]].slice_of == 1 + op->out;
+    if (views)
+        return views == op->nin ? "concat (view)" : arena_printf(a, "concat (%d views)", views);
     if (op->act.kind == ACT_NONE)
         return op_kind_name(op->kind);
     return arena_printf(a, "%s+%s", op_kind_name(op->kind), act_kind_name(op->act.kind));
@@ -112,7 +119,7 @@ static Row op_row(Arena *a, const Graph *g, int i)
     Row r;
     r.col[COL_IDX] = arena_printf(a, "%d", i);
     r.col[COL_LAYER] = op->name ? op->name : "?";
-    r.col[COL_OP] = op_text(a, op);
+    r.col[COL_OP] = op_text(a, g, op);
     r.col[COL_SHAPE] = shape_str(a, &g->t[op->out].shape);
     r.col[COL_PARAMS] = fmt_count(a, op_param_count(g, op));
     r.col[COL_MACS] = fmt_count(a, op_macs(g, op));

@@ -42,7 +42,7 @@ FILES = {
     "compiler/interp.c": "ir", "compiler/interp.h": "ir", "compiler/interp_int8.c": "ir",
     "compiler/passes.h": "passes", "compiler/pass.c": "passes", "compiler/fold_bn.c": "passes",
     "compiler/fuse.c": "passes", "compiler/pack.c": "passes", "compiler/pack_int8.c": "passes", "compiler/pad.c": "passes",
-    "compiler/inplace.c": "passes", "compiler/plan.c": "passes", "compiler/target.c": "passes",
+    "compiler/concat_view.c": "passes", "compiler/inplace.c": "passes", "compiler/plan.c": "passes", "compiler/target.c": "passes",
     "compiler/calibrate.c": "passes", "compiler/quantize.c": "passes",
     "compiler/backend.h": "backend", "compiler/emit_c.c": "backend",
     "compiler/emit_ops.c": "backend", "compiler/emit_int8.c": "backend", "compiler/emit_kernels.c": "backend",

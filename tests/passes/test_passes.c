@@ -133,7 +133,8 @@ typedef struct Step {
 
 static const Step steps[] = {
     { "fold_bn", fold_bn_run }, { "fuse", fuse_run }, { "pack", pack_run },
-    { "pad", pad_run },         { "inplace", inplace_run }, { "plan", plan_run },
+    { "pad", pad_run },         { "concat_view", concat_view_run },
+    { "inplace", inplace_run }, { "plan", plan_run },
 };
 
 static int check_model(const char *path)
@@ -354,12 +355,138 @@ done:
     compilation_free(&c);
 }
 
+/* ---- concat_view: which concat inputs are slices, exactly ---- */
+
+static int find_tensor(const Graph *g, const char *name)
+{
+    for (int t = 0; t < g->nt; t++)
+        if (g->t[t].name && strcmp(g->t[t].name, name) == 0)
+            return t;
+    return -1;
+}
+
+/* Tensor name is a slice of tensor of at element at (of NULL: no slice),
+ * and the plan put it there. */
+static int is_slice_at(const Graph *g, const char *name, const char *of, long long at)
+{
+    int t = find_tensor(g, name), y = of ? find_tensor(g, of) : -1;
+    if (t < 0 || (of && y < 0))
+        return 0;
+    if (!of)
+        return g->t[t].slice_of == 0;
+    return g->t[t].slice_of == 1 + y && g->t[t].slice_at == at &&
+           g->t[t].offset == g->t[y].offset + at;
+}
+
+/* The emitted C (libtcc) of g equals the references (-O0, interpreted). */
+static double jit_compare(Compilation *c, const Refs *r, const Graph *g)
+{
+    Jit *j = jit_compile(&c->ctx, g, NULL);
+    if (!j)
+        return INFINITY;
+    double worst = 0;
+    float *got = malloc(sizeof(float) * (size_t)r->nout);
+    for (int k = 0; k < 3; k++) {
+        jit_run(j, r->in[k], got);
+        double e = rel_err(r->out[k], got, r->nout);
+        if (!(e <= worst))
+            worst = e;
+    }
+    free(got);
+    jit_free(j);
+    return worst;
+}
+
+/* Compiles text with and without the optimizer; the optimized graph's C
+ * must equal the -O0 graph's interpreted results. */
+static Graph *compile_pair(Compilation *c0, Compilation *c, const char *text, Refs *r)
+{
+    Graph *g0 = compile_text(c0, text, 1), *g = compile_text(c, text, 0);
+    if (!g0 || !g || refs_make(r, g0) != 0)
+        return NULL;
+    char msg[512];
+    CHECK_OR(plan_check(&c->ctx, g, msg, sizeof msg) == 0, fprintf(stderr, "  %s\n", msg));
+    CHECK(g->arena_floats <= g0->arena_floats);
+    CHECK(refs_compare(r, g) <= 1e-5);
+    if (jit_available())
+        CHECK(jit_compare(c, r, g) <= 1e-5);
+    else
+        printf("concat_view: no libtcc in this build, the emitted C is not run here\n");
+    return g;
+}
+
+/* Last claim wins: e takes d and r, d takes c and a (at its first place;
+ * the second a and, in c, a again are copies), c takes b; x is the
+ * graph's input and is copied. r reads a after c and d. */
+static const char slices_model[] =
+    "model m { input x[4, 6, 6]; weights random(seed=3);\n"
+    "  a = conv2d(x, filters=3, kernel=1);\n"
+    "  b = maxpool(x, kernel=3, stride=1, padding=1);\n"
+    "  c = concat(a, b, x); r = relu(a);\n"
+    "  d = concat(c, a, a); e = concat(d, r);\n"
+    "  out = conv2d(e, filters=2, kernel=1); }\n";
+
+/* s = add(q, p) writes its slice of f in place over q, which moves into
+ * the slice; g's fused relu and y's being the output leave them copies. */
+static const char slices_model2[] =
+    "model m { input x[2, 5, 5]; weights random(seed=4);\n"
+    "  p = conv2d(x, filters=4, kernel=3, padding=1); q = avgpool(kernel=1);\n"
+    "  s = add(q, p); f = concat(s, x);\n"
+    "  m1 = maxpool(f, kernel=1); g = concat(m1, f); gr = relu;\n"
+    "  flatten; v = dense(units=3); w = dense(v, units=5);\n"
+    "  y = concat(w, v); }\n";
+
+static void unit_concat_view(void)
+{
+    Compilation c0, c;
+    Refs r;
+    Graph *g = compile_pair(&c0, &c, slices_model, &r);
+    CHECK_OR(g != NULL, goto second);
+    CHECK(is_slice_at(g, "a", "d", 11 * 36) && is_slice_at(g, "b", "c", 3 * 36));
+    CHECK(is_slice_at(g, "c", "d", 0) && is_slice_at(g, "r", "e", 17 * 36));
+    CHECK(is_slice_at(g, "d", "e", 0) && is_slice_at(g, "e", NULL, 0));
+    CHECK(is_slice_at(g, "x", NULL, 0));
+    CHECK(emit_concat_is_view(g, find_op(g, "e")));
+    CHECK(!emit_concat_is_view(g, find_op(g, "d")) && !emit_concat_is_view(g, find_op(g, "c")));
+    CHECK(find_op(g, "r")->inplace == 0);   /* a's storage is e's, read later */
+    /* Broken: b told to sit at c's start, where c's copy of a goes. */
+    int b = find_tensor(g, "b");
+    g->t[b].slice_at = 0;
+    plan_run(&c.ctx, g);
+    char msg[512];
+    CHECK(plan_check(&c.ctx, g, msg, sizeof msg) != 0);
+    CHECK(strstr(msg, "'b'") && strstr(msg, "'c'") && strstr(msg, "overlap"));
+    g->t[b].slice_at = 3 * 36;
+    plan_run(&c.ctx, g);
+    CHECK(plan_check(&c.ctx, g, msg, sizeof msg) == 0);
+    /* Broken: a fused activation on e changes its slices' values. */
+    Op *e = (Op *)find_op(g, "e");
+    e->act = act_default(ACT_RELU);
+    CHECK(plan_check(&c.ctx, g, msg, sizeof msg) != 0);
+    CHECK(strstr(msg, "'e'") && strstr(msg, "overlap"));
+    refs_free(&r);
+second:
+    compilation_free(&c0);
+    compilation_free(&c);
+    g = compile_pair(&c0, &c, slices_model2, &r);
+    CHECK_OR(g != NULL, goto done);
+    CHECK(is_slice_at(g, "s", "f", 0) && find_op(g, "s")->inplace == 1);
+    CHECK(g->t[find_tensor(g, "q")].offset == g->t[find_tensor(g, "f")].offset);
+    CHECK(is_slice_at(g, "m1", NULL, 0) && is_slice_at(g, "f", NULL, 0));
+    CHECK(is_slice_at(g, "w", NULL, 0) && is_slice_at(g, "v", NULL, 0));
+    refs_free(&r);
+done:
+    compilation_free(&c0);
+    compilation_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "unit") == 0) {
         unit_fold_bn();
         unit_pack_pad();
         unit_inplace();
+        unit_concat_view();
         return check_status("passes unit");
     }
     if (argc >= 3 && strcmp(argv[1], "models") == 0) {

@@ -1,7 +1,8 @@
 """genmodels: a seeded generator of random VALID .cnn models.
 
 generate(seed) returns the text of a model that the language accepts:
-random op chains and DAGs (add/concat over earlier statements), every
+random op chains and DAGs (add/concat over earlier statements, and
+Inception-style branches joined by concat: op_branches), every
 argument form (kernels, strides, the five padding forms, dilation, groups,
 count_pad, softmax axis, fused activation=), named and unnamed statements,
 flat [N] inputs for MLPs, and an occasional explicit `output NAME;`.
@@ -394,6 +395,51 @@ class Gen:
                 return None
         return self.emit(kind, srcs, {})
 
+    def branch(self, x, shape):
+        """One branch of op_branches on map x: a same-size conv, pool or
+        activation, an add of a conv with x, or a concat of two branches."""
+        kind = self.pick(["conv", "conv", "pool", "act", "add", "concat"])
+        if kind == "conv":
+            return self.op_conv([x], shape, same_size=True)
+        if kind == "pool":
+            return self.op_pool([x], shape, same_size=True)
+        if kind == "act":
+            return self.op_act([x])
+        if kind == "add":
+            p = self.op_conv([x], shape, same_size=True, filters=shape[0])
+            return None if p is None or self.shapes[p] != shape else self.emit("add", [p, x], {})
+        p = self.op_pool([x], shape, same_size=True)
+        q = self.op_conv([x], shape, same_size=True)
+        return None if p is None or q is None else self.emit("concat", [p, q], {})
+
+    def op_branches(self, shape):
+        """Parallel branches on the previous map joined by concat, whose
+        inputs the optimizer writes straight into their slices of its output
+        (concat_view.c): convs, pools, activations, adds, a nested concat; at
+        times one branch twice, the block's input as a branch, a concat of
+        the concat and a branch (a tensor read by two concats, DenseNet's
+        form) and an activation after the concat (fused: the inputs copy)."""
+        x = self.prev()
+        branches = [b for b in (self.branch(x, shape) for _ in range(self.r.randint(2, 4))) if b]
+        if not branches:
+            return None
+        if self.chance(0.2):
+            branches.append(self.pick(branches))
+        if len(branches) < 2 or self.chance(0.2):
+            branches.append(x)
+        self.r.shuffle(branches)
+        plane = _prod(shape[1:])
+        if sum(self.shapes[b][0] for b in branches) * plane > self.o.max_elems:
+            return None
+        cat = self.emit("concat", branches, {})
+        if self.chance(0.3):
+            more = [cat, self.pick(branches)]
+            if sum(self.shapes[b][0] for b in more) * plane <= self.o.max_elems:
+                cat = self.emit("concat", more, {})
+        if self.chance(0.2):
+            cat = self.op_act([])
+        return cat
+
     def step(self, remaining):
         shape = self.shapes[self.prev()]
         src = []
@@ -406,8 +452,9 @@ class Gen:
         return self.step_vector(src, shape)
 
     def step_map(self, src, shape, remaining):
-        ops = ["conv2d"] * 5 + ["pool"] * 3 + ["act"] * 2 + ["batchnorm", "softmax",
-                                                             "add", "add", "concat", "concat"]
+        ops = ["conv2d"] * 5 + ["pool"] * 3 + ["act"] * 2 + ["batchnorm", "softmax", "add",
+                                                             "add", "concat", "concat", "branches",
+                                                             "branches"]
         if remaining <= 3:
             ops += ["flatten", "global_avgpool"]
         if self.o.mobile:
@@ -427,6 +474,8 @@ class Gen:
             return self.op_softmax(src, shape)
         if op in ("add", "concat"):
             return None if src else self.op_join(op)
+        if op == "branches":
+            return None if src else self.op_branches(shape)
         return self.emit(op, src, {}, explicit_src=self.chance(0.1))
 
     def step_vector(self, src, shape):

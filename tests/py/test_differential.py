@@ -14,6 +14,9 @@ shapes (computed by cnnref), no compiler warnings, and the harness's checks
 (input untouched, nothing written outside the output, runs independent,
 <prefix>_run_ws fine on an arena of exactly ARENA_BYTES filled with NaN
 bytes). Every 10th model is also built with -fsanitize=address,undefined.
+The run fails if no model's C writes a concat input straight into its slice
+of the concat's output (concat_view.c): genmodels.py's op_branches makes
+such concats, and this suite is what checks them on every target.
 
     test_differential.py --cnnc build/compiler/cnnc --count 300 --shard 0/4
 """
@@ -34,6 +37,7 @@ import genmodels  # noqa: E402
 class Stats:
     def __init__(self):
         self.models = self.builds = self.fail = 0
+        self.views = 0      # models whose C writes a concat input into its slice
         self.max_err = 0.0
         self.worst = "-"    # where max_err was seen
 
@@ -99,6 +103,13 @@ def attempt(fn, *a):
         return [str(e)]
 
 
+def count_slices(c_path):
+    """Concat inputs the emitted C writes straight into their slices
+    (concat_view.c): the comment over each such producer."""
+    with open(c_path) as f:
+        return f.read().count("writes its output into its slice of t")
+
+
 def check_model(args, label, seed, text, stats):
     d = os.path.join(args.workdir, label)
     os.makedirs(d, exist_ok=True)
@@ -114,6 +125,7 @@ def check_model(args, label, seed, text, stats):
             problems += attempt(check_jit, args, path, x, d, ref, stats, target)
         facts = cnnctest.compile_model(args.cnnc, path, d, name=name, extra=["--target", target])
         header = check_header(facts, m, name)
+        stats.views += count_slices(os.path.join(d, "model.c")) > 0
         problems += header
         builds = [(args.gcc, cnnctest.GCC_FLAGS, "run_gcc"), (args.tcc, cnnctest.TCC_FLAGS, "run_tcc")]
         if variant:
@@ -166,8 +178,13 @@ def main():
                     text = fh.read()
                 check_model(args, "example_" + os.path.basename(f)[:-4], 1000 + i, text, stats)
     print("differential: %d models, %d builds (gcc, tcc, JIT, ASan), %d failed, max rel err %.3g "
-          "(%s) (shard %s, %.1fs)" % (stats.models, stats.builds, stats.fail, stats.max_err,
-                                      stats.worst, args.shard, time.time() - t0))
+          "(%s), %d with concat inputs written into their slices (shard %s, %.1fs)"
+          % (stats.models, stats.builds, stats.fail, stats.max_err, stats.worst, stats.views,
+             args.shard, time.time() - t0))
+    if stats.models >= 50 and stats.views == 0:
+        stats.fail += 1
+        print("FAIL: no model wrote a concat input into its slice: the generator no longer "
+              "exercises concat_view.c")
     return 1 if stats.fail else 0
 
 
