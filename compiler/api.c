@@ -394,6 +394,12 @@ static int model_emit_c(cnnc_model *m, const cnnc_emit_options *opt, char **c_te
     if (!api_usable(m, "emit C") || api_emit_names(m, opt, &eo.prefix, &eo.header_name) != 0 ||
         (!file && check_emit_size(m) != 0))
         return -1;
+    if (opt && opt->weights != CNNC_WEIGHTS_BYTES && m->c.graph->quantized) {
+        /* an ONNX file's own scales quantize it without --quantize */
+        diag_file_error(&m->c.ctx, m->c.graph->path,
+                        "a quantized model stores its weights as bytes only: not as hex or a file");
+        return -1;
+    }
     eo.trace = opt && opt->trace;
     eo.weights = !opt ? WEIGHTS_BYTES : opt->weights == CNNC_WEIGHTS_HEX ? WEIGHTS_HEX
                : opt->weights == CNNC_WEIGHTS_FILE ? WEIGHTS_FILE : WEIGHTS_BYTES;

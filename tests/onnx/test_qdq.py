@@ -606,18 +606,24 @@ def e_cast():
         "data to its own type"
 
 
-ERRORS = [e_batch, e_cast, e_per_channel_act, e_weight_zero, e_bias_int8, e_bias_scale, e_int16, e_int8_into_float_op,
+def e_weights_hex():
+    """A file quantized by its own scales takes no --weights hex (nor file)."""
+    return m_conv(1)[0], "a quantized model stores its weights as bytes only: not as hex or a file", \
+        ["--weights", "hex"]
+
+
+ERRORS = [e_weights_hex, e_batch, e_cast, e_per_channel_act, e_weight_zero, e_bias_int8, e_bias_scale, e_int16, e_int8_into_float_op,
           e_int8_output, e_other_params, e_two_scales, e_dq_float, e_scale_zero, e_matmul_axis, e_weight_only,
           e_gemm_alpha, e_block_size]
 
 
 def run_error(args, fn):
     work = onnxtest.fresh_dir(os.path.join(args.workdir, fn.__name__))
-    model, want = fn()
+    model, want, *extra = fn()
     path = os.path.join(work, "m.onnx")
     onnx.save(model, path)
     out_c = os.path.join(work, "m.c")
-    rc, _, err = onnxtest.run_cnnc(args.cnnc, [path, "-o", out_c])
+    rc, _, err = onnxtest.run_cnnc(args.cnnc, [path, "-o", out_c] + (extra[0] if extra else []))
     got = onnxtest.first_error(err)
     if rc != 1 or got != want:
         raise AssertionError("exit %d, message\n  got:  %s\n  want: %s" % (rc, got, want))
