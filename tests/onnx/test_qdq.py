@@ -210,10 +210,14 @@ class Q:
             lo = 0.0
         return self.qdq(y, lo, hi)
 
-    def model(self, x_in, out, out_shape):
+    def unchecked(self, x_in, out, out_shape, out_type=TP.FLOAT, opset=13):
+        """The graph as a model, not run through onnx.checker (the refused forms)."""
         g = oh.make_graph(self.nodes, "qdq", [oh.make_tensor_value_info(x_in, TP.FLOAT, self.shape)],
-                          [oh.make_tensor_value_info(out, TP.FLOAT, out_shape)], self.inits)
-        m = oh.make_model(g, opset_imports=[oh.make_opsetid("", 13)])
+                          [oh.make_tensor_value_info(out, out_type, out_shape)], self.inits)
+        return oh.make_model(g, opset_imports=[oh.make_opsetid("", opset)])
+
+    def model(self, x_in, out, out_shape):
+        m = self.unchecked(x_in, out, out_shape)
         onnx.checker.check_model(m)
         return m
 
@@ -470,9 +474,7 @@ def e_int16():
     s, z = b.const(np.float32(0.1), "s"), b.const(np.int16(0), "z")
     q = b.node("QuantizeLinear", ["x", s, z], "q")
     y = b.node("DequantizeLinear", [q, s, z], "dq")
-    g = oh.make_graph(b.nodes, "qdq", [oh.make_tensor_value_info("x", TP.FLOAT, b.shape)],
-                      [oh.make_tensor_value_info(y, TP.FLOAT, b.shape)], b.inits)
-    return oh.make_model(g, opset_imports=[oh.make_opsetid("", 21)]), \
+    return b.unchecked("x", y, b.shape, opset=21), \
         "node 0 'q3' (QuantizeLinear): input 2 'z2' (zero point) has dtype INT16; cnnc's int8 path reads INT8 " \
         "and UINT8 data (and INT32 biases)"
 
@@ -483,9 +485,7 @@ def e_int8_into_float_op():
     q = b.node("QuantizeLinear", ["x", s, z], "q")
     r = b.node("MaxPool", [q], "pool", kernel_shape=[1, 1])
     y = b.node("DequantizeLinear", [r, s, z], "dq")
-    g = oh.make_graph(b.nodes, "qdq", [oh.make_tensor_value_info("x", TP.FLOAT, b.shape)],
-                      [oh.make_tensor_value_info(y, TP.FLOAT, b.shape)], b.inits)
-    return oh.make_model(g, opset_imports=[oh.make_opsetid("", 13)]), \
+    return b.unchecked("x", y, b.shape), \
         "node 1 'pool4' (MaxPool): input 0 'q3' is int8 data (from node 0, QuantizeLinear); cnnc reads int8 " \
         "tensors only in DequantizeLinear, QLinearConv and QLinearMatMul (and a Cast to their own type)"
 
@@ -494,9 +494,7 @@ def e_int8_output():
     b = Q(24, [1, 2, 4, 4])
     s, z = b.const(np.float32(0.1), "s"), b.const(np.int8(0), "z")
     q = b.node("QuantizeLinear", ["x", s, z], "q")
-    g = oh.make_graph(b.nodes, "qdq", [oh.make_tensor_value_info("x", TP.FLOAT, b.shape)],
-                      [oh.make_tensor_value_info(q, TP.INT8, b.shape)], b.inits)
-    return oh.make_model(g, opset_imports=[oh.make_opsetid("", 13)]), \
+    return b.unchecked("x", q, b.shape, out_type=TP.INT8), \
         "the graph's output is int8 data; cnnc's outputs are float (end the graph with a DequantizeLinear)"
 
 
@@ -529,9 +527,7 @@ def e_dq_float():
     s, z = b.const(np.float32(0.1), "s"), b.const(np.int8(0), "z")
     r = b.node("Relu", ["x"], "relu")
     b.nodes.append(oh.make_node("DequantizeLinear", [r, s, z], ["y"], name="dq"))
-    g = oh.make_graph(b.nodes, "qdq", [oh.make_tensor_value_info("x", TP.FLOAT, b.shape)],
-                      [oh.make_tensor_value_info("y", TP.FLOAT, b.shape)], b.inits)
-    return oh.make_model(g, opset_imports=[oh.make_opsetid("", 13)]), \
+    return b.unchecked("x", "y", b.shape), \
         "node 1 'dq' (DequantizeLinear): input 0 'relu3' is not int8 data (a QuantizeLinear's, a QLinearConv's " \
         "or an INT8 initializer)"
 
@@ -579,9 +575,7 @@ def e_block_size():
     s, z = b.const(np.float32(0.1), "s"), b.const(np.int8(0), "z")
     q = b.node("QuantizeLinear", ["x", s, z], "q", block_size=2)
     y = b.node("DequantizeLinear", [q, s, z], "dq")
-    g = oh.make_graph(b.nodes, "qdq", [oh.make_tensor_value_info("x", TP.FLOAT, b.shape)],
-                      [oh.make_tensor_value_info(y, TP.FLOAT, b.shape)], b.inits)
-    return oh.make_model(g, opset_imports=[oh.make_opsetid("", 21)]), \
+    return b.unchecked("x", y, b.shape, opset=21), \
         "node 0 'q3' (QuantizeLinear): attribute 'block_size' = 2: blocked quantization is not supported"
 
 
