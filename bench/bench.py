@@ -896,7 +896,7 @@ def notes(a, results, machine, peaks, load):
            "(roofline.svg) has both as slopes." % (
                bw["dram"]["gbs"], bw["dram"]["bytes"] / 2 ** 20,
                bw["cache"]["gbs"], bw["cache"]["bytes"] / 2 ** 10),
-           "Pinned to CPU %d; %.2g s per engine in %d rounds of %.2g s, each after a %.2g s "
+           "Pinned to CPU %d; %.2g s per engine in %d round(s) of %.2g s, each after a %.2g s "
            "warm-up, the engines in an order rotated each round; median of all its samples "
            "(the interpreter, and the layer rows: one %.2g s measurement). "
            "Load average (1 min) before/after: %.2f / %.2f%s." % (
