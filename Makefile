@@ -66,8 +66,8 @@ test-sanitize:
 # networks against the interpreter, PyTorch and ONNX Runtime (npm
 # onnxruntime-node, installed into $(BUILD)/bench/ort when missing and
 # reachable); prints one table, draws $(BUILD)/bench/results/roofline.svg and
-# rewrites the table and picture of docs/performance.md. About 6 minutes;
-# `make bench BENCH_ARGS=--no-torchvision` about 2.5. `make bench BENCH_DOC=`
+# rewrites the table and picture of docs/performance.md. About 7 minutes;
+# `make bench BENCH_ARGS=--no-torchvision` about 3.5. `make bench BENCH_DOC=`
 # leaves the document alone.
 BENCH_DOC ?= docs/performance.md
 BENCH_ARGS ?=

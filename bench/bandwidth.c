@@ -61,7 +61,7 @@ static int measure(const char *level, long n, const BenchOpts *o)
 
 int main(int argc, char **argv)
 {
-    BenchOpts o = {-1, 0.5, 0.1, 10, NULL, NULL};
+    BenchOpts o = {-1, 0.5, 0.1, 10, NULL, NULL, NULL};
     for (int i = 1; i < argc;) {
         int used = bench_opts_parse(&o, argc, argv, i);
         if (used <= 0) {

@@ -12,11 +12,12 @@ reads the same numbers), a fixed input, the generated C with its harness
 builds, the ONNX file, every engine's output, results.md and results.json;
 on stdout the table: median microseconds per inference of the generated C
 (gcc -O3 -march=native and gcc -O2), the interpreter, PyTorch and ONNX
-Runtime; GFLOP/s and % of the single-core FMA peak measured by peak.c;
-latency ratios of both builds to ONNX Runtime, and to PyTorch; per-layer
-times of both builds and GFLOP/s; .text, arena and weights bytes; gcc
-compile time; and whether the generated C matches the interpreter within
-1e-4. It also draws every conv and dense layer on a roofline (roofline.py:
+Runtime, all but the interpreter timed in alternating rounds (--rounds);
+GFLOP/s and % of the single-core FMA peak measured by peak.c; latency
+ratios of both builds to ONNX Runtime (and of -O2's, round by round), and
+to PyTorch; per-layer times of both builds and GFLOP/s; .text, arena and
+weights bytes; gcc compile time; and whether the generated C matches the
+interpreter within 1e-4. It also draws every conv and dense layer on a roofline (roofline.py:
 roofline.svg) under the peak and the bandwidth that bandwidth.c measures.
 Method: docs/performance.md.
 """
@@ -95,9 +96,11 @@ def run_line(stdout, tag="run"):
     raise StepError("no '%s' line in: %s" % (tag, stdout.strip()[:200]))
 
 
-def timing_args(a, min_samples=None):
-    return ["--cpu", str(a.cpu), "--seconds", str(a.seconds), "--warmup", str(a.warmup),
-            "--min-samples", str(a.min_samples if min_samples is None else min_samples)]
+def timing_args(a, min_samples=None, seconds=None, cpu=True):
+    """timing.c's options (ort_bench.js takes them too, but for --cpu)."""
+    return (["--cpu", str(a.cpu)] if cpu else []) + [
+        "--seconds", str(a.seconds if seconds is None else seconds), "--warmup", str(a.warmup),
+        "--min-samples", str(a.min_samples if min_samples is None else min_samples)]
 
 
 # ---------------------------------------------------------------- machine
@@ -350,15 +353,9 @@ def build_harness(d, src, tag, flags, defines=()):
     return exe, obj, secs
 
 
-def time_generated(a, d, tag, exe):
-    out = os.path.join(d["work"], "out_%s.f32" % tag)
-    res = run_line(run([exe, "--input", os.path.join(d["work"], "input.f32"),
-                        "--output", out] + timing_args(a)))
-    res["err"] = rel_err(read_out(out, d["ref"].size), d["ref"])
-    return res
-
-
 def bench_generated(a, d, r):
+    """Generates bm.c and builds it both ways (sizes, compile times); the
+    two harnesses are timed in the rounds (bench_rounds)."""
     w = d["work"]
     src = os.path.join(w, "bm.c")
     run([a.cnnc, d["model"], "-o", src, "--name", "bm"])
@@ -370,7 +367,9 @@ def bench_generated(a, d, r):
         r["text_" + tag], r["weights"], ram = section_sizes(obj)
         if r["arena"] is None:
             r["arena"] = ram
-        r[tag] = time_generated(a, d, tag, exe)
+        out = os.path.join(w, "out_%s.f32" % tag)
+        cmd = [exe, "--input", os.path.join(w, "input.f32"), "--output", out]
+        d["engines"][tag] = engine("gen", process_measure(a, cmd), out=out)
     if r["weights"] <= HEX_MAX_BYTES:
         r["compile_O2_hex"] = compile_hex(a, d)
     return src
@@ -532,8 +531,9 @@ def bench_interp(a, d, r):
     r["interp"] = res
 
 
-def time_python(fn, a):
-    """timing.c's method in Python: warm-up, batch to >= 100 us, median."""
+def time_python(fn, a, seconds, min_samples):
+    """timing.c's method in Python: warm-up, batch to >= 100 us, then
+    samples for seconds; returns ({samples, batch}, [us per inference])."""
     t0 = time.perf_counter_ns()
     n = 0
     while n < 2 or time.perf_counter_ns() - t0 < a.warmup * 1e9:
@@ -542,53 +542,64 @@ def time_python(fn, a):
     per = (time.perf_counter_ns() - t0) / n
     batch = 1 if per >= 100e3 else int(100e3 / per) + 1
     v, start = [], time.perf_counter_ns()
-    while len(v) < a.min_samples or time.perf_counter_ns() - start < a.seconds * 1e9:
+    while len(v) < min_samples or time.perf_counter_ns() - start < seconds * 1e9:
         s = time.perf_counter_ns()
         for _ in range(batch):
             fn()
         v.append((time.perf_counter_ns() - s) / batch)
-    v.sort()
-    return {"median_us": float(np.median(v)) * 1e-3, "min_us": v[0] * 1e-3,
-            "samples": len(v), "batch": batch}
+    return {"samples": len(v), "batch": batch}, [x * 1e-3 for x in v]
+
+
+TORCH_VARIANTS = ("freeze", "optimized")
+
+
+def torch_measure(a, fz, x):
+    """An engine's measure() for a frozen module, timed in-process; writes
+    the samples as the C harness does."""
+    import torch
+
+    def measure(seconds, min_samples, samples_path):
+        with torch.no_grad():
+            res, v = time_python(lambda: fz(x), a, seconds, min_samples)
+        with open(samples_path, "w") as f:
+            f.write("".join("%.4f\n" % us for us in v))
+        return res, v
+    return measure
 
 
 def bench_torch(a, d, r):
-    """PyTorch: trace + freeze, and the same + optimize_for_inference; the
-    table shows the faster (see docs/performance.md: with Debian's netlib
-    BLAS, freeze alone sends small batch-1 convs to a slow path). A .cnn
-    model runs as torchnet's module, whose ONNX export ONNX Runtime then
-    runs; a torchvision network as its own module (its ONNX file exists)."""
+    """PyTorch: trace + freeze, and the same + optimize_for_inference, two
+    engines of the rounds; the table shows the faster (see
+    docs/performance.md: with Debian's netlib BLAS, freeze alone sends
+    small batch-1 convs to a slow path). A .cnn model runs as torchnet's
+    module, whose ONNX export ONNX Runtime then runs; a torchvision network
+    as its own module (its ONNX file exists)."""
     import torch
     import torchnet
     net = d.get("torch_module") or torchnet.Net(d["m"], d["params"])
     x = torchnet.example_input(d["m"], d["x"])
-    variants = {}
-    for name, opt in (("freeze", False), ("optimized", True)):
-        fz = torchnet.frozen(net, x, optimize=opt)
+    for name in TORCH_VARIANTS:
+        fz = torchnet.frozen(net, x, optimize=name == "optimized")
         with torch.no_grad():
             y = fz(x).numpy().reshape(-1)
-            variants[name] = time_python(lambda: fz(x), a)
-        variants[name]["err"] = rel_err(y, d["ref"])
-    best = min(variants, key=lambda k: variants[k]["median_us"])
-    r["torch"] = dict(variants[best], variant=best)
-    r["torch_variants"] = variants
+        d["engines"]["torch_" + name] = engine("torch", torch_measure(a, fz, x),
+                                               err=rel_err(y, d["ref"]))
     if not d.get("onnx"):
         onnx = os.path.join(d["work"], "model.onnx")
         torchnet.export_onnx(net, x, onnx)
         d["onnx"] = onnx
 
 
-def bench_ort(a, d, r):
+def bench_ort(a, d):
+    """ONNX Runtime (ort_bench.js) on the ONNX file, an engine of the rounds."""
     if not d.get("onnx"):
         raise StepError("no ONNX file (the PyTorch step failed)")
     out = os.path.join(d["work"], "out_ort.f32")
     dims = json.dumps([1] + list(d["m"].input_shape))
     env = dict(os.environ, NODE_PATH=os.path.join(a.ort_dir, "node_modules"))
-    res = run_line(run(["node", os.path.join(HERE, "ort_bench.js"), d["onnx"],
-                        os.path.join(d["work"], "input.f32"), dims, out,
-                        str(a.seconds), str(a.warmup), str(a.min_samples)], env=env))
-    res["err"] = rel_err(read_out(out, d["ref"].size), d["ref"])
-    r["ort"] = res
+    cmd = ["node", os.path.join(HERE, "ort_bench.js"), d["onnx"],
+           os.path.join(d["work"], "input.f32"), dims, out]
+    d["engines"]["ort"] = engine("ort", process_measure(a, cmd, env=env, cpu=False), out=out)
 
 
 def ort_installed(a):
@@ -622,6 +633,104 @@ def install_ort(a):
         print("bench: npm install failed, ONNX Runtime not measured: %s" % e, file=sys.stderr)
 
 
+# ---------------------------------------------------------------- rounds
+
+# An engine of the rounds: the step a failure is recorded under; measure
+# (seconds, min_samples, samples_path) -> (its run line as a dict, [us per
+# inference, one per sample]); the output file to check after the rounds,
+# or the error already known (PyTorch's, checked in-process).
+def engine(step, measure, out=None, err=None):
+    return {"step": step, "measure": measure, "out": out, "err": err}
+
+
+def process_measure(a, cmd, env=None, cpu=True):
+    """measure() of a program taking timing.c's options and --samples."""
+    def measure(seconds, min_samples, samples_path):
+        args = timing_args(a, min_samples, seconds, cpu) + ["--samples", samples_path]
+        res = run_line(run(cmd + args, env=env))
+        with open(samples_path) as f:
+            v = [float(x) for x in f.read().split()]
+        if len(v) != int(res["samples"]):
+            raise StepError("%s: %d samples, the run line says %d"
+                            % (samples_path, len(v), int(res["samples"])))
+        return res, v
+    return measure
+
+
+def rotated(keys, i):
+    """Round i's order: keys rotated by i, so each engine takes each place."""
+    j = i % len(keys)
+    return keys[j:] + keys[:j]
+
+
+def run_rounds(a, d, r):
+    """{engine: [(run line, samples)] per round}: a.rounds rounds, each
+    running every engine of d for a.seconds / a.rounds (and at least its
+    share of a.min_samples) after its own warm-up, in an order rotated each
+    round. An engine that fails is dropped, its error recorded."""
+    got, r["round_order"] = {k: [] for k in d["engines"]}, []
+    seconds, few = a.seconds / a.rounds, -(-a.min_samples // a.rounds)
+    for i in range(a.rounds):
+        r["round_order"].append(rotated(list(got), i))
+        for key in r["round_order"][-1]:
+            eng = d["engines"][key]
+            path = os.path.join(d["work"], "samples_%s_%d.txt" % (key, i))
+            try:
+                got[key].append(eng["measure"](seconds, few, path))
+            except Exception as e:   # a tool or torch: show, go on
+                record_error(r, eng["step"], e)
+                del got[key]
+    return got
+
+
+def pooled(runs):
+    """One engine's stats over all samples of all its rounds (timing.c's
+    median, min, p10, p90), each round's median under "rounds", and the
+    run line's words (ONNX Runtime's version)."""
+    v = sorted(x for _, xs in runs for x in xs)
+    n = len(v)
+    res = {k: x for k, x in runs[0][0].items() if isinstance(x, str)}
+    res.update(median_us=float(np.median(v)), min_us=v[0], p10_us=v[n // 10],
+               p90_us=v[n - 1 - n // 10], samples=n,
+               rounds=[{"median_us": float(np.median(xs)), "samples": len(xs),
+                        "batch": int(kv["batch"])} for kv, xs in runs])
+    return res
+
+
+# The ratios also taken round by round: (engine, engine it is divided by).
+PAIRED = {"O3/ort": ("O3", "ort"), "O2/ort": ("O2", "ort"), "O3/torch": ("O3", "torch")}
+
+
+def paired_ratios(r):
+    """{pair: median over rounds of the ratio of the two engines' medians
+    in that round}: each ratio compares engines timed within one round,
+    seconds apart, not a whole model's run apart."""
+    out = {}
+    for name, (x, y) in PAIRED.items():
+        rx, ry = (r[k]["rounds"] if r.get(k) else [] for k in (x, y))
+        if rx and len(rx) == len(ry):
+            out[name] = float(np.median([p["median_us"] / q["median_us"]
+                                         for p, q in zip(rx, ry)]))
+    return out
+
+
+def bench_rounds(a, d, r):
+    """Times every engine d holds in rounds; r gets each one's pooled
+    stats and error, PyTorch's faster variant, and the paired ratios."""
+    for key, runs in run_rounds(a, d, r).items():
+        eng = d["engines"][key]
+        res = pooled(runs)
+        res["err"] = eng["err"] if eng["out"] is None else \
+            rel_err(read_out(eng["out"], d["ref"].size), d["ref"])
+        r[key] = res
+    variants = {n: r.pop("torch_" + n) for n in TORCH_VARIANTS if "torch_" + n in r}
+    if variants:
+        best = min(variants, key=lambda k: variants[k]["median_us"])
+        r["torch"] = dict(variants[best], variant=best)
+        r["torch_variants"] = variants
+    r["paired"] = paired_ratios(r)
+
+
 # ---------------------------------------------------------------- one model
 
 def bench_model(a, cnnref, path):
@@ -641,13 +750,16 @@ def bench_model(a, cnnref, path):
     guarded(r, "interp", bench_interp, a, d, r)
     if "ref" not in d:
         return r
+    d["engines"] = {}
     src = guarded(r, "gen", bench_generated, a, d, r)
     if src:
         guarded(r, "layers", bench_layers, a, d, src, r)
     if a.torch:
         guarded(r, "torch", bench_torch, a, d, r)
     if a.ort:
-        guarded(r, "ort", bench_ort, a, d, r)
+        guarded(r, "ort", bench_ort, a, d)
+    if d["engines"]:
+        guarded(r, "rounds", bench_rounds, a, d, r)
     return r
 
 
@@ -657,15 +769,20 @@ def guarded(r, step, fn, *args):
     try:
         return fn(*args)
     except Exception as e:   # torch, ONNX export or a tool: show, go on
-        lines = str(e).strip().splitlines() or [""]
-        r["errors"][step] = "%s: %s" % (type(e).__name__, lines[-1])
+        record_error(r, step, e)
         return None
+
+
+def record_error(r, step, e):
+    lines = str(e).strip().splitlines() or [""]
+    r["errors"][step] = "%s: %s" % (type(e).__name__, lines[-1])
 
 
 # ---------------------------------------------------------------- the table
 
 COLUMNS = ["model", "MFLOP", "gcc -O3 native µs", "gcc -O2 µs", "interp µs",
-           "PyTorch µs", "ORT µs", "GFLOP/s", "% peak", "×ORT O3n", "×ORT O2", "×PyTorch",
+           "PyTorch µs", "ORT µs", "GFLOP/s", "% peak", "×ORT O3n", "×ORT O2",
+           "×ORT O2 paired", "×PyTorch",
            ".text O3/O2 B", "arena B", "weights B", "gcc O3/O2 s", "gcc O2 s hex",
            "check 1e-4"]
 
@@ -708,6 +825,11 @@ def ratio(x, y):
     return "—" if not x or not y else "%.2f" % (x / y)
 
 
+def paired_cell(r, pair):
+    x = r.get("paired", {}).get(pair)
+    return "—" if x is None else "%.2f" % x
+
+
 def check_cell(r):
     errs = [r[k]["err"] for k in BUILDS if r.get(k)]
     if not errs or len(errs) < len(BUILDS):
@@ -726,7 +848,7 @@ def model_row(r, peak):
             engine_cell(r, "torch"), engine_cell(r, "ort"),
             "%.1f" % gf if gf else "—", "%.0f%%" % (100 * gf / peak) if gf else "—",
             ratio(o3, us_of(r, "ort")), ratio(us_of(r, "O2"), us_of(r, "ort")),
-            ratio(o3, us_of(r, "torch")),
+            paired_cell(r, "O2/ort"), ratio(o3, us_of(r, "torch")),
             both("text", fmt_int), fmt_int(r.get("arena")), fmt_int(r.get("weights")),
             both("compile", fmt_secs), fmt_secs(r.get("compile_O2_hex")), check_cell(r)]
 
@@ -774,13 +896,17 @@ def notes(a, results, machine, peaks, load):
            "(roofline.svg) has both as slopes." % (
                bw["dram"]["gbs"], bw["dram"]["bytes"] / 2 ** 20,
                bw["cache"]["gbs"], bw["cache"]["bytes"] / 2 ** 10),
-           "Pinned to CPU %d; %.2g s per measurement after a %.2g s warm-up; median of samples. "
+           "Pinned to CPU %d; %.2g s per engine in %d round(s) of %.2g s, each after a %.2g s "
+           "warm-up, the engines in an order rotated each round; median of all its samples "
+           "(the interpreter, and the layer rows: one %.2g s measurement). "
            "Load average (1 min) before/after: %.2f / %.2f%s." % (
-               a.cpu, a.seconds, a.warmup, load[0], load[1],
+               a.cpu, a.seconds, a.rounds, a.seconds / a.rounds, a.warmup, a.seconds,
+               load[0], load[1],
                " — the machine was busy: re-run on a quiet one" if max(load) > 0.5 else ""),
            "×ORT O3n, ×PyTorch: latency of the gcc -O3 -march=native build divided by "
            "theirs; ×ORT O2: of the plain gcc -O2 build (below 1: the generated C is "
-           "faster). ✗ after a time: that engine's output is more than 1e-4 off the "
+           "faster); ×ORT O2 paired: the median over rounds of that ratio within one round. "
+           "✗ after a time: that engine's output is more than 1e-4 off the "
            "interpreter's. Layer rows: the op's time in each build, GFLOP/s and % peak "
            "of the -O3 build."]
     tv = [(r["name"], r["torch_variants"]) for r in results if r.get("torch_variants")]
@@ -900,6 +1026,8 @@ def parse_args(argv):
                          "third of the default run)")
     ap.add_argument("--cpu", type=int, default=-1, help="core to pin to (default: the last)")
     ap.add_argument("--seconds", type=float, default=1.0, help="per measurement")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="the engines take turns in this many rounds of SECONDS/ROUNDS")
     ap.add_argument("--warmup", type=float, default=0.2)
     ap.add_argument("--min-samples", type=int, default=15)
     ap.add_argument("--smoke", action="store_true",
@@ -915,7 +1043,9 @@ def parse_args(argv):
     a.out = os.path.abspath(a.out or os.path.join(a.build, "bench", "results"))
     a.ort_dir = os.path.abspath(a.ort_dir or os.path.join(a.build, "bench", "ort"))
     if a.smoke:
-        a.seconds, a.warmup, a.min_samples = 0.05, 0.01, 3
+        a.seconds, a.warmup, a.min_samples, a.rounds = 0.05, 0.01, 3, 2
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
     return a
 
 

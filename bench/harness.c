@@ -2,7 +2,8 @@
  *
  * Consumes bm.h/bm.c (linked in), an optional raw float32 input file and
  * timing options; produces the model's output (--output, for the driver's
- * correctness check) and "run median_us=..." on stdout. Built with
+ * correctness check), "run median_us=..." on stdout and, with --samples
+ * FILE, every sample's us in FILE (bench.py pools its rounds). Built with
  * -DBENCH_LAYERS against bm_layers.c, the same C with each op function's
  * call wrapped by bench.py in bench_layer_begin/end, it prints one
  * "layer K median_us=..." line per op instead: the per-layer profile.
@@ -112,7 +113,7 @@ static void fill_input(float *x, long n)
 static int usage(void)
 {
     fprintf(stderr, "usage: harness [--input X.f32] [--output Y.f32] [--cpu N] "
-                    "[--seconds S] [--warmup S] [--min-samples N]\n");
+                    "[--seconds S] [--warmup S] [--min-samples N] [--samples FILE]\n");
     return 2;
 }
 

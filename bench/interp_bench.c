@@ -85,7 +85,8 @@ int main(int argc, char **argv)
     Args a = {BENCH_OPTS_DEFAULT, NULL};
     if (parse_args(&a, argc, argv) < 0) {
         fprintf(stderr, "usage: cnnc_bench_interp MODEL.cnn [--input X.f32] [--output Y.f32] "
-                        "[--cpu N] [--seconds S] [--warmup S] [--min-samples N]\n");
+                        "[--cpu N] [--seconds S] [--warmup S] [--min-samples N] "
+                        "[--samples FILE]\n");
         return 2;
     }
     cnnc_model *m = load_model(a.model);

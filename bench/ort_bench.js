@@ -1,9 +1,11 @@
 // ort_bench.js: times an ONNX model with ONNX Runtime (npm onnxruntime-node).
 //
 // Consumes MODEL.onnx, a raw float32 input file, the input's dims as JSON
-// ("[1,3,32,32]"), an output path and timing options; produces the output
-// (raw float32, for the driver's correctness check) and the same
-// "run median_us=..." line as the C harness. One intra-op thread, all graph
+// ("[1,3,32,32]"), an output path and timing.c's options (--seconds S
+// --warmup S --min-samples N --samples FILE); produces the output (raw
+// float32, for the driver's correctness check), the same "run median_us=..."
+// line as the C harness and, with --samples, every sample's us in FILE, one
+// a line (bench.py pools its rounds). One intra-op thread, all graph
 // optimizations, sequential execution. The process is pinned by bench.py.
 // What is timed is `await session.run(feeds)`: ONNX Runtime plus the
 // binding's per-call cost (tensor wrapping, promise), as a user sees it.
@@ -50,19 +52,37 @@ async function measure(run, o) {
         t = process.hrtime.bigint();
         v.push(Number(t - t0) / batch);
     }
+    if (o.samples)
+        fs.writeFileSync(o.samples, v.map((ns) => (ns * 1e-3).toFixed(4) + '\n').join(''));
     const n = v.length, m = median(v);
     return {median: m, min: v[0], p10: v[Math.floor(n / 10)], p90: v[n - 1 - Math.floor(n / 10)],
             samples: n, batch};
 }
 
+// --seconds S --warmup S --min-samples N --samples FILE, as timing.c.
+function parseOptions(args) {
+    const o = {seconds: 1, warmup: 0.2, minSamples: 15, samples: null};
+    const names = {'--seconds': 'seconds', '--warmup': 'warmup', '--min-samples': 'minSamples',
+                   '--samples': 'samples'};
+    for (let i = 0; i < args.length; i += 2) {
+        const key = names[args[i]];
+        if (!key || i + 1 >= args.length)
+            return null;
+        o[key] = key === 'samples' ? args[i + 1] : Number(args[i + 1]);
+        if (Number.isNaN(o[key]))
+            return null;
+    }
+    return o;
+}
+
 async function main() {
     const a = process.argv.slice(2);
-    if (a.length < 4) {
+    const o = a.length >= 4 ? parseOptions(a.slice(4)) : null;
+    if (!o) {
         console.error('usage: node ort_bench.js MODEL.onnx INPUT.f32 DIMS_JSON OUTPUT.f32 '
-                      + '[SECONDS WARMUP MIN_SAMPLES]');
+                      + '[--seconds S] [--warmup S] [--min-samples N] [--samples FILE]');
         process.exit(2);
     }
-    const o = {seconds: Number(a[4] || 1), warmup: Number(a[5] || 0.2), minSamples: Number(a[6] || 15)};
     const session = await ort.InferenceSession.create(a[0], {
         intraOpNumThreads: 1, interOpNumThreads: 1,
         graphOptimizationLevel: 'all', executionMode: 'sequential'});

@@ -63,7 +63,7 @@ static void fma_loop(void *ctx)
 
 int main(int argc, char **argv)
 {
-    BenchOpts o = {-1, 0.3, 0.1, TRIALS, NULL, NULL};
+    BenchOpts o = {-1, 0.3, 0.1, TRIALS, NULL, NULL, NULL};
     for (int i = 1; i < argc;) {
         int used = bench_opts_parse(&o, argc, argv, i);
         if (used <= 0) {

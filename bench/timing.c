@@ -37,13 +37,16 @@ int bench_opts_parse(BenchOpts *o, int argc, char **argv, int i)
 {
     static const char *const names[] = {"--cpu", "--seconds", "--warmup", "--min-samples"};
     double v;
-    const int is_in = strcmp(argv[i], "--input") == 0, is_out = strcmp(argv[i], "--output") == 0;
-    if (is_in || is_out) {
+    const char **path = strcmp(argv[i], "--input") == 0    ? &o->in_path
+                        : strcmp(argv[i], "--output") == 0  ? &o->out_path
+                        : strcmp(argv[i], "--samples") == 0 ? &o->samples_path
+                                                            : NULL;
+    if (path) {
         if (i + 1 >= argc) {
             fprintf(stderr, "bench: %s needs a file name\n", argv[i]);
             return -1;
         }
-        *(is_in ? &o->in_path : &o->out_path) = argv[i + 1];
+        *path = argv[i + 1];
         return 2;
     }
     for (int k = 0; k < 4; ++k) {
@@ -124,6 +127,23 @@ double bench_median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Every sample in us, one a line, in the order taken. */
+static int bench_write_samples(const char *path, const double *v, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < n; ++i)
+        fprintf(f, "%.4f\n", v[i] * 1e-3);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "bench: %s: write failed\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 static void bench_summarize(double *v, int n, BenchStats *st)
 {
     st->median_ns = bench_median(v, n);   /* sorts v */
@@ -150,9 +170,10 @@ int bench_measure(BenchFn fn, void *ctx, const BenchOpts *o, BenchStats *st)
         v[n++] = (t - t0) / batch;
     }
     st->batch = batch;
-    bench_summarize(v, n, st);
+    int rc = o->samples_path ? bench_write_samples(o->samples_path, v, n) : 0;
+    bench_summarize(v, n, st);   /* sorts v */
     free(v);
-    return 0;
+    return rc;
 }
 
 void bench_print(const char *label, const BenchStats *st)

@@ -17,9 +17,10 @@ typedef struct BenchOpts {
     int min_samples;      /* at least this many samples, budget or not */
     const char *in_path;  /* --input X.f32, or NULL */
     const char *out_path; /* --output Y.f32, or NULL */
+    const char *samples_path; /* --samples FILE: every sample's us, or NULL */
 } BenchOpts;
 
-#define BENCH_OPTS_DEFAULT {-1, 1.0, 0.2, 15, NULL, NULL}
+#define BENCH_OPTS_DEFAULT {-1, 1.0, 0.2, 15, NULL, NULL, NULL}
 
 typedef struct BenchStats {
     double median_ns, min_ns, p10_ns, p90_ns;  /* per inference */
@@ -28,8 +29,8 @@ typedef struct BenchStats {
 } BenchStats;
 
 /* The option at argv[i], if it is one of --cpu N --seconds S --warmup S
- * --min-samples N --input X.f32 --output Y.f32 (other arguments are left
- * for the caller). Returns the argc handled (0: not ours), or -1 after
+ * --min-samples N --input X.f32 --output Y.f32 --samples FILE (other
+ * arguments are left for the caller). Returns the argc handled (0: not ours), or -1 after
  * printing a usage error. */
 int bench_opts_parse(BenchOpts *o, int argc, char **argv, int i);
 /* Pins the calling thread to o->cpu (resolving -1). Returns the core, or -1
@@ -38,7 +39,9 @@ int bench_pin(const BenchOpts *o);
 double bench_now_ns(void);
 /* Warms up, picks a batch so one sample lasts >= ~100 us (clock overhead
  * under 0.1%), then times samples until the budget and min_samples are
- * both met. Returns 0, or -1 when out of memory. */
+ * both met. With o->samples_path, writes every sample (us per inference,
+ * one a line, in the order taken) there: bench.py pools the samples of
+ * several runs. Returns 0, or -1 when out of memory or the file fails. */
 int bench_measure(BenchFn fn, void *ctx, const BenchOpts *o, BenchStats *st);
 /* The median of n values (sorts v in place); 0 for n == 0. */
 double bench_median(double *v, int n);
