@@ -151,6 +151,10 @@ const char *vec_type_n(Emitter *E, int n);
 const char *vec_load_n(Emitter *E, int n, const char *p, long long at);
 const char *vec_splat_n(Emitter *E, int n, const char *v);
 const char *vec_load_strided_n(Emitter *E, int n, const char *q, long long at, int s);
+/* Vector stores of act(v), for the activations with an exact lane-wise
+ * form (vec_act_exact: none, relu, relu6, clip, leaky_relu). */
+int vec_act_exact(const Act *a);
+void emit_vec_store(Emitter *E, int n, const char *dst, const Act *a, const char *v);
 /* Whether op's variant can be emitted as chosen (else: the generic loops). */
 int emit_kernel_usable(const Graph *g, const Op *op);
 /* The tile functions op's kernel calls, written before op's function. */

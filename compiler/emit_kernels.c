@@ -24,6 +24,7 @@ enum {
     ROWS_XV = 32,      /* pixels of a portable KV_CONV_ROWS tile, at most */
     ROWS_VECS = 8,     /* vectors of a SIMD KV_CONV_ROWS tile, at most */
     PLANE_MAX = 4096,  /* floats of a wide plane (SIMD KV_CONV_ROWS), at most */
+    BORDER_PIXELS = 4, /* border columns of a row written out one by one, at most */
 };
 
 /* ---- index expressions: "ic * 676 + ky * 26 + 16", zero terms left out ---- */
@@ -70,17 +71,23 @@ static void scope_close(Emitter *E, int opened)
 
 /* "static void NAME(decl0, /" "* comment0 *" "/ ...)" and the opening brace;
  * a SIMD variant's function carries its target attribute first. */
-static void tile_open(Emitter *E, const char *name, const char *const decl[4],
-                      const char *const comment[4])
+static void tile_open_n(Emitter *E, const char *name, int n, const char *const decl[],
+                        const char *const comment[])
 {
     const char *attr = emit_fn_attr(E);
     int col = (int)strlen(attr) + (int)strlen("static void (") + (int)strlen(name);
     buf_printf(E->c, "%sstatic void %s(", attr, name);
-    for (int i = 0; i < 4; i++)
-        buf_printf(E->c, "%*s%s%s /* %s */\n", i ? col : 0, "", decl[i], i == 3 ? ")" : ",",
+    for (int i = 0; i < n; i++)
+        buf_printf(E->c, "%*s%s%s /* %s */\n", i ? col : 0, "", decl[i], i == n - 1 ? ")" : ",",
                    comment[i]);
     buf_puts(E->c, "{\n");
     E->depth = 1;
+}
+
+static void tile_open(Emitter *E, const char *name, const char *const decl[4],
+                      const char *const comment[4])
+{
+    tile_open_n(E, name, 4, decl, comment);
 }
 
 static void tile_close(Emitter *E)
@@ -158,6 +165,68 @@ static void vec_spill(Emitter *E, const char *name, int n, const char *acc)
     vec_spill_n(E, E->isa->lanes, name, n, acc);
 }
 
+/* "(cnnc_f8)(((cnnc_i8)a & m) | ((cnnc_i8)b & ~m))": lane j is a's where
+ * mask m's lane j is set, else b's (bits moved, no arithmetic). */
+static const char *vec_select(Emitter *E, int n, const char *m, const char *a, const char *b)
+{
+    return arena_printf(E->ctx->arena, "(%s)(((cnnc_i%d)%s & %s) | ((cnnc_i%d)%s & ~%s))",
+                        vec_type_n(E, n), n, a, m, n, b, m);
+}
+
+/* The vector of n copies of float f, declared as NAME. */
+static void vec_const(Emitter *E, int n, const char *name, float f)
+{
+    char lit[48];
+    emit_float_lit(lit, sizeof lit, f);
+    emit_line(E, "const %s %s = %s;", vec_type_n(E, n), name, vec_splat_n(E, n, lit));
+}
+
+/* The activations with a lane-wise vector form that makes acts.def's
+ * comparisons and arithmetic exactly, lane by lane: none, relu (x > 0 ? x
+ * : 0, so -0.0 and NaN give +0.0), relu6 and clip (NaN passes), leaky_relu. */
+int vec_act_exact(const Act *a)
+{
+    const ActKind k = a->kind;
+    return k == ACT_NONE || k == ACT_RELU || k == ACT_RELU6 || k == ACT_CLIP ||
+           k == ACT_LEAKY_RELU;
+}
+
+/* Stores act(v) at dst for a vector v of n lanes (v: an expression, dst: a
+ * float pointer expression); vec_act_exact(a) must hold. */
+void emit_vec_store(Emitter *E, int n, const char *dst, const Act *a, const char *v)
+{
+    const char *vt = vec_type_n(E, n), *res;
+    const ActKind k = a->kind;
+    if (n == 1) {
+        emit_store(E, arena_printf(E->ctx->arena, "*(%s)", dst), a, v);
+        return;
+    }
+    if (k == ACT_NONE) {
+        emit_line(E, "*(%s *)(%s) = %s;", vt, dst, v);
+        return;
+    }
+    emit_line(E, "{");
+    E->depth++;
+    emit_line(E, "const %s vact = %s;", vt, v);
+    if (k == ACT_RELU || k == ACT_LEAKY_RELU) {
+        vec_const(E, n, "vzero", 0.0f);
+        if (k == ACT_RELU) {
+            res = arena_printf(E->ctx->arena, "(%s)((cnnc_i%d)vact & (vact > vzero))", vt, n);
+        } else {
+            vec_const(E, n, "vslope", a->alpha);
+            res = vec_select(E, n, "(vact >= vzero)", "vact", "(vslope * vact)");
+        }
+    } else {   /* x < A ? A : (x > B ? B : x) */
+        vec_const(E, n, "vlo", k == ACT_RELU6 ? 0.0f : a->alpha);
+        vec_const(E, n, "vhi", k == ACT_RELU6 ? 6.0f : a->beta);
+        emit_line(E, "const %s vclamp = %s;", vt, vec_select(E, n, "(vact > vhi)", "vhi", "vact"));
+        res = vec_select(E, n, "(vact < vlo)", "vlo", "vclamp");
+    }
+    emit_line(E, "*(%s *)(%s) = %s;", vt, dst, res);
+    E->depth--;
+    emit_line(E, "}");
+}
+
 /* ---- a conv's shapes, and which kernels can be emitted ---- */
 
 typedef struct ConvDims {
@@ -166,6 +235,12 @@ typedef struct ConvDims {
     int wide;          /* the plane as one wide row (conv_dims_for): OH 1, OW
                           (RH - 1) * W + RW; the real output is RH x RW */
     int RH, RW;
+    /* A KV_CONV_ROWS conv that pads its input itself (pad.c leaves it no
+     * pad op): PT, PL, PB, PR its padding; rowptr: rows read through
+     * pointers r[ky] (a zero row above and below the map), border columns
+     * one by one; local: a wide plane copied into a zeroed local plane of
+     * H x W (padded), from the input's IH x IW. */
+    int PT, PL, PB, PR, rowptr, local, IH, IW;
 } ConvDims;
 
 static ConvDims conv_dims(const Graph *g, const Op *op)
@@ -185,7 +260,14 @@ static ConvDims conv_dims(const Graph *g, const Op *op)
         d.OW *= d.OH, d.OH = 1;
     }
     d.wide = 0, d.RH = d.OH, d.RW = d.OW;
+    d.PT = op->win.pt, d.PL = op->win.pl, d.PB = op->win.pb, d.PR = op->win.pr;
+    d.rowptr = d.local = 0, d.IH = d.H, d.IW = d.W;
     return d;
+}
+
+static int unpadded(const Window *w)
+{
+    return !(w->pt || w->pl || w->pb || w->pr);
 }
 
 /* In a SIMD variant, a KV_CONV_ROWS of stride 1 or 2 (both axes) on rows
@@ -198,20 +280,24 @@ static ConvDims conv_dims(const Graph *g, const Op *op)
 static ConvDims conv_dims_for(const Emitter *E, const Op *op)
 {
     ConvDims d = conv_dims(E->g, op);
-    const long long n = (long long)(d.OH - 1) * d.W + d.OW;
+    const int padded = !unpadded(&op->win) && op->variant == KV_CONV_ROWS;
+    const long long ph = (long long)d.H + d.PT + d.PB, pw = (long long)d.W + d.PL + d.PR;
+    const long long n = (long long)(d.OH - 1) * (padded ? pw : d.W) + d.OW;
     /* Not at one lane (cortex-m): no vectors to fill, and an MCU's stack is
      * no place for the local plane. */
     if (E->isa && E->isa->lanes > 1 && op->variant == KV_CONV_ROWS && d.SW == d.SH &&
-        d.SW <= 2 && d.OH > 1 && d.OW < 4 * E->isa->lanes && n <= PLANE_MAX) {
+        d.SW <= 2 && d.OH > 1 && d.OW < 4 * E->isa->lanes && n <= PLANE_MAX &&
+        (!padded || ph * pw <= PLANE_MAX)) {
+        if (padded) {
+            d.local = 1;
+            d.H = (int)ph, d.W = (int)pw;
+        }
         d.wide = 1;
         d.OW = (int)n, d.OH = 1;
+    } else if (padded) {
+        d.rowptr = 1;
     }
     return d;
-}
-
-static int unpadded(const Window *w)
-{
-    return !(w->pt || w->pl || w->pb || w->pr);
 }
 
 int emit_kernel_usable(const Graph *g, const Op *op)
@@ -220,7 +306,7 @@ int emit_kernel_usable(const Graph *g, const Op *op)
     switch (op->variant) {
     case KV_CONV_BLOCKED: return conv && op_packed_weight(op) >= 0;
     case KV_CONV_PIXELS: return conv && op->win.sw <= 2 && op_packed_weight(op) >= 0;
-    case KV_CONV_ROWS: return conv;
+    case KV_CONV_ROWS: return conv || pad_in_kernel(g, op);
     case KV_DENSE_BLOCKED: return op->kind == OP_DENSE && op_packed_weight(op) >= 0;
     case KV_VIEW:
         return (op_flags(op->kind) & OPF_VIEW) && g->t[op->in[0]].role == TR_ACT &&
@@ -338,6 +424,28 @@ static void plan_simd_pixels(Emitter *E, RowPlan *p, const ConvDims *d)
     plan_balanced(p, full, d->OW - full, isa->blocked_px);
 }
 
+/* A rowptr conv's output columns [*x0, *x1) whose taps all lie inside the
+ * row (and, read in pairs for stride 2, whose last pair does too); the
+ * others are its border columns. */
+static void rows_inner(const ConvDims *d, int *x0, int *x1)
+{
+    const long long hi = (long long)d->W - 1 - (d->SW == 2) - (long long)(d->KW - 1) * d->DW + d->PL;
+    const int lo = (d->PL + d->SW - 1) / d->SW;
+    *x0 = lo < d->OW ? lo : d->OW;
+    *x1 = hi < 0 ? 0 : hi / d->SW + 1 < d->OW ? (int)(hi / d->SW + 1) : d->OW;
+    if (*x1 < *x0)
+        *x1 = *x0;
+}
+
+/* A SIMD KV_CONV_ROWS tile's vector width: the variant's, or on a wide
+ * plane its wide_lanes (Zen 4 ran DS-CNN's 25x5 depthwise planes in
+ * 8-float vectors in two thirds of the time of 16-float ones; rows of 56
+ * and more floats were faster at 16). */
+static int rows_width(const Emitter *E, const ConvDims *d)
+{
+    return d->wide ? E->isa->wide_lanes : E->isa->lanes;
+}
+
 /* SIMD KV_CONV_ROWS (stride 1 or 2): vectors of pixels, up to ROWS_VECS
  * per tile; then one narrower vector for each half, quarter, ... of a
  * vector left (down to VEC_MIN_LANES); the last few pixels, portable. With
@@ -346,18 +454,21 @@ static void plan_simd_pixels(Emitter *E, RowPlan *p, const ConvDims *d)
  * row. */
 static void plan_simd_rows(Emitter *E, RowPlan *p, const ConvDims *d)
 {
-    const int L = E->isa->lanes;
-    /* a wide row may read to the end of the plane */
-    const int m = stride2_room(d, d->wide ? (long long)d->H * d->W - (long long)(d->KH - 1) * d->DH * d->W
-                                          : d->W);
-    int n = m / L * L;
-    plan_tiles(p, TILE_ROWS, 0, 1, 0, n, ROWS_VECS * L);
+    const int L = rows_width(E, d);
+    int x0 = 0, m, end = d->OW;
+    if (d->rowptr)   /* its inner columns: vectors, then portable tiles */
+        rows_inner(d, &x0, &m), end = m;
+    else   /* a wide row may read to the end of the plane */
+        m = stride2_room(d, d->wide ? (long long)d->H * d->W - (long long)(d->KH - 1) * d->DH * d->W
+                                    : d->W);
+    int n = x0 + (m - x0) / L * L;
+    plan_tiles(p, TILE_ROWS, 0, 1, x0, n - x0, ROWS_VECS * L);
     for (int w = L / 2; w >= VEC_MIN_LANES; w /= 2)
         if (m - n >= w) {
             plan_tiles(p, TILE_ROWS, 0, 1, n, w, w);
             n += w;
         }
-    plan_tiles(p, TILE_ROWS, 0, 0, n, d->OW - n, ROWS_XV);
+    plan_tiles(p, TILE_ROWS, 0, 0, n, end - n, ROWS_XV);
 }
 
 /* SIMD blocked tiles on rows too short to fill one (resnet18's 7x7 maps):
@@ -385,10 +496,14 @@ static RowPlan row_plan(Emitter *E, const Op *op, const ConvDims *d, int rows_ma
     const int simd = simd_fits(E, d);
     switch (op->variant) {
     case KV_CONV_ROWS:
-        if (E->isa && (d->SW == 1 || d->SW == 2))
+        if (E->isa && (d->SW == 1 || d->SW == 2)) {
             plan_simd_rows(E, &p, d);
-        else
-            plan_tiles(&p, TILE_ROWS, 0, 0, 0, d->OW, ROWS_XV);
+        } else {
+            int x0 = 0, x1 = d->OW;
+            if (d->rowptr)
+                rows_inner(d, &x0, &x1);
+            plan_tiles(&p, TILE_ROWS, 0, 0, x0, x1 - x0, ROWS_XV);
+        }
         break;
     case KV_CONV_PIXELS:
         if (simd)
@@ -477,8 +592,11 @@ static void tap_loops(Emitter *E, const ConvDims *d, int lanes, TapBody body, co
     do {
         const int scope = scope_open(E, ic, ky.v);
         const long long row = (long long)d->KW * lanes;
-        emit_line(E, "const float *p = %s;", emit_plus(E, "x", sum3(term(ic, (long long)d->H * d->W),
-                                                       term(ky.v, (long long)d->DH * d->W), NONE, 0)));
+        if (d->rowptr)   /* one input channel (pad_in_kernel) */
+            emit_line(E, "const float *p = r[%s] + c;", ky.v ? ky.v : "0");
+        else
+            emit_line(E, "const float *p = %s;", emit_plus(E, "x", sum3(term(ic, (long long)d->H * d->W),
+                                                           term(ky.v, (long long)d->DH * d->W), NONE, 0)));
         emit_line(E, "const float *kr = %s;", emit_plus(E, "k", sum3(term(ic, d->KH * row), term(ky.v, row),
                                                         NONE, lanes > 1 ? lanes : 0)));
         Unroll kx = unroll_open(E, "kx", d->KW, all || (t->simd && d->KW <= UNROLL_ROW));
@@ -598,10 +716,10 @@ static void pixel_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile 
     emit_line(E, "}");
 }
 
-static void pixel_init(Emitter *E, const Tile *t)
+static void pixel_init(Emitter *E, const Op *op, const Tile *t)
 {
     if (t->simd) {
-        for (int c = 0; c < t->cb; c++)
+        for (int c = 0; c < t->cb && !vec_act_exact(&op->act); c++)
             emit_line(E, "float a%d[%d];", c, t->n);
         for (int c = 0; c < t->cb; c++) {
             emit_line(E, "const float b%d = k[%d];", c, c);
@@ -634,6 +752,24 @@ static void pixel_store(Emitter *E, const Op *op, const ConvDims *d, int n, int 
     E->depth -= c > 0 ? 2 : 1;
 }
 
+/* Channel c's vectors stored with the activation, if c < nj. */
+static void pixel_vec_store(Emitter *E, const Op *op, const ConvDims *d, const Tile *t, int c)
+{
+    const int L = E->isa->lanes;
+    if (c > 0) {
+        emit_line(E, "if (nj > %d) {", c);
+        E->depth++;
+    }
+    for (int v = 0; v < t->n / L; v++)
+        emit_vec_store(E, L, emit_plus(E, "o", sum3(NONE, NONE, NONE,
+                                                    (long long)c * d->OH * d->OW + v * L)),
+                       &op->act, arena_printf(E->ctx->arena, "s%d_%d", c, v));
+    if (c > 0) {
+        E->depth--;
+        emit_line(E, "}");
+    }
+}
+
 static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *t)
 {
     static const char *const decl[4] = { "const float *restrict x", "const float *restrict k",
@@ -645,14 +781,19 @@ static void pixel_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *
     buf_printf(E->c, "/* %d pixels of a row x %d output channels, of op %d. */\n", t->n, t->cb,
                (int)(op - E->g->ops));
     tile_open(E, tile_fn(E, op, t), decl, comment);
-    pixel_init(E, t);
+    pixel_init(E, op, t);
     tap_loops(E, d, d->B, pixel_tap, t);
-    if (t->simd)
+    if (t->simd && vec_act_exact(&op->act)) {
         for (int c = 0; c < t->cb; c++)
-            vec_spill(E, arena_printf(E->ctx->arena, "a%d", c), t->n,
-                      arena_printf(E->ctx->arena, "s%d_", c));
-    for (int c = 0; c < t->cb; c++)
-        pixel_store(E, op, d, t->n, c);
+            pixel_vec_store(E, op, d, t, c);
+    } else {
+        if (t->simd)
+            for (int c = 0; c < t->cb; c++)
+                vec_spill(E, arena_printf(E->ctx->arena, "a%d", c), t->n,
+                          arena_printf(E->ctx->arena, "s%d_", c));
+        for (int c = 0; c < t->cb; c++)
+            pixel_store(E, op, d, t->n, c);
+    }
     tile_close(E);
 }
 
@@ -676,17 +817,17 @@ const char *vec_load_strided(Emitter *E, const char *q, long long at, int s)
     return vec_load_strided_n(E, E->isa->lanes, q, at, s);
 }
 
-/* A SIMD rows tile's vector width: the variant's, or for a row's tail a
+/* A SIMD rows tile's vector width: rows_width, or for a row's tail a
  * narrower one (the tile is then one vector). */
-static int rows_lanes(const Emitter *E, const Tile *t)
+static int rows_lanes(const Emitter *E, const ConvDims *d, const Tile *t)
 {
-    return t->n < E->isa->lanes ? t->n : E->isa->lanes;
+    return t->n < rows_width(E, d) ? t->n : rows_width(E, d);
 }
 
 /* Vector v of a stride-1 or stride-2 row at q: the pixels' taps. */
 static const char *rows_vec(Emitter *E, const ConvDims *d, const Tile *t, int v)
 {
-    const int L = rows_lanes(E, t);
+    const int L = rows_lanes(E, d, t);
     return vec_load_strided_n(E, L, "q", (long long)v * L * d->SW, d->SW);
 }
 
@@ -694,7 +835,7 @@ static void rows_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile *
 {
     emit_line(E, "const float w = kr[%s];", kx ? kx : "0");
     if (t->simd) {
-        for (int v = 0; v < t->n / rows_lanes(E, t); v++)
+        for (int v = 0; v < t->n / rows_lanes(E, d, t); v++)
             emit_line(E, "s%d += %s * w;", v, rows_vec(E, d, t, v));
         return;
     }
@@ -704,25 +845,42 @@ static void rows_tap(Emitter *E, const ConvDims *d, const char *kx, const Tile *
 
 static void rows_tile(Emitter *E, const Op *op, const ConvDims *d, const Tile *t)
 {
-    static const char *const decl[4] = { "const float *restrict x", "const float *restrict k",
+    static const char *const decl[5] = { "const float *restrict x", "const float *restrict k",
                                          "float b", "float *restrict o" };
-    static const char *const comment[4] = { "the first pixel's window", "the channel's weights",
+    static const char *const comment[5] = { "the first pixel's window", "the channel's weights",
                                             "its bias", "the first pixel" };
+    static const char *const rdecl[5] = { "const float *const *r", "int c", "const float *restrict k",
+                                          "float b", "float *restrict o" };
+    static const char *const rcomment[5] = { "the window's input rows (a zero row off the map)",
+                                             "the first pixel's first column in them",
+                                             "the channel's weights", "its bias", "the first pixel" };
     buf_printf(E->c, "/* %d pixels of a row of one output channel, of op %d. */\n", t->n,
                (int)(op - E->g->ops));
-    tile_open(E, tile_fn(E, op, t), decl, comment);
-    emit_line(E, "float a[%d];", t->n);
+    if (d->rowptr)
+        tile_open_n(E, tile_fn(E, op, t), 5, rdecl, rcomment);
+    else
+        tile_open(E, tile_fn(E, op, t), decl, comment);
     if (t->simd) {
-        const int L = rows_lanes(E, t);
+        const int L = rows_lanes(E, d, t);
+        if (!vec_act_exact(&op->act))
+            emit_line(E, "float a[%d];", t->n);
         for (int v = 0; v < t->n / L; v++)
             emit_line(E, "%s s%d = %s;", vec_type_n(E, L), v, vec_splat_n(E, L, "b"));
+        tap_loops(E, d, 1, rows_tap, t);
+        if (vec_act_exact(&op->act)) {   /* no spill, no store loop */
+            for (int v = 0; v < t->n / L; v++)
+                emit_vec_store(E, L, arena_printf(E->ctx->arena, "o + %d", v * L), &op->act,
+                               arena_printf(E->ctx->arena, "s%d", v));
+            tile_close(E);
+            return;
+        }
+        vec_spill_n(E, L, "a", t->n, "s");
     } else {
+        emit_line(E, "float a[%d];", t->n);
         emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
         emit_line(E, "    a[j] = b;");
+        tap_loops(E, d, 1, rows_tap, t);
     }
-    tap_loops(E, d, 1, rows_tap, t);
-    if (t->simd)
-        vec_spill_n(E, rows_lanes(E, t), "a", t->n, "s");
     emit_line(E, "for (int j = 0; j < %d; ++j)", t->n);
     E->depth++;
     emit_store(E, "o[j]", &op->act, "a[j]");
@@ -755,6 +913,12 @@ static void tile_call(Emitter *E, const Op *op, const ConvDims *d, const Tile *t
                       const char *ch, const char *oy, Term ox, long long px)
 {
     const char *in = at_in(E, d, oy, ox, px), *fn = tile_fn(E, op, t);
+    if (t->kind == TILE_ROWS && d->rowptr) {
+        emit_line(E, "%s(r, %s, k, b, %s);", fn,
+                  lin_expr(E, sum3(term(ox.var, d->SW), NONE, NONE, px * d->SW - d->PL)),
+                  at_out(E, d, ch, 0, oy, ox, px));
+        return;
+    }
     if (t->kind == TILE_ROWS) {
         emit_line(E, "%s(%s, k, b, %s);", fn, in, at_out(E, d, ch, 0, oy, ox, px));
         return;
@@ -792,12 +956,80 @@ static void segment_calls(Emitter *E, const Op *op, const ConvDims *d, const Seg
     emit_line(E, "}");
 }
 
+/* Border column ox (a constant) of a rowptr conv's row oy: its taps on
+ * the row written out, in the tiles' order (those off the row skipped). */
+static void rows_border_pixel(Emitter *E, const Op *op, const ConvDims *d, const char *ch,
+                              const char *oy, int ox)
+{
+    emit_line(E, "{");
+    E->depth++;
+    emit_line(E, "float s = b;");
+    for (int ky = 0; ky < d->KH; ky++)
+        for (int kx = 0; kx < d->KW; kx++) {
+            const long long ix = (long long)ox * d->SW + (long long)kx * d->DW - d->PL;
+            if (ix >= 0 && ix < d->W)
+                emit_line(E, "s += r[%d][%lld] * k[%d];", ky, ix, ky * d->KW + kx);
+        }
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]",
+                               lin_expr(E, sum3(term(ch, (long long)d->OH * d->OW),
+                                                term(oy, d->OW), NONE, ox))),
+               &op->act, "s");
+    E->depth--;
+    emit_line(E, "}");
+}
+
+/* A rowptr conv's border columns [a, b) of row oy: each written out, or a
+ * loop testing each tap when there are many (a map narrower than the
+ * kernel's reach, in portable code). */
+static void rows_border(Emitter *E, const Op *op, const ConvDims *d, const char *ch,
+                        const char *oy, int a, int b)
+{
+    if (b - a <= BORDER_PIXELS) {
+        for (int ox = a; ox < b; ox++)
+            rows_border_pixel(E, op, d, ch, oy, ox);
+        return;
+    }
+    emit_line(E, "for (int ox = %d; ox < %d; ++ox) {", a, b);
+    E->depth++;
+    emit_line(E, "float s = b;");
+    emit_line(E, "for (int ky = 0; ky < %d; ++ky)", d->KH);
+    emit_line(E, "    for (int kx = 0; kx < %d; ++kx) {", d->KW);
+    emit_line(E, "        const int ix = %s;",
+              lin_expr(E, sum3(term("ox", d->SW), term("kx", d->DW), NONE, -d->PL)));
+    emit_line(E, "        if (ix >= 0 && ix < %d)", d->W);
+    emit_line(E, "            s += r[ky][ix] * k[ky * %d + kx];", d->KW);
+    emit_line(E, "    }");
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]",
+                               lin_expr(E, sum3(term(ch, (long long)d->OH * d->OW),
+                                                term(oy, d->OW), term("ox", 1), 0))),
+               &op->act, "s");
+    E->depth--;
+    emit_line(E, "}");
+}
+
 static void conv_row(Emitter *E, const Op *op, const ConvDims *d, const char *ch,
                      const char *oy, int rows_max)
 {
     const RowPlan p = row_plan(E, op, d, rows_max);
+    int x0 = 0, x1 = d->OW;
+    if (d->rowptr)
+        rows_inner(d, &x0, &x1);
+    rows_border(E, op, d, ch, oy, 0, x0);
     for (int i = 0; i < p.nseg; i++)
         segment_calls(E, op, d, &p.seg[i], ch, oy);
+    rows_border(E, op, d, ch, oy, x1, d->OW);
+}
+
+/* A rowptr conv's output row oy: r[ky], its window's input rows. */
+static void rows_pointers(Emitter *E, const ConvDims *d)
+{
+    emit_line(E, "const float *r[%d];", d->KH);
+    emit_line(E, "for (int ky = 0; ky < %d; ++ky) {", d->KH);
+    emit_line(E, "    const int iy = %s;",
+              lin_expr(E, sum3(term("oy", d->SH), term("ky", d->DH), NONE, -d->PT)));
+    emit_line(E, "    r[ky] = iy >= 0 && iy < %d ? %s : zrow;", d->H,
+              emit_plus(E, "x", sum3(term("iy", d->W), NONE, NONE, 0)));
+    emit_line(E, "}");
 }
 
 /* The output rows of a plan whose tiles take two at a time: pairs, then
@@ -844,11 +1076,44 @@ static void blocked_block_vars(Emitter *E, const Op *op, const ConvDims *d, cons
         emit_line(E, "const int nj = %s %% %d == %d ? %d : %d;", obv, nbg, nbg - 1, d->Fg % B, B);
 }
 
+/* n floats from src to dst (expressions): vectors of the variant's lanes,
+ * then one of each narrower width down to VEC_MIN_LANES, then floats; it
+ * declares s and y, in the caller's block. */
+static void emit_row_copy(Emitter *E, const char *dst, const char *src, int n)
+{
+    int x = 0;
+    emit_line(E, "const float *s = %s;", src);
+    emit_line(E, "float *y = %s;", dst);
+    for (int w = E->isa->lanes; w >= VEC_MIN_LANES; w /= 2)
+        for (; n - x >= w; x += w)
+            emit_line(E, "*(%s *)(y + %d) = %s;", vec_type_n(E, w), x, vec_load_n(E, w, "s", x));
+    for (; x < n; x++)
+        emit_line(E, "y[%d] = s[%d];", x, x);
+}
+
+/* A local plane's inside: the input plane xi, row by row. */
+static void local_copy(Emitter *E, const ConvDims *d)
+{
+    emit_line(E, "for (int iy = 0; iy < %d; ++iy) {", d->IH);
+    E->depth++;
+    emit_row_copy(E, emit_plus(E, "lp", sum3(term("iy", d->W), NONE, NONE,
+                                             (long long)d->PT * d->W + d->PL)),
+                  emit_plus(E, "xi", sum3(term("iy", d->IW), NONE, NONE, 0)), d->IW);
+    E->depth--;
+    emit_line(E, "}");
+}
+
 /* Per channel f: its weights k (PyTorch layout), bias b and input x. */
 static void rows_channel_vars(Emitter *E, const Op *op, const ConvDims *d, const char *f)
 {
     const char *fv = f ? f : "0";
-    if (d->G > 1)
+    if (d->local) {   /* one input channel (pad_in_kernel), copied by local_copy */
+        if (d->G > 1)
+            emit_line(E, "const float *xi = in + %s / %d * %lld;", fv, d->Fg, (long long)d->IH * d->IW);
+        else
+            emit_line(E, "const float *xi = in;");
+        emit_line(E, "const float *x = lp;");
+    } else if (d->G > 1)
         emit_line(E, "const float *x = in + %s / %d * %lld;", fv, d->Fg,
                   (long long)d->Cg * d->H * d->W);
     else
@@ -866,23 +1131,44 @@ static void rows_channel_vars(Emitter *E, const Op *op, const ConvDims *d, const
 static void wide_store(Emitter *E, const ConvDims *d, const char *f)
 {
     const long long plane = (long long)d->RH * d->RW;
-    emit_line(E, "for (int py = 0; py < %d; ++py)", d->RH);
-    emit_line(E, "    for (int px = 0; px < %d; ++px)", d->RW);
-    emit_line(E, "        out[%s] = a[py * %d + px];",
-              lin_expr(E, sum3(term(f, plane), term("py", d->RW), term("px", 1), 0)), d->W);
+    emit_line(E, "for (int py = 0; py < %d; ++py) {", d->RH);
+    E->depth++;
+    emit_row_copy(E, emit_plus(E, "out", sum3(term(f, plane), term("py", d->RW), NONE, 0)),
+                  emit_plus(E, "a", sum3(term("py", d->W), NONE, NONE, 0)), d->RW);
+    E->depth--;
+    emit_line(E, "}");
 }
 
 static void conv_body(Emitter *E, const Op *op)
 {
     const ConvDims d = conv_dims_for(E, op);
     const char *outer;
+    if (d.local) {   /* zeroed once: the copies fill the inside only */
+        emit_line(E, "float lp[%lld];", (long long)d.H * d.W);
+        emit_line(E, "for (int i = 0; i < %lld; ++i)", (long long)d.H * d.W);
+        emit_line(E, "    lp[i] = 0.0f;");
+    }
+    if (d.rowptr)
+        emit_line(E, "static const float zrow[%d] = { 0.0f };", d.W);
     if (op->variant == KV_CONV_ROWS) {
         outer = emit_loop_open(E, "f", d.F, 0);
         rows_channel_vars(E, op, &d, outer);
         if (d.wide) {
             emit_line(E, "float a[%d];", d.OW);
+            if (d.local)
+                local_copy(E, &d);
             conv_row(E, op, &d, outer, NULL, 1);
             wide_store(E, &d, outer);
+            emit_loop_close(E, outer);
+            return;
+        }
+        if (d.rowptr) {
+            emit_line(E, "for (int oy = 0; oy < %d; ++oy) {", d.OH);
+            E->depth++;
+            rows_pointers(E, &d);
+            conv_row(E, op, &d, outer, "oy", 1);
+            E->depth--;
+            emit_line(E, "}");
             emit_loop_close(E, outer);
             return;
         }

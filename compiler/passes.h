@@ -30,6 +30,8 @@ typedef struct Isa {
     int blocked_px;    /* pixels of a KV_CONV_BLOCKED tile (channels in lanes) */
     int pixel_vecs;    /* KV_CONV_PIXELS tile: vectors of pixels ... */
     int pixel_ch;      /* ... x channels (divides the block) */
+    int wide_lanes;    /* floats per vector of a KV_CONV_ROWS tile on a plane
+                          run as one wide row (small maps; docs/targets.md) */
 } Isa;
 
 typedef struct Target {
@@ -65,6 +67,7 @@ void fuse_run(Ctx *ctx, Graph *g);    /* fuse.c */
 void fold_bn_run(Ctx *ctx, Graph *g); /* fold_bn.c */
 void pack_run(Ctx *ctx, Graph *g);    /* pack.c */
 void pad_run(Ctx *ctx, Graph *g);     /* pad.c */
+int pad_in_kernel(const Graph *g, const Op *op);  /* pad.c: the kernel pads, no pad op */
 void concat_view_run(Ctx *ctx, Graph *g); /* concat_view.c */
 void inplace_run(Ctx *ctx, Graph *g); /* inplace.c */
 void plan_run(Ctx *ctx, Graph *g);    /* plan.c */

@@ -19,18 +19,18 @@
 static const Isa isas[] = {
     { ISA_AVX512, "avx512", "CNNC_AVX512", "defined(__x86_64__)",
       "__attribute__((target(\"avx512f,avx2,fma\")))", "__builtin_cpu_supports(\"avx512f\")",
-      /* lanes regs blocked_px pixel_vecs pixel_ch */ 16, 32, 12, 2, 8 },
+      /* lanes regs blocked_px pixel_vecs pixel_ch wide_lanes */ 16, 32, 12, 2, 8, 8 },
     { ISA_AVX2, "avx2", "CNNC_AVX2", "defined(__x86_64__)",
       "__attribute__((target(\"avx2,fma\")))",
-      "__builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"fma\")", 8, 16, 6, 2, 4 },
-    { ISA_NEON, "neon", "CNNC_NEON", "defined(__aarch64__)", "", NULL, 4, 32, 6, 4, 4 },
+      "__builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"fma\")", 8, 16, 6, 2, 4, 8 },
+    { ISA_NEON, "neon", "CNNC_NEON", "defined(__aarch64__)", "", NULL, 4, 32, 6, 4, 4, 4 },
 };
 enum { NUM_ISAS = sizeof isas / sizeof isas[0] };
 
 /* The portable code of a target with scalar_tiles: the kernels' SIMD
  * emitter at one lane, so each accumulator is a named float the compiler
  * keeps in a register (16 of a Cortex-M4F's 32 single-precision ones). */
-static const Isa scalar = { 0, "scalar", NULL, NULL, "", NULL, 1, 32, 4, 0, 0 };
+static const Isa scalar = { 0, "scalar", NULL, NULL, "", NULL, 1, 32, 4, 0, 0, 1 };
 
 static const Target targets[] = {
     { "auto", "portable C, plus AVX2+FMA and AVX-512F variants chosen at run time on "

@@ -287,11 +287,14 @@ static void unit_pack_pad(void)
         check_conv_packing(g, b);
         check_dense_packing(g, d);
     }
-    /* pad.c: an explicit pad before each fast padded conv; none left on them. */
-    CHECK(count_ops(g, OP_PAD) == 4 && count_ops(g0, OP_PAD) == 0);
+    /* pad.c: an explicit pad before each fast padded conv but the depthwise
+     * one, which pads itself (pad_in_kernel) and keeps its padding. */
+    CHECK(count_ops(g, OP_PAD) == 3 && count_ops(g0, OP_PAD) == 0);
+    CHECK(dw && pad_in_kernel(g, dw) && dw->win.pt == 2 && dw->win.pr == 2);
+    CHECK(gr && !pad_in_kernel(g, gr));   /* 3 input channels per group */
     for (int i = 0; i < g->nops; i++) {
         const Op *op = &g->ops[i];
-        if (op->kind != OP_CONV)
+        if (op->kind != OP_CONV || op == dw)
             continue;
         CHECK(op->win.pt == 0 && op->win.pl == 0 && op->win.pb == 0 && op->win.pr == 0);
         if (op == a) {
