@@ -255,6 +255,16 @@ static void pool_inner_columns(const Axis *ax, int *x0, int *x1)
     *x1 = hi < ax->out ? hi : ax->out;
 }
 
+/* The output rows [y0, y1) whose windows lie inside the input along y. */
+static void pool_inner_rows(const Axis *ay, int *y0, int *y1)
+{
+    long long hi = floor_div(ay->n - 1 - (long long)(ay->k - 1) * ay->d + ay->pad, ay->s) + 1;
+    *y0 = (ay->pad + ay->s - 1) / ay->s;
+    *y1 = hi < ay->out ? (int)hi : ay->out;
+    if (*y1 < *y0)
+        *y1 = *y0;
+}
+
 /* A SIMD variant's maxpool, or avgpool without padding taps, of stride 1
  * or 2 with no empty window and a vector's worth of inner columns. */
 static int pool_vectorizes(const Emitter *E, const Op *op, const Axis *ay, const Axis *ax)
@@ -269,41 +279,86 @@ static int pool_vectorizes(const Emitter *E, const Op *op, const Axis *ay, const
     return x1 - x0 >= VEC_MIN_LANES;
 }
 
+/* Windows of at most this many taps are written out tap by tap: gcc -O2
+ * unrolls no loop, and a loop's counting cost as much as the taps. */
+enum { POOL_TAPS_OUT = 16 };
+
+/* One tap of n lanes at q + at (a stride-2 row's pair of loads), folded
+ * into m: max as "if (v > m) m = v" lane by lane, which gcc turns into a
+ * compare and a masked move (x86's maxps is exactly this, NaN and -0 too). */
+static void emit_pool_tap(Emitter *E, const Op *op, int n, int s, const char *q, long long at)
+{
+    const char *v = vec_load_strided_n(E, n, q, at, s);
+    if (op->kind != OP_MAXPOOL) {
+        emit_line(E, "m += %s;", v);
+        return;
+    }
+    emit_line(E, "v = %s;", v);
+    emit_line(E, "k = v > m;");
+    emit_line(E, "m = (%s)(((cnnc_i%d)v & k) | ((cnnc_i%d)m & ~k));", vec_type_n(E, n), n, n);
+}
+
+/* The taps kx = 0 .. KW-1 of the window row at q, in order. */
+static void emit_pool_tap_row(Emitter *E, const Op *op, const Axis *ax, int n,
+                              const char *q, long long at)
+{
+    if (ax->k > POOL_TAPS_OUT) {
+        emit_line(E, "for (int kx = 0; kx < %d; ++kx) {", ax->k);
+        E->depth++;
+        emit_line(E, "const float *r = %s + %lld + kx * %d;", q, at, ax->d);
+        emit_pool_tap(E, op, n, ax->s, "r", 0);
+        E->depth--;
+        emit_line(E, "}");
+        return;
+    }
+    for (int kx = 0; kx < ax->k; kx++)
+        emit_pool_tap(E, op, n, ax->s, q, at + (long long)kx * ax->d);
+}
+
 /* Output columns ox..ox+n-1 of row oy: the window's taps in order, as
- * vectors of n (max: "if (v > m) m = v" lane by lane), then stored one by
- * one. */
+ * vectors of n kept in registers, then stored as one vector (or, under an
+ * activation, one by one). Rows with `tested` may have taps above or below
+ * the input: their taps rows are a loop that skips those. */
 static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
-                             const char *oy, const char *c, int n)
+                             const char *oy, const char *c, int n, int tested)
 {
     const int is_max = op->kind == OP_MAXPOOL;
     const char *vt = vec_type_n(E, n);
-    emit_line(E, "float t[%d];", n);
     emit_line(E, "%s m = %s;", vt, vec_splat_n(E, n, is_max ? "-INFINITY" : "0.0f"));
-    const char *ky = emit_loop_open(E, "ky", ay->k, ay->test_lo || ay->test_hi);
-    emit_coord(E, "iy", oy, ky, ay);
-    const char *kx = emit_loop_open(E, "kx", ax->k, 0);
-    Lin at = lin_add(lin_add(lin_add(lin(-ax->pad), "iy", ax->n), "ox", ax->s), kx, ax->d);
-    emit_line(E, "const float *q = %s;", emit_plus(E, "x", at));
-    emit_line(E, "const %s v = %s;", vt, vec_load_strided_n(E, n, "q", 0, ax->s));
     if (is_max) {
-        emit_line(E, "const cnnc_i%d k = v > m;", n);
-        emit_line(E, "m = (%s)(((cnnc_i%d)v & k) | ((cnnc_i%d)m & ~k));", vt, n, n);
-    } else {
-        emit_line(E, "m += v;");
+        emit_line(E, "%s v;", vt);
+        emit_line(E, "cnnc_i%d k;", n);
     }
-    emit_loop_close(E, kx);
-    emit_loop_close(E, ky);
+    Lin col = lin_add(lin(-ax->pad), "ox", ax->s);
+    if (tested || (long long)ay->k * ax->k > POOL_TAPS_OUT) {
+        const char *ky = emit_loop_open(E, "ky", ay->k, tested);
+        emit_coord(E, "iy", oy, ky, ay);
+        emit_line(E, "const float *q = %s;", emit_plus(E, "x", lin_add(col, "iy", ax->n)));
+        emit_pool_tap_row(E, op, ax, n, "q", 0);
+        emit_loop_close(E, ky);
+    } else {
+        Lin row = lin_add(col, oy, (long long)ay->s * ax->n);
+        row.k -= (long long)ay->pad * ax->n;
+        emit_line(E, "const float *q = %s;", emit_plus(E, "x", row));
+        for (int ky = 0; ky < ay->k; ky++)
+            emit_pool_tap_row(E, op, ax, n, "q", (long long)ky * ay->d * ax->n);
+    }
     if (!is_max) {
         char d[48];
         emit_float_lit(d, sizeof d, (float)(op->win.kh * op->win.kw));
         emit_line(E, "m = m / %s;", d);   /* each lane divided by the scalar */
     }
+    Lin o = lin_add(lin_add(lin_add(lin(0), c, (long long)ay->out * ax->out), oy, ax->out), "ox", 1);
+    if (op->act.kind == ACT_NONE) {
+        emit_line(E, "*(%s *)(%s) = m;", vt, emit_plus(E, "out", o));
+        return;
+    }
+    emit_line(E, "float t[%d];", n);
     emit_line(E, "*(%s *)t = m;", vt);
     emit_line(E, "for (int j = 0; j < %d; ++j)", n);
-    Lin o = lin_add(lin_add(lin_add(lin_add(lin(0), c, (long long)ay->out * ax->out), oy, ax->out),
-                            "ox", 1), "j", 1);
     E->depth++;
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, o)), &op->act, "t[j]");
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, lin_add(o, "j", 1))),
+               &op->act, "t[j]");
     E->depth--;
 }
 
@@ -311,14 +366,14 @@ static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axi
  * vector for each half, quarter, ... that is left (down to VEC_MIN_LANES):
  * 13 columns of AVX-512 are 8 + 4 + 1. Returns the first column left. */
 static int emit_pool_vectors(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
-                             const char *oy, const char *c, int x0, int x1)
+                             const char *oy, const char *c, int x0, int x1, int tested)
 {
     const int L = E->isa->lanes;
     int x = x0 + (x1 - x0) / L * L;
     if (x > x0) {
         emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", x0, x, L);
         E->depth++;
-        emit_pool_vector(E, op, ay, ax, oy, c, L);
+        emit_pool_vector(E, op, ay, ax, oy, c, L, tested);
         E->depth--;
         emit_line(E, "}");
     }
@@ -328,7 +383,7 @@ static int emit_pool_vectors(Emitter *E, const Op *op, const Axis *ay, const Axi
         emit_line(E, "{");
         E->depth++;
         emit_line(E, "const int ox = %d;", x);
-        emit_pool_vector(E, op, ay, ax, oy, c, n);
+        emit_pool_vector(E, op, ay, ax, oy, c, n, tested);
         E->depth--;
         emit_line(E, "}");
         x += n;
@@ -353,6 +408,30 @@ static void emit_pool_columns(Emitter *E, const Op *op, const Axis *ay, const Ax
     emit_line(E, "}");
 }
 
+/* Output rows [y0, y1): border columns as reference loops, inner ones as
+ * vectors; `tested` rows have taps above or below the input. */
+static void emit_pool_rows(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                           const char *c, int y0, int y1, int count, int tested)
+{
+    if (y0 >= y1)
+        return;
+    const char *oy = NULL;   /* a single row 0: no loop, as emit_loop_open */
+    if (y0 > 0 || y1 > 1) {
+        emit_line(E, "for (int oy = %d; oy < %d; ++oy) {", y0, y1);
+        E->depth++;
+        oy = "oy";
+    }
+    int x0, x1;
+    pool_inner_columns(ax, &x0, &x1);
+    emit_pool_columns(E, op, ay, ax, oy, c, 0, x0, count);
+    x1 = emit_pool_vectors(E, op, ay, ax, oy, c, x0, x1, tested);
+    emit_pool_columns(E, op, ay, ax, oy, c, x1, ax->out, count);
+    if (oy) {
+        E->depth--;
+        emit_line(E, "}");
+    }
+}
+
 static void emit_pool(Emitter *E, const Op *op)
 {
     const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
@@ -367,22 +446,22 @@ static void emit_pool(Emitter *E, const Op *op)
 
     const char *c = emit_loop_open(E, "c", C, 0);
     emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
-    const char *oy = emit_loop_open(E, "oy", OH, 0);
     if (pool_vectorizes(E, op, &ay, &ax)) {
-        int x0, x1;
-        pool_inner_columns(&ax, &x0, &x1);
-        emit_pool_columns(E, op, &ay, &ax, oy, c, 0, x0, count);
-        x1 = emit_pool_vectors(E, op, &ay, &ax, oy, c, x0, x1);
-        emit_pool_columns(E, op, &ay, &ax, oy, c, x1, OW, count);
+        int y0, y1;
+        pool_inner_rows(&ay, &y0, &y1);
+        emit_pool_rows(E, op, &ay, &ax, c, 0, y0, count, 1);
+        emit_pool_rows(E, op, &ay, &ax, c, y0, y1, count, 0);
+        emit_pool_rows(E, op, &ay, &ax, c, y1, OH, count, 1);
     } else {
+        const char *oy = emit_loop_open(E, "oy", OH, 0);
         const char *ox = emit_loop_open(E, "ox", OW, 0);
         emit_pool_window(E, op, &ay, &ax, oy, ox, count);
         const char *v = emit_pool_value(E, op, &ay, &ax, count);
         const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), c, (long long)OH * OW), oy, OW), ox, 1));
         emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, v);
         emit_loop_close(E, ox);
+        emit_loop_close(E, oy);
     }
-    emit_loop_close(E, oy);
     emit_loop_close(E, c);
 }
 
