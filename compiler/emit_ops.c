@@ -408,6 +408,66 @@ static void emit_pool_columns(Emitter *E, const Op *op, const Axis *ay, const Ax
     emit_line(E, "}");
 }
 
+/* Channels summed side by side: each channel's sum is one chain of adds,
+ * each add waiting for the one before, so P independent chains keep the
+ * adder busy (latency 3-4 cycles, two adds a cycle); each chain still adds
+ * its channel's values in order, as the interpreter does. */
+enum { MEAN_CHANNELS = 8 };
+
+/* out[c + j] = act(sum over i of x[j*HW + i], / HW) for j < p: the channels
+ * at x, one accumulator each. */
+static void emit_mean_channels(Emitter *E, const Act *act, const char *c, long long HW, int p)
+{
+    char d[48];
+    emit_float_lit(d, sizeof d, (float)HW);
+    for (int j = 0; j < p; j++)
+        emit_line(E, "float s%d = 0.0f;", j);
+    const char *i = emit_loop_open(E, "i", HW, 0);
+    for (int j = 0; j < p; j++)
+        emit_line(E, "s%d += x[%s];", j, lin_expr(E, lin_add(lin((long long)j * HW), i, 1)));
+    emit_loop_close(E, i);
+    for (int j = 0; j < p; j++) {
+        const char *sj = arena_printf(E->ctx->arena, "s%d", j);
+        emit_line(E, "%s = %s / %s;", sj, sj, d);
+        emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, lin_add(lin(j), c, 1))),
+                   act, sj);
+    }
+}
+
+/* numerics.md's global_avgpool over C channels of HW values, MEAN_CHANNELS
+ * at a time, then the channels left one by one. */
+static void emit_mean(Emitter *E, const Act *act, long long C, long long HW)
+{
+    const long long P = MEAN_CHANNELS, CP = C / P * P;
+    if (CP > 0) {
+        const char *c = "c";
+        if (CP > P)
+            emit_line(E, "for (int c = 0; c < %lld; c += %lld) {", CP, P);
+        else
+            c = NULL;
+        if (!c)
+            emit_line(E, "{");
+        E->depth++;
+        emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, HW)));
+        emit_mean_channels(E, act, c, HW, (int)P);
+        E->depth--;
+        emit_line(E, "}");
+    }
+    if (CP == C)
+        return;
+    const char *c = C - CP > 1 ? "c" : NULL;
+    if (c)
+        emit_line(E, "for (int c = %lld; c < %lld; ++c) {", CP, C);
+    else
+        emit_line(E, "{");
+    E->depth++;
+    Lin at = c ? lin_add(lin(0), c, HW) : lin(CP * HW);
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", at));
+    emit_mean_channels(E, act, c ? c : arena_printf(E->ctx->arena, "%lld", CP), HW, 1);
+    E->depth--;
+    emit_line(E, "}");
+}
+
 /* Output rows [y0, y1): border columns as reference loops, inner ones as
  * vectors; `tested` rows have taps above or below the input. */
 static void emit_pool_rows(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
@@ -443,6 +503,10 @@ static void emit_pool(Emitter *E, const Op *op)
      * padding taps are not counted. */
     const int count = op->kind == OP_MAXPOOL ? (ay.empty || ax.empty)
                                              : (tests && !op->count_pad);
+    if (op->kind == OP_AVGPOOL && !tests && op->win.kh == H && op->win.kw == W) {
+        emit_mean(E, &op->act, C, (long long)H * W);   /* the window is the map */
+        return;
+    }
 
     const char *c = emit_loop_open(E, "c", C, 0);
     emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
@@ -469,19 +533,8 @@ static void emit_pool(Emitter *E, const Op *op)
 
 static void emit_global_avgpool(Emitter *E, const Op *op)
 {
-    const Shape *is = &E->g->t[op->in[0]].shape;
-    const long long HW = E->g->t[op->in[0]].numel / is->dim[0];
-    char d[48];
-    emit_float_lit(d, sizeof d, (float)HW);
-    const char *c = emit_loop_open(E, "c", is->dim[0], 0);
-    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, HW)));
-    emit_line(E, "float s = 0.0f;");
-    const char *i = emit_loop_open(E, "i", HW, 0);
-    emit_line(E, "s += x[%s];", i ? i : "0");
-    emit_loop_close(E, i);
-    emit_line(E, "s = s / %s;", d);
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", c ? c : "0"), &op->act, "s");
-    emit_loop_close(E, c);
+    const long long C = E->g->t[op->in[0]].shape.dim[0];
+    emit_mean(E, &op->act, C, E->g->t[op->in[0]].numel / C);
 }
 
 /* dst[at + i] = act(src[i]) for i < n: flatten, activations, concat. */
