@@ -329,17 +329,20 @@ static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axi
         emit_line(E, "%s v;", vt);
         emit_line(E, "cnnc_i%d k;", n);
     }
+    if (op->act.kind != ACT_NONE)
+        emit_line(E, "float t[%d];", n);
+    emit_line(E, "const float *q;");   /* declarations first: -Wdeclaration-after-statement */
     Lin col = lin_add(lin(-ax->pad), "ox", ax->s);
     if (tested || (long long)ay->k * ax->k > POOL_TAPS_OUT) {
         const char *ky = emit_loop_open(E, "ky", ay->k, tested);
         emit_coord(E, "iy", oy, ky, ay);
-        emit_line(E, "const float *q = %s;", emit_plus(E, "x", lin_add(col, "iy", ax->n)));
+        emit_line(E, "q = %s;", emit_plus(E, "x", lin_add(col, "iy", ax->n)));
         emit_pool_tap_row(E, op, ax, n, "q", 0);
         emit_loop_close(E, ky);
     } else {
         Lin row = lin_add(col, oy, (long long)ay->s * ax->n);
         row.k -= (long long)ay->pad * ax->n;
-        emit_line(E, "const float *q = %s;", emit_plus(E, "x", row));
+        emit_line(E, "q = %s;", emit_plus(E, "x", row));
         for (int ky = 0; ky < ay->k; ky++)
             emit_pool_tap_row(E, op, ax, n, "q", (long long)ky * ay->d * ax->n);
     }
@@ -353,7 +356,6 @@ static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axi
         emit_line(E, "*(%s *)(%s) = m;", vt, emit_plus(E, "out", o));
         return;
     }
-    emit_line(E, "float t[%d];", n);
     emit_line(E, "*(%s *)t = m;", vt);
     emit_line(E, "for (int j = 0; j < %d; ++j)", n);
     E->depth++;
@@ -418,19 +420,21 @@ enum { MEAN_CHANNELS = 8 };
  * at x, one accumulator each. */
 static void emit_mean_channels(Emitter *E, const Act *act, const char *c, long long HW, int p)
 {
+    const char *sum[MEAN_CHANNELS];
     char d[48];
     emit_float_lit(d, sizeof d, (float)HW);
-    for (int j = 0; j < p; j++)
-        emit_line(E, "float s%d = 0.0f;", j);
+    for (int j = 0; j < p; j++) {
+        sum[j] = p == 1 ? "s" : arena_printf(E->ctx->arena, "s%d", j);
+        emit_line(E, "float %s = 0.0f;", sum[j]);
+    }
     const char *i = emit_loop_open(E, "i", HW, 0);
     for (int j = 0; j < p; j++)
-        emit_line(E, "s%d += x[%s];", j, lin_expr(E, lin_add(lin((long long)j * HW), i, 1)));
+        emit_line(E, "%s += x[%s];", sum[j], lin_expr(E, lin_add(lin((long long)j * HW), i, 1)));
     emit_loop_close(E, i);
     for (int j = 0; j < p; j++) {
-        const char *sj = arena_printf(E->ctx->arena, "s%d", j);
-        emit_line(E, "%s = %s / %s;", sj, sj, d);
+        emit_line(E, "%s = %s / %s;", sum[j], sum[j], d);
         emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, lin_add(lin(j), c, 1))),
-                   act, sj);
+                   act, sum[j]);
     }
 }
 
