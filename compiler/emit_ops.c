@@ -244,12 +244,24 @@ static const char *emit_pool_value(Emitter *E, const Op *op, const Axis *ay,
     return "s";
 }
 
+/* Windows of at most this many taps are written out tap by tap: gcc -O2
+ * unrolls no loop, and a loop's counting cost as much as the taps. */
+enum { POOL_TAPS_OUT = 16 };
+
+/* Whether a stride-2 window row's taps are built from one another (tap kx
+ * from tap kx - 2 and one load): the row's loads then stay inside its
+ * taps, where a tap's own pair of loads reads one float past its last. */
+static int pool_pairs(const Axis *ax)
+{
+    return ax->s == 2 && ax->d == 1 && ax->k >= 2 && ax->k <= POOL_TAPS_OUT;
+}
+
 /* The output columns [x0, x1) whose windows lie inside the input along x
  * (and, read in pairs for stride 2, whose last pair does too): x1 <= x0
  * when none. */
 static void pool_inner_columns(const Axis *ax, int *x0, int *x1)
 {
-    const int extra = ax->s == 2;
+    const int extra = ax->s == 2 && !pool_pairs(ax);
     int hi = (ax->n - 1 - extra - (ax->k - 1) * ax->d + ax->pad) / ax->s + 1;
     *x0 = (ax->pad + ax->s - 1) / ax->s;
     *x1 = hi < ax->out ? hi : ax->out;
@@ -279,23 +291,53 @@ static int pool_vectorizes(const Emitter *E, const Op *op, const Axis *ay, const
     return x1 - x0 >= VEC_MIN_LANES;
 }
 
-/* Windows of at most this many taps are written out tap by tap: gcc -O2
- * unrolls no loop, and a loop's counting cost as much as the taps. */
-enum { POOL_TAPS_OUT = 16 };
-
-/* One tap of n lanes at q + at (a stride-2 row's pair of loads), folded
- * into m: max as "if (v > m) m = v" lane by lane, which gcc turns into a
- * compare and a masked move (x86's maxps is exactly this, NaN and -0 too). */
-static void emit_pool_tap(Emitter *E, const Op *op, int n, int s, const char *q, long long at)
+/* The tap in the vector variable v folded into m: max as "if (v > m)
+ * m = v" lane by lane, which gcc turns into a compare and a masked move
+ * (x86's maxps is exactly this, NaN and -0 too). */
+static void emit_pool_fold(Emitter *E, const Op *op, int n, const char *v)
 {
-    const char *v = vec_load_strided_n(E, n, q, at, s);
     if (op->kind != OP_MAXPOOL) {
         emit_line(E, "m += %s;", v);
         return;
     }
-    emit_line(E, "v = %s;", v);
-    emit_line(E, "k = v > m;");
-    emit_line(E, "m = (%s)(((cnnc_i%d)v & k) | ((cnnc_i%d)m & ~k));", vec_type_n(E, n), n, n);
+    emit_line(E, "k = %s > m;", v);
+    emit_line(E, "m = (%s)(((cnnc_i%d)%s & k) | ((cnnc_i%d)m & ~k));", vec_type_n(E, n), n, v, n);
+}
+
+/* One tap of n lanes at q + at (a stride-2 row's pair of loads). */
+static void emit_pool_tap(Emitter *E, const Op *op, int n, int s, const char *q, long long at)
+{
+    emit_line(E, "v = %s;", vec_load_strided_n(E, n, q, at, s));
+    emit_pool_fold(E, op, n, "v");
+}
+
+/* "__builtin_shufflevector(a, b, ...)": lanes i0, i0 + step, ... of a and
+ * b for n - 1 lanes, then lane `last`. */
+static const char *pool_shuffle(Emitter *E, int n, const char *a, const char *b, int i0,
+                                int step, int last)
+{
+    const char *r = arena_printf(E->ctx->arena, "__builtin_shufflevector(%s, %s", a, b);
+    for (int l = 0; l < n - 1; l++)
+        r = arena_printf(E->ctx->arena, "%s, %d", r, i0 + l * step);
+    return arena_printf(E->ctx->arena, "%s, %d)", r, last);
+}
+
+/* A stride-2 window row at q + at (pool_pairs): taps 0 and 1 are the even
+ * and odd lanes of one pair of loads, tap kx > 1 is tap kx - 2 moved down
+ * a lane with the float at its end, from a load that ends there. */
+static void emit_pool_pairs(Emitter *E, const Op *op, const Axis *ax, int n,
+                            const char *q, long long at)
+{
+    const char *a = vec_load_n(E, n, q, at), *b = vec_load_n(E, n, q, at + n);
+    for (int kx = 0; kx < ax->k; kx++) {
+        const char *v = kx % 2 ? "vo" : "ve";
+        if (kx < 2)
+            emit_line(E, "%s = %s;", v, pool_shuffle(E, n, a, b, kx, 2, kx + 2 * n - 2));
+        else
+            emit_line(E, "%s = %s;", v, pool_shuffle(E, n, v, vec_load_n(E, n, q, at + kx + n - 1),
+                                                     1, 1, 2 * n - 1));
+        emit_pool_fold(E, op, n, v);
+    }
 }
 
 /* The taps kx = 0 .. KW-1 of the window row at q, in order. */
@@ -309,6 +351,10 @@ static void emit_pool_tap_row(Emitter *E, const Op *op, const Axis *ax, int n,
         emit_pool_tap(E, op, n, ax->s, "r", 0);
         E->depth--;
         emit_line(E, "}");
+        return;
+    }
+    if (pool_pairs(ax)) {
+        emit_pool_pairs(E, op, ax, n, q, at);
         return;
     }
     for (int kx = 0; kx < ax->k; kx++)
@@ -325,10 +371,12 @@ static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axi
     const int is_max = op->kind == OP_MAXPOOL;
     const char *vt = vec_type_n(E, n);
     emit_line(E, "%s m = %s;", vt, vec_splat_n(E, n, is_max ? "-INFINITY" : "0.0f"));
-    if (is_max) {
+    if (pool_pairs(ax))
+        emit_line(E, "%s ve, vo;", vt);
+    else
         emit_line(E, "%s v;", vt);
+    if (is_max)
         emit_line(E, "cnnc_i%d k;", n);
-    }
     if (op->act.kind != ACT_NONE)
         emit_line(E, "float t[%d];", n);
     emit_line(E, "const float *q;");   /* declarations first: -Wdeclaration-after-statement */
@@ -364,33 +412,46 @@ static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axi
     E->depth--;
 }
 
-/* The inner columns [x0, x1) of row oy as whole vectors, then one narrower
- * vector for each half, quarter, ... that is left (down to VEC_MIN_LANES):
- * 13 columns of AVX-512 are 8 + 4 + 1. Returns the first column left. */
-static int emit_pool_vectors(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
-                             const char *oy, const char *c, int x0, int x1, int tested)
+/* Columns x .. x+n-1 of row oy as one vector of n. */
+static void emit_pool_block(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                            const char *oy, const char *c, int x, int n, int tested)
 {
-    const int L = E->isa->lanes;
-    int x = x0 + (x1 - x0) / L * L;
-    if (x > x0) {
-        emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", x0, x, L);
+    emit_line(E, "{");
+    E->depth++;
+    emit_line(E, "const int ox = %d;", x);
+    emit_pool_vector(E, op, ay, ax, oy, c, n, tested);
+    E->depth--;
+    emit_line(E, "}");
+}
+
+/* The inner columns [x0, x1) of row oy (at least VEC_MIN_LANES) as vectors
+ * of the widest width that fits, then, for what is left, one vector of the
+ * next power of two that ends at x1, overlapping the columns before it:
+ * 13 columns of AVX-512 are 8 + 8 (columns 5 .. 7 computed twice, the same
+ * values stored twice), where narrower vectors and reference columns would
+ * cost three times as much. */
+static void emit_pool_vectors(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                              const char *oy, const char *c, int x0, int x1, int tested)
+{
+    int n = E->isa->lanes;
+    while (n > VEC_MIN_LANES && n > x1 - x0)
+        n /= 2;
+    const int x = x0 + (x1 - x0) / n * n;
+    if (x > x0 + n) {
+        emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", x0, x, n);
         E->depth++;
-        emit_pool_vector(E, op, ay, ax, oy, c, L, tested);
-        E->depth--;
-        emit_line(E, "}");
-    }
-    for (int n = L / 2; n >= VEC_MIN_LANES; n /= 2) {
-        if (x1 - x < n)
-            continue;
-        emit_line(E, "{");
-        E->depth++;
-        emit_line(E, "const int ox = %d;", x);
         emit_pool_vector(E, op, ay, ax, oy, c, n, tested);
         E->depth--;
         emit_line(E, "}");
-        x += n;
+    } else {
+        emit_pool_block(E, op, ay, ax, oy, c, x0, n, tested);
     }
-    return x;
+    if (x == x1)
+        return;
+    int r = VEC_MIN_LANES;
+    while (r < x1 - x)
+        r *= 2;
+    emit_pool_block(E, op, ay, ax, oy, c, x1 - r, r, tested);
 }
 
 /* Output columns [a, b) of row oy, one window at a time: the reference loops. */
@@ -488,7 +549,7 @@ static void emit_pool_rows(Emitter *E, const Op *op, const Axis *ay, const Axis 
     int x0, x1;
     pool_inner_columns(ax, &x0, &x1);
     emit_pool_columns(E, op, ay, ax, oy, c, 0, x0, count);
-    x1 = emit_pool_vectors(E, op, ay, ax, oy, c, x0, x1, tested);
+    emit_pool_vectors(E, op, ay, ax, oy, c, x0, x1, tested);
     emit_pool_columns(E, op, ay, ax, oy, c, x1, ax->out, count);
     if (oy) {
         E->depth--;
