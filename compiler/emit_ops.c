@@ -477,9 +477,9 @@ static void emit_pool_columns(Emitter *E, const Op *op, const Axis *ay, const Ax
  * its channel's values in order, as the interpreter does. */
 enum { MEAN_CHANNELS = 8 };
 
-/* out[c + j] = act(sum over i of x[j*HW + i], / HW) for j < p: the channels
- * at x, one accumulator each. */
-static void emit_mean_channels(Emitter *E, const Act *act, const char *c, long long HW, int p)
+/* out[oc + j] = act(sum over i of x[j*HW + i], / HW) for j < p: the
+ * channels at x, one accumulator each. */
+static void emit_mean_channels(Emitter *E, const Act *act, Lin oc, long long HW, int p)
 {
     const char *sum[MEAN_CHANNELS];
     char d[48];
@@ -493,44 +493,41 @@ static void emit_mean_channels(Emitter *E, const Act *act, const char *c, long l
         emit_line(E, "%s += x[%s];", sum[j], lin_expr(E, lin_add(lin((long long)j * HW), i, 1)));
     emit_loop_close(E, i);
     for (int j = 0; j < p; j++) {
+        Lin o = oc;
+        o.k += j;
         emit_line(E, "%s = %s / %s;", sum[j], sum[j], d);
-        emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, lin_add(lin(j), c, 1))),
-                   act, sum[j]);
+        emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, o)), act, sum[j]);
     }
+}
+
+/* Channels [c0, c1) of HW values, p at a time (p divides c1 - c0). */
+static void emit_mean_range(Emitter *E, const Act *act, long long c0, long long c1, int p,
+                            long long HW)
+{
+    if (c0 >= c1)
+        return;
+    const char *c = c1 - c0 > p ? "c" : NULL;
+    if (!c)
+        emit_line(E, "{");
+    else if (p == 1)
+        emit_line(E, "for (int c = %lld; c < %lld; ++c) {", c0, c1);
+    else
+        emit_line(E, "for (int c = %lld; c < %lld; c += %d) {", c0, c1, p);
+    E->depth++;
+    Lin oc = c ? lin_add(lin(0), c, 1) : lin(c0);
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(c ? 0 : c0 * HW), c, HW)));
+    emit_mean_channels(E, act, oc, HW, p);
+    E->depth--;
+    emit_line(E, "}");
 }
 
 /* numerics.md's global_avgpool over C channels of HW values, MEAN_CHANNELS
  * at a time, then the channels left one by one. */
 static void emit_mean(Emitter *E, const Act *act, long long C, long long HW)
 {
-    const long long P = MEAN_CHANNELS, CP = C / P * P;
-    if (CP > 0) {
-        const char *c = "c";
-        if (CP > P)
-            emit_line(E, "for (int c = 0; c < %lld; c += %lld) {", CP, P);
-        else
-            c = NULL;
-        if (!c)
-            emit_line(E, "{");
-        E->depth++;
-        emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, HW)));
-        emit_mean_channels(E, act, c, HW, (int)P);
-        E->depth--;
-        emit_line(E, "}");
-    }
-    if (CP == C)
-        return;
-    const char *c = C - CP > 1 ? "c" : NULL;
-    if (c)
-        emit_line(E, "for (int c = %lld; c < %lld; ++c) {", CP, C);
-    else
-        emit_line(E, "{");
-    E->depth++;
-    Lin at = c ? lin_add(lin(0), c, HW) : lin(CP * HW);
-    emit_line(E, "const float *x = %s;", emit_plus(E, "in", at));
-    emit_mean_channels(E, act, c ? c : arena_printf(E->ctx->arena, "%lld", CP), HW, 1);
-    E->depth--;
-    emit_line(E, "}");
+    const long long CP = C / MEAN_CHANNELS * MEAN_CHANNELS;
+    emit_mean_range(E, act, 0, CP, MEAN_CHANNELS, HW);
+    emit_mean_range(E, act, CP, C, 1, HW);
 }
 
 /* Output rows [y0, y1): border columns as reference loops, inner ones as
