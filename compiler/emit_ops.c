@@ -244,15 +244,37 @@ static const char *emit_pool_value(Emitter *E, const Op *op, const Axis *ay,
     return "s";
 }
 
+/* Windows of at most this many taps are written out tap by tap: gcc -O2
+ * unrolls no loop, and a loop's counting cost as much as the taps. */
+enum { POOL_TAPS_OUT = 16 };
+
+/* Whether a stride-2 window row's taps are built from one another (tap kx
+ * from tap kx - 2 and one load): the row's loads then stay inside its
+ * taps, where a tap's own pair of loads reads one float past its last. */
+static int pool_pairs(const Axis *ax)
+{
+    return ax->s == 2 && ax->d == 1 && ax->k >= 2 && ax->k <= POOL_TAPS_OUT;
+}
+
 /* The output columns [x0, x1) whose windows lie inside the input along x
  * (and, read in pairs for stride 2, whose last pair does too): x1 <= x0
  * when none. */
 static void pool_inner_columns(const Axis *ax, int *x0, int *x1)
 {
-    const int extra = ax->s == 2;
+    const int extra = ax->s == 2 && !pool_pairs(ax);
     int hi = (ax->n - 1 - extra - (ax->k - 1) * ax->d + ax->pad) / ax->s + 1;
     *x0 = (ax->pad + ax->s - 1) / ax->s;
     *x1 = hi < ax->out ? hi : ax->out;
+}
+
+/* The output rows [y0, y1) whose windows lie inside the input along y. */
+static void pool_inner_rows(const Axis *ay, int *y0, int *y1)
+{
+    long long hi = floor_div(ay->n - 1 - (long long)(ay->k - 1) * ay->d + ay->pad, ay->s) + 1;
+    *y0 = (ay->pad + ay->s - 1) / ay->s;
+    *y1 = hi < ay->out ? (int)hi : ay->out;
+    if (*y1 < *y0)
+        *y1 = *y0;
 }
 
 /* A SIMD variant's maxpool, or avgpool without padding taps, of stride 1
@@ -269,71 +291,167 @@ static int pool_vectorizes(const Emitter *E, const Op *op, const Axis *ay, const
     return x1 - x0 >= VEC_MIN_LANES;
 }
 
+/* The tap in the vector variable v folded into m: max as "if (v > m)
+ * m = v" lane by lane, which gcc turns into a compare and a masked move
+ * (x86's maxps is exactly this, NaN and -0 too). */
+static void emit_pool_fold(Emitter *E, const Op *op, int n, const char *v)
+{
+    if (op->kind != OP_MAXPOOL) {
+        emit_line(E, "m += %s;", v);
+        return;
+    }
+    emit_line(E, "k = %s > m;", v);
+    emit_line(E, "m = (%s)(((cnnc_i%d)%s & k) | ((cnnc_i%d)m & ~k));", vec_type_n(E, n), n, v, n);
+}
+
+/* One tap of n lanes at q + at (a stride-2 row's pair of loads). */
+static void emit_pool_tap(Emitter *E, const Op *op, int n, int s, const char *q, long long at)
+{
+    emit_line(E, "v = %s;", vec_load_strided_n(E, n, q, at, s));
+    emit_pool_fold(E, op, n, "v");
+}
+
+/* "__builtin_shufflevector(a, b, ...)": lanes i0, i0 + step, ... of a and
+ * b for n - 1 lanes, then lane `last`. */
+static const char *pool_shuffle(Emitter *E, int n, const char *a, const char *b, int i0,
+                                int step, int last)
+{
+    const char *r = arena_printf(E->ctx->arena, "__builtin_shufflevector(%s, %s", a, b);
+    for (int l = 0; l < n - 1; l++)
+        r = arena_printf(E->ctx->arena, "%s, %d", r, i0 + l * step);
+    return arena_printf(E->ctx->arena, "%s, %d)", r, last);
+}
+
+/* A stride-2 window row at q + at (pool_pairs): taps 0 and 1 are the even
+ * and odd lanes of one pair of loads, tap kx > 1 is tap kx - 2 moved down
+ * a lane with the float at its end, from a load that ends there. */
+static void emit_pool_pairs(Emitter *E, const Op *op, const Axis *ax, int n,
+                            const char *q, long long at)
+{
+    const char *a = vec_load_n(E, n, q, at), *b = vec_load_n(E, n, q, at + n);
+    for (int kx = 0; kx < ax->k; kx++) {
+        const char *v = kx % 2 ? "vo" : "ve";
+        if (kx < 2)
+            emit_line(E, "%s = %s;", v, pool_shuffle(E, n, a, b, kx, 2, kx + 2 * n - 2));
+        else
+            emit_line(E, "%s = %s;", v, pool_shuffle(E, n, v, vec_load_n(E, n, q, at + kx + n - 1),
+                                                     1, 1, 2 * n - 1));
+        emit_pool_fold(E, op, n, v);
+    }
+}
+
+/* The taps kx = 0 .. KW-1 of the window row at q, in order. */
+static void emit_pool_tap_row(Emitter *E, const Op *op, const Axis *ax, int n,
+                              const char *q, long long at)
+{
+    if (ax->k > POOL_TAPS_OUT) {
+        emit_line(E, "for (int kx = 0; kx < %d; ++kx) {", ax->k);
+        E->depth++;
+        emit_line(E, "const float *r = %s + %lld + kx * %d;", q, at, ax->d);
+        emit_pool_tap(E, op, n, ax->s, "r", 0);
+        E->depth--;
+        emit_line(E, "}");
+        return;
+    }
+    if (pool_pairs(ax)) {
+        emit_pool_pairs(E, op, ax, n, q, at);
+        return;
+    }
+    for (int kx = 0; kx < ax->k; kx++)
+        emit_pool_tap(E, op, n, ax->s, q, at + (long long)kx * ax->d);
+}
+
 /* Output columns ox..ox+n-1 of row oy: the window's taps in order, as
- * vectors of n (max: "if (v > m) m = v" lane by lane), then stored one by
- * one. */
+ * vectors of n kept in registers, then stored as one vector (or, under an
+ * activation, one by one). Rows with `tested` may have taps above or below
+ * the input: their taps rows are a loop that skips those. */
 static void emit_pool_vector(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
-                             const char *oy, const char *c, int n)
+                             const char *oy, const char *c, int n, int tested)
 {
     const int is_max = op->kind == OP_MAXPOOL;
     const char *vt = vec_type_n(E, n);
-    emit_line(E, "float t[%d];", n);
     emit_line(E, "%s m = %s;", vt, vec_splat_n(E, n, is_max ? "-INFINITY" : "0.0f"));
-    const char *ky = emit_loop_open(E, "ky", ay->k, ay->test_lo || ay->test_hi);
-    emit_coord(E, "iy", oy, ky, ay);
-    const char *kx = emit_loop_open(E, "kx", ax->k, 0);
-    Lin at = lin_add(lin_add(lin_add(lin(-ax->pad), "iy", ax->n), "ox", ax->s), kx, ax->d);
-    emit_line(E, "const float *q = %s;", emit_plus(E, "x", at));
-    emit_line(E, "const %s v = %s;", vt, vec_load_strided_n(E, n, "q", 0, ax->s));
-    if (is_max) {
-        emit_line(E, "const cnnc_i%d k = v > m;", n);
-        emit_line(E, "m = (%s)(((cnnc_i%d)v & k) | ((cnnc_i%d)m & ~k));", vt, n, n);
+    if (pool_pairs(ax))
+        emit_line(E, "%s ve, vo;", vt);
+    else
+        emit_line(E, "%s v;", vt);
+    if (is_max)
+        emit_line(E, "cnnc_i%d k;", n);
+    if (op->act.kind != ACT_NONE)
+        emit_line(E, "float t[%d];", n);
+    emit_line(E, "const float *q;");   /* declarations first: -Wdeclaration-after-statement */
+    Lin col = lin_add(lin(-ax->pad), "ox", ax->s);
+    if (tested || (long long)ay->k * ax->k > POOL_TAPS_OUT) {
+        const char *ky = emit_loop_open(E, "ky", ay->k, tested);
+        emit_coord(E, "iy", oy, ky, ay);
+        emit_line(E, "q = %s;", emit_plus(E, "x", lin_add(col, "iy", ax->n)));
+        emit_pool_tap_row(E, op, ax, n, "q", 0);
+        emit_loop_close(E, ky);
     } else {
-        emit_line(E, "m += v;");
+        Lin row = lin_add(col, oy, (long long)ay->s * ax->n);
+        row.k -= (long long)ay->pad * ax->n;
+        emit_line(E, "q = %s;", emit_plus(E, "x", row));
+        for (int ky = 0; ky < ay->k; ky++)
+            emit_pool_tap_row(E, op, ax, n, "q", (long long)ky * ay->d * ax->n);
     }
-    emit_loop_close(E, kx);
-    emit_loop_close(E, ky);
     if (!is_max) {
         char d[48];
         emit_float_lit(d, sizeof d, (float)(op->win.kh * op->win.kw));
         emit_line(E, "m = m / %s;", d);   /* each lane divided by the scalar */
     }
+    Lin o = lin_add(lin_add(lin_add(lin(0), c, (long long)ay->out * ax->out), oy, ax->out), "ox", 1);
+    if (op->act.kind == ACT_NONE) {
+        emit_line(E, "*(%s *)(%s) = m;", vt, emit_plus(E, "out", o));
+        return;
+    }
     emit_line(E, "*(%s *)t = m;", vt);
     emit_line(E, "for (int j = 0; j < %d; ++j)", n);
-    Lin o = lin_add(lin_add(lin_add(lin_add(lin(0), c, (long long)ay->out * ax->out), oy, ax->out),
-                            "ox", 1), "j", 1);
     E->depth++;
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, o)), &op->act, "t[j]");
+    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, lin_add(o, "j", 1))),
+               &op->act, "t[j]");
     E->depth--;
 }
 
-/* The inner columns [x0, x1) of row oy as whole vectors, then one narrower
- * vector for each half, quarter, ... that is left (down to VEC_MIN_LANES):
- * 13 columns of AVX-512 are 8 + 4 + 1. Returns the first column left. */
-static int emit_pool_vectors(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
-                             const char *oy, const char *c, int x0, int x1)
+/* Columns x .. x+n-1 of row oy as one vector of n. */
+static void emit_pool_block(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                            const char *oy, const char *c, int x, int n, int tested)
 {
-    const int L = E->isa->lanes;
-    int x = x0 + (x1 - x0) / L * L;
-    if (x > x0) {
-        emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", x0, x, L);
+    emit_line(E, "{");
+    E->depth++;
+    emit_line(E, "const int ox = %d;", x);
+    emit_pool_vector(E, op, ay, ax, oy, c, n, tested);
+    E->depth--;
+    emit_line(E, "}");
+}
+
+/* The inner columns [x0, x1) of row oy (at least VEC_MIN_LANES) as vectors
+ * of the widest width that fits, then, for what is left, one vector of the
+ * next power of two that ends at x1, overlapping the columns before it:
+ * 13 columns of AVX-512 are 8 + 8 (columns 5 .. 7 computed twice, the same
+ * values stored twice), where narrower vectors and reference columns would
+ * cost three times as much. */
+static void emit_pool_vectors(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                              const char *oy, const char *c, int x0, int x1, int tested)
+{
+    int n = E->isa->lanes;
+    while (n > VEC_MIN_LANES && n > x1 - x0)
+        n /= 2;
+    const int x = x0 + (x1 - x0) / n * n;
+    if (x > x0 + n) {
+        emit_line(E, "for (int ox = %d; ox < %d; ox += %d) {", x0, x, n);
         E->depth++;
-        emit_pool_vector(E, op, ay, ax, oy, c, L);
+        emit_pool_vector(E, op, ay, ax, oy, c, n, tested);
         E->depth--;
         emit_line(E, "}");
+    } else {
+        emit_pool_block(E, op, ay, ax, oy, c, x0, n, tested);
     }
-    for (int n = L / 2; n >= VEC_MIN_LANES; n /= 2) {
-        if (x1 - x < n)
-            continue;
-        emit_line(E, "{");
-        E->depth++;
-        emit_line(E, "const int ox = %d;", x);
-        emit_pool_vector(E, op, ay, ax, oy, c, n);
-        E->depth--;
-        emit_line(E, "}");
-        x += n;
-    }
-    return x;
+    if (x == x1)
+        return;
+    int r = VEC_MIN_LANES;
+    while (r < x1 - x)
+        r *= 2;
+    emit_pool_block(E, op, ay, ax, oy, c, x1 - r, r, tested);
 }
 
 /* Output columns [a, b) of row oy, one window at a time: the reference loops. */
@@ -353,6 +471,89 @@ static void emit_pool_columns(Emitter *E, const Op *op, const Axis *ay, const Ax
     emit_line(E, "}");
 }
 
+/* Channels summed side by side: each channel's sum is one chain of adds,
+ * each add waiting for the one before, so P independent chains keep the
+ * adder busy (latency 3-4 cycles, two adds a cycle); each chain still adds
+ * its channel's values in order, as the interpreter does. */
+enum { MEAN_CHANNELS = 8 };
+
+/* out[oc + j] = act(sum over i of x[j*HW + i], / HW) for j < p: the
+ * channels at x, one accumulator each. */
+static void emit_mean_channels(Emitter *E, const Act *act, Lin oc, long long HW, int p)
+{
+    const char *sum[MEAN_CHANNELS];
+    char d[48];
+    emit_float_lit(d, sizeof d, (float)HW);
+    for (int j = 0; j < p; j++) {
+        sum[j] = p == 1 ? "s" : arena_printf(E->ctx->arena, "s%d", j);
+        emit_line(E, "float %s = 0.0f;", sum[j]);
+    }
+    const char *i = emit_loop_open(E, "i", HW, 0);
+    for (int j = 0; j < p; j++)
+        emit_line(E, "%s += x[%s];", sum[j], lin_expr(E, lin_add(lin((long long)j * HW), i, 1)));
+    emit_loop_close(E, i);
+    for (int j = 0; j < p; j++) {
+        Lin o = oc;
+        o.k += j;
+        emit_line(E, "%s = %s / %s;", sum[j], sum[j], d);
+        emit_store(E, arena_printf(E->ctx->arena, "out[%s]", lin_expr(E, o)), act, sum[j]);
+    }
+}
+
+/* Channels [c0, c1) of HW values, p at a time (p divides c1 - c0). */
+static void emit_mean_range(Emitter *E, const Act *act, long long c0, long long c1, int p,
+                            long long HW)
+{
+    if (c0 >= c1)
+        return;
+    const char *c = c1 - c0 > p ? "c" : NULL;
+    if (!c)
+        emit_line(E, "{");
+    else if (p == 1)
+        emit_line(E, "for (int c = %lld; c < %lld; ++c) {", c0, c1);
+    else
+        emit_line(E, "for (int c = %lld; c < %lld; c += %d) {", c0, c1, p);
+    E->depth++;
+    Lin oc = c ? lin_add(lin(0), c, 1) : lin(c0);
+    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(c ? 0 : c0 * HW), c, HW)));
+    emit_mean_channels(E, act, oc, HW, p);
+    E->depth--;
+    emit_line(E, "}");
+}
+
+/* numerics.md's global_avgpool over C channels of HW values, MEAN_CHANNELS
+ * at a time, then the channels left one by one. */
+static void emit_mean(Emitter *E, const Act *act, long long C, long long HW)
+{
+    const long long CP = C / MEAN_CHANNELS * MEAN_CHANNELS;
+    emit_mean_range(E, act, 0, CP, MEAN_CHANNELS, HW);
+    emit_mean_range(E, act, CP, C, 1, HW);
+}
+
+/* Output rows [y0, y1): border columns as reference loops, inner ones as
+ * vectors; `tested` rows have taps above or below the input. */
+static void emit_pool_rows(Emitter *E, const Op *op, const Axis *ay, const Axis *ax,
+                           const char *c, int y0, int y1, int count, int tested)
+{
+    if (y0 >= y1)
+        return;
+    const char *oy = NULL;   /* a single row 0: no loop, as emit_loop_open */
+    if (y0 > 0 || y1 > 1) {
+        emit_line(E, "for (int oy = %d; oy < %d; ++oy) {", y0, y1);
+        E->depth++;
+        oy = "oy";
+    }
+    int x0, x1;
+    pool_inner_columns(ax, &x0, &x1);
+    emit_pool_columns(E, op, ay, ax, oy, c, 0, x0, count);
+    emit_pool_vectors(E, op, ay, ax, oy, c, x0, x1, tested);
+    emit_pool_columns(E, op, ay, ax, oy, c, x1, ax->out, count);
+    if (oy) {
+        E->depth--;
+        emit_line(E, "}");
+    }
+}
+
 static void emit_pool(Emitter *E, const Op *op)
 {
     const Shape *is = &E->g->t[op->in[0]].shape, *os = &E->g->t[op->out].shape;
@@ -364,25 +565,29 @@ static void emit_pool(Emitter *E, const Op *op)
      * padding taps are not counted. */
     const int count = op->kind == OP_MAXPOOL ? (ay.empty || ax.empty)
                                              : (tests && !op->count_pad);
+    if (op->kind == OP_AVGPOOL && !tests && op->win.kh == H && op->win.kw == W) {
+        emit_mean(E, &op->act, C, (long long)H * W);   /* the window is the map */
+        return;
+    }
 
     const char *c = emit_loop_open(E, "c", C, 0);
     emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, (long long)H * W)));
-    const char *oy = emit_loop_open(E, "oy", OH, 0);
     if (pool_vectorizes(E, op, &ay, &ax)) {
-        int x0, x1;
-        pool_inner_columns(&ax, &x0, &x1);
-        emit_pool_columns(E, op, &ay, &ax, oy, c, 0, x0, count);
-        x1 = emit_pool_vectors(E, op, &ay, &ax, oy, c, x0, x1);
-        emit_pool_columns(E, op, &ay, &ax, oy, c, x1, OW, count);
+        int y0, y1;
+        pool_inner_rows(&ay, &y0, &y1);
+        emit_pool_rows(E, op, &ay, &ax, c, 0, y0, count, 1);
+        emit_pool_rows(E, op, &ay, &ax, c, y0, y1, count, 0);
+        emit_pool_rows(E, op, &ay, &ax, c, y1, OH, count, 1);
     } else {
+        const char *oy = emit_loop_open(E, "oy", OH, 0);
         const char *ox = emit_loop_open(E, "ox", OW, 0);
         emit_pool_window(E, op, &ay, &ax, oy, ox, count);
         const char *v = emit_pool_value(E, op, &ay, &ax, count);
         const char *o = lin_expr(E, lin_add(lin_add(lin_add(lin(0), c, (long long)OH * OW), oy, OW), ox, 1));
         emit_store(E, arena_printf(E->ctx->arena, "out[%s]", o), &op->act, v);
         emit_loop_close(E, ox);
+        emit_loop_close(E, oy);
     }
-    emit_loop_close(E, oy);
     emit_loop_close(E, c);
 }
 
@@ -390,19 +595,8 @@ static void emit_pool(Emitter *E, const Op *op)
 
 static void emit_global_avgpool(Emitter *E, const Op *op)
 {
-    const Shape *is = &E->g->t[op->in[0]].shape;
-    const long long HW = E->g->t[op->in[0]].numel / is->dim[0];
-    char d[48];
-    emit_float_lit(d, sizeof d, (float)HW);
-    const char *c = emit_loop_open(E, "c", is->dim[0], 0);
-    emit_line(E, "const float *x = %s;", emit_plus(E, "in", lin_add(lin(0), c, HW)));
-    emit_line(E, "float s = 0.0f;");
-    const char *i = emit_loop_open(E, "i", HW, 0);
-    emit_line(E, "s += x[%s];", i ? i : "0");
-    emit_loop_close(E, i);
-    emit_line(E, "s = s / %s;", d);
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", c ? c : "0"), &op->act, "s");
-    emit_loop_close(E, c);
+    const long long C = E->g->t[op->in[0]].shape.dim[0];
+    emit_mean(E, &op->act, C, E->g->t[op->in[0]].numel / C);
 }
 
 /* dst[at + i] = act(src[i]) for i < n: flatten, activations, concat. */
