@@ -51,6 +51,9 @@ typedef struct Emitter {
     int int8_entry;            /* writing <prefix>_run_int8: the ops between the
                                   input's quantize and the final dequantize */
     int io_in, io_out;         /* the tensors bound to `input`, `output` */
+    int residual;              /* writing a conv with a residual (fuse.c): its
+                                  output holds the residual, and emit_store and
+                                  emit_vec_store write act(v + what dst holds) */
 } Emitter;
 void emit_line(Emitter *E, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void emit_comment_text(Buf *b, const char *s);      /* escapes end-of-comment */

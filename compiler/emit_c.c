@@ -485,7 +485,8 @@ static const char *op_what(Ctx *ctx, const Op *op)
             snprintf(d, sizeof d, w->dh == w->dw ? "d%d" : "d%dx%d", w->dh, w->dw);
         if (op->groups > 1)
             snprintf(gr, sizeof gr, "g%d", op->groups);
-        what = arena_printf(ctx->arena, "conv%dx%d%s%s%s", w->kh, w->kw, s, d, gr);
+        what = arena_printf(ctx->arena, "conv%dx%d%s%s%s%s", w->kh, w->kw, s, d, gr,
+                            op_residual(op) >= 0 ? "_add" : "");
         break;
     }
     case OP_MAXPOOL:
@@ -527,6 +528,8 @@ static void emit_kernel_comment(Emitter *E, const Op *op)
         }
         buf_putc(b, '\n');
     }
+    if (op_residual(op) >= 0)
+        buf_puts(b, " *   residual: res, input 1, added to each result before the activation\n");
     if (op->inplace > 0 && op->variant != KV_VIEW)
         buf_printf(b, " *   in place: the output overwrites input %d\n", op->inplace - 1);
     if (emit_concat_is_view(E->g, op))
@@ -600,7 +603,9 @@ static void emit_op_signature(Emitter *E, int i)
         if (k)
             buf_printf(b, "%*s", col, "");
         const char *ty = emit_ctype(&E->g->t[op->in[k]]);
-        if (op->nin > 1)
+        if (op_residual(op) >= 0)
+            buf_printf(b, "const %s *%s%s, ", ty, rs, k ? "res" : "in");
+        else if (op->nin > 1)
             buf_printf(b, "const %s *%sin%d, ", ty, rs, k);
         else
             buf_printf(b, "const %s *%sin, ", ty, rs);
@@ -624,6 +629,7 @@ static void emit_op_function(Emitter *E, int i)
         buf_putc(E->c, '\n');
         return;
     }
+    E->residual = op_residual(&E->g->ops[i]) >= 0;
     emit_kernel_helpers(E, &E->g->ops[i]);
     emit_op_comment(E, i);
     emit_op_signature(E, i);
@@ -631,6 +637,7 @@ static void emit_op_function(Emitter *E, int i)
     E->depth = 1;
     emit_op_body(E, &E->g->ops[i]);
     E->depth = 0;
+    E->residual = 0;
     buf_puts(E->c, "}\n\n");
 }
 

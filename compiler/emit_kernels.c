@@ -192,7 +192,8 @@ int vec_act_exact(const Act *a)
 }
 
 /* Stores act(v) at dst for a vector v of n lanes (v: an expression, dst: a
- * float pointer expression); vec_act_exact(a) must hold. */
+ * float pointer expression); vec_act_exact(a) must hold. With E->residual,
+ * act(v + the vector at dst). */
 void emit_vec_store(Emitter *E, int n, const char *dst, const Act *a, const char *v)
 {
     const char *vt = vec_type_n(E, n), *res;
@@ -201,6 +202,8 @@ void emit_vec_store(Emitter *E, int n, const char *dst, const Act *a, const char
         emit_store(E, arena_printf(E->ctx->arena, "*(%s)", dst), a, v);
         return;
     }
+    if (E->residual)
+        v = arena_printf(E->ctx->arena, "(%s + *(%s *)(%s))", v, vt, dst);
     if (k == ACT_NONE) {
         emit_line(E, "*(%s *)(%s) = %s;", vt, dst, v);
         return;
@@ -276,7 +279,8 @@ static int unpadded(const Window *w)
  * like a row of stride s over the (explicitly padded) input. Columns
  * x >= RW are computed into a local plane and dropped (stride 2: about
  * half of them); the row ends at the last real output, so no tap reads
- * past the input plane. */
+ * past the input plane. Not with a residual: the local plane's stores
+ * are not the output's. */
 static ConvDims conv_dims_for(const Emitter *E, const Op *op)
 {
     ConvDims d = conv_dims(E->g, op);
@@ -285,8 +289,8 @@ static ConvDims conv_dims_for(const Emitter *E, const Op *op)
     const long long n = (long long)(d.OH - 1) * (padded ? pw : d.W) + d.OW;
     /* Not at one lane (cortex-m): no vectors to fill, and an MCU's stack is
      * no place for the local plane. */
-    if (E->isa && E->isa->lanes > 1 && op->variant == KV_CONV_ROWS && d.SW == d.SH &&
-        d.SW <= 2 && d.OH > 1 && d.OW < 4 * E->isa->lanes && n <= PLANE_MAX &&
+    if (E->isa && E->isa->lanes > 1 && op->variant == KV_CONV_ROWS && op_residual(op) < 0 &&
+        d.SW == d.SH && d.SW <= 2 && d.OH > 1 && d.OW < 4 * E->isa->lanes && n <= PLANE_MAX &&
         (!padded || ph * pw <= PLANE_MAX)) {
         if (padded) {
             d.local = 1;

@@ -54,12 +54,14 @@ static void emit_act_expr(Buf *b, const Act *a, const char *v)
     }
 }
 
-/* "dst = act(v);" */
+/* "dst = act(v);", or with E->residual "dst = act(v + dst);" */
 void emit_store(Emitter *E, const char *dst, const Act *a, const char *v)
 {
     for (int i = 0; i < E->depth; i++)
         buf_put(E->c, "    ", 4);
     buf_printf(E->c, "%s = ", dst);
+    if (E->residual)
+        v = arena_printf(E->ctx->arena, "(%s + %s)", v, dst);
     emit_act_expr(E->c, a, v);
     buf_puts(E->c, ";\n");
 }
@@ -960,13 +962,38 @@ static EmitFn *const emit_fns[OP__COUNT] = {
 #undef OP
 };
 
-void emit_op_body(Emitter *E, const Op *op)
+/* The op's statements: the kernel's or its kind's emitter. */
+static void emit_op_code(Emitter *E, const Op *op)
 {
     if (emit_kernel_body(E, op))
         return;
     if ((unsigned)op->kind >= OP__COUNT)
         ICE("emit: bad op kind %d in '%s'", (int)op->kind, op->name ? op->name : "?");
     emit_fns[op->kind](E, op);
+}
+
+/* A conv with a residual adds to what its output holds: the residual
+ * itself when the output overwrites it (inplace.c), else a copy of it,
+ * made before the conv's own block (C90 declarations come first there). */
+void emit_op_body(Emitter *E, const Op *op)
+{
+    if (op_residual(op) < 0) {
+        emit_op_code(E, op);
+        return;
+    }
+    if (op->inplace == 2) {
+        emit_op_code(E, op);
+        emit_line(E, "(void)res; /* out is res, overwritten */");
+        return;
+    }
+    const char *i = emit_loop_open(E, "i", E->g->t[op->out].numel, 0);
+    emit_line(E, "out[%s] = res[%s];", i ? i : "0", i ? i : "0");
+    emit_loop_close(E, i);
+    emit_line(E, "{");
+    E->depth++;
+    emit_op_code(E, op);
+    E->depth--;
+    emit_line(E, "}");
 }
 
 /* ---- the parameter line of an op's comment ---- */

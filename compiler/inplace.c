@@ -3,12 +3,13 @@
  * view (KV_VIEW: no code, the output is the input's storage). An
  * elementwise op (OPF_INPLACE: activation, batchnorm, add, ...) writes over
  * an input of the same size when no op after it reads that input or
- * anything sharing its storage. Op.inplace records the shared input; plan.c
- * places such tensors at one offset and plan_check() verifies the sharing
- * is safe. The slices concat_view.c chose are storage shared already: a
- * concat output shares the storage of its slices, and an op writing a slice
- * in place takes its input's storage into the slice with it (when that
- * storage holds nothing else: storage_movable).
+ * anything sharing its storage; so does a conv over its residual (fuse.c).
+ * Op.inplace records the shared input; plan.c places such tensors at one
+ * offset and plan_check() verifies the sharing is safe. The slices
+ * concat_view.c chose are storage shared already: a concat output shares
+ * the storage of its slices, and an op writing a slice in place takes its
+ * input's storage into the slice with it (when that storage holds nothing
+ * else: storage_movable).
  *
  *   requires: topological order, no dead ops, kernels chosen
  *   provides: in-place and view ops marked (IRP_INPLACE)
@@ -119,11 +120,17 @@ static int reads_around(const Graph *g, const Sharing *s, const Op *op, int a)
 }
 
 /* The input op i may overwrite: an activation of the output's size whose
- * whole storage is read for the last time by op i. -1 when none. */
+ * whole storage is read for the last time by op i. A conv with a residual
+ * (fuse.c) may overwrite the residual only, which it reads element by
+ * element as it writes, and not when its window input shares that storage.
+ * -1 when none. */
 static int inplace_input(const Graph *g, const Sharing *s, int i)
 {
     const Op *op = &g->ops[i];
-    for (int k = 0; k < op->nin; k++) {
+    const int res = op_residual(op) >= 0;
+    if (res && s->root[op->in[0]] == s->root[op->in[1]])
+        return -1;
+    for (int k = res; k < op->nin; k++) {
         int a = op->in[k];
         if (is_act(g, a) && g->t[a].numel == g->t[op->out].numel &&
             g->t[a].dtype == g->t[op->out].dtype && s->last[s->root[a]] == i &&
@@ -141,13 +148,13 @@ void inplace_run(Ctx *ctx, Graph *g)
     for (int i = 0; i < g->nops; i++) {
         Op *op = &g->ops[i];
         const int slice = g->t[op->out].slice_of > 0;
-        if (!is_act(g, op->out) || op->variant != KV_GENERIC)
+        if (!is_act(g, op->out) || (op->variant != KV_GENERIC && op_residual(op) < 0))
             continue;
         if ((op_flags(op->kind) & OPF_VIEW) && is_act(g, op->in[0]) && !slice) {
             op->variant = KV_VIEW;
             op->inplace = 1;
             sharing_join(&s, op->out, op->in[0]);
-        } else if (elementwise(op)) {
+        } else if (elementwise(op) || op_residual(op) >= 0) {
             int k = inplace_input(g, &s, i);
             if (k < 0)
                 continue;

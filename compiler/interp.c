@@ -48,6 +48,7 @@ static void run_conv(const Graph *g, const Op *op, const Bufs *b)
     const Tensor *ti = &g->t[op->in[0]], *to = &g->t[op->out];
     const float *x = b->rd[op->in[0]], *w = b->rd[op->w];
     const float *bias = op->b >= 0 ? b->rd[op->b] : NULL;
+    const float *res = op_residual(op) >= 0 ? b->rd[op_residual(op)] : NULL;
     float *y = b->wr[op->out];
     const Dims3 di = interp_dims3(ti), dout = interp_dims3(to);
     const int H = di.h, W = di.w, F = dout.c, OH = dout.h, OW = dout.w;
@@ -76,7 +77,10 @@ static void run_conv(const Graph *g, const Op *op, const Bufs *b)
                         }
                     }
                 }
-                y[((long long)f * OH + oy) * OW + ox] = act_apply(&op->act, acc);
+                const long long at = ((long long)f * OH + oy) * OW + ox;
+                if (res)
+                    acc = acc + res[at];   /* the fused add (fuse.c) */
+                y[at] = act_apply(&op->act, acc);
             }
         }
     }

@@ -169,6 +169,11 @@ int op_conv_pointwise(const Op *op)
            !(w->pt || w->pl || w->pb || w->pr);
 }
 
+int op_residual(const Op *op)
+{
+    return op->kind == OP_CONV && op->nin == 2 ? op->in[1] : -1;
+}
+
 int op_packed_weight(const Op *op)
 {
     if (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||

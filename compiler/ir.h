@@ -132,7 +132,10 @@ typedef struct Op {
     OpKind kind;
     const char *name;    /* the statement's name: "conv1", "relu_0" */
     Loc loc;             /* the statement; line/col for emitted comments */
-    int *in;             /* activation inputs (tensor ids), arena array */
+    int *in;             /* activation inputs (tensor ids), arena array; a
+                            conv2d's in[1], when fuse.c gave it one: its
+                            residual, added to each result before the
+                            activation (op_residual) */
     int nin;
     int out;             /* tensor id */
     int w, b;            /* weight tensors, -1 when absent */
@@ -220,6 +223,8 @@ int op_packed_weight(const Op *op);
 /* A 1x1 conv2d of stride 1 without padding: a matrix product over the
  * pixels, whose rows of pixels the kernels may run as one long row. */
 int op_conv_pointwise(const Op *op);
+/* The residual tensor a conv2d adds to its result (fuse.c), -1: none. */
+int op_residual(const Op *op);
 
 /* ---- ir.c: graph editing, for the passes ---- */
 /* Inserts a zeroed op (w=b=mean=var=-1) at index at, shifting the later ops

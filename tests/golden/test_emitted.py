@@ -1,4 +1,5 @@
-"""Every example's (and tests/golden/mobile.cnn's and strided.cnn's) emitted C compiles without a
+"""Every example's (and tests/golden/mobile.cnn's, strided.cnn's and residuals.cnn's) emitted C
+compiles without a
 warning under the strict flags users build with, and runs clean under
 ASan+UBSan, matching the interpreter (the two test models also with
 -DCNNC_NO_AVX512 and -DCNNC_NO_SIMD: the next variant down, and the
@@ -98,6 +99,7 @@ def main():
     models = sorted(os.path.join(EXAMPLES, f) for f in os.listdir(EXAMPLES) if f.endswith(".cnn"))
     models.append(os.path.join(HERE, "mobile.cnn"))   # the mobile-CNN ops and blocks
     models.append(os.path.join(HERE, "strided.cnn"))  # the SIMD kernels' row ends
+    models.append(os.path.join(HERE, "residuals.cnn"))  # adds fused into convs
     failed = 0
     for model in models:
         # The machine's best variant; for the kernel tests also the next one

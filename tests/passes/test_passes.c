@@ -483,6 +483,52 @@ done:
     compilation_free(&c);
 }
 
+/* fuse.c's residuals: which adds become a conv's second input, and which
+ * of those convs write over the residual (inplace.c). */
+static const char residual_model[] =
+    "model m { input x[4, 6, 6]; weights random(seed=5);\n"
+    "  a = conv2d(filters=4, kernel=3, padding=1);\n"
+    "  b = conv2d(a, filters=4, kernel=3, padding=1);\n"
+    "  s = add(b, a); r = relu;\n"                 /* b takes a, and the relu */
+    "  c = conv2d(r, filters=4, kernel=1);\n"
+    "  t = add(c, r, x);\n"                        /* three operands: stays */
+    "  d = conv2d(t, filters=4, kernel=1);\n"
+    "  u = add(t, d);\n"                           /* d takes t, its window input */
+    "  e = conv2d(u, filters=4, kernel=1); m1 = relu(u);\n"
+    "  v = add(e, m1);\n"                          /* m1 made after e: stays */
+    "  f = conv2d(v, filters=4, kernel=1); fr = relu(f);\n"
+    "  w = add(f, fr);\n"                          /* f read twice: stays */
+    "  h = conv2d(w, filters=4, kernel=1);\n"
+    "  k = conv2d(w, filters=4, kernel=1);\n"
+    "  z = add(h, k);\n"                           /* the later conv, k, takes h */
+    "  flatten; o = dense(units=5); }\n";
+
+static void unit_fuse_residual(void)
+{
+    Compilation c0, c;
+    Graph *g0 = compile_text(&c0, residual_model, 1), *g = compile_text(&c, residual_model, 0);
+    CHECK_OR(g0 && g, goto done);
+    CHECK_INT(count_ops(g0, OP_ADD), 6);
+    CHECK_INT(count_ops(g, OP_ADD), 3);              /* t, v, w */
+    const Op *a = find_op(g, "a"), *b = find_op(g, "b"), *d = find_op(g, "d");
+    const Op *e = find_op(g, "e"), *h = find_op(g, "h"), *k = find_op(g, "k");
+    CHECK_OR(a && b && d && e && h && k, goto done);
+    CHECK(op_residual(b) == a->out && b->act.kind == ACT_RELU && b->nfused == 2);
+    CHECK(b->inplace == 2 && g->t[b->out].offset == g->t[a->out].offset);
+    CHECK(op_residual(d) == d->in[0] && d->inplace == 0);   /* reads t as both */
+    CHECK(op_residual(e) < 0 && op_residual(h) < 0);
+    CHECK(op_residual(k) == h->out && k->inplace == 2);
+    char msg[512];
+    CHECK(plan_check(&c.ctx, g, msg, sizeof msg) == 0);
+    Refs r;
+    CHECK_OR(refs_make(&r, g0) == 0, goto done);   /* r is half made */
+    CHECK(refs_compare(&r, g) == 0);                /* bit for bit */
+    refs_free(&r);
+done:
+    compilation_free(&c0);
+    compilation_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "unit") == 0) {
@@ -490,6 +536,7 @@ int main(int argc, char **argv)
         unit_pack_pad();
         unit_inplace();
         unit_concat_view();
+        unit_fuse_residual();
         return check_status("passes unit");
     }
     if (argc >= 3 && strcmp(argv[1], "models") == 0) {

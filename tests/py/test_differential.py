@@ -15,8 +15,9 @@ shapes (computed by cnnref), no compiler warnings, and the harness's checks
 <prefix>_run_ws fine on an arena of exactly ARENA_BYTES filled with NaN
 bytes). Every 10th model is also built with -fsanitize=address,undefined.
 The run fails if no model's C writes a concat input straight into its slice
-of the concat's output (concat_view.c): genmodels.py's op_branches makes
-such concats, and this suite is what checks them on every target.
+of the concat's output (concat_view.c), or none has a conv with a fused
+residual add (fuse.c): genmodels.py's op_branches and op_join make such
+concats and adds, and this suite is what checks them on every target.
 
     test_differential.py --cnnc build/compiler/cnnc --count 300 --shard 0/4
 """
@@ -38,6 +39,7 @@ class Stats:
     def __init__(self):
         self.models = self.builds = self.fail = 0
         self.views = 0      # models whose C writes a concat input into its slice
+        self.residuals = 0  # models whose C has a conv with a fused residual add
         self.max_err = 0.0
         self.worst = "-"    # where max_err was seen
 
@@ -103,11 +105,10 @@ def attempt(fn, *a):
         return [str(e)]
 
 
-def count_slices(c_path):
-    """Concat inputs the emitted C writes straight into their slices
-    (concat_view.c): the comment over each such producer."""
+def count_comments(c_path, text):
+    """How often the emitted C's op comments say text."""
     with open(c_path) as f:
-        return f.read().count("writes its output into its slice of t")
+        return f.read().count(text)
 
 
 def check_model(args, label, seed, text, stats):
@@ -125,7 +126,10 @@ def check_model(args, label, seed, text, stats):
             problems += attempt(check_jit, args, path, x, d, ref, stats, target)
         facts = cnnctest.compile_model(args.cnnc, path, d, name=name, extra=["--target", target])
         header = check_header(facts, m, name)
-        stats.views += count_slices(os.path.join(d, "model.c")) > 0
+        # the comment over a producer writing into its concat slice
+        # (concat_view.c), and over a conv with a fused add (fuse.c)
+        stats.views += count_comments(os.path.join(d, "model.c"), "writes its output into its slice of t") > 0
+        stats.residuals += count_comments(os.path.join(d, "model.c"), " *   residual: ") > 0
         problems += header
         builds = [(args.gcc, cnnctest.GCC_FLAGS, "run_gcc"), (args.tcc, cnnctest.TCC_FLAGS, "run_tcc")]
         if variant:
@@ -178,13 +182,18 @@ def main():
                     text = fh.read()
                 check_model(args, "example_" + os.path.basename(f)[:-4], 1000 + i, text, stats)
     print("differential: %d models, %d builds (gcc, tcc, JIT, ASan), %d failed, max rel err %.3g "
-          "(%s), %d with concat inputs written into their slices (shard %s, %.1fs)"
+          "(%s), %d with concat inputs written into their slices, %d with adds fused into convs "
+          "(shard %s, %.1fs)"
           % (stats.models, stats.builds, stats.fail, stats.max_err, stats.worst, stats.views,
-             args.shard, time.time() - t0))
+             stats.residuals, args.shard, time.time() - t0))
     if stats.models >= 50 and stats.views == 0:
         stats.fail += 1
         print("FAIL: no model wrote a concat input into its slice: the generator no longer "
               "exercises concat_view.c")
+    if stats.models >= 50 and stats.residuals == 0:
+        stats.fail += 1
+        print("FAIL: no model fused an add into a conv: the generator no longer exercises "
+              "fuse.c's residuals")
     return 1 if stats.fail else 0
 
 
