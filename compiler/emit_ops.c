@@ -602,8 +602,65 @@ static void emit_global_avgpool(Emitter *E, const Op *op)
 }
 
 /* dst[at + i] = act(src[i]) for i < n: flatten, activations, concat. */
+/* ---- elementwise loops in a SIMD variant's vectors ---- */
+
+/* Whether an elementwise op's loop is written in vectors: in a SIMD variant,
+ * with an activation whose vector form is exact. gcc -O2 leaves these
+ * loops scalar when the output may overlap an input (in place). */
+static int lanes_ok(const Emitter *E, const Act *act)
+{
+    return E->isa && E->isa->guard && E->isa->lanes > 1 && vec_act_exact(act);
+}
+
+/* `lanes` floats at p + i (lanes 1: the float p[i]). */
+static const char *lanes_load(Emitter *E, int lanes, const char *p, const char *i)
+{
+    if (lanes == 1)
+        return arena_printf(E->ctx->arena, "%s[%s]", p, i);
+    return arena_printf(E->ctx->arena, "*(const %s *)(%s + %s)", vec_type_n(E, lanes), p, i);
+}
+
+/* The value of `lanes` floats at index i (an expression), arg the op's. */
+typedef const char *LanesValue(Emitter *E, int lanes, const char *i, const void *arg);
+
+/* y[i] = act(val at i) for i < n: vectors of the variant's lanes while
+ * whole ones fit, then floats, each lane computing what the scalar
+ * loop does (lanes_ok must hold). */
+static void emit_lanes_loop(Emitter *E, const char *y, long long n, const Act *act,
+                            LanesValue *val, const void *arg)
+{
+    const int L = E->isa->lanes;
+    const long long nv = n / L * L;
+    if (nv > 0) {
+        emit_line(E, "for (int i = 0; i < %lld; i += %d)", nv, L);
+        E->depth++;
+        emit_vec_store(E, L, arena_printf(E->ctx->arena, "%s + i", y), act, val(E, L, "i", arg));
+        E->depth--;
+    }
+    if (n > nv) {
+        emit_line(E, "for (int i = %lld; i < %lld; ++i)", nv, n);
+        E->depth++;
+        emit_store(E, arena_printf(E->ctx->arena, "%s[i]", y), act, val(E, 1, "i", arg));
+        E->depth--;
+    }
+}
+
+static const char *copy_value(Emitter *E, int lanes, const char *i, const void *arg)
+{
+    return lanes_load(E, lanes, arg, i);
+}
+
 static void emit_map(Emitter *E, const Act *act, const char *src, long long at, long long n)
 {
+    if (lanes_ok(E, act) && n >= E->isa->lanes) {
+        emit_line(E, "{");
+        E->depth++;
+        emit_line(E, "float *y = %s;", emit_plus(E, "out", lin(at)));
+        emit_lanes_loop(E, "y", n, act, copy_value, src);
+        E->depth--;
+        emit_line(E, "}");
+        return;
+    }
     const char *i = emit_loop_open(E, "i", n, 0);
     const char *o = lin_expr(E, lin_add(lin(at), i, 1));
     const char *dst = arena_printf(E->ctx->arena, "out[%s]", o);
@@ -637,29 +694,88 @@ static void emit_dense(Emitter *E, const Op *op)
     emit_loop_close(E, u);
 }
 
-/* numerics.md: scale = gamma / sqrtf(var + eps); y = (x - mean) * scale + beta. */
+/* A batchnorm channel's value at i: x, y, mean, scale, beta as scalars
+ * and vm, vs, vb as vectors (emit_batchnorm_lanes). */
+static const char *bn_value(Emitter *E, int lanes, const char *i, const void *arg)
+{
+    (void)arg;
+    if (lanes == 1)
+        return arena_printf(E->ctx->arena, "(x[%s] - mean) * scale + beta", i);
+    return arena_printf(E->ctx->arena, "(%s - vm) * vs + vb", lanes_load(E, lanes, "x", i));
+}
+
+/* The n channels of batchnorm input `in`, the output's channels c0 ..
+ * c0 + n - 1: per channel its scale, then its HW values. */
+static void emit_bn_channels(Emitter *E, const Op *op, const char *in, int c0, int n, long long HW,
+                             const char *eps)
+{
+    const char *c = emit_loop_open(E, "c", n, 0);
+    const char *ch = lin_expr(E, lin_add(lin(c0), c, 1));
+    emit_line(E, "const float scale = %s[%s] / sqrtf(%s[%s] + %s);", E->wexpr[op->w], ch,
+              E->wexpr[op->var], ch, eps);
+    emit_line(E, "const float mean = %s[%s], beta = %s[%s];", E->wexpr[op->mean], ch,
+              E->wexpr[op->b], ch);
+    if (lanes_ok(E, &op->act) && HW >= E->isa->lanes) {
+        emit_line(E, "const %s vs = %s;", vec_type(E), vec_splat(E, "scale"));
+        emit_line(E, "const %s vm = %s;", vec_type(E), vec_splat(E, "mean"));
+        emit_line(E, "const %s vb = %s;", vec_type(E), vec_splat(E, "beta"));
+    }
+    emit_line(E, "const float *x = %s;", emit_plus(E, in, lin_add(lin(0), c, HW)));
+    emit_line(E, "float *y = %s;", emit_plus(E, "out", lin_add(lin((long long)c0 * HW), c, HW)));
+    if (lanes_ok(E, &op->act) && HW >= E->isa->lanes) {
+        emit_lanes_loop(E, "y", HW, &op->act, bn_value, NULL);
+    } else {
+        const char *i = emit_loop_open(E, "i", HW, 0), *ii = i ? i : "0";
+        emit_line(E, "const float v = (x[%s] - mean) * scale + beta;", ii);
+        emit_store(E, arena_printf(E->ctx->arena, "y[%s]", ii), &op->act, "v");
+        emit_loop_close(E, i);
+    }
+    emit_loop_close(E, c);
+}
+
+/* numerics.md: scale = gamma / sqrtf(var + eps); y = (x - mean) * scale + beta.
+ * With several inputs (a concat fused in: fuse.c), each gives the output
+ * channels that follow the previous one's. */
 static void emit_batchnorm(Emitter *E, const Op *op)
 {
-    const Tensor *t = &E->g->t[op->in[0]];
-    const int C = t->shape.dim[0];
-    const long long HW = t->numel / C;
+    const Tensor *to = &E->g->t[op->out];
+    const long long HW = to->numel / to->shape.dim[0];
     char eps[48];
     emit_float_lit(eps, sizeof eps, op->epsilon);
-    const char *c = emit_loop_open(E, "c", C, 0), *ci = c ? c : "0";
-    emit_line(E, "const float scale = %s[%s] / sqrtf(%s[%s] + %s);", E->wexpr[op->w], ci,
-              E->wexpr[op->var], ci, eps);
-    const char *i = emit_loop_open(E, "i", HW, 0);
-    const char *at = lin_expr(E, lin_add(lin_add(lin(0), c, HW), i, 1));
-    emit_line(E, "const float v = (in[%s] - %s[%s]) * scale + %s[%s];", at,
-              E->wexpr[op->mean], ci, E->wexpr[op->b], ci);
-    emit_store(E, arena_printf(E->ctx->arena, "out[%s]", at), &op->act, "v");
-    emit_loop_close(E, i);
-    emit_loop_close(E, c);
+    int c0 = 0;
+    for (int k = 0; k < op->nin; k++) {
+        const int n = E->g->t[op->in[k]].shape.dim[0];
+        if (op->nin == 1) {
+            emit_bn_channels(E, op, "in", 0, n, HW, eps);
+            break;
+        }
+        emit_line(E, "{");
+        E->depth++;
+        emit_bn_channels(E, op, arena_printf(E->ctx->arena, "in%d", k), c0, n, HW, eps);
+        E->depth--;
+        emit_line(E, "}");
+        c0 += n;
+    }
+}
+
+/* The add's sum at i of its inputs in0, in1, ... (arg: the op). */
+static const char *add_value(Emitter *E, int lanes, const char *i, const void *arg)
+{
+    const Op *op = arg;
+    const char *v = lanes_load(E, lanes, "in0", i);
+    for (int k = 1; k < op->nin; k++)
+        v = arena_printf(E->ctx->arena, "%s + %s", v,
+                         lanes_load(E, lanes, arena_printf(E->ctx->arena, "in%d", k), i));
+    return v;
 }
 
 /* y = x0 + x1 + x2 ...: C's + is left-associative, numerics.md's order. */
 static void emit_add(Emitter *E, const Op *op)
 {
+    if (lanes_ok(E, &op->act) && E->g->t[op->out].numel >= E->isa->lanes) {
+        emit_lanes_loop(E, "out", E->g->t[op->out].numel, &op->act, add_value, op);
+        return;
+    }
     const char *i = emit_loop_open(E, "i", E->g->t[op->out].numel, 0), *ii = i ? i : "0";
     for (int k = 0; k < E->depth; k++)
         buf_put(E->c, "    ", 4);

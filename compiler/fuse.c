@@ -9,10 +9,13 @@
  *     conv adds it to each result before its activation, and writes the
  *     add's output (ResNet's conv + bn + add + relu, MobileNetV2's
  *     projection + add). The add's activation moves to the conv.
+ *   - A concat read only by a batchnorm becomes the batchnorm's inputs: it
+ *     normalizes each channel where the concat's input holds it, and the
+ *     concat's copy goes (DenseNet's per-layer concats).
  *
  * Results are unchanged bit for bit: the same operations on the same
- * floats (a two-operand add is the same sum either way round). Not in a
- * graph being quantized: the int8 ops take one input.
+ * floats (a two-operand add is the same sum either way round). The last
+ * two not in a graph being quantized: the int8 ops take one input.
  *
  * Requires topological order and no dead ops; breaks the arena plan.
  */
@@ -93,6 +96,24 @@ static void fuse_residual(Ctx *ctx, Graph *g, Op *add)
     absorb(g, src, add);
 }
 
+/* batchnorm(concat(a, b, ...)) reads a, b, ... itself, each channel from
+ * the input that holds it: DenseNet copies every earlier layer's features
+ * into a new concat only to normalize them. */
+static void fuse_concat(Graph *g, Op *bn)
+{
+    const int src = g->t[bn->in[0]].producer;
+    if (bn->nin != 1 || src < 0 || bn->nfused >= MAX_FUSED)
+        return;
+    Op *cat = &g->ops[src];
+    if (cat->kind != OP_CONCAT || cat->act.kind != ACT_NONE || g->t[cat->out].role != TR_ACT ||
+        graph_readers(g, cat->out) != 1)
+        return;
+    bn->in = cat->in;
+    bn->nin = cat->nin;
+    note_fused(bn, cat);
+    op_remove(cat);
+}
+
 void fuse_run(Ctx *ctx, Graph *g)
 {
     for (int i = 0; i < g->nops; i++) {
@@ -101,6 +122,8 @@ void fuse_run(Ctx *ctx, Graph *g)
             fuse_act(g, op);
         else if (op->kind == OP_ADD && !g->quant)
             fuse_residual(ctx, g, op);
+        else if (op->kind == OP_BATCHNORM && !g->quant)
+            fuse_concat(g, op);
     }
     graph_compact(ctx, g);
 }

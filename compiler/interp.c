@@ -182,20 +182,26 @@ static void run_dense(const Graph *g, const Op *op, const Bufs *b)
     }
 }
 
+/* With several inputs (a concat fused in: fuse.c), each holds the output
+ * channels that follow the previous one's. */
 static void run_batchnorm(const Graph *g, const Op *op, const Bufs *b)
 {
-    const float *x = b->rd[op->in[0]];
     const float *gamma = b->rd[op->w], *beta = b->rd[op->b];
     const float *mean = b->rd[op->mean], *var = b->rd[op->var];
     float *y = b->wr[op->out];
-    const Dims3 d = interp_dims3(&g->t[op->in[0]]);   /* [C] is [C, 1, 1] */
+    const Dims3 d = interp_dims3(&g->t[op->out]);   /* [C] is [C, 1, 1] */
     const long long HW = (long long)d.h * d.w;
+    int c = 0;
 
-    for (int c = 0; c < d.c; c++) {
-        const float scale = gamma[c] / sqrtf(var[c] + op->epsilon);
-        for (long long i = 0; i < HW; i++) {
-            const float v = (x[c * HW + i] - mean[c]) * scale + beta[c];
-            y[c * HW + i] = act_apply(&op->act, v);
+    for (int k = 0; k < op->nin; k++) {
+        const float *x = b->rd[op->in[k]];
+        const int n = interp_dims3(&g->t[op->in[k]]).c;
+        for (int j = 0; j < n; j++, c++) {
+            const float scale = gamma[c] / sqrtf(var[c] + op->epsilon);
+            for (long long i = 0; i < HW; i++) {
+                const float v = (x[j * HW + i] - mean[c]) * scale + beta[c];
+                y[c * HW + i] = act_apply(&op->act, v);
+            }
         }
     }
 }

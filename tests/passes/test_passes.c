@@ -529,6 +529,35 @@ done:
     compilation_free(&c);
 }
 
+/* fuse.c: a concat read by a batchnorm alone becomes the batchnorm's
+ * inputs; one read by something else too stays. */
+static const char concat_bn_model[] =
+    "model m { input x[4, 6, 6]; weights random(seed=6);\n"
+    "  a = conv2d(filters=3, kernel=1); b = maxpool(x, kernel=1);\n"
+    "  c1 = concat(a, b, x); n1 = batchnorm; r1 = relu;\n"    /* fused */
+    "  c2 = concat(a, r1); n2 = batchnorm(c2); m2 = maxpool(c2, kernel=1);\n"
+    "  s = concat(n2, m2); flatten; o = dense(units=5); }\n";
+
+static void unit_fuse_concat(void)
+{
+    Compilation c0, c;
+    Graph *g0 = compile_text(&c0, concat_bn_model, 1), *g = compile_text(&c, concat_bn_model, 0);
+    CHECK_OR(g0 && g, goto done);
+    CHECK_INT(count_ops(g0, OP_CONCAT), 3);
+    CHECK_INT(count_ops(g, OP_CONCAT), 2);           /* c2 (read twice) and s */
+    const Op *n1 = find_op(g, "n1"), *n2 = find_op(g, "n2");
+    CHECK_OR(n1 && n2, goto done);
+    CHECK(n1->nin == 3 && n1->act.kind == ACT_RELU && n1->nfused == 2);
+    CHECK(n2->nin == 1);
+    Refs r;
+    CHECK_OR(refs_make(&r, g0) == 0, goto done);   /* r is half made */
+    CHECK(refs_compare(&r, g) == 0);                /* bit for bit */
+    refs_free(&r);
+done:
+    compilation_free(&c0);
+    compilation_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "unit") == 0) {
@@ -537,6 +566,7 @@ int main(int argc, char **argv)
         unit_inplace();
         unit_concat_view();
         unit_fuse_residual();
+        unit_fuse_concat();
         return check_status("passes unit");
     }
     if (argc >= 3 && strcmp(argv[1], "models") == 0) {

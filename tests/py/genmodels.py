@@ -393,7 +393,10 @@ class Gen:
         if kind == "concat":
             if sum(self.shapes[s][0] for s in srcs) * _prod(shape[1:]) > self.o.max_elems:
                 return None
-        return self.emit(kind, srcs, {})
+        joined = self.emit(kind, srcs, {})
+        if kind == "concat" and self.chance(0.25):   # DenseNet's concat + batchnorm (fuse.c)
+            return self.op_batchnorm([])
+        return joined
 
     def branch(self, x, shape):
         """One branch of op_branches on map x: a same-size conv, pool or
