@@ -62,11 +62,11 @@ test-sanitize:
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
 # Benchmark (docs/performance.md): the generated C (gcc -O3 -march=native
-# and -O2) of the examples, the MLPerf Tiny models and three torchvision
+# and -O2) of the examples, the MLPerf Tiny models and six torchvision
 # networks against the interpreter, PyTorch and ONNX Runtime (npm
 # onnxruntime-node, installed into $(BUILD)/bench/ort when missing and
 # reachable); prints one table, draws $(BUILD)/bench/results/roofline.svg and
-# rewrites the table and picture of docs/performance.md. About 7 minutes;
+# rewrites the table and picture of docs/performance.md. About 25 minutes;
 # `make bench BENCH_ARGS=--no-torchvision` about 3.5. `make bench BENCH_DOC=`
 # leaves the document alone.
 BENCH_DOC ?= docs/performance.md

@@ -3,8 +3,9 @@
 
 Consumes the example models (examples/*.cnn: the lecture network fashion
 and the VGG-style vgg first), the MLPerf Tiny models of tests/firmware,
-torchvision's squeezenet1_1, resnet18 and mobilenet_v2 (torchvision_nets.py,
-exported to ONNX and read back by cnnc import), the built cnnc and
+torchvision's squeezenet1_1, resnet18, mobilenet_v2, googlenet, densenet121
+and resnet50 (torchvision_nets.py, exported to ONNX and read back by cnnc
+import), the built cnnc and
 cnnc_bench_interp, gcc, Debian's python3-torch and, when installed, npm's
 onnxruntime-node. For each model it produces, in --out: the model bound to
 one weights file (trained, imported, or generated here so that every engine
@@ -152,7 +153,7 @@ def measure_bandwidth(a, work):
 # ---------------------------------------------------------------- models
 
 MLPERF_TINY = ("resnet8", "dscnn", "mobilenet_v1", "autoencoder")
-TORCHVISION = ("squeezenet1_1", "resnet18", "mobilenet_v2")
+TORCHVISION = ("squeezenet1_1", "resnet18", "mobilenet_v2", "googlenet", "densenet121", "resnet50")
 TV_PREFIX = "torchvision:"
 
 

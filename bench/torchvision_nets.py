@@ -1,22 +1,30 @@
-"""torchvision_nets: squeezenet1_1, resnet18 and mobilenet_v2 in torch.nn.
+"""torchvision_nets: squeezenet1_1, resnet18, mobilenet_v2, googlenet,
+densenet121 and resnet50 in torch.nn.
 
 torchvision is not packaged in Debian 12, so the benchmark builds these
-three ImageNet networks itself, layer for layer as torchvision 0.14's
-models/{squeezenet,resnet,mobilenetv2}.py define them (1000 classes,
+ImageNet networks itself, layer for layer as torchvision 0.14's
+models/{squeezenet,resnet,mobilenetv2,googlenet,densenet}.py define them
+(googlenet without its training-only auxiliary heads; 1000 classes,
 input [1, 3, 224, 224]). Consumes a seed; produces a module in eval mode
 with random weights: PyTorch's default initialization from that seed, and
 every BatchNorm given random affine parameters and running statistics, so
-that folding a BatchNorm is not a no-op. export_onnx writes the ONNX file
+that folding a BatchNorm is not a no-op (googlenet's and densenet121's,
+built by torchnets.build, measured on random data first, then perturbed:
+densenet's normalizations are not folded, so their statistics keep the
+activations in range). export_onnx writes the ONNX file
 (opset 13) that `cnnc import` and ONNX Runtime both read.
 """
 
+import os
+import sys
 import warnings
 
 import torch
 from torch import nn
 
 INPUT_SHAPE = (1, 3, 224, 224)
-NETWORKS = ("squeezenet1_1", "resnet18", "mobilenet_v2")
+NETWORKS = ("squeezenet1_1", "resnet18", "mobilenet_v2", "googlenet", "densenet121",
+            "resnet50")
 
 
 # ---------------------------------------------------------------- squeezenet1_1
@@ -110,6 +118,51 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+class Bottleneck(nn.Module):
+    """resnet50's block: 1x1 down to planes, 3x3 (the stride here, as
+    torchvision's v1.5), 1x1 up to 4 * planes, plus the shortcut."""
+
+    def __init__(self, inplanes, planes, stride=1):
+        super().__init__()
+        width, out = planes, planes * 4
+        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or inplanes != out:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, out, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
+
+
+class ResNet50(ResNet18):
+    """ResNet18's stem and head around stages of 3, 4, 6, 3 bottlenecks."""
+
+    def __init__(self, num_classes=1000):
+        super().__init__(num_classes)
+        self.layer1 = self.bottlenecks(64, 64, 3, 1)
+        self.layer2 = self.bottlenecks(256, 128, 4, 2)
+        self.layer3 = self.bottlenecks(512, 256, 6, 2)
+        self.layer4 = self.bottlenecks(1024, 512, 3, 2)
+        self.fc = nn.Linear(2048, num_classes)
+
+    @staticmethod
+    def bottlenecks(inplanes, planes, n, stride):
+        blocks = [Bottleneck(inplanes, planes, stride)]
+        blocks += [Bottleneck(planes * 4, planes) for _ in range(n - 1)]
+        return nn.Sequential(*blocks)
+
+
 # ---------------------------------------------------------------- mobilenet_v2
 
 def conv_bn_relu6(inp, out, kernel=3, stride=1, groups=1):
@@ -158,7 +211,11 @@ class MobileNetV2(nn.Module):
 
 # ---------------------------------------------------------------- building
 
-CLASSES = {"squeezenet1_1": SqueezeNet11, "resnet18": ResNet18, "mobilenet_v2": MobileNetV2}
+CLASSES = {"squeezenet1_1": SqueezeNet11, "resnet18": ResNet18, "mobilenet_v2": MobileNetV2,
+           "resnet50": ResNet50}
+# googlenet and densenet121 come from tests/onnx/torchnets.py, whose
+# definitions the ONNX import tests check against torchvision's layer by layer.
+FROM_TORCHNETS = ("googlenet", "densenet121")
 
 
 def randomize_batchnorms(net, gen):
@@ -175,6 +232,11 @@ def randomize_batchnorms(net, gen):
 def build(name, seed=1):
     """The named network with seeded random weights, in eval mode."""
     torch.manual_seed(seed)
+    if name in FROM_TORCHNETS:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                        "onnx"))
+        import torchnets
+        return torchnets.build(name, seed=seed, size=INPUT_SHAPE[2])
     net = CLASSES[name]()
     randomize_batchnorms(net, torch.Generator().manual_seed(seed))
     return net.eval()
