@@ -601,7 +601,6 @@ static void emit_global_avgpool(Emitter *E, const Op *op)
     emit_mean(E, &op->act, C, E->g->t[op->in[0]].numel / C);
 }
 
-/* dst[at + i] = act(src[i]) for i < n: flatten, activations, concat. */
 /* ---- elementwise loops in a SIMD variant's vectors ---- */
 
 /* Whether an elementwise op's loop is written in vectors: in a SIMD variant,
@@ -650,6 +649,7 @@ static const char *copy_value(Emitter *E, int lanes, const char *i, const void *
     return lanes_load(E, lanes, arg, i);
 }
 
+/* dst[at + i] = act(src[i]) for i < n: flatten, activations, concat. */
 static void emit_map(Emitter *E, const Act *act, const char *src, long long at, long long n)
 {
     if (lanes_ok(E, act) && n >= E->isa->lanes) {
@@ -695,7 +695,7 @@ static void emit_dense(Emitter *E, const Op *op)
 }
 
 /* A batchnorm channel's value at i: x, y, mean, scale, beta as scalars
- * and vm, vs, vb as vectors (emit_batchnorm_lanes). */
+ * and vm, vs, vb as vectors (emit_bn_channels). */
 static const char *bn_value(Emitter *E, int lanes, const char *i, const void *arg)
 {
     (void)arg;
