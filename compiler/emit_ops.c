@@ -1102,9 +1102,10 @@ void emit_op_body(Emitter *E, const Op *op)
         emit_line(E, "(void)res; /* out is res, overwritten */");
         return;
     }
-    const char *i = emit_loop_open(E, "i", E->g->t[op->out].numel, 0);
-    emit_line(E, "out[%s] = res[%s];", i ? i : "0", i ? i : "0");
-    emit_loop_close(E, i);
+    static const Act none = { ACT_NONE, 0.0f, 0.0f };
+    E->residual = 0;   /* the copy itself stores plainly */
+    emit_map(E, &none, "res", 0, E->g->t[op->out].numel);
+    E->residual = 1;
     emit_line(E, "{");
     E->depth++;
     emit_op_code(E, op);
