@@ -1161,6 +1161,72 @@ static void wide_store(Emitter *E, const ConvDims *d, const char *f)
     emit_line(E, "}");
 }
 
+/* A blocked conv's blocks of output channels each read its whole input:
+ * with an input of 512 KB or more that no longer stays in L2 from one
+ * block to the next, and comes from L3 each time (ResNet-50's stride-2
+ * 1x1 downsamples read 51 MB so, at 70-80% of peak). Such a conv takes its
+ * blocks in groups whose packed weights fill 256 KB at most, and inside a
+ * group, row by row: for each row, every block of the group, so the row's
+ * input stays in L1/L2 while the group's weights stay in L2. Returns the
+ * blocks per group, or 0 for the plain order (all rows of a block). */
+enum { ROWS_OUTER_INPUT_BYTES = 512 << 10, ROWS_OUTER_GROUP_BYTES = 256 << 10 };
+
+static int rows_outer_group(const Op *op, const ConvDims *d)
+{
+    const int nb = (d->F + d->B - 1) / d->B;
+    const long long block_bytes = 4LL * (1 + (long long)d->Cg * d->KH * d->KW) * d->B;
+    if (op->variant != KV_CONV_BLOCKED || d->G > 1 || nb < 2 || d->OH < 2 ||
+        4LL * d->C * d->H * d->W < ROWS_OUTER_INPUT_BYTES)
+        return 0;
+    int gb = (int)(ROWS_OUTER_GROUP_BYTES / block_bytes);
+    gb = gb < 1 ? 1 : gb > nb ? nb : gb;
+    while (nb % gb)   /* whole groups only */
+        gb--;
+    return gb;
+}
+
+/* Rows [oy0, oy0 + rows) or, with rows > 1, row pairs, for each block of
+ * the group starting at og. */
+static void rows_outer_blocks(Emitter *E, const Op *op, const ConvDims *d, const char *og,
+                              int gb, int rows)
+{
+    emit_line(E, "for (int ob = %s; ob < %s%d; ++ob) {", og ? og : "0", og ? "og + " : "", gb);
+    E->depth++;
+    blocked_block_vars(E, op, d, "ob");
+    conv_row(E, op, d, "f0", "oy", rows);
+    E->depth--;
+    emit_line(E, "}");
+}
+
+static void conv_rows_outer(Emitter *E, const Op *op, const ConvDims *d, int gb)
+{
+    const int nb = (d->F + d->B - 1) / d->B;
+    const int rows = tile_rows(&row_plan(E, op, d, 2).seg[0].tile) > 1 ? 2 : 1;
+    const char *og = NULL;
+    if (gb < nb) {
+        emit_line(E, "for (int og = 0; og < %d; og += %d) {", nb, gb);
+        E->depth++;
+        og = "og";
+    }
+    if (rows > 1)
+        emit_line(E, "for (int oy = 0; oy < %d; oy += %d) {", d->OH / rows * rows, rows);
+    else
+        emit_line(E, "for (int oy = 0; oy < %d; ++oy) {", d->OH);
+    E->depth++;
+    rows_outer_blocks(E, op, d, og, gb, rows);
+    E->depth--;
+    emit_line(E, "}");
+    if (d->OH % rows) {   /* the odd last row of a plan of row pairs */
+        emit_line(E, "{");
+        E->depth++;
+        emit_line(E, "const int oy = %d;", d->OH - 1);
+        rows_outer_blocks(E, op, d, og, gb, 1);
+        E->depth--;
+        emit_line(E, "}");
+    }
+    emit_loop_close(E, og);
+}
+
 static void conv_body(Emitter *E, const Op *op)
 {
     const ConvDims d = conv_dims_for(E, op);
@@ -1195,6 +1261,11 @@ static void conv_body(Emitter *E, const Op *op)
             return;
         }
     } else {
+        const int gb = rows_outer_group(op, &d);
+        if (gb) {
+            conv_rows_outer(E, op, &d, gb);
+            return;
+        }
         outer = emit_loop_open(E, "ob", (long long)d.G * ((d.Fg + d.B - 1) / d.B), 0);
         blocked_block_vars(E, op, &d, outer);
     }

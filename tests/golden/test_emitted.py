@@ -1,7 +1,7 @@
-"""Every example's (and tests/golden/mobile.cnn's, strided.cnn's and residuals.cnn's) emitted C
-compiles without a
-warning under the strict flags users build with, and runs clean under
-ASan+UBSan, matching the interpreter (the two test models also with
+"""Every example's (and tests/golden/mobile.cnn's, strided.cnn's,
+residuals.cnn's and bigmaps.cnn's) emitted C compiles without a warning
+under the strict flags users build with, and runs clean under ASan+UBSan,
+matching the interpreter (the models of tests/golden also with
 -DCNNC_NO_AVX512 and -DCNNC_NO_SIMD: the next variant down, and the
 portable code).
 
@@ -107,6 +107,7 @@ def main():
     models.append(os.path.join(HERE, "mobile.cnn"))   # the mobile-CNN ops and blocks
     models.append(os.path.join(HERE, "strided.cnn"))  # the SIMD kernels' row ends
     models.append(os.path.join(HERE, "residuals.cnn"))  # adds fused into convs
+    models.append(os.path.join(HERE, "bigmaps.cnn"))  # rows outside blocks of channels
     failed = 0
     for model in models:
         # The machine's best variant; for the kernel tests also the next one
