@@ -1185,8 +1185,8 @@ static int rows_outer_group(const Op *op, const ConvDims *d)
     return gb;
 }
 
-/* Rows [oy0, oy0 + rows) or, with rows > 1, row pairs, for each block of
- * the group starting at og. */
+/* Output row oy (rows 1) or rows oy and oy + 1 (rows 2) of each block of
+ * the group starting at og (of all blocks when og is NULL). */
 static void rows_outer_blocks(Emitter *E, const Op *op, const ConvDims *d, const char *og,
                               int gb, int rows)
 {
