@@ -1054,23 +1054,42 @@ static void rows_pointers(Emitter *E, const ConvDims *d)
     emit_line(E, "}");
 }
 
-/* The output rows of a plan whose tiles take two at a time: pairs, then
- * the odd last row with tiles of one. */
-static void conv_row_pairs(Emitter *E, const Op *op, const ConvDims *d, const char *ch)
+/* What a conv does for output row oy (NULL: its only row) or, with rows
+ * 2, for rows oy and oy + 1; arg is the caller's. */
+typedef void RowsBody(Emitter *E, const Op *op, const ConvDims *d, const char *oy, int rows,
+                      const void *arg);
+
+/* The output rows of op, each through body: one at a time, or, when the
+ * tiles of its plan take two rows at once, pairs, then the odd last row
+ * with tiles of one. */
+static void row_loops(Emitter *E, const Op *op, const ConvDims *d, RowsBody *body, const void *arg)
 {
+    if (tile_rows(&row_plan(E, op, d, 2).seg[0].tile) == 1) {
+        const char *oy = emit_loop_open(E, "oy", d->OH, 0);
+        body(E, op, d, oy, 1, arg);
+        emit_loop_close(E, oy);
+        return;
+    }
     emit_line(E, "for (int oy = 0; oy < %d; oy += 2) {", d->OH / 2 * 2);
     E->depth++;
-    conv_row(E, op, d, ch, "oy", 2);
+    body(E, op, d, "oy", 2, arg);
     E->depth--;
     emit_line(E, "}");
     if (d->OH % 2) {
         emit_line(E, "{");
         E->depth++;
         emit_line(E, "const int oy = %d;", d->OH - 1);
-        conv_row(E, op, d, ch, "oy", 1);
+        body(E, op, d, "oy", 1, arg);
         E->depth--;
         emit_line(E, "}");
     }
+}
+
+/* The row(s) of the channels ch names (arg). */
+static void row_of_channels(Emitter *E, const Op *op, const ConvDims *d, const char *oy, int rows,
+                            const void *arg)
+{
+    conv_row(E, op, d, arg, oy, rows);
 }
 
 /* Per block ob of B channels (of group ob / nbg): its packed weights k,
@@ -1185,15 +1204,22 @@ static int rows_outer_group(const Op *op, const ConvDims *d)
     return gb;
 }
 
-/* Output row oy (rows 1) or rows oy and oy + 1 (rows 2) of each block of
- * the group starting at og (of all blocks when og is NULL). */
-static void rows_outer_blocks(Emitter *E, const Op *op, const ConvDims *d, const char *og,
-                              int gb, int rows)
+/* A group of gb blocks, starting at block og (NULL: at block 0). */
+typedef struct BlockGroup {
+    const char *og;
+    int gb;
+} BlockGroup;
+
+/* The row(s) of each block of the group arg. */
+static void rows_of_group(Emitter *E, const Op *op, const ConvDims *d, const char *oy, int rows,
+                          const void *arg)
 {
-    emit_line(E, "for (int ob = %s; ob < %s%d; ++ob) {", og ? og : "0", og ? "og + " : "", gb);
+    const BlockGroup *g = arg;
+    emit_line(E, "for (int ob = %s; ob < %s%d; ++ob) {", g->og ? g->og : "0",
+              g->og ? "og + " : "", g->gb);
     E->depth++;
     blocked_block_vars(E, op, d, "ob");
-    conv_row(E, op, d, "f0", "oy", rows);
+    conv_row(E, op, d, "f0", oy, rows);
     E->depth--;
     emit_line(E, "}");
 }
@@ -1201,30 +1227,14 @@ static void rows_outer_blocks(Emitter *E, const Op *op, const ConvDims *d, const
 static void conv_rows_outer(Emitter *E, const Op *op, const ConvDims *d, int gb)
 {
     const int nb = (d->F + d->B - 1) / d->B;
-    const int rows = tile_rows(&row_plan(E, op, d, 2).seg[0].tile) > 1 ? 2 : 1;
-    const char *og = NULL;
+    BlockGroup g = { NULL, gb };
     if (gb < nb) {
         emit_line(E, "for (int og = 0; og < %d; og += %d) {", nb, gb);
         E->depth++;
-        og = "og";
+        g.og = "og";
     }
-    if (rows > 1)
-        emit_line(E, "for (int oy = 0; oy < %d; oy += %d) {", d->OH / rows * rows, rows);
-    else
-        emit_line(E, "for (int oy = 0; oy < %d; ++oy) {", d->OH);
-    E->depth++;
-    rows_outer_blocks(E, op, d, og, gb, rows);
-    E->depth--;
-    emit_line(E, "}");
-    if (d->OH % rows) {   /* the odd last row of a plan of row pairs */
-        emit_line(E, "{");
-        E->depth++;
-        emit_line(E, "const int oy = %d;", d->OH - 1);
-        rows_outer_blocks(E, op, d, og, gb, 1);
-        E->depth--;
-        emit_line(E, "}");
-    }
-    emit_loop_close(E, og);
+    row_loops(E, op, d, rows_of_group, &g);
+    emit_loop_close(E, g.og);
 }
 
 static void conv_body(Emitter *E, const Op *op)
@@ -1269,14 +1279,7 @@ static void conv_body(Emitter *E, const Op *op)
         outer = emit_loop_open(E, "ob", (long long)d.G * ((d.Fg + d.B - 1) / d.B), 0);
         blocked_block_vars(E, op, &d, outer);
     }
-    const char *ch = op->variant == KV_CONV_ROWS ? outer : "f0";
-    if (tile_rows(&row_plan(E, op, &d, 2).seg[0].tile) > 1) {
-        conv_row_pairs(E, op, &d, ch);
-    } else {
-        const char *oy = emit_loop_open(E, "oy", d.OH, 0);
-        conv_row(E, op, &d, ch, oy, 1);
-        emit_loop_close(E, oy);
-    }
+    row_loops(E, op, &d, row_of_channels, op->variant == KV_CONV_ROWS ? outer : "f0");
     emit_loop_close(E, outer);
 }
 
