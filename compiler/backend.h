@@ -165,6 +165,10 @@ void emit_kernel_helpers(Emitter *E, const Op *op);
 /* op's function body with its fast kernel; 0 when it has none. */
 int emit_kernel_body(Emitter *E, const Op *op);
 
+/* ---- emit_winograd.c: KV_CONV_WINOGRAD ---- */
+void emit_winograd_helpers(Emitter *E, const Op *op);   /* its transform and tile functions */
+void emit_winograd_body(Emitter *E, const Op *op);
+
 /* ---- summary.c, emit_dot.c: other views of a planned Graph ---- */
 void summary_print(Ctx *ctx, const Graph *g, Buf *out);   /* --summary */
 void emit_dot(const Graph *g, Buf *out);           /* --emit dot: Graphviz */

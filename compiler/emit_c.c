@@ -519,6 +519,8 @@ static void emit_kernel_comment(Emitter *E, const Op *op)
             [KV_CONV_ROWS] = "vectorized along output rows",
             [KV_DENSE_BLOCKED] = "blocks of units, weights packed transposed",
             [KV_VIEW] = "a view of its input: no code",
+            [KV_CONV_WINOGRAD] = "Winograd F(2x2, 3x3): 16 products per 2x2 pixels "
+                                 "instead of 36, output channels in the vector lanes",
         };
         buf_printf(b, " *   kernel: %s", what[op->variant]);
         if (op_packed_weight(op) >= 0) {
@@ -611,8 +613,11 @@ static void emit_op_signature(Emitter *E, int i)
             buf_printf(b, "const %s *%sin, ", ty, rs);
         buf_printf(b, "/* %s */\n", shape_str(a, &E->g->t[op->in[k]].shape));
     }
-    buf_printf(b, "%*s%s *%sout) /* %s */\n", op->nin ? col : 0, "", emit_ctype(&E->g->t[op->out]),
-               rs, shape_str(a, &E->g->t[op->out].shape));
+    if (op->work > 0 && emit_kernel_usable(E->g, op))
+        buf_printf(b, "%*sfloat *restrict work, /* %s: the kernel's own */\n", op->nin ? col : 0, "",
+                   shape_str(a, &E->g->t[op->work - 1].shape));
+    buf_printf(b, "%*s%s *%sout) /* %s */\n", op->nin || op->work ? col : 0, "",
+               emit_ctype(&E->g->t[op->out]), rs, shape_str(a, &E->g->t[op->out].shape));
 }
 
 static int is_view(const Emitter *E, const Op *op)
@@ -750,6 +755,8 @@ static void emit_op_call(Emitter *E, int i)
     buf_printf(E->c, "    %s(%s", E->fname[i], takes_blob(E, op) ? "weights, " : "");
     for (int k = 0; k < op->nin; k++)
         buf_printf(E->c, "%s, ", tensor_ptr(E, op->in[k]));
+    if (op->work > 0 && emit_kernel_usable(E->g, op))
+        buf_printf(E->c, "%s, ", tensor_ptr(E, op->work - 1));
     buf_printf(E->c, "%s);\n", tensor_ptr(E, op->out));
 }
 

@@ -310,6 +310,7 @@ int emit_kernel_usable(const Graph *g, const Op *op)
     switch (op->variant) {
     case KV_CONV_BLOCKED: return conv && op_packed_weight(op) >= 0;
     case KV_CONV_PIXELS: return conv && op->win.sw <= 2 && op_packed_weight(op) >= 0;
+    case KV_CONV_WINOGRAD: return conv && op_packed_weight(op) >= 0 && op->work > 0;
     case KV_CONV_ROWS: return conv || pad_in_kernel(g, op);
     case KV_DENSE_BLOCKED: return op->kind == OP_DENSE && op_packed_weight(op) >= 0;
     case KV_VIEW:
@@ -1395,6 +1396,8 @@ void emit_kernel_helpers(Emitter *E, const Op *op)
         return;
     if (op->variant == KV_DENSE_BLOCKED)
         dense_tiles(E, op);
+    else if (op->variant == KV_CONV_WINOGRAD)
+        emit_winograd_helpers(E, op);
     else if (op->variant != KV_VIEW)
         conv_tiles(E, op);
 }
@@ -1408,6 +1411,7 @@ int emit_kernel_body(Emitter *E, const Op *op)
     case KV_CONV_PIXELS:
     case KV_CONV_ROWS: conv_body(E, op); return 1;
     case KV_DENSE_BLOCKED: dense_body(E, op); return 1;
+    case KV_CONV_WINOGRAD: emit_winograd_body(E, op); return 1;
     case KV_VIEW:
     case KV_GENERIC: return 0;
     }

@@ -177,7 +177,7 @@ int op_residual(const Op *op)
 int op_packed_weight(const Op *op)
 {
     if (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||
-        op->variant == KV_DENSE_BLOCKED)
+        op->variant == KV_DENSE_BLOCKED || op->variant == KV_CONV_WINOGRAD)
         return op->packed;
     return -1;
 }
@@ -223,6 +223,8 @@ static void compact_ops(Graph *g, int *keep)
         for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
             if (ids[j] >= 0)
                 keep[ids[j]] = 1;
+        if (op->work > 0)
+            keep[op->work - 1] = 1;
     }
     g->nops = nops;
     keep[g->input] = keep[g->output] = 1;
@@ -252,6 +254,8 @@ static void compact_tensors(Graph *g, int *keep)
         for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++)
             if (*ids[j] >= 0 && (ids[j] != &op->packed || op_packed_weight(op) >= 0))
                 *ids[j] = keep[*ids[j]];
+        if (op->work > 0)
+            op->work = 1 + keep[op->work - 1];
         g->t[op->out].producer = i;
     }
 }

@@ -121,6 +121,9 @@ typedef enum {
     KV_CONV_PIXELS,    /* conv2d, stride 1 along x: a row of pixels (vector
                           lanes) x up to a block of output channels in registers;
                           packed as KV_CONV_BLOCKED; no padding */
+    KV_CONV_WINOGRAD,  /* conv2d 3x3, stride 1, even output: Winograd F(2x2, 3x3)
+                          (emit_winograd.c); weights transformed and packed
+                          (pack.c); a work tensor (Op.work); no padding */
 } KernelVariant;
 /* Output channels per conv block: the target's (pack.c); the packed
  * tensor's last dimension. */
@@ -159,6 +162,9 @@ typedef struct Op {
                             packed weight tensor (bias included); see
                             op_packed_weight() */
     int inplace;         /* 1 + k: out shares in[k]'s storage (plan.c); 0: no */
+    int work;            /* KV_CONV_WINOGRAD: 1 + the id of its work tensor, an
+                            activation no op produces or reads, live only
+                            while this op runs (plan.c); 0: none */
     int removed;         /* set by op_remove(): graph_compact() drops it */
 } Op;
 

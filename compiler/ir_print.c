@@ -29,6 +29,7 @@ static void print_variant(Buf *b, const Op *op)
     static const char *const names[] = {
         [KV_GENERIC] = "generic", [KV_CONV_BLOCKED] = "conv_blocked", [KV_CONV_ROWS] = "conv_rows",
         [KV_DENSE_BLOCKED] = "dense_blocked", [KV_VIEW] = "view", [KV_CONV_PIXELS] = "conv_pixels",
+        [KV_CONV_WINOGRAD] = "conv_winograd",
     };
     unsigned v = (unsigned)op->variant;
     if (v == KV_GENERIC)
@@ -133,8 +134,11 @@ static void print_params(Buf *b, const Op *op)
     for (int k = 0; k < 4; k++)
         if (ids[k] >= 0)
             buf_printf(b, " %s=t%d", keys[k], ids[k]);
-    if (op->variant == KV_CONV_BLOCKED || op->variant == KV_DENSE_BLOCKED)
+    if (op->variant == KV_CONV_BLOCKED || op->variant == KV_DENSE_BLOCKED ||
+        op->variant == KV_CONV_WINOGRAD)
         buf_printf(b, " packed=t%d", op->packed);
+    if (op->work > 0)
+        buf_printf(b, " work=t%d", op->work - 1);
 }
 
 static void print_loc(Buf *b, Loc loc)

@@ -13,12 +13,18 @@
  *                    [groups * ceil(Fg/B)][1 + Cg*KH*KW][B]: per block of B
  *                    output channels of one group, the biases, then for
  *                    each (ic, ky, kx) the B weights, in numerics.md's order
+ *   KV_CONV_WINOGRAD [ceil(F/B)][1 + 16*C][B]: per block of B output
+ *                    channels, the biases, then for each of the 16 points
+ *                    xi of the transformed 4x4 tile and each input channel
+ *                    c the B values of U = G g G^T (docs/passes.md)
  *   KV_DENSE_BLOCKED per block of up to U units (width rounded up to 16):
  *                    [1 + N][width]: the biases, then row i = w[u][i]
  *   KV_CONV_ROWS     no packing: w is read one scalar per tap
  * The int8 ops (qconv2d, qdense) get kernels only on a target with scalar
  * tiles (cortex-m): pack_int8.c chooses and packs them.
  */
+#include <string.h>
+
 #include "passes.h"
 
 static int round16(int n)
@@ -59,6 +65,89 @@ static KernelVariant conv_variant(const Target *t, const Graph *g, const Op *op)
     return KV_CONV_BLOCKED;
 }
 
+/* Winograd F(2x2, 3x3) (Lavin and Gray, 2015) computes a 2x2 block of
+ * outputs from a 4x4 block of input with 16 multiplies per channel pair
+ * instead of 36. Worth it where the direct kernels are near the machine's
+ * peak already and have nothing else to give: a 3x3 stride-1 conv of at
+ * least 16 channels in and out on a SIMD target. The transformed weights
+ * are 16/9 of the direct ones, so a target without SIMD variants (generic,
+ * cortex-m: flash is dear there) keeps the direct kernels. Even output
+ * sizes only: a tile never hangs over the map's edge. */
+enum { WINOGRAD_MIN_CH = 16 };
+
+/* The kernel keeps one row of tiles' transformed input in its work tensor
+ * and runs every block of output channels over it, row by row, when the
+ * layer's transformed weights stay in L2 meanwhile (emit_winograd.c); else
+ * it transforms the whole map first and reads each block's weights once. */
+enum { WINOGRAD_ROW_WEIGHTS = 512 * 1024 };   /* bytes */
+
+static int winograd_fits(const Target *t, const Graph *g, const Op *op)
+{
+    const int C = g->t[op->in[0]].shape.dim[0];
+    const Shape *os = &g->t[op->out].shape;
+    const Window *w = &op->win;
+    return t->isas && (op->groups <= 1) && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
+           w->sw == 1 && w->dh == 1 && w->dw == 1 && C >= WINOGRAD_MIN_CH &&
+           os->dim[0] >= WINOGRAD_MIN_CH && os->dim[1] % 2 == 0 && os->dim[2] % 2 == 0 &&
+           os->dim[2] >= 4;
+}
+
+/* Activation floats live at each op (producer to last reader, the padded
+ * copy a padded conv with a fast kernel will read included): what the
+ * arena must hold there, before any Winograd work tensor. */
+static long long *live_floats(Ctx *ctx, const Graph *g)
+{
+    long long *d = arena_alloc(ctx->arena, sizeof *d * (size_t)(g->nops + 1));
+    int *last = arena_alloc(ctx->arena, sizeof *last * (size_t)g->nt);
+    for (int i = 0; i <= g->nops; i++)
+        d[i] = 0;
+    for (int t = 0; t < g->nt; t++)
+        last[t] = -1;
+    for (int i = 0; i < g->nops; i++)
+        for (int k = 0; k < g->ops[i].nin; k++)
+            last[g->ops[i].in[k]] = i;
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        const Tensor *y = &g->t[op->out];
+        if (y->role == TR_ACT) {
+            d[i] += y->numel;
+            d[(last[op->out] > i ? last[op->out] : i) + 1] -= y->numel;
+        }
+        const Window *w = &op->win;
+        const int G = op->groups > 0 ? op->groups : 1;
+        if (op->kind == OP_CONV && (w->pt || w->pl || w->pb || w->pr) &&
+            G != g->t[op->in[0]].shape.dim[0]) {
+            const Shape *s = &g->t[op->in[0]].shape;
+            d[i] += (long long)s->dim[0] * (s->dim[1] + w->pt + w->pb) * (s->dim[2] + w->pl + w->pr);
+            d[i + 1] -= (long long)s->dim[0] * (s->dim[1] + w->pt + w->pb) * (s->dim[2] + w->pl + w->pr);
+        }
+    }
+    for (int i = 1; i <= g->nops; i++)
+        d[i] += d[i - 1];
+    return d;
+}
+
+/* The work tensor's floats for op: one row of tiles or the whole map. */
+static long long winograd_work(const Graph *g, const Op *op)
+{
+    const long long C = g->t[op->in[0]].shape.dim[0], F = g->t[op->out].shape.dim[0];
+    const int OH = g->t[op->out].shape.dim[1], OW = g->t[op->out].shape.dim[2];
+    return 16 * C * (OW / 2) * (16 * C * F * 4 <= WINOGRAD_ROW_WEIGHTS ? 1 : OH / 2);
+}
+
+/* U = G g G^T for one 3x3 kernel g, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+static void winograd_kernel(const float *g, double u[16])
+{
+    static const double G[4][3] = { { 1, 0, 0 }, { .5, .5, .5 }, { .5, -.5, .5 }, { 0, 0, 1 } };
+    double gg[4][3];   /* G g */
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++)
+            gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            u[4 * i + j] = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+}
+
 static Shape shape3(int a, int b, int c)
 {
     Shape s = { 3, { a, b, c, 0 } };
@@ -85,6 +174,34 @@ static void pack_conv(Ctx *ctx, Graph *g, Op *op, KernelVariant v)
     const char *name = arena_printf(ctx->arena, "%s.packed", op->name ? op->name : "conv");
     op->packed = graph_add_weight(ctx, g, name, shape3(G * nbg, rows, B), p);
     op->variant = v;
+}
+
+/* The transformed weights (layout above), and the work tensor the kernel
+ * keeps one row of tiles' transformed input in: [16][C][OW / 2]. */
+static void pack_winograd(Ctx *ctx, Graph *g, Op *op)
+{
+    const int B = target_of(ctx)->block;
+    const int C = g->t[op->in[0]].shape.dim[0], F = g->t[op->out].shape.dim[0];
+    const int nb = (F + B - 1) / B, krows = 1 + 16 * C;
+    const float *w = g->t[op->w].data, *b = op->b >= 0 ? g->t[op->b].data : NULL;
+    float *p = arena_alloc(ctx->arena, sizeof *p * (size_t)nb * krows * B);
+    memset(p, 0, sizeof *p * (size_t)nb * krows * B);
+    for (int f = 0; f < F; f++) {
+        float *dst = p + (long long)(f / B) * krows * B + f % B;
+        dst[0] = b ? b[f] : 0.0f;
+        for (int c = 0; c < C; c++) {
+            double u[16];
+            winograd_kernel(w + ((long long)f * C + c) * 9, u);
+            for (int xi = 0; xi < 16; xi++)
+                dst[(long long)(1 + xi * C + c) * B] = (float)u[xi];
+        }
+    }
+    const char *name = arena_printf(ctx->arena, "%s.winograd", op->name ? op->name : "conv");
+    op->packed = graph_add_weight(ctx, g, name, shape3(nb, krows, B), p);
+    const char *wname = arena_printf(ctx->arena, "%s.tiles", op->name ? op->name : "conv");
+    op->work = 1 + graph_add_tensor(ctx, g, wname, TR_ACT,
+                                    shape3(16, C, (int)(winograd_work(g, op) / (16LL * C))));
+    op->variant = KV_CONV_WINOGRAD;
 }
 
 /* Width of dense block k of a layer with U units: KV_DENSE_UNITS, or the
@@ -135,8 +252,16 @@ static int weights_bound(const Graph *g, const Op *op)
     return g->t[op->w].data && (op->b < 0 || g->t[op->b].data);
 }
 
+/* Winograd's work tensor must not raise the arena: it fits under the
+ * most the graph keeps live at any op anyway (the lecture network's conv2
+ * is its peak: it stays direct; ResNet-50's 3x3 convs fit under its
+ * layer1 maps). */
 void pack_run(Ctx *ctx, Graph *g)
 {
+    const long long *live = live_floats(ctx, g);
+    long long peak = 0;
+    for (int i = 0; i < g->nops; i++)
+        peak = live[i] > peak ? live[i] : peak;
     for (int i = 0; i < g->nops; i++) {
         Op *op = &g->ops[i];
         if (op->variant != KV_GENERIC || op->w < 0)
@@ -147,7 +272,10 @@ void pack_run(Ctx *ctx, Graph *g)
         }
         if (!weights_bound(g, op))
             continue;
-        if (op->kind == OP_CONV) {
+        if (op->kind == OP_CONV && winograd_fits(target_of(ctx), g, op) &&
+            live[i] + winograd_work(g, op) <= peak) {
+            pack_winograd(ctx, g, op);
+        } else if (op->kind == OP_CONV) {
             KernelVariant v = conv_variant(target_of(ctx), g, op);
             if (v == KV_CONV_ROWS)
                 op->variant = v;

@@ -37,7 +37,7 @@ static int wants_pad(const Graph *g, const Op *op)
 {
     return op->kind == OP_CONV && has_pad(&op->win) && !pad_in_kernel(g, op) &&
            (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||
-            op->variant == KV_CONV_ROWS);
+            op->variant == KV_CONV_ROWS || op->variant == KV_CONV_WINOGRAD);
 }
 
 /* The padded copy's shape, or rank 0 when it would exceed the limits. */

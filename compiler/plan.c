@@ -47,6 +47,8 @@ static void plan_liveness(Graph *g)
             if (params[k] >= 0)
                 live_at(&g->t[params[k]], i);
         live_at(&g->t[op->out], i);
+        if (op->work > 0)
+            live_at(&g->t[op->work - 1], i);
     }
 }
 
@@ -394,6 +396,8 @@ static int check_uses(const Graph *g, char *msg, size_t msglen)
             if (check_use(g, i, op->in[k], msg, msglen))
                 return -1;
         if (check_use(g, i, op->out, msg, msglen))
+            return -1;
+        if (op->work > 0 && check_use(g, i, op->work - 1, msg, msglen))
             return -1;
     }
     return 0;

@@ -1,5 +1,5 @@
 """Every example's (and tests/golden/mobile.cnn's, strided.cnn's,
-residuals.cnn's and bigmaps.cnn's) emitted C compiles without a warning
+residuals.cnn's, bigmaps.cnn's and winograd.cnn's) emitted C compiles without a warning
 under the strict flags users build with, and runs clean under ASan+UBSan,
 matching the interpreter (the models of tests/golden also with
 -DCNNC_NO_AVX512 and -DCNNC_NO_SIMD: the next variant down, and the
@@ -108,6 +108,7 @@ def main():
     models.append(os.path.join(HERE, "strided.cnn"))  # the SIMD kernels' row ends
     models.append(os.path.join(HERE, "residuals.cnn"))  # adds fused into convs
     models.append(os.path.join(HERE, "bigmaps.cnn"))  # rows outside blocks of channels
+    models.append(os.path.join(HERE, "winograd.cnn"))  # 3x3 convs as Winograd F(2x2, 3x3)
     failed = 0
     for model in models:
         # The machine's best variant; for the kernel tests also the next one

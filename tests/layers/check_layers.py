@@ -45,7 +45,7 @@ FILES = {
     "compiler/concat_view.c": "passes", "compiler/inplace.c": "passes", "compiler/plan.c": "passes", "compiler/target.c": "passes",
     "compiler/calibrate.c": "passes", "compiler/quantize.c": "passes",
     "compiler/backend.h": "backend", "compiler/emit_c.c": "backend",
-    "compiler/emit_ops.c": "backend", "compiler/emit_int8.c": "backend", "compiler/emit_kernels.c": "backend",
+    "compiler/emit_ops.c": "backend", "compiler/emit_int8.c": "backend", "compiler/emit_kernels.c": "backend", "compiler/emit_winograd.c": "backend",
     "compiler/emit_dot.c": "backend", "compiler/emit_test.c": "backend",
     "compiler/summary.c": "backend", "compiler/budget.c": "backend",
     "compiler/jit.h": "jit", "compiler/jit.c": "jit",
