@@ -177,7 +177,8 @@ static void pack_conv(Ctx *ctx, Graph *g, Op *op, KernelVariant v)
 }
 
 /* The transformed weights (layout above), and the work tensor the kernel
- * keeps one row of tiles' transformed input in: [16][C][OW / 2]. */
+ * keeps the transformed input in: [16][C][tiles], one row of tiles or the
+ * whole map (winograd_work). */
 static void pack_winograd(Ctx *ctx, Graph *g, Op *op)
 {
     const int B = target_of(ctx)->block;
