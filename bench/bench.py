@@ -48,6 +48,11 @@ FIRST = ("fashion", "vgg")
 CWARN = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
          "-Wstrict-prototypes", "-Wmissing-prototypes", "-Werror"]
 BUILDS = {"O3": ["-O3", "-march=native"], "O2": ["-O2"]}
+# --variant: which of the generated file's code variants runs (docs/targets.md).
+# auto: its run-time dispatch picks one for this CPU; avx2: built without the
+# AVX-512 variant, so an AVX-512 machine runs what an AVX2+FMA one would;
+# portable: the portable C only.
+VARIANT_DEFINES = {"auto": [], "avx2": ["-DCNNC_NO_AVX512"], "portable": ["-DCNNC_NO_SIMD"]}
 DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 ROOFLINE_DOC = "performance-roofline.svg"   # beside the --update-doc document
 HEX_MAX_BYTES = 16 << 20   # bigger weights: no --weights hex compile (a minute or more)
@@ -354,6 +359,11 @@ def build_harness(d, src, tag, flags, defines=()):
     return exe, obj, secs
 
 
+def gen_flags(a, tag):
+    """gcc's flags for the generated C in build tag, with --variant's."""
+    return BUILDS[tag] + VARIANT_DEFINES[a.variant]
+
+
 def bench_generated(a, d, r):
     """Generates bm.c and builds it both ways (sizes, compile times); the
     two harnesses are timed in the rounds (bench_rounds)."""
@@ -362,8 +372,8 @@ def bench_generated(a, d, r):
     run([a.cnnc, d["model"], "-o", src, "--name", "bm"])
     hdr = os.path.join(w, "bm.h")
     r["arena"] = header_define(hdr, "BM_ARENA_BYTES")
-    for tag, flags in BUILDS.items():
-        exe, obj, secs = build_harness(d, src, tag, flags)
+    for tag in BUILDS:
+        exe, obj, secs = build_harness(d, src, tag, gen_flags(a, tag))
         r["compile_" + tag] = secs
         r["text_" + tag], r["weights"], ram = section_sizes(obj)
         if r["arena"] is None:
@@ -493,7 +503,7 @@ def layer_names(text, fns, costs):
 
 def time_layers(a, d, src, tag):
     """{K: median µs} of the instrumented src built with BUILDS[tag]."""
-    exe, _, _ = build_harness(d, src, "layers_" + tag, BUILDS[tag], ["-DBENCH_LAYERS"])
+    exe, _, _ = build_harness(d, src, "layers_" + tag, gen_flags(a, tag), ["-DBENCH_LAYERS"])
     out = run([exe, "--input", os.path.join(d["work"], "input.f32")] + timing_args(a))
     return {int(k): parse_kv(kv)["median_us"]
             for k, kv in re.findall(r"^layer (\d+) (.*)$", out, re.M)}
@@ -910,6 +920,11 @@ def notes(a, results, machine, peaks, load):
            "✗ after a time: that engine's output is more than 1e-4 off the "
            "interpreter's. Layer rows: the op's time in each build, GFLOP/s and % peak "
            "of the -O3 build."]
+    if a.variant != "auto":
+        out.append("--variant %s: the generated C built with %s, so every build runs its %s "
+                   "code; %% peak of %.1f GFLOP/s." % (
+                       a.variant, " ".join(VARIANT_DEFINES[a.variant]),
+                       "AVX2" if a.variant == "avx2" else "portable", variant_peak(a, peaks)))
     tv = [(r["name"], r["torch_variants"]) for r in results if r.get("torch_variants")]
     if tv:
         out.append("PyTorch %s: trace + freeze + optimize_for_inference (the faster); trace + "
@@ -968,11 +983,18 @@ def update_doc(path, text):
         f.write(head + DOC_BEGIN + "\n" + text + "\n" + DOC_END + tail)
 
 
+def variant_peak(a, peaks):
+    """The peak the layers' % peak is taken of: without AVX-512 for --variant avx2."""
+    return peaks["avx2" if a.variant == "avx2" else "native"]["gflops"]
+
+
 def report(a, results, machine, peaks, load):
-    peak = peaks["native"]["gflops"]
+    peak = variant_peak(a, peaks)
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    md = "Run of %s%s%s.\n\n%s\n\n%s\n" % (
+    md = "Run of %s%s%s%s.\n\n%s\n\n%s\n" % (
         when, source_revision(), " (--smoke)" if a.smoke else "",
+        "" if a.variant == "auto" else " (--variant %s: %s)" % (
+            a.variant, " ".join(VARIANT_DEFINES[a.variant])),
         table(results, peak), "\n".join("- " + n for n in notes(a, results, machine, peaks, load)))
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write(md)
@@ -996,7 +1018,7 @@ def write_roofline(a, results, machine, peaks):
     bw = machine["bandwidth"]
     title = "cnnc layers on %s, one core (%s)" % (
         machine["model"], datetime.datetime.now().strftime("%Y-%m-%d"))
-    text = roofline.svg(results, peaks["native"]["gflops"], bw["dram"]["gbs"],
+    text = roofline.svg(results, variant_peak(a, peaks), bw["dram"]["gbs"],
                         bw["cache"]["gbs"], title, peak_o2=peaks["sse2"]["gflops"])
     if not text:
         return None
@@ -1034,6 +1056,10 @@ def parse_args(argv):
     ap.add_argument("--smoke", action="store_true",
                     help="tiny.cnn, short timings: checks that the benchmark runs")
     ap.add_argument("--update-doc", help="rewrite the bench section of this markdown file")
+    ap.add_argument("--variant", choices=sorted(VARIANT_DEFINES), default="auto",
+                    help="the generated C's code variant: auto (the file's run-time "
+                         "dispatch), avx2 (-DCNNC_NO_AVX512: what an AVX2+FMA machine "
+                         "runs), portable (-DCNNC_NO_SIMD)")
     ap.add_argument("models", nargs="*",
                     help=".cnn files, names of examples or MLPerf Tiny models (vgg, dscnn), "
                          "torchvision networks (%s) or groups (examples, mlperf, "
