@@ -158,6 +158,13 @@ const char *vec_load_strided_n(Emitter *E, int n, const char *q, long long at, i
  * form (vec_act_exact: none, relu, relu6, clip, leaky_relu). */
 int vec_act_exact(const Act *a);
 void emit_vec_store(Emitter *E, int n, const char *dst, const Act *a, const char *v);
+/* A kernel's helper functions: "static void NAME(decl0, /" "* comment0 *" "/
+ * ...) {" with the variant's attribute, its closing brace, and the name
+ * "<op's function>_<what><n>". */
+void tile_open_n(Emitter *E, const char *name, int n, const char *const decl[],
+                 const char *const comment[]);
+void tile_close(Emitter *E);
+const char *tile_name(Emitter *E, const Op *op, const char *what, int n);
 /* Whether op's variant can be emitted as chosen (else: the generic loops). */
 int emit_kernel_usable(const Graph *g, const Op *op);
 /* The tile functions op's kernel calls, written before op's function. */

@@ -71,8 +71,8 @@ static void scope_close(Emitter *E, int opened)
 
 /* "static void NAME(decl0, /" "* comment0 *" "/ ...)" and the opening brace;
  * a SIMD variant's function carries its target attribute first. */
-static void tile_open_n(Emitter *E, const char *name, int n, const char *const decl[],
-                        const char *const comment[])
+void tile_open_n(Emitter *E, const char *name, int n, const char *const decl[],
+                 const char *const comment[])
 {
     const char *attr = emit_fn_attr(E);
     int col = (int)strlen(attr) + (int)strlen("static void (") + (int)strlen(name);
@@ -90,13 +90,13 @@ static void tile_open(Emitter *E, const char *name, const char *const decl[4],
     tile_open_n(E, name, 4, decl, comment);
 }
 
-static void tile_close(Emitter *E)
+void tile_close(Emitter *E)
 {
     E->depth = 0;
     buf_puts(E->c, "}\n\n");
 }
 
-static const char *tile_name(Emitter *E, const Op *op, const char *what, int n)
+const char *tile_name(Emitter *E, const Op *op, const char *what, int n)
 {
     return arena_printf(E->ctx->arena, "%s_%s%d", E->fname[op - E->g->ops], what, n);
 }

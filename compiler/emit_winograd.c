@@ -26,7 +26,7 @@
 #include "backend.h"
 
 typedef struct Wino {
-    int C, H, W, F, OH, OW;  /* H, W: the padded input, OH + 2, OW + 2 */
+    int C, H, W, F, OH, OW;  /* H, W: the padded input, 2 * TY + 2, 2 * T + 2 */
     int T, TY;               /* tiles in a row, rows of tiles */
     int TT;                  /* tiles the work tensor holds per (xi, c) */
     int B, nb;               /* output channels per block, blocks */
@@ -42,7 +42,7 @@ static Wino wino_dims(const Emitter *E, const Op *op)
     Wino w;
     w.C = is->dim[0], w.H = is->dim[1], w.W = is->dim[2];
     w.F = os->dim[0], w.OH = os->dim[1], w.OW = os->dim[2];
-    w.T = w.OW / 2, w.TY = w.OH / 2;
+    w.T = (w.OW + 1) / 2, w.TY = (w.OH + 1) / 2;   /* odd: the last tiles hang over */
     w.B = g->t[op->packed].shape.dim[2];
     w.nb = (w.F + w.B - 1) / w.B;
     w.TT = (int)(g->t[op->work - 1].numel / (16LL * w.C));
@@ -54,26 +54,6 @@ static Wino wino_dims(const Emitter *E, const Op *op)
     w.nbig = w.TT % groups;
     w.big = w.small + (w.nbig > 0);
     return w;
-}
-
-static const char *wfn(Emitter *E, const Op *op, const char *what)
-{
-    return arena_printf(E->ctx->arena, "%s_%s", E->fname[op - E->g->ops], what);
-}
-
-/* "static void NAME(" with the variant's attribute, parameters one per line. */
-static void fn_open(Emitter *E, const char *name, int n, const char *const decl[])
-{
-    buf_printf(E->c, "%sstatic void %s(", emit_fn_attr(E), name);
-    for (int i = 0; i < n; i++)
-        buf_printf(E->c, "%s%s", decl[i], i == n - 1 ? ")\n{\n" : ", ");
-    E->depth = 1;
-}
-
-static void fn_close(Emitter *E)
-{
-    E->depth = 0;
-    buf_puts(E->c, "}\n\n");
 }
 
 /* ---- the input transform: V = B^T d B for L tiles at once ---- */
@@ -110,24 +90,30 @@ static void tin_tiles(Emitter *E, const Wino *w, int L)
     emit_line(E, "}");
 }
 
-/* x: the row of tiles' first input row; v: where its first tile goes. */
 static void emit_tin(Emitter *E, const Op *op, const Wino *w)
 {
     static const char *const decl[2] = { "const float *restrict x", "float *restrict v" };
-    fn_open(E, wfn(E, op, "tin"), 2, decl);
+    static const char *const comment[2] = { "the row of tiles' first input row",
+                                            "V[0][0][its first tile]" };
+    tile_open_n(E, tile_name(E, op, "tin", w->L), 2, decl, comment);
     emit_line(E, "for (int c = 0; c < %d; ++c) {", w->C);
     E->depth++;
     for (int a = 0; a < 4; a++)
         emit_line(E, "const float *p%d = x + c * %lld + %d;", a, (long long)w->H * w->W, a * w->W);
     emit_line(E, "float *q = v + c * %d;", w->TT);
     emit_line(E, "int t = 0;");
-    if (w->L > 1) {   /* a vector reads 2L floats from column 2t + 3: t + L < T */
-        emit_line(E, "for (; t + %d < %d; t += %d) {", w->L, w->T, w->L);
+    /* n tiles at once while n < T (a vector of n reads 2n floats from
+     * column 2t + 3: t + n < T), then narrower vectors: a short row
+     * (ResNet-50's layer3: 7 tiles) is not left to the scalar loop. */
+    for (int n = w->L; n >= VEC_MIN_LANES; n /= 2) {
+        if (n >= w->T)
+            continue;
+        emit_line(E, "for (; t + %d < %d; t += %d) {", n, w->T, n);
         E->depth++;
-        tin_tiles(E, w, w->L);
+        tin_tiles(E, w, n);
         for (int a = 0; a < 4; a++)
-            emit_line(E, "p%d += %d;", a, 2 * w->L);
-        emit_line(E, "q += %d;", w->L);
+            emit_line(E, "p%d += %d;", a, 2 * n);
+        emit_line(E, "q += %d;", n);
         E->depth--;
         emit_line(E, "}");
     }
@@ -141,7 +127,7 @@ static void emit_tin(Emitter *E, const Op *op, const Wino *w)
     emit_line(E, "}");
     E->depth--;
     emit_line(E, "}");
-    fn_close(E);
+    tile_close(E);
 }
 
 /* ---- a tile function: R tiles x a block of B output channels ---- */
@@ -185,7 +171,8 @@ static void tile_sums(Emitter *E, const Wino *w, int R)
 
 /* Per tile r: Y = A^T M A + bias, A^T = [1 1 1 0; 0 1 -1 -1], vector by
  * vector over the block; then each channel's 2x2 outputs, at tile t0 + r
- * of the pass (a row of tiles, or the whole map row by row). */
+ * of the map (row by row); for an odd size, the last column's or row's
+ * tiles store only the outputs inside the map. */
 static void tile_outputs(Emitter *E, const Op *op, const Wino *w, int R)
 {
     const int NV = w->B / w->L;
@@ -196,6 +183,11 @@ static void tile_outputs(Emitter *E, const Op *op, const Wino *w, int R)
     };
     emit_line(E, "for (int r = 0; r < %d; ++r) {", R);
     E->depth++;
+    const int odd_x = w->OW % 2, odd_y = w->OH % 2;
+    if (odd_x)
+        emit_line(E, "const int wide = (t0 + r) %% %d != %d;", w->T, w->T - 1);
+    if (odd_y)
+        emit_line(E, "const int tall = (t0 + r) / %d != %d;", w->T, w->TY - 1);
     emit_line(E, "float y[4][%d];", w->B);
     emit_line(E, "for (int u = 0; u < %d; ++u) {", NV);
     E->depth++;
@@ -222,8 +214,16 @@ static void tile_outputs(Emitter *E, const Op *op, const Wino *w, int R)
               (long long)w->OH * w->OW, w->T, 2 * w->OW, w->T);
     static const char *const at[4] = { "oj[0]", "oj[1]", "oj[%d]", "oj[%d]" };
     for (int i = 0; i < 4; i++) {
+        const int right = i % 2 && odd_x, below = i >= 2 && odd_y;
+        if (right || below)
+            emit_line(E, "if (%s%s%s) {", below ? "tall" : "", right && below ? " && " : "",
+                      right ? "wide" : "");
+        E->depth += right || below;
         const char *dst = arena_printf(E->ctx->arena, at[i], w->OW + (i == 3));
         emit_store(E, dst, &op->act, arena_printf(E->ctx->arena, "y[%d][j]", i));
+        E->depth -= right || below;
+        if (right || below)
+            emit_line(E, "}");
     }
     E->depth--;
     emit_line(E, "}");
@@ -235,11 +235,16 @@ static void emit_tile(Emitter *E, const Op *op, const Wino *w, int R)
 {
     static const char *const decl[5] = { "const float *restrict v", "const float *restrict k",
                                          "float *restrict o", "int t0", "int nj" };
-    fn_open(E, wfn(E, op, arena_printf(E->ctx->arena, "tile%d", R)), 5, decl);
+    static const char *const comment[5] = { "the group's first transformed tile",
+                                            "the block's biases, then its 16 x C x 16 weights",
+                                            "the block's first output",
+                                            "the group's first tile in the map",
+                                            "output channels in the block" };
+    tile_open_n(E, tile_name(E, op, "tile", R), 5, decl, comment);
     emit_line(E, "float m[%d];", 16 * R * w->B);
     tile_sums(E, w, R);
     tile_outputs(E, op, w, R);
-    fn_close(E);
+    tile_close(E);
 }
 
 void emit_winograd_helpers(Emitter *E, const Op *op)
@@ -254,18 +259,18 @@ void emit_winograd_helpers(Emitter *E, const Op *op)
 /* ---- the op's function ---- */
 
 /* The tile calls of one pass for block ob: o its first output, vr the
- * pass's first tile in the work tensor. */
-static void pass_tiles(Emitter *E, const Op *op, const Wino *w)
+ * pass's first tile in the work tensor, tb its index in the map. */
+static void pass_tiles(Emitter *E, const Op *op, const Wino *w, const char *tb)
 {
-    const char *big = wfn(E, op, arena_printf(E->ctx->arena, "tile%d", w->big));
-    const char *small = wfn(E, op, arena_printf(E->ctx->arena, "tile%d", w->small));
+    const char *big = tile_name(E, op, "tile", w->big);
+    const char *small = tile_name(E, op, "tile", w->small);
     emit_line(E, "int t0 = 0;");
     if (w->nbig) {
         emit_line(E, "for (; t0 < %d; t0 += %d)", w->nbig * w->big, w->big);
-        emit_line(E, "    %s(vr + t0, k, o, t0, nj);", big);
+        emit_line(E, "    %s(vr + t0, k, o, %st0, nj);", big, tb);
     }
     emit_line(E, "for (; t0 < %d; t0 += %d)", w->TT, w->small);
-    emit_line(E, "    %s(vr + t0, k, o, t0, nj);", small);
+    emit_line(E, "    %s(vr + t0, k, o, %st0, nj);", small, tb);
 }
 
 static void block_vars(Emitter *E, const Wino *w, const char *packed)
@@ -280,7 +285,7 @@ static void block_vars(Emitter *E, const Wino *w, const char *packed)
 void emit_winograd_body(Emitter *E, const Op *op)
 {
     const Wino w = wino_dims(E, op);
-    const char *packed = E->wexpr[op->packed], *tin = wfn(E, op, "tin");
+    const char *packed = E->wexpr[op->packed], *tin = tile_name(E, op, "tin", w.L);
     const long long rowin = 2LL * w.W, plane = (long long)w.OH * w.OW;
     if (w.TT == w.T) {   /* rows of tiles outside */
         emit_line(E, "for (int ty = 0; ty < %d; ++ty) {", w.TY);
@@ -289,9 +294,9 @@ void emit_winograd_body(Emitter *E, const Op *op)
         emit_line(E, "for (int ob = 0; ob < %d; ++ob) {", w.nb);
         E->depth++;
         block_vars(E, &w, packed);
-        emit_line(E, "float *o = out + ob * %lld + ty * %d;", w.B * plane, 2 * w.OW);
+        emit_line(E, "float *o = out + ob * %lld;", w.B * plane);
         emit_line(E, "const float *vr = work;");
-        pass_tiles(E, op, &w);
+        pass_tiles(E, op, &w, arena_printf(E->ctx->arena, "ty * %d + ", w.T));
         E->depth--;
         emit_line(E, "}");
     } else {             /* the whole map first, then block by block */
@@ -302,7 +307,7 @@ void emit_winograd_body(Emitter *E, const Op *op)
         block_vars(E, &w, packed);
         emit_line(E, "float *o = out + ob * %lld;", w.B * plane);
         emit_line(E, "const float *vr = work;");
-        pass_tiles(E, op, &w);
+        pass_tiles(E, op, &w, "");
     }
     E->depth--;
     emit_line(E, "}");

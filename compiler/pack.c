@@ -71,8 +71,10 @@ static KernelVariant conv_variant(const Target *t, const Graph *g, const Op *op)
  * peak already and have nothing else to give: a 3x3 stride-1 conv of at
  * least 16 channels in and out on a SIMD target. The transformed weights
  * are 16/9 of the direct ones, so a target without SIMD variants (generic,
- * cortex-m: flash is dear there) keeps the direct kernels. Even output
- * sizes only: a tile never hangs over the map's edge. */
+ * cortex-m: flash is dear there) keeps the direct kernels. An odd output
+ * height or width needs a padded conv: its last tiles hang over the map's
+ * edge, and pad.c gives the copy they read one more row or column of zeros
+ * (pad_borders). */
 enum { WINOGRAD_MIN_CH = 16 };
 
 /* The kernel keeps one row of tiles' transformed input in its work tensor
@@ -88,43 +90,27 @@ static int winograd_fits(const Target *t, const Graph *g, const Op *op)
     const Window *w = &op->win;
     return t->isas && (op->groups <= 1) && w->kh == 3 && w->kw == 3 && w->sh == 1 &&
            w->sw == 1 && w->dh == 1 && w->dw == 1 && C >= WINOGRAD_MIN_CH &&
-           os->dim[0] >= WINOGRAD_MIN_CH && os->dim[1] % 2 == 0 && os->dim[2] % 2 == 0 &&
-           os->dim[2] >= 4;
+           os->dim[0] >= WINOGRAD_MIN_CH && os->dim[2] >= 4 &&
+           ((os->dim[1] % 2 == 0 && os->dim[2] % 2 == 0) || w->pt || w->pl || w->pb || w->pr);
 }
 
-/* Activation floats live at each op (producer to last reader, the padded
- * copy a padded conv with a fast kernel will read included): what the
- * arena must hold there, before any Winograd work tensor. */
-static long long *live_floats(Ctx *ctx, const Graph *g)
+/* Activation floats live at each op (plan.c), with the padded copy a
+ * padded conv with a fast kernel will read (pad.c): what the arena must
+ * hold there, before any Winograd work tensor. */
+static long long *live_floats(Ctx *ctx, Graph *g)
 {
-    long long *d = arena_alloc(ctx->arena, sizeof *d * (size_t)(g->nops + 1));
-    int *last = arena_alloc(ctx->arena, sizeof *last * (size_t)g->nt);
-    for (int i = 0; i <= g->nops; i++)
-        d[i] = 0;
-    for (int t = 0; t < g->nt; t++)
-        last[t] = -1;
-    for (int i = 0; i < g->nops; i++)
-        for (int k = 0; k < g->ops[i].nin; k++)
-            last[g->ops[i].in[k]] = i;
+    long long *live = plan_live_floats(ctx, g);
     for (int i = 0; i < g->nops; i++) {
         const Op *op = &g->ops[i];
-        const Tensor *y = &g->t[op->out];
-        if (y->role == TR_ACT) {
-            d[i] += y->numel;
-            d[(last[op->out] > i ? last[op->out] : i) + 1] -= y->numel;
-        }
         const Window *w = &op->win;
         const int G = op->groups > 0 ? op->groups : 1;
-        if (op->kind == OP_CONV && (w->pt || w->pl || w->pb || w->pr) &&
-            G != g->t[op->in[0]].shape.dim[0]) {
-            const Shape *s = &g->t[op->in[0]].shape;
-            d[i] += (long long)s->dim[0] * (s->dim[1] + w->pt + w->pb) * (s->dim[2] + w->pl + w->pr);
-            d[i + 1] -= (long long)s->dim[0] * (s->dim[1] + w->pt + w->pb) * (s->dim[2] + w->pl + w->pr);
-        }
+        if (op->kind != OP_CONV || !(w->pt || w->pl || w->pb || w->pr) ||
+            G == g->t[op->in[0]].shape.dim[0])
+            continue;
+        const Shape s = pad_shape(&g->t[op->in[0]], w);
+        live[i] += s.rank ? shape_numel(&s) : 0;
     }
-    for (int i = 1; i <= g->nops; i++)
-        d[i] += d[i - 1];
-    return d;
+    return live;
 }
 
 /* The work tensor's floats for op: one row of tiles or the whole map. */
@@ -132,7 +118,17 @@ static long long winograd_work(const Graph *g, const Op *op)
 {
     const long long C = g->t[op->in[0]].shape.dim[0], F = g->t[op->out].shape.dim[0];
     const int OH = g->t[op->out].shape.dim[1], OW = g->t[op->out].shape.dim[2];
-    return 16 * C * (OW / 2) * (16 * C * F * 4 <= WINOGRAD_ROW_WEIGHTS ? 1 : OH / 2);
+    return 16 * C * ((OW + 1) / 2) *
+           (16 * C * F * 4 <= WINOGRAD_ROW_WEIGHTS ? 1 : (OH + 1) / 2);
+}
+
+/* Floats the row or column of zeros for odd sizes adds to op's padded
+ * copy (pad_borders), beyond what live_floats counted. */
+static long long winograd_pad_extra(const Graph *g, const Op *op)
+{
+    const Window wb = pad_borders(g, op, KV_CONV_WINOGRAD);
+    const Shape a = pad_shape(&g->t[op->in[0]], &wb), b = pad_shape(&g->t[op->in[0]], &op->win);
+    return a.rank && b.rank ? shape_numel(&a) - shape_numel(&b) : 0;
 }
 
 /* U = G g G^T for one 3x3 kernel g, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
@@ -274,7 +270,7 @@ void pack_run(Ctx *ctx, Graph *g)
         if (!weights_bound(g, op))
             continue;
         if (op->kind == OP_CONV && winograd_fits(target_of(ctx), g, op) &&
-            live[i] + winograd_work(g, op) <= peak) {
+            live[i] + winograd_work(g, op) + winograd_pad_extra(g, op) <= peak) {
             pack_winograd(ctx, g, op);
         } else if (op->kind == OP_CONV) {
             KernelVariant v = conv_variant(target_of(ctx), g, op);

@@ -1,7 +1,9 @@
 /* pad.c: pass: give every padded conv2d that has a fast kernel an explicit
  * zero-padded copy of its input (a new OP_PAD op and activation right
  * before it), and take the padding off the conv, so that its inner loops
- * read every tap without a bounds test.
+ * read every tap without a bounds test. A Winograd conv of odd output
+ * height or width gets one more row of zeros below or column to the right
+ * (pad_borders): its last 2x2 tiles read 4x4 windows past the map.
  *
  *   requires: topological order, no dead ops, kernels chosen (pack.c)
  *   provides: fast convs have no padding but depthwise ones (pad_in_kernel)
@@ -40,8 +42,17 @@ static int wants_pad(const Graph *g, const Op *op)
             op->variant == KV_CONV_ROWS || op->variant == KV_CONV_WINOGRAD);
 }
 
-/* The padded copy's shape, or rank 0 when it would exceed the limits. */
-static Shape padded_shape(const Tensor *x, const Window *w)
+Window pad_borders(const Graph *g, const Op *op, KernelVariant v)
+{
+    Window w = op->win;
+    if (v == KV_CONV_WINOGRAD) {
+        w.pb += g->t[op->out].shape.dim[1] % 2;
+        w.pr += g->t[op->out].shape.dim[2] % 2;
+    }
+    return w;
+}
+
+Shape pad_shape(const Tensor *x, const Window *w)
 {
     Shape s = x->shape, none = { 0, { 0, 0, 0, 0 } };
     long long h = (long long)s.dim[1] + w->pt + w->pb, wd = (long long)s.dim[2] + w->pl + w->pr;
@@ -53,7 +64,7 @@ static Shape padded_shape(const Tensor *x, const Window *w)
 }
 
 /* Inserts the pad op before ops[i] and points the conv at its output. */
-static void pad_insert(Ctx *ctx, Graph *g, int i, Shape s)
+static void pad_insert(Ctx *ctx, Graph *g, int i, Shape s, Window borders)
 {
     const Op conv = g->ops[i];
     const char *name = arena_printf(ctx->arena, "%s.pad", conv.name ? conv.name : "conv");
@@ -65,7 +76,7 @@ static void pad_insert(Ctx *ctx, Graph *g, int i, Shape s)
     pad->in[0] = conv.in[0];
     pad->nin = 1;
     pad->out = t;
-    pad->win = conv.win;
+    pad->win = borders;
     pad->win.kh = pad->win.kw = pad->win.sh = pad->win.sw = pad->win.dh = pad->win.dw = 1;
     g->t[t].producer = i;
     Op *c = &g->ops[i + 1];
@@ -78,12 +89,13 @@ void pad_run(Ctx *ctx, Graph *g)
     for (int i = 0; i < g->nops; i++) {
         if (!wants_pad(g, &g->ops[i]))
             continue;
-        Shape s = padded_shape(&g->t[g->ops[i].in[0]], &g->ops[i].win);
+        const Window wb = pad_borders(g, &g->ops[i], g->ops[i].variant);
+        Shape s = pad_shape(&g->t[g->ops[i].in[0]], &wb);
         if (s.rank == 0) {
             g->ops[i].variant = KV_GENERIC;   /* too big to copy: bounds tests */
             continue;
         }
-        pad_insert(ctx, g, i, s);
+        pad_insert(ctx, g, i, s, wb);
         i++;                                  /* past the conv */
     }
 }

@@ -68,6 +68,12 @@ void fold_bn_run(Ctx *ctx, Graph *g); /* fold_bn.c */
 void pack_run(Ctx *ctx, Graph *g);    /* pack.c */
 void pad_run(Ctx *ctx, Graph *g);     /* pad.c */
 int pad_in_kernel(const Graph *g, const Op *op);  /* pad.c: the kernel pads, no pad op */
+/* pad.c: the borders of conv op's padded copy if its kernel were v: its own,
+ * and for a Winograd conv of odd output height or width one more row below
+ * or column to the right, the zeros its last tiles read past the map; the
+ * shape of x padded by w's borders, rank 0 beyond the limits. */
+Window pad_borders(const Graph *g, const Op *op, KernelVariant v);
+Shape pad_shape(const Tensor *x, const Window *w);
 void concat_view_run(Ctx *ctx, Graph *g); /* concat_view.c */
 void inplace_run(Ctx *ctx, Graph *g); /* inplace.c */
 void plan_run(Ctx *ctx, Graph *g);    /* plan.c */
@@ -82,6 +88,10 @@ int plan_check(Ctx *ctx, const Graph *g, char *msg, size_t msglen);
 /* The liveness optimum of a planned graph, in floats: the most activation
  * storage live at any one op, a lower bound for g->arena_floats. */
 long long plan_lower_bound(Ctx *ctx, const Graph *g);
+/* Activation floats live at each op of g (result[i] for ops[i]), in or
+ * out of a plan: sets every tensor's first_op and last_op, as plan_run
+ * does. */
+long long *plan_live_floats(Ctx *ctx, Graph *g);
 /* Width (floats per row) of block k of a KV_DENSE_BLOCKED layer of U units. */
 int pack_dense_width(int U, int k);   /* pack.c */
 /* pack_int8.c: a qconv2d's or qdense's Cortex-M int8 kernel and its

@@ -328,7 +328,9 @@ void plan_run(Ctx *ctx, Graph *g)
 /* The liveness optimum: the largest total size of the storage groups live
  * at any one op. No plan can use less; the greedy plan reaches it or comes
  * close (the difference is fragmentation and alignment). */
-long long plan_lower_bound(Ctx *ctx, const Graph *g)
+/* Activation floats live at each op i, live[i], a storage group counted
+ * once while any member lives; the lifetimes must be set (plan_liveness). */
+static long long *live_profile(Ctx *ctx, const Graph *g)
 {
     long long *rel;
     int *root = plan_roots(ctx, g, &rel);
@@ -343,20 +345,32 @@ long long plan_lower_bound(Ctx *ctx, const Graph *g)
     }
     /* live[i] - live[i-1], summed over the groups: a group adds its size at
      * its first op and removes it after its last. */
-    long long *delta = arena_alloc(ctx->arena, (size_t)(g->nops + 1) * sizeof *delta);
+    long long *live = arena_alloc(ctx->arena, (size_t)(g->nops + 1) * sizeof *live);
     for (int i = 0; i <= g->nops; i++)
-        delta[i] = 0;
+        live[i] = 0;
     for (int t = 0; t < g->nt; t++)
         if (span[t].first_op >= 0) {
-            delta[span[t].first_op] += span[t].numel;
-            delta[span[t].last_op + 1] -= span[t].numel;
+            live[span[t].first_op] += span[t].numel;
+            live[span[t].last_op + 1] -= span[t].numel;
         }
-    long long best = 0, live = 0;
-    for (int i = 0; i < g->nops; i++) {
-        live += delta[i];
-        if (live > best)
-            best = live;
-    }
+    for (int i = 1; i <= g->nops; i++)
+        live[i] += live[i - 1];
+    return live;
+}
+
+long long *plan_live_floats(Ctx *ctx, Graph *g)
+{
+    plan_liveness(g);
+    return live_profile(ctx, g);
+}
+
+long long plan_lower_bound(Ctx *ctx, const Graph *g)
+{
+    const long long *live = live_profile(ctx, g);
+    long long best = 0;
+    for (int i = 0; i < g->nops; i++)
+        if (live[i] > best)
+            best = live[i];
     return best;
 }
 

@@ -1,9 +1,10 @@
 """Every example's (and tests/golden/mobile.cnn's, strided.cnn's,
-residuals.cnn's, bigmaps.cnn's and winograd.cnn's) emitted C compiles without a warning
-under the strict flags users build with, and runs clean under ASan+UBSan,
-matching the interpreter (the models of tests/golden also with
--DCNNC_NO_AVX512 and -DCNNC_NO_SIMD: the next variant down, and the
-portable code).
+residuals.cnn's, bigmaps.cnn's, winograd.cnn's and winograd_odd.cnn's)
+emitted C compiles without a warning under the strict flags users build
+with, and runs clean under ASan+UBSan, matching the interpreter (the models
+of tests/golden also with -DCNNC_NO_AVX512 and -DCNNC_NO_SIMD: the next
+variant down, and the portable code). The Winograd models' convs take the
+kernel and read inside their inputs (check_winograd_windows).
 
 usage: test_emitted.py CNNC TCC WORKDIR [--cnnc-only]
 
@@ -11,6 +12,7 @@ usage: test_emitted.py CNNC TCC WORKDIR [--cnnc-only]
 interpreter runs it; the C itself is not built (`make test` does that).
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +67,41 @@ def run_sanitized(d, name, defines):
     return None
 
 
+# The tests/golden models written for the Winograd kernel: how many of
+# their convs must take it (their comments say which), and whether some of
+# those have an odd output height and an odd output width.
+WINOGRAD_MODELS = {"winograd.cnn": (4, False), "winograd_odd.cnn": (5, True)}
+IR_TENSOR = re.compile(r"^\s+t(\d+)\s+\w+\s+\S+ \[([\d, ]+)\]", re.M)
+IR_WINOGRAD = re.compile(r"^\s+op\d+\s+(\S+) = conv2d t(\d+)[^>]*-> t(\d+) .*variant=conv_winograd",
+                         re.M)
+
+
+def check_winograd_windows(cnnc, model, d):
+    """Each Winograd conv (--emit ir) reads 4x4 windows, one per 2x2 tile of
+    outputs, tiles over the map's edge included: they must lie inside the
+    tensor it reads (pad.c gives an odd size's copy one more row or column).
+    ASan cannot tell: a window past a padded copy reads other activations of
+    the arena, and only ones past the arena's end are caught."""
+    want, odd = WINOGRAD_MODELS[os.path.basename(model)]
+    proc = subprocess.run([cnnc, model, "--emit", "ir"], cwd=d, capture_output=True, text=True,
+                          timeout=600)
+    shapes = {int(t): [int(v) for v in dims.split(",")]
+              for t, dims in IR_TENSOR.findall(proc.stdout)}
+    convs = IR_WINOGRAD.findall(proc.stdout)
+    errors = [] if len(convs) == want else [
+        f"{model}: {len(convs)} convs take the Winograd kernel, not {want}"]
+    odd_h = odd_w = False
+    for name, tin, tout in convs:
+        (_, h, w), (_, oh, ow) = shapes[int(tin)], shapes[int(tout)]
+        odd_h, odd_w = odd_h or oh % 2, odd_w or ow % 2
+        if h < 2 * ((oh + 1) // 2) + 2 or w < 2 * ((ow + 1) // 2) + 2:
+            errors.append(f"{model}: conv {name}'s {oh}x{ow} outputs read 4x4 windows "
+                          f"past its {h}x{w} input")
+    if odd and not (odd_h and odd_w):
+        errors.append(f"{model}: no Winograd conv of odd output height and one of odd width")
+    return errors
+
+
 def check_example(cnnc, tcc, work, model, variants, cnnc_only=False):
     name = os.path.basename(model)[:-4]
     d = os.path.join(work, name)
@@ -79,6 +116,8 @@ def check_example(cnnc, tcc, work, model, variants, cnnc_only=False):
         err = run(cmd, d)
         if err:
             errors.append(err)
+    if os.path.basename(model) in WINOGRAD_MODELS and model.startswith(HERE):
+        errors += check_winograd_windows(cnnc, model, d)
     with open(os.path.join(d, "harness.c"), "w") as f:
         f.write(HARNESS)
     x = np.random.default_rng(1).uniform(-1, 1, int(open(os.path.join(d, "model.h")).read()
@@ -109,6 +148,7 @@ def main():
     models.append(os.path.join(HERE, "residuals.cnn"))  # adds fused into convs
     models.append(os.path.join(HERE, "bigmaps.cnn"))  # rows outside blocks of channels
     models.append(os.path.join(HERE, "winograd.cnn"))  # 3x3 convs as Winograd F(2x2, 3x3)
+    models.append(os.path.join(HERE, "winograd_odd.cnn"))  # ... of odd output sizes
     failed = 0
     for model in models:
         # The machine's best variant; for the kernel tests also the next one

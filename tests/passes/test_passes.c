@@ -272,7 +272,7 @@ static void check_dense_packing(const Graph *g, const Op *op)
 }
 
 static const char pack_model[] =
-    "model m { input x[16, 12, 20]; weights random(seed=9);\n"
+    "model m { input x[12, 12, 20]; weights random(seed=9);\n"
     "  a = conv2d(filters=40, kernel=3, padding=[1, 2, 0, 1], activation=relu);\n"
     "  b = conv2d(filters=18, kernel=3, stride=2, padding=1);\n"
     "  g = conv2d(filters=24, kernel=[3, 2], stride=2, groups=6, padding=1);\n"
@@ -287,7 +287,7 @@ static void unit_pack_pad(void)
     CHECK_OR(g0 && g, goto done);
     const Op *a = find_op(g, "a"), *b = find_op(g, "b"), *gr = find_op(g, "g");
     const Op *dw = find_op(g, "dw"), *s = find_op(g, "s"), *d = find_op(g, "d");
-    CHECK(a && a->variant == KV_CONV_PIXELS);        /* 21 wide, stride 1 */
+    CHECK(a && a->variant == KV_CONV_PIXELS);        /* 21 wide, stride 1, 12 channels */
     CHECK(b && b->variant == KV_CONV_BLOCKED);       /* stride 2 */
     CHECK(gr && gr->variant == KV_CONV_ROWS);        /* 4 filters per group */
     CHECK(dw && dw->variant == KV_CONV_ROWS);        /* depthwise */
@@ -319,6 +319,33 @@ static void unit_pack_pad(void)
     /* -O0 chooses nothing. */
     for (int i = 0; i < g0->nops; i++)
         CHECK(g0->ops[i].variant == KV_GENERIC && g0->ops[i].inplace == 0);
+done:
+    compilation_free(&c0);
+    compilation_free(&c);
+}
+
+/* A Winograd conv of odd output height (11 x 20): its pad copy gets one
+ * more row of zeros below (pad_borders), for the last row of tiles. The
+ * 1x1 conv before sets the arena's peak, so that its work tensor fits. */
+static const char winograd_model[] =
+    "model m { input x[16, 11, 21]; weights random(seed=4);\n"
+    "  big = conv2d(filters=200, kernel=1); s = conv2d(filters=16, kernel=1);\n"
+    "  a = conv2d(filters=32, kernel=3, padding=[1, 1, 1, 0]); }\n";
+
+static void unit_winograd_odd(void)
+{
+    Compilation c0, c;
+    Graph *g0 = compile_text(&c0, winograd_model, 1), *g = compile_text(&c, winograd_model, 0);
+    CHECK_OR(g0 && g, goto done);
+    const Op *a = find_op(g, "a");
+    CHECK_OR(a && a > g->ops, goto done);
+    const Op *pad = a - 1;
+    CHECK(a->variant == KV_CONV_WINOGRAD && a->work > 0);
+    CHECK(pad->kind == OP_PAD && pad->out == a->in[0]);
+    CHECK(pad->win.pt == 1 && pad->win.pl == 1 && pad->win.pb == 2 && pad->win.pr == 0);
+    const Shape *ps = &g->t[pad->out].shape;
+    CHECK(ps->dim[0] == 16 && ps->dim[1] == 14 && ps->dim[2] == 22);
+    CHECK(error_vs_O0(g0, g) <= 1e-5);
 done:
     compilation_free(&c0);
     compilation_free(&c);
@@ -562,6 +589,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "unit") == 0) {
         unit_fold_bn();
         unit_pack_pad();
+        unit_winograd_odd();
         unit_inplace();
         unit_concat_view();
         unit_fuse_residual();
