@@ -244,6 +244,8 @@ typedef struct ConvDims {
      * one by one; local: a wide plane copied into a zeroed local plane of
      * H x W (padded), from the input's IH x IW. */
     int PT, PL, PB, PR, rowptr, local, IH, IW;
+    int s2d;           /* a wide plane of stride 2, depthwise: split in four
+                          (s2d_body) instead */
 } ConvDims;
 
 static ConvDims conv_dims(const Graph *g, const Op *op)
@@ -264,7 +266,7 @@ static ConvDims conv_dims(const Graph *g, const Op *op)
     }
     d.wide = 0, d.RH = d.OH, d.RW = d.OW;
     d.PT = op->win.pt, d.PL = op->win.pl, d.PB = op->win.pb, d.PR = op->win.pr;
-    d.rowptr = d.local = 0, d.IH = d.H, d.IW = d.W;
+    d.rowptr = d.local = d.s2d = 0, d.IH = d.H, d.IW = d.W;
     return d;
 }
 
@@ -298,6 +300,7 @@ static ConvDims conv_dims_for(const Emitter *E, const Op *op)
         }
         d.wide = 1;
         d.OW = (int)n, d.OH = 1;
+        d.s2d = d.SW == 2 && d.DH == 1 && d.DW == 1 && d.Cg == 1 && vec_act_exact(&op->act);
     } else if (padded) {
         d.rowptr = 1;
     }
@@ -1181,6 +1184,153 @@ static void wide_store(Emitter *E, const ConvDims *d, const char *f)
     emit_line(E, "}");
 }
 
+/* ---- a depthwise stride-2 wide plane, split in four (space to depth) ----
+ *
+ * As one wide row, a stride-2 plane computes every output row twice over
+ * (columns x >= RW, half of them, are dropped) and each tap's vector takes
+ * two loads and a shuffle. Split the padded plane instead into the four
+ * planes of its even and odd rows and columns, each Hh x Wh (half the
+ * padded size, rounded up): tap (ky, kx) of output (y, x) is element
+ * (y + ky / 2, x + kx / 2) of plane (ky % 2, kx % 2), so output j = y * Wh
+ * + x reads j + (ky / 2) * Wh + kx / 2 there: one load per tap and vector,
+ * and only the columns x >= RW of Wh dropped (MobileNetV2's 56x56 to 28x28
+ * planes: 1 of 29). The split is the local copy (zeroed once: the copies
+ * fill the inside only), its even and odd columns separated by shuffles. */
+typedef struct S2d {
+    int Hh, Wh, n;   /* the planes' size; outputs of the wide row */
+} S2d;
+
+static S2d s2d_dims(const ConvDims *r)
+{
+    S2d s;
+    s.Hh = (r->H + r->PT + r->PB + 1) / 2, s.Wh = (r->W + r->PL + r->PR + 1) / 2;
+    s.n = (r->OH - 1) * s.Wh + r->OW;
+    return s;
+}
+
+/* "head {": input floats at + 0 .. 2w - 1 (of src) to columns at / 2 ..
+ * at / 2 + w - 1 of c0 (the even ones) and c1 (the odd): two loads and two
+ * shuffles. */
+static void s2d_split(Emitter *E, const char *head, int w, const char *at)
+{
+    const char *vt = vec_type_n(E, w), *idx[2] = { "", "" };
+    for (int e = 0; e < 2; e++)
+        for (int i = 0; i < w; i++)
+            idx[e] = arena_printf(E->ctx->arena, "%s, %d", idx[e], 2 * i + e);
+    emit_line(E, "%s{", head);
+    E->depth++;
+    emit_line(E, "const %s lo = *(const %s *)(src + %s), hi = *(const %s *)(src + %s + %d);", vt,
+              vt, at, vt, at, w);
+    for (int e = 0; e < 2; e++)
+        emit_line(E, "*(%s *)(c%d + (%s) / 2) = __builtin_shufflevector(lo, hi%s);", vt, e, at,
+                  idx[e]);
+    E->depth--;
+    emit_line(E, "}");
+}
+
+/* Input row iy (of xi, r->W floats) to its plane rows: input column ix
+ * is padded column px = ix + PL, plane column px % 2, element px / 2;
+ * vectors of 2L floats, then one of each narrower width, then floats. */
+static void s2d_copy_row(Emitter *E, const ConvDims *r, const S2d *s)
+{
+    const long long plane = (long long)s->Hh * s->Wh;
+    const int L = E->isa->lanes;
+    int x = r->W / (2 * L) * 2 * L;
+    emit_line(E, "const float *src = xi + iy * %d;", r->W);
+    emit_line(E, "float *row = lp + (iy + %d) %% 2 * %lld + (iy + %d) / 2 * %d;", r->PT, 2 * plane,
+              r->PT, s->Wh);
+    for (int e = 0; e < 2 && e < r->W; e++)   /* the input's even, odd columns */
+        emit_line(E, "float *c%d = row + %lld;", e,
+                  (e + r->PL) % 2 * plane + (e + r->PL) / 2);
+    if (x)
+        s2d_split(E, arena_printf(E->ctx->arena, "for (int ix = 0; ix < %d; ix += %d) ", x, 2 * L),
+                  L, "ix");
+    for (int w = L / 2; w >= VEC_MIN_LANES; w /= 2)
+        if (r->W - x >= 2 * w) {
+            s2d_split(E, "", w, arena_printf(E->ctx->arena, "%d", x));
+            x += 2 * w;
+        }
+    for (; x < r->W; x++)
+        emit_line(E, "c%d[%d] = src[%d];", x % 2, x / 2, x);
+}
+
+/* Outputs j .. j + nv * w - 1 of the wide row in vectors of w lanes. */
+static void s2d_vectors(Emitter *E, const Op *op, const ConvDims *r, const S2d *s, int nv, int w)
+{
+    const char *vt = vec_type_n(E, w);
+    for (int v = 0; v < nv; v++)
+        emit_line(E, "%s s%d = %s;", vt, v, vec_splat_n(E, w, "b"));
+    for (int ky = 0; ky < r->KH; ky++)
+        for (int kx = 0; kx < r->KW; kx++) {
+            const long long at = (long long)(ky % 2 * 2 + kx % 2) * s->Hh * s->Wh +
+                                 (long long)ky / 2 * s->Wh + kx / 2;
+            for (int v = 0; v < nv; v++)
+                emit_line(E, "s%d += %s * %s;", v,
+                          vec_load_n(E, w, "q", at + (long long)v * w),
+                          w == 1 ? arena_printf(E->ctx->arena, "k[%d]", ky * r->KW + kx)
+                                 : arena_printf(E->ctx->arena, "kv%d", ky * r->KW + kx));
+        }
+    for (int v = 0; v < nv; v++)
+        emit_vec_store(E, w, arena_printf(E->ctx->arena, "a + j + %d", v * w), &op->act,
+                       arena_printf(E->ctx->arena, "s%d", v));
+}
+
+/* One loop over the wide row: nv vectors of w lanes per step, while they fit. */
+static void s2d_loop(Emitter *E, const Op *op, const ConvDims *r, const S2d *s, int nv, int w)
+{
+    if (nv * w > s->n)
+        return;
+    emit_line(E, "for (; j + %d <= %d; j += %d) {", nv * w, s->n, nv * w);
+    E->depth++;
+    emit_line(E, "const float *q = lp + j;");
+    s2d_vectors(E, op, r, s, nv, w);
+    E->depth--;
+    emit_line(E, "}");
+}
+
+static void s2d_body(Emitter *E, const Op *op)
+{
+    const ConvDims r = conv_dims(E->g, op);
+    const S2d s = s2d_dims(&r);
+    const int L = E->isa->lanes, K = r.KH * r.KW;
+    emit_line(E, "float lp[%lld];", 4LL * s.Hh * s.Wh);
+    emit_line(E, "for (int i = 0; i < %lld; ++i)", 4LL * s.Hh * s.Wh);
+    emit_line(E, "    lp[i] = 0.0f;");
+    const char *f = emit_loop_open(E, "f", r.F, 0);
+    const char *fv = f ? f : "0";
+    emit_line(E, "const float *xi = in + %s / %d * %lld;", fv, r.Fg, (long long)r.H * r.W);
+    emit_line(E, "const float *k = %s;", emit_plus(E, E->wexpr[op->w],
+                                               sum3(term(f, K), NONE, NONE, 0)));
+    emit_line(E, "const float b = %s;", op->b >= 0
+              ? arena_printf(E->ctx->arena, "%s[%s]", E->wexpr[op->b], fv) : "0.0f");
+    emit_line(E, "float a[%d];", s.n);
+    for (int t = 0; t < K && s.n >= L; t++)   /* none when no vector fits */
+        emit_line(E, "const %s kv%d = %s;", vec_type(E), t,
+                  vec_splat(E, arena_printf(E->ctx->arena, "k[%d]", t)));
+    emit_line(E, "int j = 0;");
+    emit_line(E, "for (int iy = 0; iy < %d; ++iy) {", r.H);
+    E->depth++;
+    s2d_copy_row(E, &r, &s);
+    E->depth--;
+    emit_line(E, "}");
+    s2d_loop(E, op, &r, &s, 4, L);
+    s2d_loop(E, op, &r, &s, 1, L);
+    emit_line(E, "for (; j < %d; ++j) {", s.n);
+    E->depth++;
+    emit_line(E, "const float *q = lp + j;");
+    s2d_vectors(E, op, &r, &s, 1, 1);
+    E->depth--;
+    emit_line(E, "}");
+    emit_line(E, "for (int py = 0; py < %d; ++py) {", r.OH);
+    E->depth++;
+    emit_row_copy(E, emit_plus(E, "out", sum3(term(f, (long long)r.OH * r.OW), term("py", r.OW),
+                                             NONE, 0)),
+                  emit_plus(E, "a", sum3(term("py", s.Wh), NONE, NONE, 0)), r.OW);
+    E->depth--;
+    emit_line(E, "}");
+    emit_loop_close(E, f);
+}
+
 /* A blocked conv's blocks of output channels each read its whole input:
  * with an input of 512 KB or more that no longer stays in L2 from one
  * block to the next, and comes from L3 each time (ResNet-50's stride-2
@@ -1242,6 +1392,10 @@ static void conv_body(Emitter *E, const Op *op)
 {
     const ConvDims d = conv_dims_for(E, op);
     const char *outer;
+    if (d.s2d) {
+        s2d_body(E, op);
+        return;
+    }
     if (d.local) {   /* zeroed once: the copies fill the inside only */
         emit_line(E, "float lp[%lld];", (long long)d.H * d.W);
         emit_line(E, "for (int i = 0; i < %lld; ++i)", (long long)d.H * d.W);
@@ -1288,6 +1442,8 @@ static void conv_body(Emitter *E, const Op *op)
 static void conv_tiles(Emitter *E, const Op *op)
 {
     const ConvDims d = conv_dims_for(E, op);
+    if (d.s2d)   /* no tile functions: s2d_body */
+        return;
     const RowPlan two = row_plan(E, op, &d, 2), one = row_plan(E, op, &d, 1);
     RowPlan p = two;   /* the tiles of both plans: pairs of rows, an odd last row */
     if (tile_rows(&two.seg[0].tile) > 1 && d.OH % 2)
