@@ -1096,12 +1096,33 @@ static void row_of_channels(Emitter *E, const Op *op, const ConvDims *d, const c
     conv_row(E, op, d, arg, oy, rows);
 }
 
+/* A blocked conv's packed block: its B biases, then B weights per tap of
+ * each input channel; and the number of blocks, ceil(Fg / B) per group. */
+static long long packed_block_floats(const ConvDims *d)
+{
+    return (1 + (long long)d->Cg * d->KH * d->KW) * d->B;
+}
+
+static long long packed_blocks(const ConvDims *d)
+{
+    return (long long)d->G * ((d->Fg + d->B - 1) / d->B);
+}
+
+/* n floats of a local plane lp, zeroed (once: the copies fill the inside
+ * only). */
+static void emit_zeroed_plane(Emitter *E, long long n)
+{
+    emit_line(E, "float lp[%lld];", n);
+    emit_line(E, "for (int i = 0; i < %lld; ++i)", n);
+    emit_line(E, "    lp[i] = 0.0f;");
+}
+
 /* Per block ob of B channels (of group ob / nbg): its packed weights k,
  * first channel f0, input x and the count nj of real channels in it. */
 static void blocked_block_vars(Emitter *E, const Op *op, const ConvDims *d, const char *ob)
 {
     const int B = d->B, nbg = (d->Fg + B - 1) / B;
-    const long long size = (long long)(1 + d->Cg * d->KH * d->KW) * B;
+    const long long size = packed_block_floats(d);
     const char *obv = ob ? ob : "0";
     emit_line(E, "const float *k = %s;", emit_plus(E, E->wexpr[op->packed],
                                                sum3(term(ob, size), NONE, NONE, 0)));
@@ -1293,9 +1314,7 @@ static void s2d_body(Emitter *E, const Op *op)
     const ConvDims r = conv_dims(E->g, op);
     const S2d s = s2d_dims(&r);
     const int L = E->isa->lanes, K = r.KH * r.KW;
-    emit_line(E, "float lp[%lld];", 4LL * s.Hh * s.Wh);
-    emit_line(E, "for (int i = 0; i < %lld; ++i)", 4LL * s.Hh * s.Wh);
-    emit_line(E, "    lp[i] = 0.0f;");
+    emit_zeroed_plane(E, 4LL * s.Hh * s.Wh);
     const char *f = emit_loop_open(E, "f", r.F, 0);
     const char *fv = f ? f : "0";
     emit_line(E, "const float *xi = in + %s / %d * %lld;", fv, r.Fg, (long long)r.H * r.W);
@@ -1344,7 +1363,7 @@ enum { ROWS_OUTER_INPUT_BYTES = 512 << 10, ROWS_OUTER_GROUP_BYTES = 256 << 10 };
 static int rows_outer_group(const Op *op, const ConvDims *d)
 {
     const int nb = (d->F + d->B - 1) / d->B;
-    const long long block_bytes = 4LL * (1 + (long long)d->Cg * d->KH * d->KW) * d->B;
+    const long long block_bytes = 4 * packed_block_floats(d);
     if (op->variant != KV_CONV_BLOCKED || d->G > 1 || nb < 2 || d->OH < 2 ||
         4LL * d->C * d->H * d->W < ROWS_OUTER_INPUT_BYTES)
         return 0;
@@ -1400,8 +1419,7 @@ enum { PREFETCH_WEIGHTS_BYTES = 512 << 10 };
 
 static void block_prefetch(Emitter *E, const ConvDims *d, const char *ob)
 {
-    const long long size = (long long)(1 + d->Cg * d->KH * d->KW) * d->B;
-    const long long nb = (long long)d->G * ((d->Fg + d->B - 1) / d->B);
+    const long long size = packed_block_floats(d), nb = packed_blocks(d);
     if (!E->isa || !E->isa->guard || !ob || 4 * size * nb < PREFETCH_WEIGHTS_BYTES)
         return;
     emit_line(E, "if (%s + 1 < %lld)   /* the next block's weights */", ob, nb);
@@ -1417,11 +1435,8 @@ static void conv_body(Emitter *E, const Op *op)
         s2d_body(E, op);
         return;
     }
-    if (d.local) {   /* zeroed once: the copies fill the inside only */
-        emit_line(E, "float lp[%lld];", (long long)d.H * d.W);
-        emit_line(E, "for (int i = 0; i < %lld; ++i)", (long long)d.H * d.W);
-        emit_line(E, "    lp[i] = 0.0f;");
-    }
+    if (d.local)
+        emit_zeroed_plane(E, (long long)d.H * d.W);
     if (d.rowptr)
         emit_line(E, "static const float zrow[%d] = { 0.0f };", d.W);
     if (op->variant == KV_CONV_ROWS) {
@@ -1452,7 +1467,7 @@ static void conv_body(Emitter *E, const Op *op)
             conv_rows_outer(E, op, &d, gb);
             return;
         }
-        outer = emit_loop_open(E, "ob", (long long)d.G * ((d.Fg + d.B - 1) / d.B), 0);
+        outer = emit_loop_open(E, "ob", packed_blocks(&d), 0);
         blocked_block_vars(E, op, &d, outer);
         block_prefetch(E, &d, outer);
     }
