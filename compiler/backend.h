@@ -167,6 +167,9 @@ void tile_close(Emitter *E);
 const char *tile_name(Emitter *E, const Op *op, const char *what, int n);
 /* Whether op's variant can be emitted as chosen (else: the generic loops). */
 int emit_kernel_usable(const Graph *g, const Op *op);
+/* 1 when E's variant runs depthwise op with its channels in the lanes
+ * (emit_kernels.c, chl_body). */
+int emit_kernel_channels_in_lanes(const Emitter *E, const Op *op);
 /* The tile functions op's kernel calls, written before op's function. */
 void emit_kernel_helpers(Emitter *E, const Op *op);
 /* op's function body with its fast kernel; 0 when it has none. */

@@ -522,7 +522,10 @@ static void emit_kernel_comment(Emitter *E, const Op *op)
             [KV_CONV_WINOGRAD] = "Winograd F(2x2, 3x3): 16 products per 2x2 pixels "
                                  "instead of 36, output channels in the vector lanes",
         };
-        buf_printf(b, " *   kernel: %s", what[op->variant]);
+        buf_printf(b, " *   kernel: %s", emit_kernel_channels_in_lanes(E, op)
+                                             ? "depthwise, a group of channels in the vector lanes "
+                                               "(planes transposed)"
+                                             : what[op->variant]);
         if (op_packed_weight(op) >= 0) {
             buf_puts(b, " (");
             emit_comment_text(b, E->g->t[op->packed].name);

@@ -141,7 +141,7 @@ static void op_init(Op *op, OpKind kind)
 {
     memset(op, 0, sizeof *op);
     op->kind = kind;
-    op->w = op->b = op->mean = op->var = -1;
+    op->w = op->b = op->mean = op->var = op->packed = -1;
     op->out = -1;
 }
 
@@ -177,7 +177,8 @@ int op_residual(const Op *op)
 int op_packed_weight(const Op *op)
 {
     if (op->variant == KV_CONV_BLOCKED || op->variant == KV_CONV_PIXELS ||
-        op->variant == KV_DENSE_BLOCKED || op->variant == KV_CONV_WINOGRAD)
+        op->variant == KV_DENSE_BLOCKED || op->variant == KV_CONV_WINOGRAD ||
+        (op->variant == KV_CONV_ROWS && op->kind == OP_CONV))
         return op->packed;
     return -1;
 }

@@ -115,7 +115,9 @@ typedef enum {
                           few pixels of a row in registers; weights packed
                           (pack.c); no padding */
     KV_CONV_ROWS,      /* conv2d vectorized along output x: depthwise, thin
-                          groups; no padding */
+                          groups; no padding but a depthwise conv's own; a
+                          depthwise conv's weights packed on SIMD targets
+                          (pack.c) */
     KV_DENSE_BLOCKED,  /* dense: weights packed transposed (pack.c) */
     KV_VIEW,           /* flatten: no code; the output is its input's storage */
     KV_CONV_PIXELS,    /* conv2d, stride 1 along x: a row of pixels (vector
@@ -158,9 +160,10 @@ typedef struct Op {
     int nfused;
     /* Set by the optimizer; all zero before it runs (and with -O0). */
     KernelVariant variant;
-    int packed;          /* KV_CONV_BLOCKED, KV_CONV_PIXELS, KV_DENSE_BLOCKED: the
-                            packed weight tensor (bias included); see
-                            op_packed_weight() */
+    int packed;          /* KV_CONV_BLOCKED, KV_CONV_PIXELS, KV_CONV_WINOGRAD,
+                            KV_DENSE_BLOCKED, a depthwise KV_CONV_ROWS: the
+                            packed weight tensor (bias included), or -1;
+                            see op_packed_weight() */
     int inplace;         /* 1 + k: out shares in[k]'s storage (plan.c); 0: no */
     int work;            /* KV_CONV_WINOGRAD: 1 + the id of its work tensor, an
                             activation no op produces or reads, live only

@@ -134,8 +134,7 @@ static void print_params(Buf *b, const Op *op)
     for (int k = 0; k < 4; k++)
         if (ids[k] >= 0)
             buf_printf(b, " %s=t%d", keys[k], ids[k]);
-    if (op->variant == KV_CONV_BLOCKED || op->variant == KV_DENSE_BLOCKED ||
-        op->variant == KV_CONV_WINOGRAD)
+    if (op_packed_weight(op) >= 0)
         buf_printf(b, " packed=t%d", op->packed);
     if (op->work > 0)
         buf_printf(b, " work=t%d", op->work - 1);

@@ -59,9 +59,9 @@ static void lower_layer(Ctx *ctx, Graph *g, Stmt *s, int is_output)
 {
     Op *op = graph_add_op(ctx, g, s->info->kind);
     int id = (int)(op - g->ops);
-    int w = op->w, b = op->b, mean = op->mean, var = op->var;
+    int w = op->w, b = op->b, mean = op->mean, var = op->var, packed = op->packed;
     *op = *s->info;
-    op->w = w, op->b = b, op->mean = mean, op->var = var;
+    op->w = w, op->b = b, op->mean = mean, op->var = var, op->packed = packed;
     op->name = s->name;
     op->loc = s->loc;
     op->nin = s->nin;

@@ -19,7 +19,14 @@
  *                    c the B values of U = G g G^T (docs/passes.md)
  *   KV_DENSE_BLOCKED per block of up to U units (width rounded up to 16):
  *                    [1 + N][width]: the biases, then row i = w[u][i]
- *   KV_CONV_ROWS     no packing: w is read one scalar per tap
+ *   KV_CONV_ROWS     depthwise (one input and one output channel per
+ *                    group) on a target with SIMD variants:
+ *                    [ceil(C/B)][1 + KH*KW][B]: per block of B channels,
+ *                    the biases, then for each (ky, kx) the B weights, so
+ *                    a variant can load a tap's weights of a vector of
+ *                    channels at once (emit_kernels.c, channels in the
+ *                    lanes); other KV_CONV_ROWS convs: no packing, w is
+ *                    read one scalar per tap
  * The int8 ops (qconv2d, qdense) get kernels only on a target with scalar
  * tiles (cortex-m): pack_int8.c chooses and packs them.
  */
@@ -150,11 +157,13 @@ static Shape shape3(int a, int b, int c)
     return s;
 }
 
+/* Blocks of B filters of one group each; a depthwise conv (KV_CONV_ROWS)
+ * as if of one group: blocks of B channels. */
 static void pack_conv(Ctx *ctx, Graph *g, Op *op, KernelVariant v)
 {
-    const int B = target_of(ctx)->block;
-    const int G = op->groups > 0 ? op->groups : 1;
-    const int F = g->t[op->out].shape.dim[0], Cg = g->t[op->in[0]].shape.dim[0] / G;
+    const int B = target_of(ctx)->block, groups = op->groups > 0 ? op->groups : 1;
+    const int G = v == KV_CONV_ROWS ? 1 : groups;
+    const int F = g->t[op->out].shape.dim[0], Cg = g->t[op->in[0]].shape.dim[0] / groups;
     const int Fg = F / G, taps = Cg * op->win.kh * op->win.kw;
     const int nbg = (Fg + B - 1) / B, rows = 1 + taps;
     const float *w = g->t[op->w].data, *b = op->b >= 0 ? g->t[op->b].data : NULL;
@@ -170,6 +179,15 @@ static void pack_conv(Ctx *ctx, Graph *g, Op *op, KernelVariant v)
     const char *name = arena_printf(ctx->arena, "%s.packed", op->name ? op->name : "conv");
     op->packed = graph_add_weight(ctx, g, name, shape3(G * nbg, rows, B), p);
     op->variant = v;
+}
+
+/* A depthwise conv's weights go in blocks of B channels (layout above)
+ * only on a target with SIMD variants: they read a tap's weights of L
+ * channels as one vector; the portable code reads them B floats apart. */
+static int depthwise_packs(const Target *t, const Graph *g, const Op *op)
+{
+    const int C = g->t[op->in[0]].shape.dim[0], F = g->t[op->out].shape.dim[0];
+    return t->isas && op->groups == C && F == C;
 }
 
 /* The transformed weights (layout above), and the work tensor the kernel
@@ -274,7 +292,7 @@ void pack_run(Ctx *ctx, Graph *g)
             pack_winograd(ctx, g, op);
         } else if (op->kind == OP_CONV) {
             KernelVariant v = conv_variant(target_of(ctx), g, op);
-            if (v == KV_CONV_ROWS)
+            if (v == KV_CONV_ROWS && !depthwise_packs(target_of(ctx), g, op))
                 op->variant = v;
             else
                 pack_conv(ctx, g, op, v);

@@ -149,6 +149,7 @@ def main():
     models.append(os.path.join(HERE, "bigmaps.cnn"))  # rows outside blocks of channels
     models.append(os.path.join(HERE, "winograd.cnn"))  # 3x3 convs as Winograd F(2x2, 3x3)
     models.append(os.path.join(HERE, "winograd_odd.cnn"))  # ... of odd output sizes
+    models.append(os.path.join(HERE, "depthwise.cnn"))  # depthwise, channels in the lanes
     failed = 0
     for model in models:
         # The machine's best variant; for the kernel tests also the next one
