@@ -22,7 +22,8 @@ typedef struct Isa {
     const char *guard; /* the macro that is 1 where it compiles: "CNNC_AVX2";
                           NULL: portable C (named scalar accumulators) */
     const char *arch;  /* where it compiles: "defined(__x86_64__)" */
-    const char *attr;  /* its functions' attribute (a target) */
+    const char *features; /* its functions' target attribute: "avx2,fma";
+                             "": none (NEON is in every aarch64 CPU) */
     const char *cpu_test; /* C expression: the running CPU has it; NULL: every
                              CPU of arch does (the portable code is left out) */
     int lanes;         /* floats per vector register */
