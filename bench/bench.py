@@ -53,6 +53,9 @@ BUILDS = {"O3": ["-O3", "-march=native"], "O2": ["-O2"]}
 # AVX-512 variant, so an AVX-512 machine runs what an AVX2+FMA one would;
 # portable: the portable C only.
 VARIANT_DEFINES = {"auto": [], "avx2": ["-DCNNC_NO_AVX512"], "portable": ["-DCNNC_NO_SIMD"]}
+# ... and in the -march=native build, what an AVX2-only CPU's -march=native
+# would not enable (else the AVX2 functions get AVX-512's 32 registers).
+VARIANT_NATIVE_FLAGS = {"auto": [], "avx2": ["-mno-avx512f"], "portable": []}
 DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 ROOFLINE_DOC = "performance-roofline.svg"   # beside the --update-doc document
 HEX_MAX_BYTES = 16 << 20   # bigger weights: no --weights hex compile (a minute or more)
@@ -361,7 +364,8 @@ def build_harness(d, src, tag, flags, defines=()):
 
 def gen_flags(a, tag):
     """gcc's flags for the generated C in build tag, with --variant's."""
-    return BUILDS[tag] + VARIANT_DEFINES[a.variant]
+    native = VARIANT_NATIVE_FLAGS[a.variant] if "-march=native" in BUILDS[tag] else []
+    return BUILDS[tag] + VARIANT_DEFINES[a.variant] + native
 
 
 def bench_generated(a, d, r):
@@ -921,9 +925,10 @@ def notes(a, results, machine, peaks, load):
            "interpreter's. Layer rows: the op's time in each build, GFLOP/s and % peak "
            "of the -O3 build."]
     if a.variant != "auto":
-        out.append("--variant %s: the generated C built with %s, so every build runs its %s "
+        out.append("--variant %s: the generated C built with %s%s, so every build runs its %s "
                    "code; %% peak of %.1f GFLOP/s." % (
                        a.variant, " ".join(VARIANT_DEFINES[a.variant]),
+                       "".join(" (-O3 build: also %s)" % f for f in VARIANT_NATIVE_FLAGS[a.variant]),
                        "AVX2" if a.variant == "avx2" else "portable", variant_peak(a, peaks)))
     tv = [(r["name"], r["torch_variants"]) for r in results if r.get("torch_variants")]
     if tv:
