@@ -21,7 +21,7 @@ static const Isa isas[] = {
       "avx512f,avx2,fma", "__builtin_cpu_supports(\"avx512f\")",
       /* lanes regs blocked_px pixel_vecs pixel_ch wide_lanes */ 16, 32, 12, 2, 8, 8 },
     { ISA_AVX2, "avx2", "CNNC_AVX2", "defined(__x86_64__)",
-      "avx2,fma", "__builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"fma\")", 8, 16, 6, 2, 4, 8 },
+      "avx2,fma", "__builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"fma\")", 8, 16, 6, 3, 4, 8 },
     { ISA_NEON, "neon", "CNNC_NEON", "defined(__aarch64__)", "", NULL, 4, 32, 6, 4, 4, 4 },
 };
 enum { NUM_ISAS = sizeof isas / sizeof isas[0] };
