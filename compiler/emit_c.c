@@ -1049,9 +1049,10 @@ static void emit_vector_types(Emitter *E)
 
 /* CNNC_<ISA>_FN, a variant's function attribute: its target features, and
  * under gcc generic tuning, whatever -mtune (or -march=native) says: gcc
- * 12's znver3 tuning ran the AVX2 kernels 1.5x slower (it folds each input
- * load into every multiply-add that uses it, so the loads, not the FMA
- * pipes, bound the tile). Clang has no tune=generic attribute, and no need. */
+ * 12's znver3 tuning ran the AVX2 kernels 1.5x slower (in its code each
+ * input vector is loaded again by every multiply-add that uses it, as a
+ * memory operand). Clang 14 rejects tune= in the attribute, and was not
+ * slowed by -march=znver3. */
 static void emit_isa_attr(Buf *b, const Isa *isa)
 {
     if (!*isa->features) {

@@ -449,7 +449,9 @@ static int stride2_room(const ConvDims *d, long long last)
  * whose blocked tile would hold fewer than 4 accumulators, each waiting on
  * the last multiply-add, takes one pixel tile's pixels with it (AVX2, 1x1
  * convs on 7x7 maps, 24 + 24 + 1 pixels -> 24 + 5 x 5: 0.92-0.94x the
- * time on Zen 4; AVX-512's 4-pixel rests on 14x14 maps lost 1% so). */
+ * time on Zen 4; AVX-512's 2-pixel rest of a 66-pixel row ran as fast
+ * either way, its 4-pixel rests on 14x14 maps, left as they are, lost 1%
+ * when they took a tile's pixels). */
 static void plan_simd_pixels(Emitter *E, RowPlan *p, const ConvDims *d)
 {
     const Isa *isa = E->isa;
